@@ -1,0 +1,1 @@
+"""Adapters to the outside world: PostgreSQL (ledger, event store, read models) and providers."""

@@ -1,0 +1,20 @@
+"""Database engine construction (SQLAlchemy 2 async + asyncpg)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"timezone": "UTC", "application_name": "lana"}},
+    )
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain libpq DSN for tools that do not speak SQLAlchemy URLs (asyncpg, pgbench)."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)

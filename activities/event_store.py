@@ -1,0 +1,110 @@
+"""Append-only event store with optimistic concurrency.
+
+Rows are never updated or deleted. ``(entity_type, entity_id, sequence)`` is unique, so two writers
+that both loaded version N cannot both append N+1: the second gets ``ConcurrencyConflict`` and must
+reload. Callers pass the connection of their own transaction so read models are updated atomically
+with the events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.errors import ConcurrencyConflict
+from domain.events import Event, EventSourced
+
+T = TypeVar("T", bound=EventSourced)
+
+metadata = MetaData()
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("entity_type", String(64), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("entity_type", "entity_id", "sequence", name="uq_events_entity_sequence"),
+    Index("ix_events_type_recorded", "entity_type", "recorded_at"),
+)
+
+
+async def append(
+    conn: AsyncConnection,
+    entity_type: str,
+    entity_id: str,
+    expected_sequence: int,
+    new_events: list[tuple[str, dict[str, Any]]],
+) -> int:
+    """Append events after ``expected_sequence``; return the entity's new sequence.
+
+    Raises ``ConcurrencyConflict`` when another writer already appended past ``expected_sequence``.
+    Runs in a savepoint so the caller's transaction stays usable after a conflict.
+    """
+    if not new_events:
+        return expected_sequence
+    rows = [
+        {
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "sequence": expected_sequence + i,
+            "event_type": event_type,
+            "payload": payload,
+        }
+        for i, (event_type, payload) in enumerate(new_events, start=1)
+    ]
+    try:
+        async with conn.begin_nested():
+            await conn.execute(insert(events), rows)
+    except IntegrityError as exc:
+        raise ConcurrencyConflict(
+            f"{entity_type} {entity_id} changed concurrently (expected version {expected_sequence})"
+        ) from exc
+    return expected_sequence + len(new_events)
+
+
+async def load(conn: AsyncConnection, entity_type: str, entity_id: str) -> list[Event]:
+    result = await conn.execute(
+        select(events.c.sequence, events.c.event_type, events.c.payload, events.c.recorded_at)
+        .where(events.c.entity_type == entity_type, events.c.entity_id == entity_id)
+        .order_by(events.c.sequence)
+    )
+    return [
+        Event(entity_type, entity_id, r.sequence, r.event_type, r.payload, r.recorded_at)
+        for r in result
+    ]
+
+
+async def load_entity(conn: AsyncConnection, cls: type[T], entity_id: str) -> T | None:
+    stored = await load(conn, cls.entity_type, entity_id)
+    if not stored:
+        return None
+    return cls.rebuild(entity_id, stored)
+
+
+async def save_entity(conn: AsyncConnection, entity: EventSourced) -> int:
+    """Persist an entity's pending events, checking it was not changed since it was loaded."""
+    new_version = await append(conn, entity.entity_type, entity.id, entity.version, entity.pending)
+    entity.version = new_version
+    entity.pending = []
+    return new_version

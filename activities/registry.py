@@ -1,0 +1,20 @@
+"""Build every activity the worker runs, with its adapters injected (database engine, providers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+@dataclass
+class Deps:
+    engine: AsyncEngine
+    settings: Any
+
+
+def build_activities(deps: Deps) -> list[Callable[..., Any]]:
+    activities: list[Callable[..., Any]] = []
+    return activities

@@ -1,0 +1,1 @@
+"""Thin FastAPI layer: authN, authZ + audit, schemas, workflow commands, read models."""

@@ -1,0 +1,71 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from activities.db import create_engine
+from api import errors, health
+from api.deps import LazyTemporal
+from workers.settings import Settings
+from workers.temporal_client import connect
+
+API_PREFIX = "/api/v1"
+
+
+def operator_routers() -> list[APIRouter]:
+    """Every operator router, mounted under /api/v1. Add new module routers here."""
+    return []
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    temporal_client: Client | None = None,
+) -> FastAPI:
+    owns_engine = engine is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.engine = engine or create_engine(
+            settings.database_url, pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+        app.state.temporal = LazyTemporal(lambda: connect(settings))
+        if temporal_client is not None:
+            app.state.temporal.set(temporal_client)
+        yield
+        if owns_engine:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Lana bank API",
+        version="0.1.0",
+        description="Operator API of Lana, a banking core for Bitcoin-backed lending. "
+        "Errors are RFC 9457 problem+json with a stable `code`.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        rid = request.headers.get("x-request-id") or str(uuid.uuid4())
+        request.state.request_id = rid
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        response = await call_next(request)
+        response.headers["x-request-id"] = rid
+        return response
+
+    app.include_router(health.router)
+    for router in operator_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    return app

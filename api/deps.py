@@ -1,0 +1,53 @@
+"""Shared FastAPI dependencies: database connections and the Temporal client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from temporalio.client import Client
+
+from domain.errors import ServiceUnavailable
+
+
+class LazyTemporal:
+    """Connects on first use, so the API starts (and /readyz reports) while Temporal is down."""
+
+    def __init__(self, factory: Callable[[], Awaitable[Client]]) -> None:
+        self._factory = factory
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Client:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    self._client = await self._factory()
+        return self._client
+
+    def set(self, client: Client) -> None:
+        self._client = client
+
+
+def get_engine(request: Request) -> AsyncEngine:
+    return request.app.state.engine
+
+
+async def read_conn(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with request.app.state.engine.connect() as conn:
+        yield conn
+
+
+async def temporal_client(request: Request) -> Client:
+    try:
+        return await asyncio.wait_for(request.app.state.temporal.get(), timeout=5)
+    except Exception as exc:  # noqa: BLE001
+        raise ServiceUnavailable("Temporal is unreachable.") from exc
+
+
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
+ReadConn = Annotated[AsyncConnection, Depends(read_conn)]
+TemporalDep = Annotated[Client, Depends(temporal_client)]

@@ -1,0 +1,73 @@
+"""The one place where errors become RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import LanaError
+
+log = structlog.get_logger(__name__)
+
+PROBLEM = "application/problem+json"
+
+_HTTP_CODES = {
+    400: "common.bad_request",
+    401: "auth.unauthenticated",
+    403: "auth.forbidden",
+    404: "common.not_found",
+    405: "common.method_not_allowed",
+    406: "common.not_acceptable",
+    409: "common.conflict",
+    413: "common.payload_too_large",
+    415: "common.unsupported_media_type",
+    422: "common.validation_failed",
+}
+
+
+def problem(status: int, code: str, title: str, detail: str, request: Request, **extra) -> JSONResponse:
+    body = {
+        "type": f"https://lana.bank/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": str(request.url.path),
+    }
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _jsonable_errors(errors) -> list[dict]:
+    out = []
+    for e in errors:
+        out.append({"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg")), "type": e.get("type")})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LanaError)
+    async def _lana(request: Request, exc: LanaError):
+        return problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        return problem(422, "common.validation_failed", "Validation failed", "The request is invalid.",
+                       request, errors=_jsonable_errors(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = _HTTP_CODES.get(exc.status_code, "common.http_error")
+        return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception):
+        log.exception("unhandled error", path=request.url.path)
+        return problem(500, "common.internal", "Internal error", "An unexpected error occurred.", request)

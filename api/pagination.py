@@ -1,0 +1,48 @@
+"""Cursor pagination (api-surface §0): ``?first=&after=`` → ``{"items": [...], "next_cursor"}``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from domain.errors import ValidationFailed
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    first: int = 25
+    after: str | None = None
+
+
+def page_params(
+    first: Annotated[int, Query(ge=1, le=100, description="Page size (max 100)")] = 25,
+    after: Annotated[str | None, Query(max_length=512, description="Cursor from the previous page")] = None,
+) -> PageParams:
+    return PageParams(first=first, after=after)
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    if cursor is None:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
+    if not isinstance(values, list):
+        raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor")
+    return values

@@ -1,0 +1,77 @@
+"""`lana dev` end to end: start on free ports, become ready, stop cleanly, leave no orphans."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import psutil
+import pytest
+
+from workers.embedded_pg import free_port
+
+
+def _start(tmp_path, ports):
+    env = {**os.environ, "LANA_LOG_LEVEL": "WARNING"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "dev", "--data-dir", str(tmp_path / "data"),
+         "--api-port", str(ports[0]), "--temporal-port", str(ports[1]), "--ui-port", str(ports[2]),
+         "--postgres-port", str(ports[3])],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_ready(proc, port, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail("lana dev did not become ready")
+
+
+def _stop_and_check(proc):
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 4  # postgres, temporal, worker, api
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"orphans: {alive}"
+    return out
+
+
+@pytest.mark.slow
+def test_dev_starts_restarts_and_stops_cleanly(tmp_path):
+    ports = [free_port() for _ in range(4)]
+    proc = _start(tmp_path, ports)
+    _wait_ready(proc, ports[0])
+    out = _stop_and_check(proc)
+    assert "Temporal Web UI" in out and "created PostgreSQL cluster" in out
+
+    # A second start resumes the same data directory (no new cluster).
+    proc = _start(tmp_path, ports)
+    _wait_ready(proc, ports[0])
+    out = _stop_and_check(proc)
+    assert "created PostgreSQL cluster" not in out
+    assert (tmp_path / "data" / "temporal.db").exists()
+
+
+def test_dev_refuses_a_taken_port(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        ports = [taken, free_port(), free_port(), free_port()]
+        proc = _start(tmp_path, ports)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert f"API port {taken}" in out

@@ -1,0 +1,1 @@
+"""Process entry points: the Temporal worker, the API server and the `lana` command line."""

@@ -1,0 +1,39 @@
+"""First-start bootstrap for `lana dev`: idempotent steps run after migrations, before the API starts.
+
+Modules append steps (e.g. load the default chart of accounts, create the bootstrap admin). Each
+step must be safe to run on every start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from workers.settings import Settings
+
+BootstrapStep = Callable[[Settings], Awaitable[None]]
+
+STEPS: list[BootstrapStep] = []
+
+
+def run_bootstrap(env: dict[str, str]) -> None:
+    import os
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        settings = Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    async def _all() -> None:
+        from workers.search_attributes import register
+        from workers.temporal_client import connect
+
+        client = await connect(settings)
+        await register(client, settings.temporal_namespace)
+        for step in STEPS:
+            await step(settings)
+
+    asyncio.run(_all())

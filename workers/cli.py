@@ -1,0 +1,79 @@
+"""The `lana` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from workers.settings import get_settings
+
+
+def _configure_logging() -> None:
+    from workers.logging_setup import configure
+
+    s = get_settings()
+    configure(s.log_level, s.json_logs)
+
+
+@click.group()
+def main() -> None:
+    """Lana: a banking core for Bitcoin-backed lending."""
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(), default=None, help="Data directory (default .lana/)")
+@click.option("--api-port", type=int, default=None)
+@click.option("--temporal-port", type=int, default=None)
+@click.option("--ui-port", type=int, default=None)
+@click.option("--postgres-port", type=int, default=None)
+def dev(data_dir, api_port, temporal_port, ui_port, postgres_port) -> None:
+    """Start the whole bank on embedded defaults (PostgreSQL, Temporal + UI, worker, API)."""
+    from workers.dev import DevOptions, run_dev
+
+    s = get_settings()
+    opts = DevOptions.from_settings(s, data_dir=data_dir, api_port=api_port, temporal_port=temporal_port,
+                                    ui_port=ui_port, postgres_port=postgres_port)
+    sys.exit(run_dev(opts))
+
+
+@main.command()
+def api() -> None:
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    _configure_logging()
+    s = get_settings()
+    uvicorn.run(create_app(s), host=s.api_host, port=s.api_port, log_config=None,
+                proxy_headers=True, access_log=False)
+
+
+@main.command()
+def worker() -> None:
+    """Run a Temporal worker."""
+    from workers import worker as w
+
+    _configure_logging()
+    asyncio.run(w.run(get_settings()))
+
+
+@main.command()
+@click.option("--skip-temporal", is_flag=True, help="Only migrate the database")
+def migrate(skip_temporal: bool) -> None:
+    """Apply database migrations and register search attributes (idempotent)."""
+    from workers.migrate import run_migrate
+
+    _configure_logging()
+    asyncio.run(run_migrate(get_settings(), temporal=not skip_temporal))
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks: print figures, never assert them."""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The Temporal worker process: all workflows and activities on one task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.db import create_engine
+from activities.registry import Deps, build_activities
+from workers.settings import Settings
+from workers.temporal_client import connect
+from workflows.registry import WORKFLOWS
+
+log = structlog.get_logger(__name__)
+
+# `domain` is pure and deterministic: pass it through the sandbox instead of re-importing it for
+# every workflow run (cheaper, and keeps first activations far from the 2 s deadlock detector).
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("domain", "structlog")
+)
+
+
+def build_worker(client: Client, deps: Deps, task_queue: str, **kwargs) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(deps),
+        workflow_runner=SANDBOX,
+        **kwargs,
+    )
+
+
+async def run(settings: Settings) -> None:
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
+                           max_overflow=settings.database_max_overflow)
+    client = await connect(settings)
+    worker = build_worker(client, Deps(engine=engine, settings=settings), settings.temporal_task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", task_queue=settings.temporal_task_queue, namespace=settings.temporal_namespace)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping")
+    await engine.dispose()

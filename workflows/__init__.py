@@ -1,0 +1,1 @@
+"""Temporal workflows: one per long-running process. Deterministic; import only domain + temporalio."""

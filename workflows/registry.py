@@ -1,0 +1,7 @@
+"""Every workflow the worker runs. Add new workflow classes here."""
+
+from __future__ import annotations
+
+from workflows.sample import NoopWorkflow, SleepWorkflow
+
+WORKFLOWS: list[type] = [SleepWorkflow, NoopWorkflow]

@@ -1,0 +1,32 @@
+"""Custom search attributes: what an engineer filters on in the Temporal Web UI.
+
+Registered by `lana migrate` (on a real namespace), by `lana dev` (dev-server flags) and by the test
+harness. Values are not encrypted: never put personal data in them, only ids and states.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+LANA_ENTITY_ID = SearchAttributeKey.for_keyword("LanaEntityId")
+LANA_STATUS = SearchAttributeKey.for_keyword("LanaStatus")
+LANA_CUSTOMER_ID = SearchAttributeKey.for_keyword("LanaCustomerId")
+LANA_ACCOUNT_ID = SearchAttributeKey.for_keyword("LanaAccountId")
+LANA_PROCESS_TYPE = SearchAttributeKey.for_keyword("LanaProcessType")
+LANA_COLLATERALIZATION = SearchAttributeKey.for_keyword("LanaCollateralization")
+
+ALL_KEYS = [
+    LANA_ENTITY_ID,
+    LANA_STATUS,
+    LANA_CUSTOMER_ID,
+    LANA_ACCOUNT_ID,
+    LANA_PROCESS_TYPE,
+    LANA_COLLATERALIZATION,
+]
+
+
+def dev_server_flags() -> list[str]:
+    flags: list[str] = []
+    for key in ALL_KEYS:
+        flags += ["--search-attribute", f"{key.name}=Keyword"]
+    return flags
