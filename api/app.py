@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from activities.db import create_engine
-from api import errors, health
+from api import errors, health, security_setup
 from api.deps import LazyTemporal
 from workers.settings import Settings
 from workers.temporal_client import connect
@@ -21,7 +21,9 @@ API_PREFIX = "/api/v1"
 
 def operator_routers() -> list[APIRouter]:
     """Every operator router, mounted under /api/v1. Add new module routers here."""
-    return []
+    from api import access, audit
+
+    return [access.router, audit.router]
 
 
 def create_app(
@@ -42,7 +44,9 @@ def create_app(
         app.state.temporal = LazyTemporal(lambda: connect(settings))
         if temporal_client is not None:
             app.state.temporal.set(temporal_client)
+        await security_setup.start(app, settings, app.state.engine)
         yield
+        await security_setup.stop(app)
         if owns_engine:
             await app.state.engine.dispose()
 

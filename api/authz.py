@@ -6,24 +6,34 @@ Usage in a router::
     async def get_account(account_id: UUID, principal: Principal = require("ledger:account:read")):
         ...
 
-``require`` returns a FastAPI dependency that authenticates the caller, checks the permission
-(action ``module:entity:action`` on object ``module/entity/*``, or ``module/entity/{id}`` when
-``id_param`` names a path parameter) and audits the decision. Routes without a ``require`` are
-caught by a test. Until the access module lands this is a pass-through that only records the
-declared permission.
+``require`` returns a FastAPI dependency that authenticates the caller (bearer JWT, ``api/authn``),
+checks the permission with casbin (action ``module:entity:action`` on object ``module/entity/*``,
+or ``module/entity/{id}`` when ``id_param`` names a path parameter) and appends the decision to
+the audit log, allowed or denied. The check runs before the endpoint loads anything, so a
+forbidden caller gets 403 even for an id that does not exist. Routes without a ``require`` are
+caught by tests/unit/test_routes_declare_permissions.py.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from activities import audit
+from activities.policy import PolicyCache
+from api.authn import TokenVerifier
+from domain.errors import Forbidden, Unauthenticated
+from workers.settings import Settings
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: ``user:<uuid>`` for operators, ``system`` for internal actions."""
+    """Who is calling: ``user:<uuid>`` for operators, ``system:<actor>`` for internal actions."""
 
     subject: str
     user_id: str | None = None
@@ -35,15 +45,71 @@ def permission_object(permission: str, object_id: str | None = None) -> str:
     return f"{module}/{entity}/{object_id or '*'}"
 
 
+_AUTH_SQL = text("SELECT v.version, u.email FROM access_policy_version v "
+                 "LEFT JOIN access_users u ON u.id = :id WHERE v.id = 1")
+_VERSION_SQL = text("SELECT version FROM access_policy_version WHERE id = 1")
+
+
+class Authorizer:
+    """One per API process: token verifier, version-checked casbin enforcer, audit writer."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.verifier = TokenVerifier(settings)
+        self.policies = PolicyCache()
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.audit_enabled = settings.audit_enabled
+        self._decisions: dict[tuple[str, str, str], bool] = {}
+        self._decisions_version: int | None = None
+
+    def _enforce(self, version: int, subject: str, obj: str, action: str) -> bool:
+        if self._decisions_version != version or len(self._decisions) > 50_000:
+            self._decisions = {}
+            self._decisions_version = version
+        key = (subject, obj, action)
+        found = self._decisions.get(key)
+        if found is None:
+            assert self.policies.enforcer is not None
+            found = self._decisions[key] = bool(self.policies.enforcer.enforce(subject, obj, action))
+        return found
+
+    async def check(self, request: Request, action: str, obj: str) -> Principal:
+        principal: Principal | None = getattr(request.state, "principal", None)
+        async with self.engine.connect() as conn:
+            if principal is None:
+                user_id = await self.verifier.user_id(request.headers.get("authorization"))
+                row = (await conn.execute(_AUTH_SQL, {"id": user_id})).one()
+                if row.email is None:
+                    raise Unauthenticated("Unknown user.")
+                principal = Principal(subject=f"user:{user_id}", user_id=str(user_id), email=row.email)
+                request.state.principal = principal
+                version = row.version
+            else:
+                version = (await conn.execute(_VERSION_SQL)).scalar_one()
+            await self.policies.ensure(conn, version)
+            allowed = self._enforce(self.policies.version or version, principal.subject, obj, action)
+            if self.audit_enabled:
+                await audit.record(conn, principal.subject, obj, action, allowed,
+                                   request_id=getattr(request.state, "request_id", None))
+        if not allowed:
+            raise Forbidden(f"{action} on {obj} is not permitted.")
+        return principal
+
+    def can(self, principal: Principal, action: str) -> bool:
+        """Silent check (no audit entry), for UI capability flags (§B2 evaluate_permission)."""
+        if self.policies.enforcer is None:
+            return False
+        return bool(self.policies.enforcer.enforce(principal.subject, permission_object(action), action))
+
+
 def require(permission: str, *, id_param: str | None = None) -> Any:
     """Declare and enforce ``permission`` on an endpoint (see module docstring)."""
     if permission.count(":") != 2:
         raise ValueError(f"permission must be module:entity:action, got {permission!r}")
 
     async def dependency(request: Request) -> Principal:
-        principal = Principal(subject="system")
-        request.state.principal = principal
-        return principal
+        object_id = request.path_params.get(id_param) if id_param else None
+        authz: Authorizer = request.app.state.authz
+        return await authz.check(request, permission, permission_object(permission, object_id))
 
     dependency.__lana_permission__ = permission  # type: ignore[attr-defined]
     dependency.__lana_id_param__ = id_param  # type: ignore[attr-defined]
@@ -61,3 +127,11 @@ def route_permissions(route) -> list[str]:
             found.append(perm)
         stack.extend(dep.dependencies)
     return found
+
+
+def system_principal(actor: str) -> Principal:
+    return Principal(subject=f"system:{actor}")
+
+
+def parse_user_id(principal: Principal) -> uuid.UUID | None:
+    return uuid.UUID(principal.user_id) if principal.user_id else None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -17,8 +18,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.access_store import ensure_user
 from activities.registry import Deps
 from api.app import create_app
+from api.authn import issue_dev_token
 from workers.search_attributes import register
 from workers.settings import Settings
 from workers.worker import build_worker
@@ -59,12 +62,19 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+# One development signing key for the whole test session (generating RSA keys is slow).
+_DEV_KEY_DIR = tempfile.mkdtemp(prefix="lana-test-keys-")
+
+
 def test_settings(db_url: str, **overrides) -> Settings:
     values = {
         "environment": "test",
         "database_url": db_url,
         "temporal_task_queue": f"tq-{uuid.uuid4().hex[:12]}",
         "log_json": False,
+        "data_dir": _DEV_KEY_DIR,
+        "auth_dev_signing": True,
+        "audit_seal_interval_s": 0.5,
     }
     values.update(overrides)
     return Settings(**values)
@@ -78,6 +88,26 @@ class Stack:
     app: FastAPI
     http: httpx.AsyncClient
     worker: Worker
+    _clients: list[httpx.AsyncClient] = field(default_factory=list, repr=False)
+
+    async def token_for(self, email: str, role_name: str = "admin") -> str:
+        """A dev token for the user with that e-mail, created with ``role_name`` if missing."""
+        async with self.engine.begin() as conn:
+            user = await ensure_user(conn, email, role_name, actor="system:test")
+        return issue_dev_token(self.settings, user["id"])
+
+    async def client_for(self, email: str, role_name: str = "admin") -> httpx.AsyncClient:
+        """An API client authenticated as that user (closed with the stack)."""
+        token = await self.token_for(email, role_name)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://lana.test",
+                                   headers={"Authorization": f"Bearer {token}"})
+        self._clients.append(client)
+        return client
+
+    def anonymous(self) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://lana.test")
+        self._clients.append(client)
+        return client
 
     @classmethod
     @asynccontextmanager
@@ -88,4 +118,12 @@ class Stack:
         async with app.router.lifespan_context(app), worker:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://lana.test") as http:
-                yield cls(settings, engine, client, app, http, worker)
+                stack = cls(settings, engine, client, app, http, worker)
+                # stack.http is authenticated as the bootstrap admin (superuser role) by default.
+                token = await stack.token_for(settings.bootstrap_admin_email, "superuser")
+                http.headers["Authorization"] = f"Bearer {token}"
+                try:
+                    yield stack
+                finally:
+                    for extra in stack._clients:
+                        await extra.aclose()

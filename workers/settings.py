@@ -38,6 +38,21 @@ class Settings(BaseSettings):
     postgres_port: int = 5433
     temporal_ui_port: int = 8233
 
+    # Authentication (governance-access-audit.md Part D). Production: RS256 tokens from an OIDC
+    # provider, verified against its JWKS (keys cached, refreshed every 30 min or on an unknown kid).
+    oidc_issuer: str | None = None
+    oidc_audience: str = "lana-api"
+    oidc_jwks_url: str | None = None
+    oidc_jwks_lifespan_s: int = 1800
+    # Development: tokens signed by a local key in data_dir (`lana token EMAIL`). Refused unless set,
+    # and always refused in production.
+    auth_dev_signing: bool = False
+    auth_dev_token_ttl_s: int = 900
+    bootstrap_admin_email: str = "admin@lana.local"
+    # Audit: turning it off exists only for the benchmark (`lana bench audit`).
+    audit_enabled: bool = True
+    audit_seal_interval_s: float = 1.0
+
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON in production, console in development
 

@@ -1,0 +1,109 @@
+"""Bearer-token authentication: OIDC (JWKS) in production, a local signing key in development.
+
+The token's subject is the operator's user id, taken from claim ``lanaId`` (direct IdP tokens),
+``subject`` (gateway tokens) or ``sub``; it must be a UUID. Failures raise ``Unauthenticated``
+(401 problem+json) with a specific detail: missing, expired, invalid audience, invalid token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from domain.errors import Unauthenticated
+from workers.settings import Settings
+
+DEV_ISSUER = "lana-dev"
+DEV_KEY_FILE = "dev-signing-key.pem"
+SUBJECT_CLAIMS = ("lanaId", "subject", "sub")
+
+
+def dev_signing_allowed(settings: Settings) -> bool:
+    return settings.auth_dev_signing and not settings.is_production
+
+
+def dev_private_key(settings: Settings) -> rsa.RSAPrivateKey:
+    """The development signing key, generated once into the data directory (mode 0600)."""
+    path = Path(settings.data_dir) / DEV_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pem)
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)  # type: ignore[return-value]
+
+
+def _kid(public_key) -> str:
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    import hashlib
+
+    return "lana-dev-" + hashlib.sha256(der).hexdigest()[:16]
+
+
+def issue_dev_token(settings: Settings, user_id: uuid.UUID, *, ttl_s: int | None = None) -> str:
+    if not dev_signing_allowed(settings):
+        raise RuntimeError("development token signing is disabled: set LANA_AUTH_DEV_SIGNING=true "
+                           "(never available in production)")
+    key = dev_private_key(settings)
+    now = int(time.time())
+    claims = {"iss": DEV_ISSUER, "aud": settings.oidc_audience, "sub": str(user_id), "iat": now,
+              "exp": now + (ttl_s if ttl_s is not None else settings.auth_dev_token_ttl_s)}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": _kid(key.public_key())})
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dev_key = None
+        self.dev_kid = None
+        if dev_signing_allowed(settings):
+            self.dev_key = dev_private_key(settings).public_key()
+            self.dev_kid = _kid(self.dev_key)
+        self.jwks = (jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True,
+                                     lifespan=settings.oidc_jwks_lifespan_s, timeout=10)
+                     if settings.oidc_jwks_url else None)
+
+    async def user_id(self, authorization: str | None) -> uuid.UUID:
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise Unauthenticated("Missing token.")
+        token = authorization[7:].strip()
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("Invalid token.") from exc
+        if self.dev_key is not None and header.get("kid") == self.dev_kid:
+            key, issuer = self.dev_key, DEV_ISSUER
+        elif self.jwks is not None:
+            try:
+                key = (await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)).key
+            except jwt.PyJWTError as exc:
+                raise Unauthenticated("Invalid token.") from exc
+            issuer = self.settings.oidc_issuer
+        else:
+            raise Unauthenticated("Invalid token.")
+        try:
+            claims = jwt.decode(token, key, algorithms=["RS256"], audience=self.settings.oidc_audience,
+                                issuer=issuer, options={"require": ["exp"]})
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("Expired token.") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthenticated("Invalid audience.") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("Invalid token.") from exc
+        for claim in SUBJECT_CLAIMS:
+            if claims.get(claim):
+                try:
+                    return uuid.UUID(str(claims[claim]))
+                except ValueError as exc:
+                    raise Unauthenticated("Invalid token subject.") from exc
+        raise Unauthenticated("Invalid token subject.")

@@ -1,0 +1,1 @@
+"""Access control: users, roles, permission sets and the permission catalogue (pure)."""

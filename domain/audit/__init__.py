@@ -1,0 +1,1 @@
+"""Audit log: the hash chain over audit entries (pure)."""
