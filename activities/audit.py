@@ -97,7 +97,7 @@ async def seal(engine: AsyncEngine, batch: int = 5000) -> int:
             rows = (await conn.execute(text(
                 f"SELECT {_COLS} FROM audit_entries e WHERE {cursor}"
                 "e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY e.tx_id, e.id LIMIT :n"),
-                {"tx": last.tx if last else None, "id": last.id if last else None, "n": batch})).all()
+                {"tx": int(last.tx) if last else None, "id": last.id if last else None, "n": batch})).all()
             if not rows:
                 return total
             seals = []

@@ -13,7 +13,23 @@ from workers.settings import Settings
 
 BootstrapStep = Callable[[Settings], Awaitable[None]]
 
-STEPS: list[BootstrapStep] = []
+
+
+async def seed_access(settings: Settings) -> None:
+    """Permission sets, predefined roles and the bootstrap admin (superuser role), idempotently."""
+    from activities.access_store import ensure_user, seed
+    from activities.db import create_engine
+
+    engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await seed(conn)
+            await ensure_user(conn, settings.bootstrap_admin_email, "superuser", actor="system:bootstrap")
+    finally:
+        await engine.dispose()
+
+
+STEPS: list[BootstrapStep] = [seed_access]
 
 
 def run_bootstrap(env: dict[str, str]) -> None:

@@ -75,5 +75,21 @@ def bench() -> None:
     """Benchmarks: print figures, never assert them."""
 
 
+@bench.command("audit")
+@click.option("--requests", "n", type=int, default=3000, help="Requests per run")
+@click.option("--concurrency", type=int, default=16)
+def bench_audit(n: int, concurrency: int) -> None:
+    """Authorized reads per second through the API, with auditing on and off."""
+    from workers.bench_audit import main as run
+
+    asyncio.run(run(n, concurrency))
+
+
+from workers.access_cli import audit, token  # noqa: E402
+
+main.add_command(token)
+main.add_command(audit)
+
+
 if __name__ == "__main__":
     main()

@@ -153,6 +153,8 @@ def run_dev(opts: DevOptions) -> int:
         "LANA_TEMPORAL_ADDRESS": f"127.0.0.1:{opts.temporal_port}",
         "LANA_API_PORT": str(opts.api_port),
         "LANA_API_HOST": "127.0.0.1",
+        # Development tokens (`lana token EMAIL`) are accepted only when this is set.
+        "LANA_AUTH_DEV_SIGNING": os.environ.get("LANA_AUTH_DEV_SIGNING", "true"),
         **opts.env,
     }
     try:
@@ -196,6 +198,8 @@ def run_dev(opts: DevOptions) -> int:
         _say(f"  OpenAPI docs    http://127.0.0.1:{opts.api_port}/docs")
         _say(f"  Temporal Web UI http://127.0.0.1:{opts.ui_port}")
         _say(f"  data directory  {data_dir}")
+        _say(f"  admin token     LANA_AUTH_DEV_SIGNING=true LANA_DATA_DIR={data_dir} "
+             f"LANA_DATABASE_URL={db_url} lana token {env.get('LANA_BOOTSTRAP_ADMIN_EMAIL', 'admin@lana.local')}")
         _say("press Ctrl-C to stop")
         while not received:
             sup.check()

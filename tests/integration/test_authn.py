@@ -1,0 +1,113 @@
+"""Authentication: dev tokens and OIDC tokens verified against a JWKS served by a local fake IdP."""
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from api.authn import issue_dev_token
+from tests.harness import Stack
+from workers.embedded_pg import free_port
+
+ISSUER = "http://127.0.0.1/realms/internal"
+AUDIENCE = "https://admin-api/graphql"
+
+
+def _assert_401(r, detail: str):
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "auth.unauthenticated"
+    assert r.json()["detail"] == detail
+
+
+async def test_dev_tokens(stack):
+    anon = stack.anonymous()
+    _assert_401(await anon.get("/api/v1/me"), "Missing token.")
+    admin_id = (await stack.http.get("/api/v1/me")).json()["user"]["id"]
+
+    expired = issue_dev_token(stack.settings, uuid.UUID(admin_id), ttl_s=-10)
+    _assert_401(await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {expired}"}), "Expired token.")
+
+    good = issue_dev_token(stack.settings, uuid.UUID(admin_id))
+    header = jwt.get_unverified_header(good)
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(jwt.decode(good, options={"verify_signature": False}), other_key, algorithm="RS256",
+                        headers={"kid": header["kid"]})
+    _assert_401(await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}), "Invalid token.")
+    _assert_401(await anon.get("/api/v1/me", headers={"Authorization": "Bearer not-a-jwt"}), "Invalid token.")
+
+    unknown = issue_dev_token(stack.settings, uuid.uuid4())
+    _assert_401(await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {unknown}"}), "Unknown user.")
+
+    r = await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {good}"})
+    assert r.status_code == 200 and r.json()["user"]["id"] == admin_id
+
+
+def test_dev_signing_refused_unless_enabled(tmp_path):
+    from workers.settings import Settings
+
+    with pytest.raises(RuntimeError):
+        issue_dev_token(Settings(data_dir=tmp_path, auth_dev_signing=False), uuid.uuid4())
+    with pytest.raises(RuntimeError):
+        issue_dev_token(Settings(data_dir=tmp_path, auth_dev_signing=True, environment="production"), uuid.uuid4())
+
+
+@pytest.fixture
+def fake_idp():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": "idp-1", "use": "sig", "alg": "RS256"})
+    body = json.dumps({"keys": [jwk]}).encode()
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield key, f"http://127.0.0.1:{server.server_port}/certs", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_oidc_tokens_against_jwks(db_url, engine, ts_env, fake_idp):
+    key, jwks_url, hits = fake_idp
+    async with Stack.start(db_url, engine, ts_env.client, oidc_jwks_url=jwks_url, oidc_issuer=ISSUER,
+                           oidc_audience=AUDIENCE) as stack:
+        admin_id = (await stack.http.get("/api/v1/me")).json()["user"]["id"]
+        anon = stack.anonymous()
+
+        def token(sub=admin_id, aud=AUDIENCE, iss=ISSUER, exp=300, signer=key, claim="lanaId"):
+            now = int(time.time())
+            return jwt.encode({claim: sub, "aud": aud, "iss": iss, "iat": now, "exp": now + exp}, signer,
+                              algorithm="RS256", headers={"kid": "idp-1"})
+
+        async def me(tok):
+            return await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {tok}"})
+
+        r = await me(token())
+        assert r.status_code == 200 and r.json()["user"]["id"] == admin_id
+        assert (await me(token(claim="subject"))).status_code == 200
+        _assert_401(await me(token(exp=-30)), "Expired token.")
+        _assert_401(await me(token(aud="https://customer-api/graphql")), "Invalid audience.")
+        _assert_401(await me(token(iss="http://evil/realms/internal")), "Invalid token.")
+        forged = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        _assert_401(await me(token(signer=forged)), "Invalid token.")
+        _assert_401(await me(token(sub=str(uuid.uuid4()))), "Unknown user.")
+        _assert_401(await me(token(sub="not-a-uuid")), "Invalid token subject.")
+        assert len(hits) == 1, "JWKS keys are cached between requests"
