@@ -61,7 +61,7 @@ async def test_every_role_and_permission_set_against_every_permission(stack):
 
         sem = asyncio.Semaphore(8)
 
-        async def call(action, client=client):
+        async def call(action, client=client, sem=sem):
             async with sem:
                 return action, await client.get(f"/api/v1/_probe/{action}/{OBJ}")
 
