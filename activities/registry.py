@@ -16,5 +16,8 @@ class Deps:
 
 
 def build_activities(deps: Deps) -> list[Callable[..., Any]]:
-    activities: list[Callable[..., Any]] = []
+    from activities.governance.activities import GovernanceActivities
+
+    gov = GovernanceActivities(deps.engine)
+    activities: list[Callable[..., Any]] = [gov.start_approval_process, gov.record_vote]
     return activities

@@ -21,9 +21,9 @@ API_PREFIX = "/api/v1"
 
 def operator_routers() -> list[APIRouter]:
     """Every operator router, mounted under /api/v1. Add new module routers here."""
-    from api import access, audit
+    from api import access, audit, governance
 
-    return [access.router, audit.router]
+    return [access.router, audit.router, governance.router]
 
 
 def create_app(

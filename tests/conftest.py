@@ -33,7 +33,8 @@ def pg_server(tmp_path_factory):
         tmp_path_factory.mktemp("pg"), free_port(),
         extra_conf=("fsync=off", "synchronous_commit=off", "full_page_writes=off"),
     )
-    proc = server.spawn(stdout=open(server.data_dir / "postgres.log", "ab"))  # noqa: SIM115
+    log = open(server.data_dir / "postgres.log", "ab")  # noqa: SIM115
+    proc = server.spawn(stdout=log, stderr=log)
     try:
         server.wait_ready(proc)
         server.create_database(TEMPLATE_DB)

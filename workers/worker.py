@@ -25,11 +25,11 @@ SANDBOX = SandboxedWorkflowRunner(
 )
 
 
-def build_worker(client: Client, deps: Deps, task_queue: str, **kwargs) -> Worker:
+def build_worker(client: Client, deps: Deps, task_queue: str, *, extra_workflows: list[type] = (), **kwargs) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
+        workflows=[*WORKFLOWS, *extra_workflows],
         activities=build_activities(deps),
         workflow_runner=SANDBOX,
         **kwargs,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.approval_process import ApprovalProcessWorkflow
 from workflows.sample import NoopWorkflow, SleepWorkflow
 
-WORKFLOWS: list[type] = [SleepWorkflow, NoopWorkflow]
+WORKFLOWS: list[type] = [SleepWorkflow, NoopWorkflow, ApprovalProcessWorkflow]

@@ -1,0 +1,1 @@
+"""Governance persistence: committees, policies and approval processes (events + read models)."""

@@ -1,0 +1,101 @@
+"""Approval processes: events + read model. The database row lock serialises votes, so the
+recorded outcome never depends on how concurrent votes were interleaved in the workflow."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from activities import event_store
+from activities.audit import record_system_action
+from activities.governance import committees, policies
+from domain.governance.errors import ApprovalProcessNotFound
+from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, check_vote, conclusion
+
+ENTITY = "approval_process"
+
+_COLUMNS = "id::text AS process_id, process_type, target_ref, eligible, threshold, status, votes"
+
+
+def _state(row) -> ApprovalState:
+    return ApprovalState(
+        process_id=row.process_id, process_type=row.process_type, target_ref=row.target_ref,
+        eligible=row.eligible, threshold=row.threshold, status=row.status,
+        votes=[Vote(**v) for v in row.votes],
+    )
+
+
+async def load(conn: AsyncConnection, process_id: str, *, lock: bool = False) -> ApprovalState | None:
+    sql = f"SELECT {_COLUMNS} FROM gov_approval_processes WHERE id = :id" + (" FOR UPDATE" if lock else "")
+    row = (await conn.execute(text(sql), {"id": process_id})).first()
+    return _state(row) if row else None
+
+
+async def start(conn: AsyncConnection, process_id: str, process_type: str, target_ref: str) -> ApprovalState:
+    """Create the process from a snapshot of its policy (idempotent by process id)."""
+    existing = await load(conn, process_id)
+    if existing is not None:
+        return existing
+    policy = await policies.by_process_type(conn, process_type)
+    rules = policy["rules"]
+    if rules["type"] == "committee":
+        eligible = await committees.members(conn, rules["committee_id"])
+        threshold = int(rules["threshold"])
+        status = ApprovalStatus.IN_PROGRESS
+    else:
+        eligible, threshold, status = [], 0, ApprovalStatus.APPROVED
+    events = [("ApprovalProcessInitialized", {
+        "policy_id": policy["id"], "process_type": process_type, "target_ref": target_ref,
+        "rules": rules, "eligible": eligible, "threshold": threshold})]
+    await record_system_action(conn, f"governance/approval-process/{process_id}",
+                               "governance:approval-process:create", subject="system:governance")
+    if status != ApprovalStatus.IN_PROGRESS:
+        events.append(("ApprovalProcessConcluded", {"status": status.value}))
+        await _audit_conclusion(conn, process_id, status)
+    await event_store.append(conn, ENTITY, process_id, 0, events)
+    await conn.execute(
+        text("INSERT INTO gov_approval_processes (id, process_type, target_ref, policy_id, rules, eligible,"
+             " threshold, status, concluded_at) VALUES (:id, :pt, :tr, :pol, CAST(:rules AS jsonb),"
+             " CAST(:el AS jsonb), :th, :st, CASE WHEN :done THEN now() END)"),
+        {"id": process_id, "pt": process_type, "tr": target_ref, "pol": policy["id"],
+         "rules": json.dumps(rules), "el": json.dumps(eligible), "th": threshold, "st": status.value,
+         "done": status != ApprovalStatus.IN_PROGRESS},
+    )
+    return await load(conn, process_id)
+
+
+async def record_vote(conn: AsyncConnection, process_id: str, vote: Vote) -> ApprovalState:
+    """Record a vote once (a retried activity finds it already there) and conclude if due."""
+    state = await load(conn, process_id, lock=True)
+    if state is None:
+        raise ApprovalProcessNotFound(f"approval process {process_id} not found")
+    if state.voted(vote.voter_id):
+        return state  # replay of an already recorded vote
+    check_vote(state, vote.voter_id, vote.approve, vote.reason)
+    state.votes.append(vote)
+    state.status = conclusion(state)
+    version = int(await conn.scalar(
+        text("SELECT max(sequence) FROM events WHERE entity_type = :t AND entity_id = :id"),
+        {"t": ENTITY, "id": process_id}))
+    voted = ("ApprovalProcessApproved", {"approver_id": vote.voter_id}) if vote.approve else (
+        "ApprovalProcessDenied", {"denier_id": vote.voter_id, "reason": vote.reason})
+    events = [voted]
+    if state.status != ApprovalStatus.IN_PROGRESS:
+        events.append(("ApprovalProcessConcluded", {"status": state.status.value}))
+        await _audit_conclusion(conn, process_id, state.status)
+    await event_store.append(conn, ENTITY, process_id, version, events)
+    await conn.execute(
+        text("UPDATE gov_approval_processes SET votes = CAST(:v AS jsonb), status = :st,"
+             " concluded_at = CASE WHEN :done THEN now() END WHERE id = :id"),
+        {"v": json.dumps([v.model_dump(mode="json") for v in state.votes]), "st": state.status.value,
+         "done": state.status != ApprovalStatus.IN_PROGRESS, "id": process_id},
+    )
+    return state
+
+
+async def _audit_conclusion(conn: AsyncConnection, process_id: str, status: ApprovalStatus) -> None:
+    await record_system_action(conn, f"governance/approval-process/{process_id}",
+                               "governance:approval-process:conclude",
+                               subject="system:governance", workflow_id=f"approval-{process_id}")

@@ -1,0 +1,186 @@
+"""Governance endpoints (api-surface §3): committees, policies, approval processes and votes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from activities.governance import committees, policies, processes
+from api.authz import Principal, require
+from api.deps import EngineDep, ReadConn, TemporalDep
+from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.workflow_calls import call
+from domain.errors import Forbidden
+from domain.governance.errors import AlreadyConcluded, ApprovalProcessNotFound
+from domain.governance.rules import AutoApprove, CommitteeRule
+from domain.governance.voting import ApprovalState, ApprovalStatus
+from workflows.approval_process import ApprovalProcessWorkflow, VoteInput, approval_workflow_id
+
+router = APIRouter(tags=["governance"])
+
+
+class CommitteeCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    member_user_ids: list[UUID] = Field(min_length=1)
+
+
+class Committee(BaseModel):
+    id: str
+    name: str
+    member_user_ids: list[str]
+    created_at: datetime
+
+
+@router.post("/committees", status_code=201, response_model=Committee)
+async def create_committee(body: CommitteeCreate, engine: EngineDep,
+                           _: Principal = require("governance:committee:create")):
+    async with engine.begin() as conn:
+        cid = await committees.create(conn, body.name, [str(u) for u in body.member_user_ids])
+        return await committees.get(conn, cid)
+
+
+@router.get("/committees", response_model=Page[Committee])
+async def list_committees(conn: ReadConn, page: Annotated[PageParams, Depends(page_params)],
+                          _: Principal = require("governance:committee:list")):
+    after = decode_cursor(page.after)
+    rows = (await conn.execute(
+        text("SELECT id::text FROM gov_committees WHERE (CAST(:a AS timestamptz) IS NULL OR"
+             " (created_at, id::text) < (CAST(:a AS timestamptz), :aid)) ORDER BY created_at DESC, id DESC LIMIT :n"),
+        {"a": after[0] if after else None, "aid": after[1] if after else "", "n": page.first + 1})).all()
+    items = [await committees.get(conn, r[0]) for r in rows[: page.first]]
+    nxt = encode_cursor([items[-1]["created_at"].isoformat(), items[-1]["id"]]) if len(rows) > page.first else None
+    return Page(items=items, next_cursor=nxt)
+
+
+@router.get("/committees/{committee_id}", response_model=Committee)
+async def get_committee(committee_id: UUID, conn: ReadConn,
+                        _: Principal = require("governance:committee:read", id_param="committee_id")):
+    return await committees.get(conn, str(committee_id))
+
+
+@router.put("/committees/{committee_id}/members/{user_id}", response_model=Committee)
+async def add_member(committee_id: UUID, user_id: UUID, engine: EngineDep,
+                     _: Principal = require("governance:committee:add-member", id_param="committee_id")):
+    async with engine.begin() as conn:
+        await committees.add_member(conn, str(committee_id), str(user_id))
+        return await committees.get(conn, str(committee_id))
+
+
+@router.delete("/committees/{committee_id}/members/{user_id}", response_model=Committee)
+async def remove_member(committee_id: UUID, user_id: UUID, engine: EngineDep,
+                        _: Principal = require("governance:committee:remove-member", id_param="committee_id")):
+    async with engine.begin() as conn:
+        await committees.remove_member(conn, str(committee_id), str(user_id))
+        return await committees.get(conn, str(committee_id))
+
+
+class Policy(BaseModel):
+    id: str
+    process_type: str
+    rules: AutoApprove | CommitteeRule
+    created_at: datetime
+
+
+class CommitteeRuleInput(BaseModel):
+    type: Literal["committee"]
+    committee_id: UUID
+    threshold: int | None = Field(None, description="Approvals needed; default: every member")
+
+
+class AutoApproveInput(BaseModel):
+    type: Literal["auto_approve"]
+
+
+@router.get("/policies", response_model=Page[Policy])
+async def list_policies(conn: ReadConn, page: Annotated[PageParams, Depends(page_params)],
+                        _: Principal = require("governance:policy:list")):
+    rows = (await conn.execute(text("SELECT id::text FROM gov_policies ORDER BY process_type"))).all()
+    return Page(items=[await policies.get(conn, r[0]) for r in rows], next_cursor=None)
+
+
+@router.get("/policies/{policy_id}", response_model=Policy)
+async def get_policy(policy_id: UUID, conn: ReadConn,
+                     _: Principal = require("governance:policy:read", id_param="policy_id")):
+    return await policies.get(conn, str(policy_id))
+
+
+@router.put("/policies/{policy_id}/rules", response_model=Policy)
+async def set_policy_rules(policy_id: UUID, body: Annotated[CommitteeRuleInput | AutoApproveInput,
+                           Field(discriminator="type")], engine: EngineDep,
+                           _: Principal = require("governance:policy:update-policy-rules", id_param="policy_id")):
+    async with engine.begin() as conn:
+        if isinstance(body, CommitteeRuleInput):
+            cid = str(body.committee_id)
+            size = len((await committees.get(conn, cid))["member_user_ids"])
+            rules = CommitteeRule(committee_id=cid, threshold=size if body.threshold is None else body.threshold)
+        else:
+            rules = AutoApprove()
+        return await policies.set_rules(conn, str(policy_id), rules)
+
+
+@router.get("/approval-processes", response_model=Page[ApprovalState])
+async def list_processes(conn: ReadConn, page: Annotated[PageParams, Depends(page_params)],
+                         status: ApprovalStatus | None = Query(None),
+                         process_type: str | None = Query(None, max_length=64),
+                         _: Principal = require("governance:approval-process:list")):
+    after = decode_cursor(page.after)
+    rows = (await conn.execute(
+        text("SELECT id::text AS process_id, process_type, target_ref, eligible, threshold, status, votes,"
+             " created_at FROM gov_approval_processes"
+             " WHERE (CAST(:st AS text) IS NULL OR status = :st) AND (CAST(:pt AS text) IS NULL OR process_type = :pt)"
+             " AND (CAST(:a AS timestamptz) IS NULL OR (created_at, id::text) < (CAST(:a AS timestamptz), :aid))"
+             " ORDER BY created_at DESC, id DESC LIMIT :n"),
+        {"st": status.value if status else None, "pt": process_type, "a": after[0] if after else None,
+         "aid": after[1] if after else "", "n": page.first + 1})).all()
+    items = [processes._state(r) for r in rows[: page.first]]
+    nxt = encode_cursor([rows[page.first - 1].created_at.isoformat(), rows[page.first - 1].process_id]) \
+        if len(rows) > page.first else None
+    return Page(items=items, next_cursor=nxt)
+
+
+@router.get("/approval-processes/{process_id}", response_model=ApprovalState)
+async def get_process(process_id: UUID, conn: ReadConn,
+                      _: Principal = require("governance:approval-process:read", id_param="process_id")):
+    state = await processes.load(conn, str(process_id))
+    if state is None:
+        raise ApprovalProcessNotFound(f"approval process {process_id} not found")
+    return state
+
+
+class DenyInput(BaseModel):
+    reason: str = Field(max_length=2000)
+
+
+async def _vote(process_id: UUID, conn, client, principal: Principal, vote: VoteInput) -> ApprovalState:
+    state = await processes.load(conn, str(process_id))
+    if state is None:
+        raise ApprovalProcessNotFound(f"approval process {process_id} not found")
+    if state.status != ApprovalStatus.IN_PROGRESS:
+        raise AlreadyConcluded(f"approval process {process_id} is already {state.status.value}")
+    handle = client.get_workflow_handle(approval_workflow_id(str(process_id)))
+    closed = AlreadyConcluded(f"approval process {process_id} has already concluded")
+    return await call(handle.execute_update(ApprovalProcessWorkflow.vote, vote), closed=closed)
+
+
+def _voter(principal: Principal) -> str:
+    if not principal.user_id:
+        raise Forbidden("only operator users can vote", code="governance.subject_is_not_committee_member")
+    return principal.user_id
+
+
+@router.post("/approval-processes/{process_id}/approve", response_model=ApprovalState)
+async def approve(process_id: UUID, conn: ReadConn, client: TemporalDep,
+                  principal: Principal = require("governance:approval-process:approve")):
+    return await _vote(process_id, conn, client, principal, VoteInput(voter_id=_voter(principal), approve=True))
+
+
+@router.post("/approval-processes/{process_id}/deny", response_model=ApprovalState)
+async def deny(process_id: UUID, body: DenyInput, conn: ReadConn, client: TemporalDep,
+               principal: Principal = require("governance:approval-process:deny", id_param="process_id")):
+    vote = VoteInput(voter_id=_voter(principal), approve=False, reason=body.reason)
+    return await _vote(process_id, conn, client, principal, vote)

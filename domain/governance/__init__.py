@@ -1,0 +1,1 @@
+"""Governance: committees, approval policies and the voting rules of approval processes."""

@@ -1,0 +1,176 @@
+"""Governance through the API with the worker running: committees, thresholds, votes, restarts."""
+
+import asyncio
+import uuid
+
+import pytest
+
+from activities.registry import Deps
+from tests.harness import Stack
+from tests.integration.governance_support import NeedsApprovalWorkflow
+from workers.worker import build_worker
+from workflows.approval_process import approval_workflow_id
+
+
+async def _members(stack, n=3, role="bank-manager"):
+    """n committee members, each an operator with their own authenticated API client."""
+    clients, ids = [], []
+    for i in range(n):
+        c = await stack.client_for(f"voter{i}-{uuid.uuid4().hex[:6]}@bank.test", role)
+        clients.append(c)
+        ids.append((await c.get("/api/v1/me")).json()["user"]["id"])
+    return ids, clients
+
+
+async def _committee_policy(http, members, threshold):
+    r = await http.post("/api/v1/committees", json={"name": f"credit-{uuid.uuid4().hex[:6]}",
+                                                    "member_user_ids": members})
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    pols = (await http.get("/api/v1/policies")).json()["items"]
+    pid = next(p["id"] for p in pols if p["process_type"] == "withdraw")
+    r = await http.put(f"/api/v1/policies/{pid}/rules",
+                       json={"type": "committee", "committee_id": cid, "threshold": threshold})
+    assert r.status_code == 200, r.text
+    return cid
+
+
+async def _start(stack, task_queue=None):
+    process_id = str(uuid.uuid4())
+    op = await stack.client.start_workflow(
+        NeedsApprovalWorkflow.run, ["withdraw", process_id, f"withdrawal:{process_id}"],
+        id=f"op-{process_id}", task_queue=task_queue or stack.settings.temporal_task_queue,
+    )
+    for _ in range(100):
+        r = await stack.http.get(f"/api/v1/approval-processes/{process_id}")
+        if r.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    approval = stack.client.get_workflow_handle(approval_workflow_id(process_id))
+    for _ in range(100):
+        try:
+            await approval.describe()
+            break
+        except Exception:  # noqa: BLE001 - the child is not started yet (auto-approve never starts one)
+            await asyncio.sleep(0.05)
+    return process_id, op
+
+
+def _approve(client, pid):
+    return client.post(f"/api/v1/approval-processes/{pid}/approve")
+
+
+def _deny(client, pid, reason):
+    return client.post(f"/api/v1/approval-processes/{pid}/deny", json={"reason": reason})
+
+
+@pytest.fixture
+async def gov_stack(db_url, engine, ts_env):
+    async with Stack.start(db_url, engine, ts_env.client, extra_workflows=[NeedsApprovalWorkflow]) as s:
+        yield s
+
+
+async def test_committee_and_threshold_validation(stack):
+    ids, _ = await _members(stack, 2)
+    r = await stack.http.post("/api/v1/committees", json={"name": "c", "member_user_ids": ids})
+    cid = r.json()["id"]
+    pols = (await stack.http.get("/api/v1/policies")).json()["items"]
+    assert {p["process_type"] for p in pols} == {"credit-facility-proposal", "disbursal", "withdraw"}
+    pid = pols[0]["id"]
+    for bad in (0, 3):
+        r = await stack.http.put(f"/api/v1/policies/{pid}/rules",
+                                 json={"type": "committee", "committee_id": cid, "threshold": bad})
+        assert r.status_code == 422 and r.json()["code"] == "governance.invalid_threshold"
+    assert (await stack.http.get(f"/api/v1/policies/{pid}")).json()["rules"] == {"type": "auto_approve"}
+    r = await stack.http.post("/api/v1/committees", json={"name": "empty", "member_user_ids": []})
+    assert r.status_code == 422
+    r = await stack.http.post("/api/v1/committees", json={"name": "c", "member_user_ids": ids[:1]})
+    assert r.status_code == 409 and r.json()["code"] == "governance.committee_name_taken"
+    r = await stack.http.post("/api/v1/committees", json={"name": "x", "member_user_ids": [str(uuid.uuid4())]})
+    assert r.status_code == 422 and r.json()["code"] == "governance.user_not_found"
+    # threshold 2 on a 2-member committee: removing one would break the policy
+    r = await stack.http.put(f"/api/v1/policies/{pid}/rules",
+                             json={"type": "committee", "committee_id": cid})
+    assert r.status_code == 200 and r.json()["rules"]["threshold"] == 2
+    r = await stack.http.delete(f"/api/v1/committees/{cid}/members/{ids[0]}")
+    assert r.status_code == 422 and r.json()["code"] == "governance.invalid_threshold"
+    r = await stack.http.put(f"/api/v1/committees/{cid}/members/{ids[0]}")  # idempotent add
+    assert r.status_code == 200 and sorted(r.json()["member_user_ids"]) == sorted(ids)
+
+
+async def test_two_of_three_approve_and_rejected_votes(gov_stack):
+    stack = gov_stack
+    ids, voters = await _members(stack)
+    outsider = await stack.client_for("outsider@bank.test", "bank-manager")
+    await _committee_policy(stack.http, ids, threshold=2)
+    pid, op = await _start(stack)
+
+    r = await _approve(voters[0], pid)
+    assert r.status_code == 200 and r.json()["status"] == "in_progress", r.text
+    cases = [
+        (_approve(outsider, pid), 409, "governance.not_eligible_voter"),
+        (_approve(voters[0], pid), 409, "governance.already_voted"),
+        (_deny(voters[1], pid, "  "), 422, "governance.deny_reason_required"),
+    ]
+    for call, status, code in cases:
+        r = await call
+        assert (r.status_code, r.json()["code"]) == (status, code), r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+    r = await _approve(voters[2], pid)
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    assert await op.result() == "approved"
+
+    body = (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()
+    assert body["status"] == "approved" and [v["voter_id"] for v in body["votes"]] == [ids[0], ids[2]]
+    listed = (await stack.http.get("/api/v1/approval-processes?status=approved&process_type=withdraw")).json()
+    assert [p["process_id"] for p in listed["items"]] == [pid]
+    r = await _approve(voters[1], pid)  # late vote
+    assert r.status_code == 409 and r.json()["code"] == "governance.already_concluded"
+    audit = (await stack.http.get("/api/v1/audit-entries", params={"action": "governance:approval-process:conclude"})).json()
+    assert [e["object"] for e in audit["items"]] == [f"governance/approval-process/{pid}"]
+
+
+async def test_deny_with_reason_concludes_at_once(gov_stack):
+    stack = gov_stack
+    ids, voters = await _members(stack)
+    await _committee_policy(stack.http, ids, threshold=3)
+    pid, op = await _start(stack)
+    r = await _deny(voters[1], pid, "insufficient KYC")
+    assert r.status_code == 200 and r.json()["status"] == "denied"
+    assert await op.result() == "denied"
+    body = (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()
+    assert body["votes"][0]["reason"] == "insufficient KYC"
+
+
+async def test_auto_approve_policy_needs_no_votes(gov_stack):
+    pid, op = await _start(gov_stack)
+    assert await op.result() == "approved"
+    body = (await gov_stack.http.get(f"/api/v1/approval-processes/{pid}")).json()
+    assert body["status"] == "approved" and body["votes"] == []
+
+
+async def test_process_survives_worker_restart(stack):
+    """Votes are durable across a worker restart: none lost, none double-counted."""
+    ids, voters = await _members(stack)
+    await _committee_policy(stack.http, ids, threshold=3)
+    tq = f"restart-{uuid.uuid4().hex[:8]}"
+    deps = Deps(engine=stack.engine, settings=stack.settings)
+
+    def new_worker():
+        # No workflow cache: the second worker must rebuild the process by replaying its history
+        # (and the Java test server does not hand a dead worker's sticky queue over to another).
+        return build_worker(stack.client, deps, tq, extra_workflows=[NeedsApprovalWorkflow],
+                            max_cached_workflows=0)
+
+    async with new_worker():
+        pid, op = await _start(stack, tq)
+        assert (await _approve(voters[0], pid)).status_code == 200
+    async with new_worker():
+        r = await _approve(voters[0], pid)
+        assert r.status_code == 409 and r.json()["code"] == "governance.already_voted"
+        assert (await _approve(voters[1], pid)).json()["status"] == "in_progress"
+        body = (await _approve(voters[2], pid)).json()
+        assert body["status"] == "approved" and len(body["votes"]) == 3
+        assert await op.result() == "approved"
+    body = (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()
+    assert sorted(v["voter_id"] for v in body["votes"]) == sorted(ids)

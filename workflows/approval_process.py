@@ -1,0 +1,108 @@
+"""ApprovalProcess: one workflow per process awaiting committee votes.
+
+Votes arrive as Temporal Updates. The validator runs the pure domain rule, so an ineligible voter,
+a second vote, a deny without reason or a late vote is rejected before anything reaches history.
+Accepted votes are persisted by an activity (events + read model under a row lock) before the
+workflow's own state changes; the workflow ends when the process concludes and returns the status
+to its parent (the operation's workflow: withdrawal, disbursal, facility proposal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.governance.activities import GovernanceActivities, RecordVote, StartApproval
+    from domain.errors import LanaError
+    from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, check_vote
+    from workflows.search_attributes import LANA_ENTITY_ID, LANA_PROCESS_TYPE, LANA_STATUS
+
+ACTIVITY_OPTS = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+
+
+class VoteInput(BaseModel):
+    voter_id: str
+    approve: bool
+    reason: str | None = None
+
+
+@workflow.defn
+class ApprovalProcessWorkflow:
+    def __init__(self) -> None:
+        self.state: ApprovalState | None = None
+        self.lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, state: ApprovalState) -> ApprovalStatus:
+        self.state = state
+        self._publish()
+        await workflow.wait_condition(lambda: self.state.status != ApprovalStatus.IN_PROGRESS)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state.status
+
+    @workflow.query
+    def current(self) -> ApprovalState:
+        return self.state
+
+    @workflow.update
+    async def vote(self, inp: VoteInput) -> ApprovalState:
+        async with self.lock:  # votes are applied one at a time, in arrival order
+            try:
+                check_vote(self.state, inp.voter_id, inp.approve, inp.reason)
+            except LanaError as exc:
+                raise ApplicationError(exc.detail, type=exc.code) from exc
+            vote = Vote(voter_id=inp.voter_id, approve=inp.approve, reason=inp.reason, voted_at=workflow.now())
+            self.state = await workflow.execute_activity_method(
+                GovernanceActivities.record_vote,
+                RecordVote(process_id=self.state.process_id, vote=vote),
+                **ACTIVITY_OPTS,
+            )
+            self._publish()
+            return self.state
+
+    @vote.validator
+    def validate_vote(self, inp: VoteInput) -> None:
+        if self.state is None:
+            raise ApplicationError("approval process not started", type="common.unavailable")
+        try:
+            check_vote(self.state, inp.voter_id, inp.approve, inp.reason)
+        except LanaError as exc:
+            raise ApplicationError(exc.detail, type=exc.code) from exc
+
+    def _publish(self) -> None:
+        workflow.upsert_search_attributes([
+            LANA_ENTITY_ID.value_set(self.state.target_ref),
+            LANA_PROCESS_TYPE.value_set(self.state.process_type),
+            LANA_STATUS.value_set(self.state.status.value),
+        ])
+        workflow.set_current_details(
+            f"**{self.state.process_type}** {self.state.status.value}: "
+            f"{self.state.approvals}/{self.state.threshold} approvals, {len(self.state.votes)} vote(s)"
+        )
+
+
+def approval_workflow_id(process_id: str) -> str:
+    return f"approval-{process_id}"
+
+
+async def request_approval(process_type: str, process_id: str, target_ref: str) -> ApprovalStatus:
+    """Called from an operation's workflow: start (or find) the process and wait for its outcome."""
+    state: ApprovalState = await workflow.execute_activity_method(
+        GovernanceActivities.start_approval_process,
+        StartApproval(process_id=process_id, process_type=process_type, target_ref=target_ref),
+        **ACTIVITY_OPTS,
+    )
+    if state.status != ApprovalStatus.IN_PROGRESS:
+        return state.status
+    return await workflow.execute_child_workflow(
+        ApprovalProcessWorkflow.run, state, id=approval_workflow_id(process_id),
+    )
