@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from workflows.customer_activity import CustomerActivityClassificationWorkflow
+from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
 from workflows.sample import NoopWorkflow, SleepWorkflow
 
-WORKFLOWS: list[type] = [SleepWorkflow, NoopWorkflow]
+WORKFLOWS: list[type] = [SleepWorkflow, NoopWorkflow, CustomerKycWorkflow, KycLinkWorkflow,
+                         CustomerActivityClassificationWorkflow]
