@@ -89,3 +89,28 @@ def test_document_rules():
     assert storage_path("d1", "image/png") == "documents/customer_document/d1"
     sig = link_signature("k", "p", 10)
     assert link_valid("k", "p", 10, sig) and not link_valid("k", "p", 11, sig)
+
+
+async def test_s3_storage_adapter_calls_the_bucket():
+    from activities.storage import S3Storage
+
+    class FakeS3:
+        def __init__(self):
+            self.calls = []
+
+        def put_object(self, **kw):
+            self.calls.append(("put", kw["Bucket"], kw["Key"], kw["ContentType"]))
+
+        def delete_object(self, **kw):
+            self.calls.append(("delete", kw["Bucket"], kw["Key"]))
+
+        def generate_presigned_url(self, op, Params, ExpiresIn):  # noqa: N803
+            return f"https://s3.test/{Params['Bucket']}/{Params['Key']}?X-Amz-Expires={ExpiresIn}"
+
+    fake = FakeS3()
+    s3 = S3Storage("docs", client=fake)
+    await s3.upload(b"x", "documents/customer_document/d.pdf", "application/pdf")
+    url, expires = s3.download_link("documents/customer_document/d.pdf", 300, 1000.0)
+    await s3.remove("documents/customer_document/d.pdf")
+    assert s3.identifier == "s3:docs" and expires == 1300 and url.endswith("X-Amz-Expires=300")
+    assert [c[0] for c in fake.calls] == ["put", "delete"]
