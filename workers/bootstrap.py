@@ -13,7 +13,13 @@ from workers.settings import Settings
 
 BootstrapStep = Callable[[Settings], Awaitable[None]]
 
-STEPS: list[BootstrapStep] = []
+async def _schedules(settings: Settings) -> None:
+    from workers.schedules import bootstrap_step
+
+    await bootstrap_step(settings)
+
+
+STEPS: list[BootstrapStep] = [_schedules]
 
 
 def run_bootstrap(env: dict[str, str]) -> None:

@@ -2,7 +2,8 @@
 
 Pages through classifiable customers by id; each page is one activity call, so memory stays one
 page and history grows ~6 events per page; the run continues as new every ``pages_per_run`` pages
-(or when Temporal suggests it), carrying the cursor and the clock reading it started with.
+(or when Temporal suggests it), carrying the cursor and the instant it classifies as of (00:00 UTC
+of the day the run started: the end-of-day closing time).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.customers.classification import CustomerClassificationActivities
+    from domain.customers.activity import closing_time
     from domain.customers.messages import ClassificationInput, ClassifyPageRequest
     from workflows.search_attributes import LANA_PROCESS_TYPE
 
@@ -24,7 +26,7 @@ class CustomerActivityClassificationWorkflow:
     @workflow.run
     async def run(self, inp: ClassificationInput) -> ClassificationInput:
         workflow.upsert_search_attributes([LANA_PROCESS_TYPE.value_set("customer-activity-classification")])
-        state = ClassificationInput(as_of=inp.as_of or workflow.now(), after_id=inp.after_id,
+        state = ClassificationInput(as_of=inp.as_of or closing_time(workflow.now()), after_id=inp.after_id,
                                     scanned=inp.scanned, changed=inp.changed, page_size=inp.page_size,
                                     pages_per_run=inp.pages_per_run)
         pages = 0

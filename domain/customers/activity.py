@@ -28,3 +28,9 @@ def classify(last_activity: datetime, as_of: datetime, *, inactive_after_years: 
     if as_of >= add_years(last_activity, inactive_after_years):
         return Activity.INACTIVE
     return Activity.ACTIVE
+
+
+def closing_time(now: datetime) -> datetime:
+    """The end-of-day instant a daily run classifies as of: 00:00 UTC of ``now``'s day (spec §9
+    default closing time), so a run at 00:05 or 03:00 gives the same, reproducible answer."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)

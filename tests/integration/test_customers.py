@@ -83,3 +83,17 @@ async def test_kyc_gate_for_accounts_and_facilities(cstack):
     await deliver(cstack, c["id"], review(c["id"], "GREEN"))
     async with cstack.engine.connect() as conn:
         await ensure_customer_verified(conn, c["id"], kyc_required=True)
+
+
+async def test_last_activity_only_moves_forward(cstack):
+    from datetime import timedelta
+
+    from activities.customers.repository import customer_row, record_customer_activity
+
+    c = await create_customer(cstack.http)
+    async with cstack.engine.begin() as conn:
+        created = (await customer_row(conn, c["id"])).last_activity_at
+        await record_customer_activity(conn, c["id"], created + timedelta(days=3))
+        await record_customer_activity(conn, c["id"], created + timedelta(days=1))  # late, older
+    body = (await cstack.http.get(f"/api/v1/customers/{c['id']}")).json()
+    assert body["last_activity_at"].startswith((created + timedelta(days=3)).date().isoformat())
