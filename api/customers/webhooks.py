@@ -15,12 +15,13 @@ import uuid
 import structlog
 from fastapi import APIRouter, Request
 from sqlalchemy import select
+from temporalio.service import RPCError
 
 from activities.customers.tables import customers
 from api.deps import ReadConn, TemporalDep
 from domain.customers.messages import KycWorkflowInput
 from domain.customers.sumsub import parse_notice, verify_digest
-from domain.errors import LanaError, Unauthenticated, ValidationFailed
+from domain.errors import LanaError, ServiceUnavailable, Unauthenticated, ValidationFailed
 from workflows.customer_kyc import CustomerKycWorkflow, kyc_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -59,9 +60,12 @@ async def sumsub_webhook(request: Request, conn: ReadConn, client: TemporalDep) 
         log.warning("sumsub callback for an unknown customer", customer_id=customer_id)
         return {}
     notice = dataclasses.replace(notice, customer_id=customer_id)
-    await client.start_workflow(
-        CustomerKycWorkflow.run, KycWorkflowInput(customer_id, settings.kyc_workflow_idle_seconds),
-        id=kyc_workflow_id(customer_id),
-        task_queue=settings.temporal_task_queue, start_signal="kyc_notice", start_signal_args=[notice])
+    try:
+        await client.start_workflow(
+            CustomerKycWorkflow.run, KycWorkflowInput(customer_id, settings.kyc_workflow_idle_seconds),
+            id=kyc_workflow_id(customer_id),
+            task_queue=settings.temporal_task_queue, start_signal="kyc_notice", start_signal_args=[notice])
+    except RPCError as exc:  # SumSub retries on a non-2xx answer
+        raise ServiceUnavailable("Could not hand the notice to Temporal; retry later.") from exc
     log.info("sumsub callback accepted", customer_id=customer_id, type=notice.type, event_id=notice.event_id)
     return {}

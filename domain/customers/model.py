@@ -105,7 +105,8 @@ class Customer(EventSourced):
         if self.applicant_id and review.applicant_id and review.applicant_id != self.applicant_id:
             return None
         reviewed_at = review.reviewed_at.isoformat() if review.reviewed_at else None
-        base = {"event_id": review.event_id, "applicant_id": review.applicant_id, "reviewed_at": reviewed_at}
+        base = {"event_id": review.event_id, "applicant_id": review.applicant_id, "reviewed_at": reviewed_at,
+                "actor": "system:sumsub"}
         if review.approved:
             if level is None:
                 return None

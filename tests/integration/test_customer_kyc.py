@@ -127,3 +127,18 @@ async def test_kyc_link_provider_error_is_a_problem_and_records_nothing(cstack):
     async with cstack.engine.connect() as conn:
         n = await conn.scalar(select(func.count()).select_from(events).where(events.c.entity_id == c["id"]))
     assert n == 1
+
+
+async def test_one_run_absorbs_a_burst_and_drops_duplicates(db_url, engine, dev_env):
+    """Real clock on the dev server: a run waits `kyc_workflow_idle_seconds` for more notices."""
+    async with customer_stack(db_url, engine, dev_env.client, kyc_workflow_idle_seconds=3) as stack:
+        c = await create_customer(stack.http)
+        cid = c["id"]
+        red = review(cid, "RED", created_at="2026-03-01 10:00:00.000", correlation="burst-1")
+        green = review(cid, "GREEN", created_at="2026-03-01 11:00:00.000", correlation="burst-2")
+        for body in (red, red, green, red):
+            assert (await post_webhook(stack, body)).status_code == 200
+        handle = stack.client.get_workflow_handle(kyc_workflow_id(cid))
+        applied = await handle.result()
+        assert applied == 2  # the repeated RED was dropped by the workflow itself
+        assert (await get(stack, cid))["kyc_status"] == "Verified"
