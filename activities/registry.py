@@ -20,4 +20,18 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
 
     gov = GovernanceActivities(deps.engine)
     activities: list[Callable[..., Any]] = [gov.start_approval_process, gov.record_vote]
+    activities += _customer_activities(deps)
     return activities
+
+
+def _customer_activities(deps: Deps) -> list[Callable[..., Any]]:
+    from activities.customers.classification import CustomerClassificationActivities
+    from activities.customers.kyc import CustomerKycActivities
+    from activities.customers.sumsub_client import SumSubClient
+
+    s = deps.settings
+    sumsub = SumSubClient(s.sumsub_base_url, s.sumsub_app_token, s.sumsub_secret_key)
+    kyc = CustomerKycActivities(deps.engine, sumsub, s)
+    classification = CustomerClassificationActivities(deps.engine, s)
+    return [kyc.apply_kyc_notice, kyc.apply_kyc_to_deposit_accounts, kyc.create_kyc_link,
+            classification.classify_customers_page]

@@ -21,9 +21,16 @@ API_PREFIX = "/api/v1"
 
 def operator_routers() -> list[APIRouter]:
     """Every operator router, mounted under /api/v1. Add new module routers here."""
-    from api import access, audit, governance
+    from api import access, audit, customers, governance
 
-    return [access.router, audit.router, governance.router]
+    return [access.router, audit.router, governance.router, *customers.operator_routers()]
+
+
+def public_routers() -> list[APIRouter]:
+    """Routes outside /api/v1 without bearer auth: webhooks (signature-checked) and signed links."""
+    from api import customers
+
+    return [*customers.public_routers()]
 
 
 def create_app(
@@ -72,4 +79,6 @@ def create_app(
     app.include_router(health.router)
     for router in operator_routers():
         app.include_router(router, prefix=API_PREFIX)
+    for router in public_routers():
+        app.include_router(router)
     return app

@@ -29,7 +29,13 @@ async def seed_access(settings: Settings) -> None:
         await engine.dispose()
 
 
-STEPS: list[BootstrapStep] = [seed_access]
+async def _schedules(settings: Settings) -> None:
+    from workers.schedules import bootstrap_step
+
+    await bootstrap_step(settings)
+
+
+STEPS: list[BootstrapStep] = [seed_access, _schedules]
 
 
 def run_bootstrap(env: dict[str, str]) -> None:

@@ -75,6 +75,18 @@ def bench() -> None:
     """Benchmarks: print figures, never assert them."""
 
 
+@bench.command("classify")
+@click.option("--customers", "n", type=int, default=100_000, show_default=True)
+@click.option("--page-size", type=int, default=1000, show_default=True)
+@click.option("--pages-per-run", type=int, default=200, show_default=True,
+              help="Pages per workflow run before continue-as-new")
+def bench_classify(n: int, page_size: int, pages_per_run: int) -> None:
+    """Create N customers and classify them: customers/s and peak RSS."""
+    from workers.bench_classify import run_bench
+
+    run_bench(n, page_size, pages_per_run)
+
+
 @bench.command("audit")
 @click.option("--requests", "n", type=int, default=3000, help="Requests per run")
 @click.option("--concurrency", type=int, default=16)

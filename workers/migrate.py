@@ -21,3 +21,6 @@ async def run_migrate(settings: Settings, *, temporal: bool = True) -> None:
         client = await connect(settings)
         added = await search_attributes.register(client, settings.temporal_namespace)
         log.info("search attributes registered", added=added, namespace=settings.temporal_namespace)
+        from workers.schedules import ensure_all
+
+        await ensure_all(client, settings)

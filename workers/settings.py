@@ -52,6 +52,38 @@ class Settings(BaseSettings):
     # Audit: turning it off exists only for the benchmark (`lana bench audit`).
     audit_enabled: bool = True
     audit_seal_interval_s: float = 1.0
+    # Customers: KYC through SumSub (customers-deposits.md §6)
+    sumsub_base_url: str = "https://api.sumsub.com"
+    sumsub_app_token: str = ""
+    sumsub_secret_key: str = ""
+    sumsub_webhook_secret: str = ""
+    sumsub_kyc_level_name: str = "basic-kyc-level"
+    sumsub_kyb_level_name: str = "kyb-basic"
+    sumsub_link_ttl_seconds: int = 604800
+    sumsub_level_map: dict[str, str] = Field(
+        default_factory=lambda: {"basic-kyc-level": "Basic", "kyb-basic": "Basic",
+                                 "advanced-kyc-level": "Advanced", "kyb-advanced": "Advanced"},
+        description="SumSub level name -> KYC level (Basic | Advanced)",
+    )
+    kyc_workflow_idle_seconds: int = 60
+    kyc_required: bool = Field(True, description="Verified KYC needed before deposit accounts / facilities")
+
+    # Customer documents (custody-price-reports.md §5)
+    documents_storage: str = Field("local", description="local | s3")
+    documents_dir: Path | None = None  # default: <data_dir>/documents
+    documents_bucket: str = ""
+    documents_max_bytes: int = 10 * 1024 * 1024
+    documents_allowed_types: list[str] = Field(default_factory=lambda: [
+        "application/pdf", "image/png", "image/jpeg", "text/csv", "text/plain"])
+    documents_link_secret: str = "dev-local-storage-signing-secret"
+    documents_link_ttl_seconds: int = 3600
+    public_base_url: str = ""  # default: http://<api_host>:<api_port>
+
+    # Customer activity classification (Active / Inactive / Suspended)
+    activity_schedule_every_hours: int = 24
+    activity_inactive_after_years: int = 1
+    activity_suspended_after_years: int = 10
+    activity_page_size: int = 1000
 
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON in production, console in development
@@ -63,6 +95,14 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.is_production if self.log_json is None else self.log_json
+
+    @property
+    def documents_root(self) -> Path:
+        return self.documents_dir or self.data_dir / "documents"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_base_url or f"http://{self.api_host}:{self.api_port}"
 
     @property
     def temporal_port(self) -> int:

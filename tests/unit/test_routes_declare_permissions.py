@@ -6,7 +6,7 @@ from api.app import create_app
 from api.authz import route_permissions
 from workers.settings import Settings
 
-PUBLIC_PREFIXES = ("/healthz", "/readyz", "/webhooks/", "/docs", "/openapi", "/redoc")
+PUBLIC_PREFIXES = ("/healthz", "/readyz", "/webhooks/", "/local-storage/", "/docs", "/openapi", "/redoc")
 
 
 def test_every_route_declares_a_permission():

@@ -1,0 +1,1 @@
+"""Customer module side effects: PostgreSQL (events + read models), SumSub, document storage."""

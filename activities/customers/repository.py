@@ -1,0 +1,86 @@
+"""Customer persistence: events and the `customers` read model, written in one transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from activities import event_store
+from activities.customers.tables import customers
+from domain.customers.errors import CustomerNotFound, DuplicateEmail, DuplicateTelegramHandle
+from domain.customers.model import Customer
+
+
+async def insert_customer(conn: AsyncConnection, customer: Customer, now: datetime | None = None) -> None:
+    """Persist a new customer; duplicate e-mail / Telegram handle → 409 and nothing written."""
+    now = now or datetime.now(UTC)
+    try:
+        async with conn.begin_nested():
+            await conn.execute(insert(customers).values(
+                id=customer.id, email=customer.email, telegram_handle=customer.telegram_handle,
+                customer_type=customer.customer_type.value, kyc_status=customer.kyc_status.value,
+                kyc_level=customer.kyc_level.value, activity=customer.activity.value,
+                last_activity_at=now, version=len(customer.pending), created_at=now, updated_at=now,
+            ))
+    except IntegrityError as exc:
+        message = str(exc.orig)
+        if "uq_customers_telegram" in message:
+            raise DuplicateTelegramHandle(f"Telegram handle {customer.telegram_handle!r} is taken.") from exc
+        if "uq_customers_email" in message or "customers_pkey" in message:
+            raise DuplicateEmail(f"E-mail {customer.email!r} is taken.") from exc
+        raise
+    await event_store.save_entity(conn, customer)
+
+
+async def load_customer(conn: AsyncConnection, customer_id: str) -> Customer:
+    customer = await event_store.load_entity(conn, Customer, customer_id)
+    if customer is None:
+        raise CustomerNotFound(f"Customer {customer_id} does not exist.")
+    return customer
+
+
+async def save_customer(conn: AsyncConnection, customer: Customer) -> None:
+    """Append pending events and refresh the read-model row (no-op when nothing changed)."""
+    if not customer.pending:
+        return
+    await event_store.save_entity(conn, customer)
+    await conn.execute(update(customers).where(customers.c.id == customer.id).values(
+        kyc_status=customer.kyc_status.value, kyc_level=customer.kyc_level.value,
+        applicant_id=customer.applicant_id, activity=customer.activity.value,
+        version=customer.version, updated_at=func.now(),
+    ))
+
+
+async def record_customer_activity(conn: AsyncConnection, customer_id: str, at: datetime) -> None:
+    """Move the customer's last activity forward to ``at`` (never backwards).
+
+    Called by the deposit module, in its own transaction, for every deposit, withdrawal, payment or
+    operator action on the customer's accounts (customers-deposits.md §9 lists the entry types).
+    """
+    await conn.execute(update(customers).where(
+        customers.c.id == customer_id, customers.c.last_activity_at < at,
+    ).values(last_activity_at=at, updated_at=func.now()))
+
+
+async def customer_row(conn: AsyncConnection, customer_id: str):
+    row = (await conn.execute(select(customers).where(customers.c.id == customer_id))).first()
+    if row is None:
+        raise CustomerNotFound(f"Customer {customer_id} does not exist.")
+    return row
+
+
+async def ensure_customer_verified(conn: AsyncConnection, customer_id: str, *, kyc_required: bool) -> None:
+    """Gate for the deposit and credit modules: opening a deposit account or a credit facility
+    needs a `Verified` customer while the `kyc_required` setting is on (default)."""
+    from domain.customers.errors import CustomerNotVerified
+    from domain.customers.model import KycStatus
+
+    row = await customer_row(conn, customer_id)
+    if kyc_required and row.kyc_status != KycStatus.VERIFIED.value:
+        raise CustomerNotVerified(
+            f"Customer {customer_id} has KYC status {row.kyc_status}; a Verified customer is required.",
+            kyc_status=row.kyc_status,
+        )

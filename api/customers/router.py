@@ -1,0 +1,113 @@
+"""Customers: create, read, list (filters: type, KYC status, activity), find by e-mail, KYC link."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import func, select, tuple_
+from temporalio.client import WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities.customers.repository import customer_row, insert_customer
+from activities.customers.tables import customers
+from api.authz import Principal, require
+from api.customers.schemas import CustomerCreate, CustomerOut, KycLinkOut
+from api.deps import EngineDep, ReadConn, TemporalDep
+from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from domain.customers.errors import CustomerNotFound, KycProviderUnavailable
+from domain.customers.messages import KycLinkRequest
+from domain.customers.model import Activity, Customer, CustomerType, KycStatus
+from domain.errors import ValidationFailed, from_code
+from workflows.customer_kyc import KycLinkWorkflow
+
+router = APIRouter(tags=["customers"])
+
+
+@router.post("/customers", status_code=201, response_model=CustomerOut,
+             summary="Create a customer (KYC status PendingVerification)")
+async def create_customer(body: CustomerCreate, response: Response, engine: EngineDep,
+                          principal: Principal = require("customer:customer:create")) -> CustomerOut:
+    customer = Customer.create(str(uuid.uuid4()), body.email, body.telegram_handle.lstrip("@"),
+                               body.customer_type, principal.subject)
+    async with engine.begin() as conn:
+        await insert_customer(conn, customer)
+        row = await customer_row(conn, customer.id)
+    response.headers["Location"] = f"/api/v1/customers/{customer.id}"
+    return CustomerOut.from_row(row)
+
+
+@router.get("/customers", response_model=Page[CustomerOut], summary="List customers, newest first")
+async def list_customers(
+    conn: ReadConn,
+    page: PageParams = Depends(page_params),
+    customer_type: CustomerType | None = None,
+    kyc_status: KycStatus | None = None,
+    activity: Activity | None = None,
+    direction: Literal["asc", "desc"] = "desc",
+    principal: Principal = require("customer:customer:list"),
+) -> Page[CustomerOut]:
+    query = select(customers)
+    for column, value in ((customers.c.customer_type, customer_type), (customers.c.kyc_status, kyc_status),
+                          (customers.c.activity, activity)):
+        if value is not None:
+            query = query.where(column == value.value)
+    cursor = decode_cursor(page.after)
+    key = tuple_(customers.c.created_at, customers.c.id)
+    if cursor:
+        try:
+            after = tuple_(datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]))
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
+        query = query.where(key < after if direction == "desc" else key > after)
+    order = (customers.c.created_at.desc(), customers.c.id.desc()) if direction == "desc" else \
+        (customers.c.created_at.asc(), customers.c.id.asc())
+    rows = (await conn.execute(query.order_by(*order).limit(page.first + 1))).all()
+    items = [CustomerOut.from_row(r) for r in rows[: page.first]]
+    next_cursor = None
+    if len(rows) > page.first:
+        last = rows[page.first - 1]
+        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+    return Page[CustomerOut](items=items, next_cursor=next_cursor)
+
+
+@router.get("/customers/by-email", response_model=CustomerOut, summary="Find a customer by e-mail")
+async def customer_by_email(conn: ReadConn, email: Annotated[str, Query(max_length=320)],
+                            principal: Principal = require("customer:customer:read")) -> CustomerOut:
+    row = (await conn.execute(select(customers).where(func.lower(customers.c.email) == email.strip().lower()))
+           ).first()
+    if row is None:
+        raise CustomerNotFound("No customer has this e-mail.")
+    return CustomerOut.from_row(row)
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut, summary="Get a customer")
+async def get_customer(customer_id: uuid.UUID, conn: ReadConn,
+                       principal: Principal = require("customer:customer:read", id_param="customer_id"),
+                       ) -> CustomerOut:
+    return CustomerOut.from_row(await customer_row(conn, str(customer_id)))
+
+
+@router.post("/customers/{customer_id}/kyc-link", response_model=KycLinkOut,
+             summary="Create the SumSub applicant (once) and a verification link")
+async def create_kyc_link(customer_id: uuid.UUID, request: Request, conn: ReadConn, client: TemporalDep,
+                          principal: Principal = require("customer:customer:start-kyc", id_param="customer_id"),
+                          ) -> KycLinkOut:
+    await customer_row(conn, str(customer_id))
+    settings = request.app.state.settings
+    try:
+        url = await client.execute_workflow(
+            KycLinkWorkflow.run, KycLinkRequest(str(customer_id), principal.subject),
+            id=f"customer-kyc-link-{customer_id}", task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        while getattr(cause, "cause", None) is not None and not getattr(cause, "type", None):
+            cause = cause.cause
+        code = getattr(cause, "type", None) or ""
+        if not code.startswith("customer."):
+            code = KycProviderUnavailable.code
+        raise from_code(code, str(getattr(cause, "message", cause))) from exc
+    return KycLinkOut(url=url)

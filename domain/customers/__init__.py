@@ -1,0 +1,1 @@
+"""Customers: identity, KYC state (SumSub), activity classification, documents. Pure, no I/O."""

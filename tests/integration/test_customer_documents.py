@@ -1,0 +1,101 @@
+"""Customer documents through the API: upload limits, list, archive, delete, expiring signed links."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.integration.customers_helpers import create_customer, customer_stack
+
+PDF = b"%PDF-1.4 fake document\n" * 10
+
+
+@pytest.fixture
+async def dstack(db_url, engine, ts_env, tmp_path):
+    async with customer_stack(db_url, engine, ts_env.client, documents_dir=tmp_path / "docs",
+                              documents_max_bytes=1024, documents_link_ttl_seconds=3600) as s:
+        yield s
+
+
+async def upload(stack, customer_id, content=PDF, name="contract v1.pdf", ctype="application/pdf"):
+    return await stack.http.post(f"/api/v1/customers/{customer_id}/documents",
+                                 files={"file": (name, content, ctype)})
+
+
+def local_path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+async def test_upload_list_and_reject_bad_files(dstack, tmp_path):
+    c = await create_customer(dstack.http)
+    r = await upload(dstack, c["id"])
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["sanitized_filename"] == "contract-v1-pdf" and doc["size_bytes"] == len(PDF)
+    assert (tmp_path / "docs" / "documents" / "customer_document" / f"{doc['id']}.pdf").read_bytes() == PDF
+
+    too_big = await upload(dstack, c["id"], content=b"x" * 1025)
+    assert too_big.status_code == 413 and too_big.json()["code"] == "customer.document_too_large"
+    exe = await upload(dstack, c["id"], name="a.exe", ctype="application/x-msdownload")
+    assert exe.status_code == 415 and exe.json()["code"] == "customer.document_type_not_allowed"
+    missing = await upload(dstack, "6a0c0e55-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+
+    second = (await upload(dstack, c["id"], name="b.csv", ctype="text/csv", content=b"a,b\n")).json()
+    listed = (await dstack.http.get(f"/api/v1/customers/{c['id']}/documents")).json()["items"]
+    assert [d["id"] for d in listed] == [second["id"], doc["id"]]  # newest first, rejects left nothing
+    assert len(list((tmp_path / "docs" / "documents" / "customer_document").iterdir())) == 2
+
+
+async def test_download_link_works_then_expires(dstack):
+    c = await create_customer(dstack.http)
+    doc = (await upload(dstack, c["id"])).json()
+    link = await dstack.http.post(f"/api/v1/customer-documents/{doc['id']}/download-link")
+    assert link.status_code == 200, link.text
+    url = local_path(link.json()["url"])
+    ok = await dstack.http.get(url)
+    assert ok.status_code == 200 and ok.content == PDF
+    assert ok.headers["content-type"] == "application/pdf"
+    assert ok.headers["content-disposition"].startswith("inline")
+
+    tampered = url.replace("sig=", "sig=0")
+    assert (await dstack.http.get(tampered)).status_code == 403
+    expires = int(url.split("expires=")[1].split("&")[0])
+    dstack.app.state.clock = lambda: expires + 1  # one second past the link's expiry
+    expired = await dstack.http.get(url)
+    assert expired.status_code == 403 and expired.json()["code"] == "customer.document_link_expired"
+    dstack.app.state.clock = lambda: expires  # still valid at its last second
+    assert (await dstack.http.get(url)).status_code == 200
+    assert expires - time.time() == pytest.approx(3600, abs=60)
+
+
+async def test_local_storage_rejects_escaping_paths(dstack):
+    import base64
+
+    from domain.customers.documents import link_signature
+
+    bad = "../../etc/passwd"
+    enc = base64.urlsafe_b64encode(bad.encode()).decode().rstrip("=")
+    sig = link_signature(dstack.settings.documents_link_secret, bad, 9999999999)
+    r = await dstack.http.get(f"/local-storage/{enc}?expires=9999999999&sig={sig}")
+    assert r.status_code == 400
+
+
+async def test_archive_and_delete(dstack, tmp_path):
+    c = await create_customer(dstack.http)
+    doc = (await upload(dstack, c["id"])).json()
+    for _ in range(2):  # idempotent
+        r = await dstack.http.post(f"/api/v1/customer-documents/{doc['id']}/archive")
+        assert r.status_code == 200 and r.json()["status"] == "Archived"
+    listed = (await dstack.http.get(f"/api/v1/customers/{c['id']}/documents")).json()["items"]
+    assert [d["status"] for d in listed] == ["Archived"]
+
+    r = await dstack.http.delete(f"/api/v1/customer-documents/{doc['id']}")
+    assert r.status_code == 204
+    assert not (tmp_path / "docs" / "documents" / "customer_document" / f"{doc['id']}.pdf").exists()
+    assert (await dstack.http.get(f"/api/v1/customer-documents/{doc['id']}")).status_code == 404
+    assert (await dstack.http.get(f"/api/v1/customers/{c['id']}/documents")).json()["items"] == []
+    assert (await dstack.http.delete(f"/api/v1/customer-documents/{doc['id']}")).status_code == 404
