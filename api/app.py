@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from activities.db import create_engine
-from api import errors, health
+from api import errors, health, idempotency
 from api.deps import LazyTemporal
 from workers.settings import Settings
 from workers.temporal_client import connect
@@ -54,6 +54,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    idempotency.install(app)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
