@@ -59,6 +59,12 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+async def operator_headers(settings: Settings, engine: AsyncEngine) -> dict[str, str]:
+    """Default headers of ``Stack.http`` (and so of the API fuzz test): the one place to add the
+    operator's bearer token once authentication lands."""
+    return {}
+
+
 def test_settings(db_url: str, **overrides) -> Settings:
     values = {
         "environment": "test",
@@ -87,5 +93,6 @@ class Stack:
         worker = build_worker(client, Deps(engine=engine, settings=settings), settings.temporal_task_queue)
         async with app.router.lifespan_context(app), worker:
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://lana.test") as http:
+            headers = await operator_headers(settings, engine)
+            async with httpx.AsyncClient(transport=transport, base_url="http://lana.test", headers=headers) as http:
                 yield cls(settings, engine, client, app, http, worker)
