@@ -41,6 +41,40 @@ def test_a_route_without_permission_is_caught():
     assert routes_missing_a_permission(app) == ["['GET'] /api/v1/open"]
 
 
+def idempotent_routes_out_of_order(app) -> list[str]:
+    """[IK] routes whose idempotent() parameter comes before require(): the key needs the principal."""
+    bad = []
+    for ctx in iter_route_contexts(app.routes):
+        if not isinstance(ctx.route, APIRoute):
+            continue
+        calls = [d.call for d in ctx.route.dependant.dependencies]
+        idem = [i for i, c in enumerate(calls) if getattr(c, "__lana_idempotent__", False)]
+        perm = [i for i, c in enumerate(calls) if getattr(c, "__lana_permission__", None)]
+        if idem and (not perm or min(idem) < min(perm)):
+            bad.append(f"{sorted(ctx.methods or ())} {ctx.path}")
+    return bad
+
+
+def test_idempotent_routes_resolve_the_principal_first():
+    from api.idempotency import idempotent
+
+    assert idempotent_routes_out_of_order(create_app(Settings(environment="test"))) == []
+
+    router = APIRouter()
+
+    @router.post("/good")
+    async def good(_p=require("test:thing:create"), _i=idempotent()) -> dict:
+        return {}
+
+    @router.post("/bad")
+    async def bad(_i=idempotent(), _p=require("test:thing:create")) -> dict:
+        return {}
+
+    app = create_app(Settings(environment="test"))
+    app.include_router(router, prefix=API_PREFIX)
+    assert idempotent_routes_out_of_order(app) == ["['POST'] /api/v1/bad"]
+
+
 def test_permission_format_is_enforced():
     import pytest
 
