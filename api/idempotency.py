@@ -89,6 +89,24 @@ class _Slot:
     reservation: Reservation | None = None
 
 
+async def request_body(request: Request) -> bytes:
+    """The raw body; for a form FastAPI already parsed (the stream is consumed), a canonical
+    encoding of its fields and file digests, which also ignores the random multipart boundary."""
+    try:
+        return await request.body()
+    except RuntimeError:
+        form = await request.form()
+        parts: list[list[str | None]] = []
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                parts.append([name, value])
+            else:
+                await value.seek(0)
+                parts.append([name, value.filename, hashlib.sha256(await value.read()).hexdigest()])
+                await value.seek(0)
+        return json.dumps(parts).encode()
+
+
 def fingerprint(method: str, path: str, query: list[tuple[str, str]], body: bytes) -> str:
     """SHA-256 of the request; JSON bodies are canonicalised (key order, whitespace)."""
     try:
@@ -148,7 +166,7 @@ def idempotent(*, wait: float = 5.0, lease: float = 300.0) -> Any:
             raise RuntimeError("idempotent() needs IdempotencyMiddleware (api.idempotency.install) "
                                "and must come after the endpoint's require(...) parameter")
         digest = fingerprint(request.method, request.url.path, request.query_params.multi_items(),
-                             await request.body())
+                             await request_body(request))
         engine: AsyncEngine = request.app.state.engine
         deadline = asyncio.get_running_loop().time() + wait
         while True:

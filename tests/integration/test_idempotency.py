@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response, UploadFile
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -53,6 +53,13 @@ def _router(state: dict) -> APIRouter:
     async def create_impatient(body: NewThing, response: Response, _p: Principal = Depends(principal),
                                _idem: str | None = idempotent(wait=0.2)) -> dict:
         return await create(body, response)
+
+    @router.post("/documents", status_code=201)
+    async def upload(response: Response, file: UploadFile, title: str = Form(...),
+                     _p: Principal = Depends(principal), _idem: str | None = idempotent()) -> dict:
+        content = await file.read()
+        state["executions"].append(title)
+        return {"id": str(uuid.uuid4()), "title": title, "size": len(content)}
 
     return router
 
@@ -194,3 +201,15 @@ async def test_invalid_key_is_a_problem(api):
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
     assert state["executions"] == []
+
+
+async def test_multipart_uploads_are_fingerprinted_by_content(api):
+    http, state = api
+    key = _key()
+    a = await http.post("/api/v1/documents", files={"file": ("a.pdf", b"%PDF-1")}, data={"title": "t"}, headers=key)
+    # httpx picks a new multipart boundary per request: still the same request.
+    b = await http.post("/api/v1/documents", files={"file": ("a.pdf", b"%PDF-1")}, data={"title": "t"}, headers=key)
+    assert a.status_code == b.status_code == 201 and a.content == b.content
+    c = await http.post("/api/v1/documents", files={"file": ("a.pdf", b"%PDF-2")}, data={"title": "t"}, headers=key)
+    assert c.status_code == 422 and c.json()["code"] == "common.idempotency_key_reused"
+    assert state["executions"] == ["t"]
