@@ -23,6 +23,9 @@ Semantics, per (principal, key):
 
 The response is stored in its own transaction right after the handler's (which usually runs in a
 Temporal activity anyway); a crash between the two leaves a reservation that expires after the lease.
+Because a released or expired key lets the handler run again, handlers should name what they create
+with ``new_entity_id(request)``: derived from (principal, key, path) when a key is given, so a second
+run reaches the same workflow id / row instead of creating a duplicate.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +152,18 @@ async def _claim(engine: AsyncEngine, principal: str, key: str, method: str, pat
         return "busy", None
 
 
+_ENTITY_NS = uuid.UUID("6c1f1d1e-8a4e-4c0b-9a57-1e1a2f7d0b11")
+
+
+def new_entity_id(request: Request) -> uuid.UUID:
+    """Id for the entity a creating POST makes: stable per idempotency key, random without one."""
+    key = getattr(request.state, "idempotency_key", None)
+    principal = getattr(request.state, "principal", None)
+    if key is None or principal is None:
+        return uuid.uuid4()
+    return uuid.uuid5(_ENTITY_NS, f"{principal.subject}\0{key}\0{request.url.path}")
+
+
 def idempotent(*, wait: float = 5.0, lease: float = 300.0) -> Any:
     """The dependency for an [IK] endpoint (see module docstring)."""
 
@@ -174,6 +190,7 @@ def idempotent(*, wait: float = 5.0, lease: float = 300.0) -> Any:
                                         request.url.path, digest, lease)
             if outcome == "reserved":
                 slot.reservation = Reservation(engine, principal.subject, idempotency_key)
+                request.state.idempotency_key = idempotency_key
                 return idempotency_key
             if outcome == "replay":
                 raise _Replay(row.status_code, row.headers, row.response_body)

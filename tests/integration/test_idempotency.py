@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from api.app import API_PREFIX, create_app
 from api.authz import Principal
-from api.idempotency import fingerprint, idempotent
+from api.idempotency import fingerprint, idempotent, new_entity_id
 from domain.errors import ValidationFailed
 from tests import harness
 
@@ -31,7 +31,7 @@ def _router(state: dict) -> APIRouter:
         request.state.principal = p
         return p
 
-    async def create(body: NewThing, response: Response) -> dict:
+    async def create(body: NewThing, response: Response, request: Request) -> dict:
         state["executions"].append(body.name)
         state["entered"].set()
         if body.mode == "slow":
@@ -40,19 +40,19 @@ def _router(state: dict) -> APIRouter:
             raise RuntimeError("handler crashed")
         if body.mode == "reject":
             raise ValidationFailed("rejected by the domain", code="test.rejected")
-        thing_id = str(uuid.uuid4())
+        thing_id = str(new_entity_id(request))
         response.headers["Location"] = f"{API_PREFIX}/things/{thing_id}"
         return {"id": thing_id, "name": body.name}
 
     @router.post("/things", status_code=201)
-    async def create_thing(body: NewThing, response: Response, _p: Principal = Depends(principal),
+    async def create_thing(body: NewThing, response: Response, request: Request, _p: Principal = Depends(principal),
                            _idem: str | None = idempotent()) -> dict:
-        return await create(body, response)
+        return await create(body, response, request)
 
     @router.post("/impatient-things", status_code=201)
-    async def create_impatient(body: NewThing, response: Response, _p: Principal = Depends(principal),
+    async def create_impatient(body: NewThing, response: Response, request: Request, _p: Principal = Depends(principal),
                                _idem: str | None = idempotent(wait=0.2)) -> dict:
-        return await create(body, response)
+        return await create(body, response, request)
 
     @router.post("/documents", status_code=201)
     async def upload(response: Response, file: UploadFile, title: str = Form(...),
@@ -213,3 +213,16 @@ async def test_multipart_uploads_are_fingerprinted_by_content(api):
     c = await http.post("/api/v1/documents", files={"file": ("a.pdf", b"%PDF-2")}, data={"title": "t"}, headers=key)
     assert c.status_code == 422 and c.json()["code"] == "common.idempotency_key_reused"
     assert state["executions"] == ["t"]
+
+
+async def test_entity_ids_derive_from_the_key_so_a_rerun_creates_no_duplicate(api, engine):
+    http, state = api
+    key = _key()
+    first = await http.post("/api/v1/things", json={"name": "a"}, headers=key)
+    async with engine.begin() as conn:  # as if the key had been released (5xx) or had expired
+        await conn.execute(text("DELETE FROM api_idempotency"))
+    rerun = await http.post("/api/v1/things", json={"name": "a"}, headers=key)
+    assert state["executions"] == ["a", "a"]
+    assert rerun.json()["id"] == first.json()["id"]  # same entity: its workflow/row dedupes the rerun
+    other = await http.post("/api/v1/things", json={"name": "a"}, headers={**key, "x-test-subject": "user:9"})
+    assert other.json()["id"] != first.json()["id"]
