@@ -1,4 +1,5 @@
-"""Fuzz the whole OpenAPI document: no 5xx, every 4xx is RFC 9457 problem+json.
+"""Fuzz the whole OpenAPI document: no 5xx (except a documented 502-504, such as /readyz's 503),
+every 4xx is RFC 9457 problem+json.
 
 Runs against the real stack (migrated database, Temporal test server, in-process worker) through
 ``stack.http``, so endpoints added later are covered without touching this file and the harness's
