@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import asynccontextmanager
 
@@ -11,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from activities.db import create_engine
-from api import errors, health, security_setup
+from api import errors, health, idempotency, security_setup
 from api.deps import LazyTemporal
 from workers.settings import Settings
 from workers.temporal_client import connect
 
 API_PREFIX = "/api/v1"
+access_log = structlog.get_logger("lana.access")
 
 
 def operator_routers() -> list[APIRouter]:
@@ -65,15 +67,21 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    idempotency.install(app)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
-        rid = request.headers.get("x-request-id") or str(uuid.uuid4())
+        rid = request.headers.get("x-request-id", "")
+        if not rid or len(rid) > 128 or not rid.isprintable():
+            rid = str(uuid.uuid4())
         request.state.request_id = rid
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=rid)
+        started = time.perf_counter()
         response = await call_next(request)
         response.headers["x-request-id"] = rid
+        access_log.info("request", method=request.method, path=request.url.path, status=response.status_code,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 1))
         return response
 
     app.include_router(health.router)

@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import LanaError
@@ -66,6 +67,19 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, "common.http_error")
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
+
+    @app.exception_handler(DBAPIError)
+    async def _db(request: Request, exc: DBAPIError):
+        # SQLSTATE class 22 (data exception): input PostgreSQL cannot store, such as a NUL
+        # character in text or an out-of-range number. The transaction was rolled back: a 422.
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None),
+                                                                   "sqlstate", None)
+        if sqlstate and str(sqlstate).startswith("22"):
+            return problem(422, "common.invalid_input", "Invalid input",
+                           "The request contains a value that cannot be stored (e.g. a NUL character).",
+                           request)
+        log.exception("database error", path=request.url.path)
+        return problem(500, "common.internal", "Internal error", "An unexpected error occurred.", request)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):

@@ -1,30 +1,82 @@
 """Every operator endpoint must declare a permission (health checks and webhooks excepted)."""
 
-from fastapi.routing import APIRoute
+from fastapi import APIRouter
+from fastapi.routing import APIRoute, iter_route_contexts
 
-from api.app import create_app
-from api.authz import route_permissions
+from api.app import API_PREFIX, create_app
+from api.authz import require, route_permissions
 from workers.settings import Settings
 
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/webhooks/", "/local-storage/", "/docs", "/openapi", "/redoc")
 
 
-def test_every_route_declares_a_permission():
-    app = create_app(Settings(environment="test"))
-    missing = [
-        f"{sorted(r.methods)} {r.path}"
-        for r in app.routes
-        if isinstance(r, APIRoute)
-        and not r.path.startswith(PUBLIC_PREFIXES)
-        and not route_permissions(r)
+def routes_missing_a_permission(app) -> list[str]:
+    # FastAPI >= 0.16x keeps included routers as one entry in app.routes: walk the effective routes.
+    return [
+        f"{sorted(ctx.methods or ())} {ctx.path}"
+        for ctx in iter_route_contexts(app.routes)
+        if isinstance(ctx.route, APIRoute)
+        and not ctx.path.startswith(PUBLIC_PREFIXES)
+        and not route_permissions(ctx.route)
     ]
-    assert missing == []
+
+
+def test_every_route_declares_a_permission():
+    assert routes_missing_a_permission(create_app(Settings(environment="test"))) == []
+
+
+def test_a_route_without_permission_is_caught():
+    router = APIRouter()
+
+    @router.get("/open")
+    async def open_route() -> dict:
+        return {}
+
+    @router.get("/guarded")
+    async def guarded(_p=require("test:thing:read")) -> dict:
+        return {}
+
+    app = create_app(Settings(environment="test"))
+    app.include_router(router, prefix=API_PREFIX)
+    assert routes_missing_a_permission(app) == ["['GET'] /api/v1/open"]
+
+
+def idempotent_routes_out_of_order(app) -> list[str]:
+    """[IK] routes whose idempotent() parameter comes before require(): the key needs the principal."""
+    bad = []
+    for ctx in iter_route_contexts(app.routes):
+        if not isinstance(ctx.route, APIRoute):
+            continue
+        calls = [d.call for d in ctx.route.dependant.dependencies]
+        idem = [i for i, c in enumerate(calls) if getattr(c, "__lana_idempotent__", False)]
+        perm = [i for i, c in enumerate(calls) if getattr(c, "__lana_permission__", None)]
+        if idem and (not perm or min(idem) < min(perm)):
+            bad.append(f"{sorted(ctx.methods or ())} {ctx.path}")
+    return bad
+
+
+def test_idempotent_routes_resolve_the_principal_first():
+    from api.idempotency import idempotent
+
+    assert idempotent_routes_out_of_order(create_app(Settings(environment="test"))) == []
+
+    router = APIRouter()
+
+    @router.post("/good")
+    async def good(_p=require("test:thing:create"), _i=idempotent()) -> dict:
+        return {}
+
+    @router.post("/bad")
+    async def bad(_i=idempotent(), _p=require("test:thing:create")) -> dict:
+        return {}
+
+    app = create_app(Settings(environment="test"))
+    app.include_router(router, prefix=API_PREFIX)
+    assert idempotent_routes_out_of_order(app) == ["['POST'] /api/v1/bad"]
 
 
 def test_permission_format_is_enforced():
     import pytest
-
-    from api.authz import require
 
     with pytest.raises(ValueError):
         require("ledger-read")

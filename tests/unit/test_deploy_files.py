@@ -1,0 +1,78 @@
+"""Deployment files cannot run here (no container engine): check they parse and agree with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from api.app import create_app
+from workers.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+
+
+def _docs(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _settings_env_names() -> set[str]:
+    return {f"LANA_{name.upper()}" for name in Settings.model_fields}
+
+
+def _lana_vars(text: str) -> set[str]:
+    return set(re.findall(r"\b(LANA_[A-Z_]+)\b", text))
+
+
+def test_every_lana_variable_in_deploy_files_is_a_setting():
+    known = _settings_env_names()
+    texts = [p.read_text() for p in [ROOT / "docker-compose.yml", ROOT / "Dockerfile", *K8S]]
+    used = set().union(*(_lana_vars(t) for t in texts))
+    assert used and used <= known, f"unknown settings: {sorted(used - known)}"
+
+
+def test_compose_runs_every_process_with_health_checks():
+    compose = _docs(ROOT / "docker-compose.yml")[0]["services"]
+    assert {"postgresql", "temporal", "temporal-ui", "migrate", "api", "worker"} <= set(compose)
+    assert compose["migrate"]["command"] == ["migrate"]
+    assert compose["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "/readyz" in " ".join(compose["api"]["healthcheck"]["test"])
+    assert compose["temporal"]["environment"]["DB"] == "postgres12"
+    for name in ("migrate", "api", "worker"):
+        env = compose[name]["environment"]
+        assert env["LANA_DATABASE_URL"].startswith("postgresql+asyncpg://")
+        assert env["LANA_TEMPORAL_ADDRESS"] == "temporal:7233"
+
+
+def test_dockerfile_runs_lana_as_non_root():
+    text = (ROOT / "Dockerfile").read_text()
+    assert text.startswith("#") and "FROM python:3.11-slim" in text
+    assert re.search(r"^USER (?!root|0\b)", text, re.M)
+    assert 'ENTRYPOINT ["lana"]' in text
+
+
+def test_kubernetes_manifests_are_consistent():
+    docs = [d for p in K8S for d in _docs(p)]
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in docs if "metadata" in d}
+    assert {("Deployment", "lana-api"), ("Service", "lana-api"), ("Deployment", "lana-worker"),
+            ("Job", "lana-migrate"), ("ConfigMap", "lana-config"), ("Secret", "lana-secrets")} <= kinds
+    kustomization = next(d for d in docs if d["kind"] == "Kustomization")
+    assert sorted(kustomization["resources"]) == sorted(p.name for p in K8S if p.name != "kustomization.yaml")
+
+    routes = set(create_app(Settings(environment="test")).openapi()["paths"])
+    api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "lana-api")
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz" in routes
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz" in routes
+    port = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["LANA_API_PORT"]
+    assert container["ports"][0]["containerPort"] == int(port)
+    for d in docs:
+        if d["kind"] in ("Deployment", "Job"):
+            spec = d["spec"]["template"]["spec"]
+            assert spec["securityContext"]["runAsNonRoot"] is True
+            for c in spec["containers"]:
+                refs = {next(iter(e.values()))["name"] for e in c["envFrom"]}
+                assert refs == {"lana-config", "lana-secrets"}
+                assert c["args"][0] in {"api", "worker", "migrate"}
