@@ -42,7 +42,7 @@ def _date(v: Any) -> dt.date:
 
 PARAM_TYPES: dict[str, Callable[[Any], Any]] = {
     "uuid": _uuid, "amount": _amount, "string": _str, "date": _date,
-    "currency": lambda v: Currency(v), "layer": lambda v: Layer(v), "direction": lambda v: Direction(v),
+    "json": lambda v: v, "currency": lambda v: Currency(v), "layer": lambda v: Layer(v), "direction": lambda v: Direction(v),
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 from activities import ledger
+from domain.ledger import templates
+from domain.ledger.model import Currency, Direction, Entry, Layer, TxSpec
 
 
 async def make_account(engine, side="credit", control=None, name=None) -> uuid.UUID:
@@ -22,3 +24,13 @@ async def make_set(engine, side="debit", members=()) -> uuid.UUID:
         for m in members:
             await ledger.add_member(conn, sid, m)
     return sid
+
+
+# A test-only template: any number of balanced legs over a list of accounts.
+@templates.template("TEST_MULTI_LEG", {"accounts": templates.Param("json"), "legs": templates.Param("json")})
+def _multi_leg(p):
+    entries = []
+    for frm, to, units, currency, layer in p["legs"]:
+        entries += [Entry(p["accounts"][frm], units, Currency(currency), Direction.DEBIT, Layer(layer), "LEG_DR"),
+                    Entry(p["accounts"][to], units, Currency(currency), Direction.CREDIT, Layer(layer), "LEG_CR")]
+    return TxSpec(tuple(entries), description="test")
