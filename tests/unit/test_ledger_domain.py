@@ -58,7 +58,7 @@ def test_mirrored_entries_always_balance(legs):
 
 
 def test_every_template_balances_and_binds_types():
-    for code in templates.REGISTRY:
+    for code in [c for c in templates.REGISTRY if not c.startswith("TEST_")]:
         tpl = templates.get(code)
         raw = {name: (uuid.uuid4() if p.type == "uuid" else 123) for name, p in tpl.params.items()
                if p.type in ("uuid", "amount")}
