@@ -21,7 +21,9 @@ API_PREFIX = "/api/v1"
 
 def operator_routers() -> list[APIRouter]:
     """Every operator router, mounted under /api/v1. Add new module routers here."""
-    return []
+    from api import ledger
+
+    return [ledger.router]
 
 
 def create_app(
