@@ -80,23 +80,29 @@ def upgrade() -> None:
 
         CREATE TABLE ledger_transactions (
             id               UUID PRIMARY KEY,
-            journal_id       UUID NOT NULL REFERENCES ledger_journals (id),
+            journal_id       UUID NOT NULL,  -- checked by ledger_post (no FK: no KEY SHARE lock per posting)
             template_code    TEXT NOT NULL,
             template_version INTEGER NOT NULL,
             idempotency_key  TEXT NOT NULL UNIQUE,
             request_hash     TEXT NOT NULL,
-            external_id      TEXT UNIQUE,
+            external_id      TEXT,
             correlation_id   TEXT NOT NULL,
             effective        DATE NOT NULL,
             description      TEXT,
             metadata         JSONB NOT NULL DEFAULT '{{}}'::jsonb,
             recorded_at      TIMESTAMPTZ NOT NULL
         );
+        CREATE UNIQUE INDEX ux_ledger_transactions_external_id ON ledger_transactions (external_id)
+            WHERE external_id IS NOT NULL;
 
+        -- Written only by ledger_post, which guarantees both references (the transaction row is
+        -- inserted in the same call; every account has a locked balance row, itself FK-checked).
+        -- No FKs here: each would take a KEY SHARE row lock per entry, i.e. a tuple-header write
+        -- (and a multixact under concurrency) on hot accounts.
         CREATE TABLE ledger_entries (
-            transaction_id UUID NOT NULL REFERENCES ledger_transactions (id),
+            transaction_id UUID NOT NULL,
             sequence       SMALLINT NOT NULL,
-            account_id     UUID NOT NULL REFERENCES ledger_accounts (id),
+            account_id     UUID NOT NULL,
             currency       TEXT NOT NULL CHECK (currency IN ('USD', 'BTC')),
             units          BIGINT NOT NULL CHECK (units > 0),
             direction      TEXT NOT NULL CHECK (direction IN ('debit', 'credit')),
@@ -138,9 +144,10 @@ def upgrade() -> None:
             pending_dr     BIGINT NOT NULL,
             pending_cr     BIGINT NOT NULL,
             encumbrance_dr BIGINT NOT NULL,
-            encumbrance_cr BIGINT NOT NULL,
-            PRIMARY KEY (account_id, currency, version)
+            encumbrance_cr BIGINT NOT NULL
         );
+        -- One index serves as-of reads; (account, currency, version) is unique by construction
+        -- (the version is bumped under the row lock), so no second unique index is paid per posting.
         CREATE INDEX ix_ledger_balance_history_asof
             ON ledger_balance_history (account_id, currency, recorded_at DESC);
 
@@ -151,17 +158,22 @@ def upgrade() -> None:
             p_accounts UUID[], p_currencies TEXT[], p_units BIGINT[], p_directions TEXT[],
             p_layers TEXT[], p_entry_types TEXT[],
             OUT tx_id UUID, OUT recorded_at TIMESTAMPTZ, OUT replayed BOOLEAN
-        ) LANGUAGE plpgsql AS $fn$
+        ) LANGUAGE plpgsql
+        -- Every statement below is an index lookup or a small unnest: the generic plan is the
+        -- right plan, and re-planning custom plans on every call cost more than executing them.
+        SET plan_cache_mode = force_generic_plan
+        AS $fn$
         DECLARE
             v_n INTEGER := cardinality(p_accounts);
             v_existing RECORD;
             v_bad RECORD;
-            v_rows INTEGER;
-            v_inactive INTEGER;
-            v_missing TEXT;
+            k RECORD;
+            b RECORD;
+            v_status TEXT;
+            v_bal BIGINT;
             v_ts TIMESTAMPTZ;
         BEGIN
-            -- 1. Replay? (an index probe; no locks taken for a replay)
+            -- 1. Replay? (an index probe; a replay takes no locks)
             SELECT t.id, t.request_hash, t.recorded_at INTO v_existing
               FROM ledger_transactions t WHERE t.idempotency_key = p_idempotency_key;
             IF FOUND THEN
@@ -187,26 +199,23 @@ def upgrade() -> None:
                 RAISE EXCEPTION USING ERRCODE = 'LG003',
                     MESSAGE = format('%s/%s/%s', v_bad.c, v_bad.l, v_bad.s);
             END IF;
-
-            PERFORM 1 FROM ledger_journals j WHERE j.id = p_journal_id AND j.status = 'active';
-            IF NOT FOUND THEN
+            SELECT j.status INTO v_status FROM ledger_journals j WHERE j.id = p_journal_id;
+            IF v_status IS DISTINCT FROM 'active' THEN
                 RAISE EXCEPTION USING ERRCODE = 'LG005', MESSAGE = p_journal_id::text;
             END IF;
 
-            -- 3. Lock the balance rows in canonical order (deadlock-free), refusing locked accounts.
-            SELECT count(*), count(*) FILTER (WHERE a.status <> 'active') INTO v_rows, v_inactive
-              FROM (SELECT b.account_id FROM ledger_current_balances b
-                     WHERE (b.account_id, b.currency) IN
-                           (SELECT * FROM unnest(p_accounts, p_currencies))
-                     ORDER BY b.account_id, b.currency FOR UPDATE) lk
-              JOIN ledger_accounts a ON a.id = lk.account_id;
-            IF v_inactive > 0 OR v_rows <> (SELECT count(DISTINCT (x, y)) FROM unnest(p_accounts, p_currencies) AS z(x, y)) THEN
-                SELECT string_agg(DISTINCT e.x::text, ',') INTO v_missing FROM unnest(p_accounts) AS e(x)
-                 WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = e.x AND a.status = 'active');
-                RAISE EXCEPTION USING ERRCODE = 'LG004', MESSAGE = coalesce(v_missing, 'unknown');
-            END IF;
+            -- 3. Lock the balance rows one by one in canonical (account, currency) order: every
+            --    poster acquires its locks in the same global order, so posters never deadlock.
+            FOR k IN SELECT DISTINCT e.a, e.c FROM unnest(p_accounts, p_currencies) AS e(a, c) ORDER BY 1, 2 LOOP
+                SELECT a.status INTO v_status
+                  FROM ledger_current_balances cb JOIN ledger_accounts a ON a.id = cb.account_id
+                 WHERE cb.account_id = k.a AND cb.currency = k.c FOR UPDATE OF cb;
+                IF v_status IS DISTINCT FROM 'active' THEN
+                    RAISE EXCEPTION USING ERRCODE = 'LG004', MESSAGE = k.a::text;
+                END IF;
+            END LOOP;
 
-            -- 4. One timestamp, taken under the locks: monotonic per (account, currency).
+            -- 4. One timestamp, taken under all the locks: monotonic per (account, currency).
             v_ts := clock_timestamp();
             INSERT INTO ledger_transactions (id, journal_id, template_code, template_version, idempotency_key,
                    request_hash, external_id, correlation_id, effective, description, metadata, recorded_at)
@@ -233,49 +242,43 @@ def upgrade() -> None:
               FROM unnest(p_accounts, p_currencies, p_units, p_directions, p_layers, p_entry_types)
                    WITH ORDINALITY AS e(a, c, u, d, l, t, n);
 
-            -- 5. Apply deltas, append history, and check balance controls on the new state.
-            WITH d AS (
-                SELECT a, c,
-                  coalesce(sum(u) FILTER (WHERE l = 'settled' AND d = 'debit'), 0) AS sdr,
-                  coalesce(sum(u) FILTER (WHERE l = 'settled' AND d = 'credit'), 0) AS scr,
-                  coalesce(sum(u) FILTER (WHERE l = 'pending' AND d = 'debit'), 0) AS pdr,
-                  coalesce(sum(u) FILTER (WHERE l = 'pending' AND d = 'credit'), 0) AS pcr,
-                  coalesce(sum(u) FILTER (WHERE l = 'encumbrance' AND d = 'debit'), 0) AS edr,
-                  coalesce(sum(u) FILTER (WHERE l = 'encumbrance' AND d = 'credit'), 0) AS ecr
+            -- 5. Apply the net deltas, append history, check balance controls on the new state.
+            FOR k IN
+                SELECT e.a, e.c,
+                  coalesce(sum(e.u) FILTER (WHERE e.l = 'settled' AND e.d = 'debit'), 0) AS sdr,
+                  coalesce(sum(e.u) FILTER (WHERE e.l = 'settled' AND e.d = 'credit'), 0) AS scr,
+                  coalesce(sum(e.u) FILTER (WHERE e.l = 'pending' AND e.d = 'debit'), 0) AS pdr,
+                  coalesce(sum(e.u) FILTER (WHERE e.l = 'pending' AND e.d = 'credit'), 0) AS pcr,
+                  coalesce(sum(e.u) FILTER (WHERE e.l = 'encumbrance' AND e.d = 'debit'), 0) AS edr,
+                  coalesce(sum(e.u) FILTER (WHERE e.l = 'encumbrance' AND e.d = 'credit'), 0) AS ecr
                 FROM unnest(p_accounts, p_currencies, p_units, p_directions, p_layers) AS e(a, c, u, d, l)
-                GROUP BY a, c
-            ), upd AS (
-                UPDATE ledger_current_balances b SET
-                    settled_dr = b.settled_dr + d.sdr, settled_cr = b.settled_cr + d.scr,
-                    pending_dr = b.pending_dr + d.pdr, pending_cr = b.pending_cr + d.pcr,
-                    encumbrance_dr = b.encumbrance_dr + d.edr, encumbrance_cr = b.encumbrance_cr + d.ecr,
-                    version = b.version + 1, modified_at = v_ts
-                  FROM d WHERE b.account_id = d.a AND b.currency = d.c
-                RETURNING b.*
-            ), hist AS (
-                INSERT INTO ledger_balance_history
-                SELECT u.account_id, u.currency, u.version, p_tx_id, v_ts, u.settled_dr, u.settled_cr,
-                       u.pending_dr, u.pending_cr, u.encumbrance_dr, u.encumbrance_cr
-                  FROM upd u
-            ), signed AS (
-                SELECT u.account_id, u.currency, a.min_zero,
-                       CASE a.normal_balance_type WHEN 'debit' THEN 1 ELSE -1 END
-                         * (u.settled_dr - u.settled_cr) AS settled,
-                       CASE a.normal_balance_type WHEN 'debit' THEN 1 ELSE -1 END
-                         * (u.settled_dr - u.settled_cr + u.pending_dr - u.pending_cr
-                            + u.encumbrance_dr - u.encumbrance_cr) AS available
-                  FROM upd u JOIN ledger_accounts a ON a.id = u.account_id
-                 WHERE a.min_zero IS NOT NULL
-            )
-            SELECT s.account_id, s.currency, s.min_zero,
-                   CASE s.min_zero WHEN 'settled' THEN s.settled ELSE s.available END AS bal
-              INTO v_bad FROM signed s
-             WHERE CASE s.min_zero WHEN 'settled' THEN s.settled ELSE s.available END < 0
-             ORDER BY s.account_id, s.currency LIMIT 1;
-            IF FOUND THEN
-                RAISE EXCEPTION USING ERRCODE = 'LG006',
-                    MESSAGE = format('%s/%s/%s/%s', v_bad.account_id, v_bad.currency, v_bad.min_zero, -v_bad.bal);
-            END IF;
+                GROUP BY e.a, e.c ORDER BY 1, 2
+            LOOP
+                UPDATE ledger_current_balances cb SET
+                    settled_dr = cb.settled_dr + k.sdr, settled_cr = cb.settled_cr + k.scr,
+                    pending_dr = cb.pending_dr + k.pdr, pending_cr = cb.pending_cr + k.pcr,
+                    encumbrance_dr = cb.encumbrance_dr + k.edr, encumbrance_cr = cb.encumbrance_cr + k.ecr,
+                    version = cb.version + 1, modified_at = v_ts
+                 WHERE cb.account_id = k.a AND cb.currency = k.c
+                RETURNING cb.* INTO b;
+                INSERT INTO ledger_balance_history (account_id, currency, version, transaction_id, recorded_at,
+                       settled_dr, settled_cr, pending_dr, pending_cr, encumbrance_dr, encumbrance_cr)
+                VALUES (k.a, k.c, b.version, p_tx_id, v_ts, b.settled_dr, b.settled_cr, b.pending_dr,
+                        b.pending_cr, b.encumbrance_dr, b.encumbrance_cr);
+                SELECT CASE a.min_zero
+                         WHEN 'settled' THEN b.settled_dr - b.settled_cr
+                         ELSE b.settled_dr - b.settled_cr + b.pending_dr - b.pending_cr
+                              + b.encumbrance_dr - b.encumbrance_cr END
+                       * CASE a.normal_balance_type WHEN 'debit' THEN 1 ELSE -1 END,
+                       a.min_zero
+                  INTO v_bal, v_status
+                  FROM ledger_accounts a WHERE a.id = k.a AND a.min_zero IS NOT NULL;
+                IF v_bal < 0 THEN
+                    RAISE EXCEPTION USING ERRCODE = 'LG006',
+                        MESSAGE = format('%s/%s/%s/%s', k.a, k.c, v_status, -v_bal);
+                END IF;
+                v_bal := NULL;
+            END LOOP;
 
             tx_id := p_tx_id; recorded_at := v_ts; replayed := false;
         END $fn$;
