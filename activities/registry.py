@@ -16,5 +16,8 @@ class Deps:
 
 
 def build_activities(deps: Deps) -> list[Callable[..., Any]]:
-    activities: list[Callable[..., Any]] = []
+    from activities.ledger.activity import LedgerActivities
+
+    ledger = LedgerActivities(deps.engine)
+    activities: list[Callable[..., Any]] = [ledger.post]
     return activities

@@ -136,3 +136,23 @@ async def test_sets_roll_up_nested_and_as_of_and_range(engine):
     assert rng["USD"].period_credits() == 50 and rng["USD"].period_debits() == 0
     assert {m["id"] for m in members} == {leaf, c2}
     assert [h["units"] for h in hist] == [300]
+
+
+async def test_post_activity_is_idempotent_and_maps_errors(engine):
+    from temporalio.exceptions import ApplicationError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.ledger.activity import LedgerActivities, PostRequest
+
+    a, b = await make_account(engine, "debit"), await make_account(engine, control="settled")
+    acts, env = LedgerActivities(engine), ActivityEnvironment()
+    req = PostRequest(template_code="TRANSFER", params={"from_account_id": str(a), "to_account_id": str(b),
+                                                        "amount": 40}, idempotency_key="wf:1")
+    first = await env.run(acts.post, req)
+    second = await env.run(acts.post, req)
+    assert second.replayed and second.id == first.id
+    bad = req.model_copy(update={"params": {"from_account_id": str(b), "to_account_id": str(a), "amount": 99},
+                                 "idempotency_key": "wf:2"})
+    with pytest.raises(ApplicationError) as err:
+        await env.run(acts.post, bad)
+    assert err.value.type == "ledger.insufficient_balance" and err.value.non_retryable
