@@ -1,4 +1,4 @@
-"""The ledger's persistence: the only code that writes balances (see README in docs of posting.py).
+"""The ledger's persistence: the only code that writes balances (design: docs/ledger.md).
 
 Public API for other modules::
 
@@ -14,6 +14,7 @@ from activities.ledger.accounts import (
     create_account,
     create_account_set,
     find_account_by_external_id,
+    find_set_by_external_id,
     get_account,
     get_account_set,
     list_members,
@@ -32,7 +33,7 @@ from activities.ledger.posting import PostedTransaction, post
 
 __all__ = [
     "DEFAULT_JOURNAL_ID", "PostedTransaction", "RangeBalance", "account_balances", "add_member", "balance",
-    "create_account", "create_account_set", "entries", "find_account_by_external_id", "get_account",
+    "create_account", "create_account_set", "entries", "find_account_by_external_id", "find_set_by_external_id", "get_account",
     "get_account_set", "get_transaction", "list_members", "post", "range_balances", "remove_member",
     "set_account_status", "set_balances",
 ]

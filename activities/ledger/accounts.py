@@ -101,6 +101,12 @@ async def get_account_set(conn: AsyncConnection, set_id: uuid.UUID) -> dict[str,
     return dict(row._mapping)
 
 
+async def find_set_by_external_id(conn: AsyncConnection, external_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(text("SELECT * FROM ledger_account_sets WHERE external_id = :e"),
+                              {"e": external_id})).first()
+    return dict(row._mapping) if row else None
+
+
 async def _is_set(conn: AsyncConnection, member_id: uuid.UUID) -> bool:
     if (await conn.execute(text("SELECT 1 FROM ledger_account_sets WHERE id = :id"), {"id": member_id})).first():
         return True

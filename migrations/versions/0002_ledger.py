@@ -112,9 +112,10 @@ def upgrade() -> None:
             recorded_at    TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (transaction_id, sequence)
         );
-        -- Account history, newest first (keyset pagination).
+        -- Account history, newest first (keyset pagination, read backwards). Ascending keys so a
+        -- hot account's new entries land at the right end of its key range.
         CREATE INDEX ix_ledger_entries_account_recorded
-            ON ledger_entries (account_id, recorded_at DESC, transaction_id DESC, sequence DESC);
+            ON ledger_entries (account_id, recorded_at, transaction_id, sequence);
         -- Range reads by effective date: index-only sums.
         CREATE INDEX ix_ledger_entries_account_effective
             ON ledger_entries (account_id, currency, effective) INCLUDE (layer, direction, units);
@@ -149,7 +150,7 @@ def upgrade() -> None:
         -- One index serves as-of reads; (account, currency, version) is unique by construction
         -- (the version is bumped under the row lock), so no second unique index is paid per posting.
         CREATE INDEX ix_ledger_balance_history_asof
-            ON ledger_balance_history (account_id, currency, recorded_at DESC);
+            ON ledger_balance_history (account_id, currency, recorded_at);
 
         CREATE FUNCTION ledger_post(
             p_tx_id UUID, p_journal_id UUID, p_template_code TEXT, p_template_version INTEGER,

@@ -12,6 +12,7 @@ from activities import ledger
 from activities.ledger.posting import POST_SQL
 from domain.ledger.errors import (
     AccountLocked,
+    DuplicateAccount,
     IdempotencyConflict,
     InsufficientBalance,
     InvalidTemplateParams,
@@ -156,3 +157,18 @@ async def test_post_activity_is_idempotent_and_maps_errors(engine):
     with pytest.raises(ApplicationError) as err:
         await env.run(acts.post, bad)
     assert err.value.type == "ledger.insufficient_balance" and err.value.non_retryable
+
+
+async def test_create_is_idempotent_and_external_ids_resolve(engine):
+    sid, aid = uuid.uuid4(), uuid.uuid4()
+    async with engine.begin() as conn:
+        for _ in range(2):
+            await ledger.create_account_set(conn, id=sid, name="Deposits", external_id="j:deposit-set")
+            await ledger.create_account(conn, id=aid, code="DEP-1", name="Dep", external_id="dep:1")
+            await ledger.add_member(conn, sid, aid)
+        assert (await ledger.find_set_by_external_id(conn, "j:deposit-set"))["id"] == sid
+        assert (await ledger.find_account_by_external_id(conn, "dep:1"))["id"] == aid
+        assert len(await ledger.list_members(conn, sid)) == 1
+    with pytest.raises(DuplicateAccount):
+        async with engine.begin() as conn:
+            await ledger.create_account(conn, id=uuid.uuid4(), code="DEP-1", name="Other")
