@@ -16,6 +16,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import re
 import signal
@@ -121,7 +122,7 @@ async def _set_read_ms(url: str, root: uuid.UUID) -> tuple[float, float]:
             await ledger.set_balances(conn, root)
         t1 = time.perf_counter()
         for _ in range(5):
-            await ledger.set_balances(conn, root, as_of=__import__("datetime").datetime.now(__import__("datetime").UTC))
+            await ledger.set_balances(conn, root, as_of=dt.datetime.now(dt.UTC))
         t2 = time.perf_counter()
     await engine.dispose()
     return (t1 - t0) / 5 * 1000, (t2 - t1) / 5 * 1000
