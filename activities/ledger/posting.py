@@ -77,11 +77,13 @@ async def post(
     """Post template ``template_code`` with ``params``; see the module docstring."""
     tpl = templates.get(template_code, template_version)
     bound, spec = tpl.evaluate(params)
-    effective = effective or dt.datetime.now(dt.UTC).date()
     tx_id = tx_id or uuid.uuid5(TX_NAMESPACE, idempotency_key)
     meta = {**spec.metadata, **(metadata or {})}
+    # The hash covers the effective date only when the caller chose it: a retry after midnight of
+    # a posting that defaulted to "today" is still the same request (and replays the original).
     request_hash = _hash({"tx": tx_id, "journal": journal_id, "code": tpl.code, "version": tpl.version,
                           "params": bound, "effective": effective, "meta": meta})
+    effective = effective or dt.datetime.now(dt.UTC).date()
     es = spec.entries
     args = [
         tx_id, journal_id, tpl.code, tpl.version, idempotency_key, request_hash, spec.external_id,
