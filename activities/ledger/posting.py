@@ -33,11 +33,11 @@ from domain.ledger.model import Entry
 TX_NAMESPACE = uuid.UUID("6c1e6a52-8f5e-4f37-9d0b-4c2d1f9a0b11")
 
 POST_SQL = (
-    "SELECT tx_id, recorded_at, replayed FROM ledger_post("
+    "SELECT tx_id, recorded_at, replayed, effective FROM ledger_post("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15, $16, $17)"
 )
 _POST_SA = text(
-    "SELECT tx_id, recorded_at, replayed FROM ledger_post(:a1, :a2, :a3, :a4, :a5, :a6, :a7, :a8, :a9,"
+    "SELECT tx_id, recorded_at, replayed, effective FROM ledger_post(:a1, :a2, :a3, :a4, :a5, :a6, :a7, :a8, :a9,"
     " :a10, CAST(:a11 AS jsonb), :a12, :a13, :a14, :a15, :a16, :a17)"
 )
 
@@ -94,7 +94,7 @@ async def post(
     row = await _call(db, args)
     return PostedTransaction(
         id=row[0], journal_id=journal_id, template_code=tpl.code, template_version=tpl.version,
-        idempotency_key=idempotency_key, effective=effective, description=spec.description, metadata=meta,
+        idempotency_key=idempotency_key, effective=row[3], description=spec.description, metadata=meta,
         entries=es, recorded_at=row[1], replayed=row[2], params=bound,
     )
 

@@ -158,7 +158,7 @@ def upgrade() -> None:
             p_effective DATE, p_description TEXT, p_metadata JSONB,
             p_accounts UUID[], p_currencies TEXT[], p_units BIGINT[], p_directions TEXT[],
             p_layers TEXT[], p_entry_types TEXT[],
-            OUT tx_id UUID, OUT recorded_at TIMESTAMPTZ, OUT replayed BOOLEAN
+            OUT tx_id UUID, OUT recorded_at TIMESTAMPTZ, OUT replayed BOOLEAN, OUT effective DATE
         ) LANGUAGE plpgsql
         -- Every statement below is an index lookup or a small unnest: the generic plan is the
         -- right plan, and re-planning custom plans on every call cost more than executing them.
@@ -175,13 +175,14 @@ def upgrade() -> None:
             v_ts TIMESTAMPTZ;
         BEGIN
             -- 1. Replay? (an index probe; a replay takes no locks)
-            SELECT t.id, t.request_hash, t.recorded_at INTO v_existing
+            SELECT t.id, t.request_hash, t.recorded_at, t.effective INTO v_existing
               FROM ledger_transactions t WHERE t.idempotency_key = p_idempotency_key;
             IF FOUND THEN
                 IF v_existing.request_hash <> p_request_hash THEN
                     RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = p_idempotency_key;
                 END IF;
                 tx_id := v_existing.id; recorded_at := v_existing.recorded_at; replayed := true;
+                    effective := v_existing.effective;
                 RETURN;
             END IF;
 
@@ -226,10 +227,11 @@ def upgrade() -> None:
             ON CONFLICT DO NOTHING;
             IF NOT FOUND THEN
                 -- A concurrent poster with the same key committed meanwhile, or the id is taken.
-                SELECT t.id, t.request_hash, t.recorded_at INTO v_existing
+                SELECT t.id, t.request_hash, t.recorded_at, t.effective INTO v_existing
                   FROM ledger_transactions t WHERE t.idempotency_key = p_idempotency_key;
                 IF FOUND AND v_existing.request_hash = p_request_hash THEN
                     tx_id := v_existing.id; recorded_at := v_existing.recorded_at; replayed := true;
+                    effective := v_existing.effective;
                     RETURN;
                 ELSIF FOUND THEN
                     RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = p_idempotency_key;
@@ -281,7 +283,7 @@ def upgrade() -> None:
                 v_bal := NULL;
             END LOOP;
 
-            tx_id := p_tx_id; recorded_at := v_ts; replayed := false;
+            tx_id := p_tx_id; recorded_at := v_ts; replayed := false; effective := p_effective;
         END $fn$;
         """
     )

@@ -56,6 +56,7 @@ async def test_replay_returns_original_and_conflict_on_different_request(engine)
     before = await _counts(engine)
     again = await ledger.post(engine, "TRANSFER", p, idempotency_key="k1")
     assert again.replayed and again.id == first.id and again.recorded_at == first.recorded_at
+    assert again.effective == first.effective
     assert await _counts(engine) == before
     with pytest.raises(IdempotencyConflict) as err:
         await ledger.post(engine, "TRANSFER", {**p, "amount": 101}, idempotency_key="k1")
