@@ -17,9 +17,11 @@ class Deps:
 
 def build_activities(deps: Deps) -> list[Callable[..., Any]]:
     from activities.governance.activities import GovernanceActivities
+    from activities.ledger.activity import LedgerActivities
 
     gov = GovernanceActivities(deps.engine)
-    activities: list[Callable[..., Any]] = [gov.start_approval_process, gov.record_vote]
+    ledger = LedgerActivities(deps.engine)
+    activities: list[Callable[..., Any]] = [gov.start_approval_process, gov.record_vote, ledger.post]
     activities += _customer_activities(deps)
     return activities
 

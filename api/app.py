@@ -23,9 +23,9 @@ access_log = structlog.get_logger("lana.access")
 
 def operator_routers() -> list[APIRouter]:
     """Every operator router, mounted under /api/v1. Add new module routers here."""
-    from api import access, audit, customers, governance
+    from api import access, audit, customers, governance, ledger
 
-    return [access.router, audit.router, governance.router, *customers.operator_routers()]
+    return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers()]
 
 
 def public_routers() -> list[APIRouter]:

@@ -75,6 +75,16 @@ def bench() -> None:
     """Benchmarks: print figures, never assert them."""
 
 
+@bench.command("ledger")
+@click.option("--seconds", type=float, default=10.0, show_default=True, help="Duration of each cell")
+@click.option("--clients", default="1,8,32", show_default=True, help="Comma-separated poster counts")
+def bench_ledger(seconds: float, clients: str) -> None:
+    """Ledger postings/s and p50/p99 vs pgbench simple-update (same server, durability on)."""
+    from workers.bench_ledger import run
+
+    run(seconds, tuple(int(c) for c in clients.split(",")), echo=click.echo)
+
+
 @bench.command("classify")
 @click.option("--customers", "n", type=int, default=100_000, show_default=True)
 @click.option("--page-size", type=int, default=1000, show_default=True)

@@ -1,0 +1,138 @@
+"""Balance reads: current, as of an instant, and over an effective-date range.
+
+Which timestamp drives which read:
+
+* ``as_of`` (an instant) uses ``recorded_at``: the server time taken by ``ledger_post`` once it
+  holds the balance locks, so it increases with the version of every (account, currency). The as-of
+  balance is the last ``ledger_balance_history`` row with ``recorded_at <= as_of`` (an index lookup);
+  it reproduces exactly what a current read returned at that instant.
+* ``range_balances(from, until)`` uses ``effective`` (the business DATE, may be back-dated): opening
+  = all entries with ``effective < from``, closing = ``effective <= until``, period debits/credits =
+  closing − opening; summed from entries through an index-only scan, so back-dating stays exact.
+
+Account sets are rolled up at read time: the transitive member accounts (recursive CTE over direct
+edges, each account counted once even when reachable by several paths) are summed, for current,
+as-of and range reads alike, signed by the set's own normal side. Posting never touches set rows, so
+a chart node shared by thousands of accounts is never a lock hot spot, and set as-of reads are exact
+by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from activities.ledger.accounts import get_account, get_account_set
+from domain.ledger.errors import AccountNotFound
+from domain.ledger.model import Balance, Currency, LayerAmounts, NormalSide
+
+_COLS = "settled_dr, settled_cr, pending_dr, pending_cr, encumbrance_dr, encumbrance_cr"
+_SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in _COLS.split(", "))
+_SET_ACCOUNTS = (
+    "WITH RECURSIVE tree(id) AS (SELECT CAST(:root AS uuid) UNION SELECT m.member_set_id"
+    " FROM ledger_set_members m JOIN tree t ON m.set_id = t.id WHERE m.member_set_id IS NOT NULL),"
+    " accts AS (SELECT DISTINCT m.member_account_id AS account_id FROM ledger_set_members m"
+    " JOIN tree t ON m.set_id = t.id WHERE m.member_account_id IS NOT NULL)"
+)
+_CURRENCIES = "(VALUES ('USD'), ('BTC')) c(currency)"
+
+
+def _asof_lateral(account_expr: str) -> str:
+    return (f" CROSS JOIN LATERAL (SELECT {_COLS}, version FROM ledger_balance_history h"
+            f" WHERE h.account_id = {account_expr} AND h.currency = c.currency AND h.recorded_at <= :t"
+            " ORDER BY h.recorded_at DESC LIMIT 1) h")
+
+
+def _to_balances(rows, side: str) -> dict[str, Balance]:
+    out = {str(c): Balance(c, NormalSide(side)) for c in Currency}
+    for r in rows:
+        m = r._mapping
+        if m["settled_dr"] is not None:
+            out[m["currency"]] = Balance.from_row(m["currency"], side, m, int(m.get("version") or 0))
+    return out
+
+
+async def account_balances(conn: AsyncConnection, account_id: uuid.UUID,
+                           as_of: dt.datetime | None = None) -> dict[str, Balance]:
+    """Every currency's balance of an account (zeros where nothing was posted)."""
+    side = (await get_account(conn, account_id))["normal_balance_type"]
+    if as_of is None:
+        rows = await conn.execute(text(
+            f"SELECT currency, {_COLS}, version FROM ledger_current_balances WHERE account_id = :id"),
+            {"id": account_id})
+    else:
+        rows = await conn.execute(text(f"SELECT c.currency, h.* FROM {_CURRENCIES}" + _asof_lateral(":id")),
+                                  {"id": account_id, "t": as_of})
+    return _to_balances(rows, side)
+
+
+async def balance(conn: AsyncConnection, account_id: uuid.UUID, currency: str,
+                  as_of: dt.datetime | None = None) -> Balance:
+    return (await account_balances(conn, account_id, as_of))[str(Currency(currency))]
+
+
+async def set_balances(conn: AsyncConnection, set_id: uuid.UUID,
+                       as_of: dt.datetime | None = None) -> dict[str, Balance]:
+    """An account set's balances: the roll-up of all its transitive member accounts."""
+    side = (await get_account_set(conn, set_id))["normal_balance_type"]
+    if as_of is None:
+        sql = (f"{_SET_ACCOUNTS} SELECT b.currency, {_SUMS} FROM ledger_current_balances b"
+               " JOIN accts USING (account_id) GROUP BY b.currency")
+    else:
+        sql = (f"{_SET_ACCOUNTS} SELECT c.currency, {_SUMS} FROM accts CROSS JOIN {_CURRENCIES}"
+               + _asof_lateral("accts.account_id") + " GROUP BY c.currency")
+    rows = await conn.execute(text(sql), {"root": set_id, "t": as_of})
+    return _to_balances(rows, side)
+
+
+@dataclass(frozen=True)
+class RangeBalance:
+    open: Balance
+    close: Balance
+
+    def period_debits(self, layer: str = "settled") -> int:
+        return getattr(self.close, f"{layer}_amounts").dr - getattr(self.open, f"{layer}_amounts").dr
+
+    def period_credits(self, layer: str = "settled") -> int:
+        return getattr(self.close, f"{layer}_amounts").cr - getattr(self.open, f"{layer}_amounts").cr
+
+    def as_dict(self) -> dict:
+        return {"open": self.open.as_dict(), "close": self.close.as_dict(),
+                "period": {layer: {"debits": self.period_debits(layer), "credits": self.period_credits(layer)}
+                           for layer in ("settled", "pending", "encumbrance")}}
+
+
+async def range_balances(conn: AsyncConnection, account_or_set_id: uuid.UUID, start: dt.date,
+                         until: dt.date) -> dict[str, RangeBalance]:
+    """Opening / period / closing by effective date, per currency (absent: no entry up to ``until``)."""
+    try:
+        side = (await get_account(conn, account_or_set_id))["normal_balance_type"]
+        accts = "SELECT CAST(:root AS uuid) AS account_id"
+        prefix = f"WITH accts AS ({accts})"
+    except AccountNotFound:  # not an account: try a set (raises AccountSetNotFound)
+        side = (await get_account_set(conn, account_or_set_id))["normal_balance_type"]
+        prefix = _SET_ACCOUNTS
+    rows = await conn.execute(text(
+        f"{prefix} SELECT e.currency, e.layer, e.direction,"
+        " coalesce(sum(e.units) FILTER (WHERE e.effective < :start), 0)::bigint AS open,"
+        " sum(e.units)::bigint AS close FROM accts JOIN ledger_entries e ON e.account_id = accts.account_id"
+        " WHERE e.effective <= :until GROUP BY 1, 2, 3"),
+        {"root": account_or_set_id, "start": start, "until": until})
+    acc: dict[str, dict[str, dict[str, int]]] = {}
+    for r in rows:
+        cur = acc.setdefault(r.currency, {"open": {}, "close": {}})
+        key = f"{r.layer}_{'dr' if r.direction == 'debit' else 'cr'}"
+        cur["open"][key], cur["close"][key] = int(r.open), int(r.close)
+    out = {}
+    for currency, parts in acc.items():
+        def bal(d: dict[str, int], currency=currency) -> Balance:
+            amounts = {layer: LayerAmounts(d.get(f"{layer}_dr", 0), d.get(f"{layer}_cr", 0))
+                       for layer in ("settled", "pending", "encumbrance")}
+            return Balance(Currency(currency), NormalSide(side), amounts["settled"], amounts["pending"],
+                           amounts["encumbrance"])
+        out[currency] = RangeBalance(bal(parts["open"]), bal(parts["close"]))
+    return out

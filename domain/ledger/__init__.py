@@ -1,0 +1,1 @@
+"""The double-entry ledger's pure part: entry model, balance arithmetic, posting templates."""

@@ -1,0 +1,96 @@
+"""Pure ledger rules: balancing per currency and layer, templates, balance arithmetic."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.ledger import templates
+from domain.ledger.errors import InvalidEntries, InvalidTemplateParams, UnbalancedTransaction, UnknownTemplate
+from domain.ledger.model import (
+    Balance,
+    Currency,
+    Direction,
+    Entry,
+    Layer,
+    LayerAmounts,
+    NormalSide,
+    validate_entries,
+)
+
+A, B = uuid.uuid4(), uuid.uuid4()
+
+
+def test_balanced_per_currency_and_layer():
+    validate_entries([Entry(A, 5, Currency.USD, Direction.DEBIT), Entry(B, 5, Currency.USD, Direction.CREDIT),
+                      Entry(A, 7, Currency.BTC, Direction.DEBIT, Layer.PENDING),
+                      Entry(B, 7, Currency.BTC, Direction.CREDIT, Layer.PENDING)])
+
+
+def test_cross_layer_compensation_is_rejected():
+    with pytest.raises(UnbalancedTransaction) as err:
+        validate_entries([Entry(A, 5, Currency.USD, Direction.DEBIT, Layer.SETTLED),
+                          Entry(B, 5, Currency.USD, Direction.CREDIT, Layer.PENDING)])
+    assert err.value.code == "ledger.unbalanced_transaction"
+
+
+def test_cross_currency_compensation_is_rejected():
+    with pytest.raises(UnbalancedTransaction):
+        validate_entries([Entry(A, 5, Currency.USD, Direction.DEBIT), Entry(B, 5, Currency.BTC, Direction.CREDIT)])
+
+
+@pytest.mark.parametrize("units", [0, -1, 1.5, True])
+def test_units_must_be_positive_integers(units):
+    with pytest.raises(InvalidEntries):
+        validate_entries([Entry(A, units, Currency.USD, Direction.DEBIT), Entry(B, 1, Currency.USD, Direction.CREDIT)])
+
+
+@given(st.lists(st.tuples(st.sampled_from(list(Currency)), st.sampled_from(list(Layer)),
+                          st.integers(1, 10**12)), min_size=1, max_size=6))
+def test_mirrored_entries_always_balance(legs):
+    entries = []
+    for currency, layer, units in legs:
+        entries += [Entry(A, units, currency, Direction.DEBIT, layer), Entry(B, units, currency, Direction.CREDIT, layer)]
+    validate_entries(entries)
+
+
+def test_every_template_balances_and_binds_types():
+    for code in [c for c in templates.REGISTRY if not c.startswith("TEST_")]:
+        tpl = templates.get(code)
+        raw = {name: (uuid.uuid4() if p.type == "uuid" else 123) for name, p in tpl.params.items()
+               if p.type in ("uuid", "amount")}
+        params, spec = tpl.evaluate(raw)
+        assert sum(e.units for e in spec.entries if e.direction == Direction.DEBIT) == \
+            sum(e.units for e in spec.entries if e.direction == Direction.CREDIT)
+        assert all(e.entry_type.startswith(code) for e in spec.entries if code != "TRANSFER")
+
+
+def test_initiate_withdraw_matches_spec_table():
+    _, spec = templates.get("INITIATE_WITHDRAW").evaluate(
+        {"deposit_omnibus_account_id": A, "credit_account_id": B, "amount": 10})
+    assert [(e.account_id, e.direction, e.layer, e.entry_type) for e in spec.entries] == [
+        (A, "credit", "settled", "INITIATE_WITHDRAW_SETTLED_CR"), (B, "debit", "settled", "INITIATE_WITHDRAW_SETTLED_DR"),
+        (A, "debit", "pending", "INITIATE_WITHDRAW_PENDING_DR"), (B, "credit", "pending", "INITIATE_WITHDRAW_PENDING_CR")]
+
+
+def test_template_param_errors():
+    tpl = templates.get("TRANSFER")
+    with pytest.raises(InvalidTemplateParams):
+        tpl.bind({"from_account_id": A, "to_account_id": B})
+    with pytest.raises(InvalidTemplateParams):
+        tpl.bind({"from_account_id": A, "to_account_id": B, "amount": 1, "extra": 1})
+    with pytest.raises(InvalidTemplateParams):
+        tpl.bind({"from_account_id": "not-a-uuid", "to_account_id": B, "amount": 1})
+    with pytest.raises(UnknownTemplate):
+        templates.get("TRANSFER", version=99)
+
+
+def test_signed_and_available_balances():
+    b = Balance(Currency.USD, NormalSide.CREDIT, LayerAmounts(dr=30, cr=100), LayerAmounts(dr=0, cr=30),
+                LayerAmounts(dr=20, cr=0))
+    assert (b.settled, b.pending, b.encumbrance, b.available) == (70, 30, -20, 80)
+    d = Balance(Currency.USD, NormalSide.DEBIT, LayerAmounts(dr=30, cr=100))
+    assert d.settled == -70
