@@ -21,10 +21,10 @@ API_PREFIX = "/api/v1"
 
 def operator_routers() -> list[APIRouter]:
     """Every operator router, mounted under /api/v1. Add new module routers here."""
-    from api import access, audit, credit, customers, governance
+    from api import access, audit, credit, customers, governance, price
 
     return [access.router, audit.router, governance.router, *customers.operator_routers(),
-            *credit.operator_routers()]
+            *credit.operator_routers(), price.router]
 
 
 def public_routers() -> list[APIRouter]:
