@@ -23,6 +23,7 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
     ledger = LedgerActivities(deps.engine)
     activities: list[Callable[..., Any]] = [gov.start_approval_process, gov.record_vote, ledger.post]
     activities += _customer_activities(deps)
+    activities += _price_activities(deps)
     return activities
 
 
@@ -37,3 +38,12 @@ def _customer_activities(deps: Deps) -> list[Callable[..., Any]]:
     classification = CustomerClassificationActivities(deps.engine, s)
     return [kyc.apply_kyc_notice, kyc.apply_kyc_to_deposit_accounts, kyc.create_kyc_link,
             classification.classify_customers_page]
+
+
+def _price_activities(deps: Deps) -> list[Callable[..., Any]]:
+    from activities.price.bitfinex import BitfinexClient
+    from activities.price.feed import PriceActivities
+
+    s = deps.settings
+    price = PriceActivities(deps.engine, s, BitfinexClient(s.price_bitfinex_url))
+    return [price.fetch_btc_price, price.record_btc_price]

@@ -23,9 +23,10 @@ access_log = structlog.get_logger("lana.access")
 
 def operator_routers() -> list[APIRouter]:
     """Every operator router, mounted under /api/v1. Add new module routers here."""
-    from api import access, audit, customers, governance, ledger
+    from api import access, audit, credit, customers, governance, ledger, price
 
-    return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers()]
+    return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
+            *credit.operator_routers(), price.router]
 
 
 def public_routers() -> list[APIRouter]:

@@ -19,8 +19,11 @@ from temporalio.client import (
 )
 
 from domain.customers.messages import ClassificationInput
+from domain.price.model import PriceFeedInput
 from workers.settings import Settings
 from workflows.customer_activity import SCHEDULE_ID, CustomerActivityClassificationWorkflow
+from workflows.price_feed import SCHEDULE_ID as PRICE_SCHEDULE_ID
+from workflows.price_feed import PriceFeedWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -46,18 +49,42 @@ async def ensure_classification_schedule(client: Client, settings: Settings) -> 
 
     Returns True when it was created.
     """
-    schedule = classification_schedule(settings)
+    return await _ensure(client, SCHEDULE_ID, classification_schedule(settings))
+
+
+def price_feed_schedule(settings: Settings) -> Schedule:
+    every = timedelta(seconds=settings.price_poll_seconds)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            PriceFeedWorkflow.run, PriceFeedInput(), id=PRICE_SCHEDULE_ID,
+            task_queue=settings.temporal_task_queue,
+            execution_timeout=max(every, timedelta(minutes=1)),
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # a missed tick is worthless later: never catch up, never overlap
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(seconds=10)),
+        state=ScheduleState(note=f"Fetch the BTC price from {settings.price_source}"),
+    )
+
+
+async def ensure_price_feed_schedule(client: Client, settings: Settings) -> bool:
+    """Create the price-feed schedule, or bring an existing one up to date. True when created."""
+    return await _ensure(client, PRICE_SCHEDULE_ID, price_feed_schedule(settings))
+
+
+async def _ensure(client: Client, schedule_id: str, schedule: Schedule) -> bool:
     try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-        log.info("schedule created", schedule_id=SCHEDULE_ID)
+        await client.create_schedule(schedule_id, schedule)
+        log.info("schedule created", schedule_id=schedule_id)
         return True
     except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(SCHEDULE_ID).update(lambda _old: ScheduleUpdate(schedule=schedule))
+        await client.get_schedule_handle(schedule_id).update(lambda _old: ScheduleUpdate(schedule=schedule))
         return False
 
 
 async def ensure_all(client: Client, settings: Settings) -> None:
     await ensure_classification_schedule(client, settings)
+    await ensure_price_feed_schedule(client, settings)
 
 
 async def bootstrap_step(settings: Settings) -> None:

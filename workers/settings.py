@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,6 +85,13 @@ class Settings(BaseSettings):
     activity_inactive_after_years: int = 1
     activity_suspended_after_years: int = 10
     activity_page_size: int = 1000
+
+    # BTC price feed (custody-price-reports.md §3; credit.md docs)
+    price_source: Literal["bitfinex", "fixed", "manual"] = Field("bitfinex", description="bitfinex | fixed | manual (operator PUT /price)")
+    price_poll_seconds: int = Field(60, ge=1, description="Feed schedule interval")
+    price_max_age_seconds: int = Field(300, ge=1, description="Older prices are stale (not used)")
+    price_fixed_usd_cents_per_btc: int = Field(0, ge=0, description="The price for price_source=fixed")
+    price_bitfinex_url: str = "https://api-pub.bitfinex.com"
 
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON in production, console in development

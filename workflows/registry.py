@@ -5,7 +5,8 @@ from __future__ import annotations
 from workflows.approval_process import ApprovalProcessWorkflow
 from workflows.customer_activity import CustomerActivityClassificationWorkflow
 from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
+from workflows.price_feed import PriceFeedWorkflow
 from workflows.sample import NoopWorkflow, SleepWorkflow
 
 WORKFLOWS: list[type] = [SleepWorkflow, NoopWorkflow, ApprovalProcessWorkflow, CustomerKycWorkflow,
-                         KycLinkWorkflow, CustomerActivityClassificationWorkflow]
+                         KycLinkWorkflow, CustomerActivityClassificationWorkflow, PriceFeedWorkflow]

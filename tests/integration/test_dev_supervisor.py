@@ -14,7 +14,9 @@ from workers.embedded_pg import free_port
 
 
 def _start(tmp_path, ports):
-    env = {**os.environ, "LANA_LOG_LEVEL": "WARNING"}
+    # fixed price: the dev stack's price feed must not call the real Bitfinex from tests
+    env = {**os.environ, "LANA_LOG_LEVEL": "WARNING", "LANA_PRICE_SOURCE": "fixed",
+           "LANA_PRICE_FIXED_USD_CENTS_PER_BTC": "7000000"}
     return subprocess.Popen(
         [sys.executable, "-m", "workers.cli", "dev", "--data-dir", str(tmp_path / "data"),
          "--api-port", str(ports[0]), "--temporal-port", str(ports[1]), "--ui-port", str(ports[2]),

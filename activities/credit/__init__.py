@@ -1,0 +1,1 @@
+"""Credit persistence (terms templates; facilities later)."""

@@ -1,0 +1,1 @@
+"""BTC price: Bitfinex adapter, price store, feed activities."""

@@ -1,0 +1,139 @@
+"""Terms templates (api-surface §8 CR1–CR3): create [IK], replace terms, get, list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Response
+from pydantic import BaseModel
+from sqlalchemy import select, tuple_
+
+from activities.credit.terms_templates import (
+    TemplateIdTaken,
+    insert_template,
+    load_template,
+    save_template,
+    template_row,
+    terms_templates,
+)
+from api.authz import Principal, require
+from api.deps import EngineDep, ReadConn
+from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from domain.credit.terms import DurationClass, TermValues
+from domain.credit.terms_template import TermsTemplate, clean_name
+from domain.errors import IdempotencyKeyReused, ValidationFailed
+
+router = APIRouter(tags=["credit: terms templates"])
+_IK_NAMESPACE = uuid.UUID("3b0e8f52-5d1c-4f0a-9f5e-7c2a6d9b1e43")
+
+
+class TermsTemplateCreate(BaseModel):
+    name: str
+    terms: TermValues
+
+
+class TermsTemplateUpdate(BaseModel):
+    terms: TermValues
+
+
+class TermsTemplateOut(BaseModel):
+    id: str
+    name: str
+    terms: TermValues
+    duration_class: DurationClass
+    effective_annual_rate: Decimal
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, r) -> TermsTemplateOut:
+        terms = TermValues.model_validate(r.term_values)
+        return cls(id=str(r.id), name=r.name, terms=terms, duration_class=terms.duration_class,
+                   effective_annual_rate=terms.effective_annual_rate, version=r.version,
+                   created_at=r.created_at, updated_at=r.updated_at)
+
+
+@router.post("/terms-templates", status_code=201, response_model=TermsTemplateOut,
+             summary="Create a named terms template (Idempotency-Key honoured)")
+async def create_terms_template(
+    body: TermsTemplateCreate, response: Response, engine: EngineDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    principal: Principal = require("terms:terms-template:create"),
+) -> TermsTemplateOut:
+    # With an Idempotency-Key the id derives from (caller, key): a replay lands on the same row.
+    template_id = str(uuid.uuid5(_IK_NAMESPACE, f"{principal.subject}:{idempotency_key}")
+                      if idempotency_key else uuid.uuid4())
+    template = TermsTemplate.create(template_id, body.name, body.terms, principal.subject)
+    try:
+        async with engine.begin() as conn:
+            await insert_template(conn, template, principal.subject)
+            row = await template_row(conn, template_id)
+    except TemplateIdTaken:
+        async with engine.connect() as conn:
+            row = await template_row(conn, template_id)
+        first = await _first_values(engine, template_id)
+        if row.name != clean_name(body.name) or first != body.terms:
+            raise IdempotencyKeyReused("This Idempotency-Key was used for a different terms template.") from None
+    response.headers["Location"] = f"/api/v1/terms-templates/{template_id}"
+    return TermsTemplateOut.from_row(row)
+
+
+async def _first_values(engine, template_id: str) -> TermValues:
+    """The values the template was created with (a replay compares with the original request)."""
+    from activities import event_store
+
+    async with engine.connect() as conn:
+        first = (await event_store.load(conn, TermsTemplate.entity_type, template_id))[0]
+    return TermValues.model_validate(first.payload["values"])
+
+
+@router.put("/terms-templates/{template_id}", response_model=TermsTemplateOut,
+            summary="Replace a template's terms (existing proposals and facilities keep their copy)")
+async def update_terms_template(
+    template_id: uuid.UUID, body: TermsTemplateUpdate, engine: EngineDep,
+    principal: Principal = require("terms:terms-template:update", id_param="template_id"),
+) -> TermsTemplateOut:
+    async with engine.begin() as conn:
+        template = await load_template(conn, str(template_id))
+        template.update_values(body.terms, principal.subject)
+        await save_template(conn, template)
+        row = await template_row(conn, str(template_id))
+    return TermsTemplateOut.from_row(row)
+
+
+@router.get("/terms-templates/{template_id}", response_model=TermsTemplateOut, summary="Get a terms template")
+async def get_terms_template(
+    template_id: uuid.UUID, conn: ReadConn,
+    principal: Principal = require("terms:terms-template:read", id_param="template_id"),
+) -> TermsTemplateOut:
+    return TermsTemplateOut.from_row(await template_row(conn, str(template_id)))
+
+
+@router.get("/terms-templates", response_model=Page[TermsTemplateOut], summary="List terms templates")
+async def list_terms_templates(
+    conn: ReadConn, page: PageParams = Depends(page_params),
+    direction: Literal["asc", "desc"] = "desc",
+    principal: Principal = require("terms:terms-template:list"),
+) -> Page[TermsTemplateOut]:
+    t = terms_templates
+    query = select(t)
+    key = tuple_(t.c.created_at, t.c.id)
+    cursor = decode_cursor(page.after)
+    if cursor:
+        try:
+            after = tuple_(datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]))
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
+        query = query.where(key < after if direction == "desc" else key > after)
+    order = (t.c.created_at.desc(), t.c.id.desc()) if direction == "desc" else (t.c.created_at, t.c.id)
+    rows = (await conn.execute(query.order_by(*order).limit(page.first + 1))).all()
+    items = [TermsTemplateOut.from_row(r) for r in rows[: page.first]]
+    next_cursor = None
+    if len(rows) > page.first:
+        last = rows[page.first - 1]
+        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+    return Page[TermsTemplateOut](items=items, next_cursor=next_cursor)

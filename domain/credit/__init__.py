@@ -1,0 +1,1 @@
+"""Credit: terms, CVL and collateralization (credit.md). Pure: importable from workflows."""

@@ -1,0 +1,128 @@
+"""Collateral value to loan (credit.md §3): CVL, collateralization states with hysteresis.
+
+A CVL is a ``Decimal`` percentage; ``INFINITE_CVL`` (``Decimal("Infinity")``) stands for lana's
+``CVLPct::Infinite`` and compares greater than every finite value, exactly as the spec requires.
+The formula works in integers: with ``v`` = collateral value in cents (truncated) and ``a`` the
+amount in cents, ``truncate(v / a, 2 dp) × 100 == floor(100·v / a)``, so the result is always a
+whole percent and no division is ever rounded by a Decimal context.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+
+from domain.credit.money import sats_to_cents_round_down
+from domain.credit.terms import TermValues
+
+INFINITE_CVL = Decimal("Infinity")
+ZERO_CVL = Decimal(0)
+UPGRADE_BUFFER = Decimal(5)  # percentage points, CVLPct::UPGRADE_BUFFER (§3.4)
+RATIO_PLACES = Decimal("1e-12")
+
+
+class CollateralizationState(StrEnum):
+    """Active facility (§3.3)."""
+
+    FULLY_COLLATERALIZED = "FullyCollateralized"
+    UNDER_MARGIN_CALL_THRESHOLD = "UnderMarginCallThreshold"
+    UNDER_LIQUIDATION_THRESHOLD = "UnderLiquidationThreshold"
+    NO_COLLATERAL = "NoCollateral"
+    NO_EXPOSURE = "NoExposure"
+
+
+class PendingCollateralizationState(StrEnum):
+    """Pending facility (§3.5)."""
+
+    NOT_YET_COLLATERALIZED = "NotYetCollateralized"
+    UNDER_COLLATERALIZED = "UnderCollateralized"
+    FULLY_COLLATERALIZED = "FullyCollateralized"
+
+
+def cvl_from_value(collateral_value_cents: int, amount_cents: int) -> Decimal:
+    if collateral_value_cents < 0 or amount_cents < 0:
+        raise ValueError("amounts must be non-negative")
+    if collateral_value_cents == 0:
+        return ZERO_CVL
+    if amount_cents == 0:
+        return INFINITE_CVL
+    return Decimal(collateral_value_cents * 100 // amount_cents)
+
+
+def cvl(collateral_sats: int, amount_cents: int, price_cents: int) -> Decimal:
+    """CVL of ``collateral_sats`` against ``amount_cents`` at ``price_cents`` per BTC (§3.1)."""
+    return cvl_from_value(sats_to_cents_round_down(collateral_sats, price_cents), amount_cents)
+
+
+def collateralization_ratio(collateral_sats: int, amount_cents: int) -> Decimal:
+    """Price-independent sats per cent, only for ordering facilities; 12 dp, truncated."""
+    if amount_cents == 0:
+        return INFINITE_CVL
+    return (Decimal(collateral_sats) / Decimal(amount_cents)).quantize(RATIO_PLACES, rounding=ROUND_DOWN)
+
+
+def cvl_json(value: Decimal) -> dict:
+    """API shape (api-surface §0): ``{"value": "140"}`` or ``{"infinite": true}``."""
+    return {"infinite": True} if value.is_infinite() else {"value": str(value)}
+
+
+def state_for_cvl(value: Decimal, terms: TermValues) -> CollateralizationState:
+    """The state a CVL maps to, without history (§3.3)."""
+    if value.is_infinite():
+        return CollateralizationState.NO_EXPOSURE
+    if value == 0:
+        return CollateralizationState.NO_COLLATERAL
+    if value >= terms.margin_call_cvl:
+        return CollateralizationState.FULLY_COLLATERALIZED
+    if value >= terms.liquidation_cvl:
+        return CollateralizationState.UNDER_MARGIN_CALL_THRESHOLD
+    return CollateralizationState.UNDER_LIQUIDATION_THRESHOLD
+
+
+def next_state(previous: CollateralizationState, value: Decimal, terms: TermValues, *,
+               buffer: Decimal = UPGRADE_BUFFER, liquidation_upgrade_blocked: bool = False,
+               closed: bool = False) -> CollateralizationState:
+    """The facility's new state after a recomputation (§3.4); equal to ``previous`` means no event.
+
+    Downgrades are immediate. Leaving UnderMarginCallThreshold for FullyCollateralized needs
+    ``CVL > margin_call + buffer`` (margin call 125, buffer 5: 131, not 130). Leaving
+    UnderLiquidationThreshold is immediate unless ``liquidation_upgrade_blocked`` (lana never
+    blocks). A closed facility is always NoCollateral.
+    """
+    if closed:
+        return CollateralizationState.NO_COLLATERAL
+    computed = state_for_cvl(value, terms)
+    if computed == previous:
+        return previous
+    if previous is CollateralizationState.UNDER_LIQUIDATION_THRESHOLD:
+        return previous if liquidation_upgrade_blocked else computed
+    if (previous is CollateralizationState.UNDER_MARGIN_CALL_THRESHOLD
+            and computed is CollateralizationState.FULLY_COLLATERALIZED
+            and not value > terms.margin_call_cvl + buffer):
+        return previous
+    return computed
+
+
+def activation_cvl_threshold(terms: TermValues) -> Decimal:
+    """The CVL (against the facility amount) at which a pending facility activates: ``initial_cvl``.
+
+    This is the product brief's rule and lana's documentation ("CVL >= initial_cvl"). lana's
+    executed code uses ``margin_call_cvl`` instead (credit.md §4.4, §15 #1); the one place to switch
+    is here. UIs ask the customer for ``terms.required_collateral_sats`` (also ``initial_cvl``).
+    """
+    return terms.initial_cvl
+
+
+def pending_state(value: Decimal, terms: TermValues) -> PendingCollateralizationState:
+    """Pending facility (§3.5): FullyCollateralized exactly when it may activate; no hysteresis.
+
+    The spec compares with ``margin_call_cvl``; this project uses ``activation_cvl_threshold`` so
+    "fully collateralized" and "can activate" never disagree.
+    """
+    if value >= activation_cvl_threshold(terms):
+        return PendingCollateralizationState.FULLY_COLLATERALIZED
+    return PendingCollateralizationState.UNDER_COLLATERALIZED
+
+
+def may_activate(collateral_sats: int, facility_amount_cents: int, price_cents: int, terms: TermValues) -> bool:
+    return cvl(collateral_sats, facility_amount_cents, price_cents) >= activation_cvl_threshold(terms)

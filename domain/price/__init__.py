@@ -1,0 +1,1 @@
+"""BTC/USD price: value types, staleness rule, errors (custody-price-reports.md §3)."""

@@ -1,0 +1,96 @@
+"""The BTC price the bank uses: integer USD cents per whole BTC, observed at a UTC instant.
+
+Staleness (spec rule of this project, stricter than lana which never checks the timestamp): a
+price whose last confirmation by the feed is older than ``max_age`` is stale and must not be used
+for collateral decisions; ``ensure_fresh`` raises ``price.stale_price`` instead of returning it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.errors import Conflict, ServiceUnavailable, ValidationFailed, register
+
+
+class PriceSource(StrEnum):
+    BITFINEX = "bitfinex"
+    FIXED = "fixed"
+    MANUAL = "manual"
+
+
+class PriceQuote(BaseModel):
+    """One observation from the configured source."""
+
+    usd_cents_per_btc: int = Field(gt=0)
+    source: PriceSource
+    observed_at: datetime
+
+
+class PriceFeedInput(BaseModel):
+    """Input of one scheduled feed run (empty today; the source comes from settings)."""
+
+    note: str = ""
+
+
+class PriceTick(BaseModel):
+    """What one feed run did: ``recorded`` (changed or confirmed), ``ignored`` (older than the
+    stored observation) or ``fetch_failed`` (provider unavailable; the last price stays)."""
+
+    status: str
+    changed: bool = False
+    usd_cents_per_btc: int | None = None
+    previous_cents: int | None = None
+    observed_at: datetime | None = None
+    error: str | None = None
+
+
+class CurrentPrice(BaseModel):
+    usd_cents_per_btc: int
+    source: PriceSource
+    observed_at: datetime
+    changed_at: datetime
+
+
+def is_stale(observed_at: datetime, now: datetime, max_age: timedelta) -> bool:
+    return now - observed_at > max_age
+
+
+@register
+class NoPrice(ServiceUnavailable):
+    code = "price.no_price"
+    title = "No BTC price available"
+
+
+@register
+class StalePrice(ServiceUnavailable):
+    code = "price.stale_price"
+    title = "BTC price is stale"
+
+
+@register
+class PriceProviderError(ServiceUnavailable):
+    code = "price.provider_error"
+    title = "Price provider failed"
+
+
+@register
+class ManualPriceDisabled(Conflict):
+    code = "price.manual_price_disabled"
+    title = "Manual price is not the configured source"
+
+
+@register
+class InvalidPrice(ValidationFailed):
+    code = "price.invalid_price"
+    title = "Invalid price"
+
+
+def ensure_fresh(price: CurrentPrice, now: datetime, max_age: timedelta) -> CurrentPrice:
+    if is_stale(price.observed_at, now, max_age):
+        age = int((now - price.observed_at).total_seconds())
+        raise StalePrice(f"The BTC price was last confirmed {age} s ago (maximum {int(max_age.total_seconds())} s).",
+                         observed_at=price.observed_at.isoformat(), age_seconds=age)
+    return price
