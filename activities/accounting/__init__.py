@@ -1,0 +1,1 @@
+"""Accounting persistence: product sets, chart of accounts, statements, fiscal periods."""

@@ -1,0 +1,49 @@
+"""Ask accounting where a product's ledger accounts go (see domain/accounting/product_sets.py).
+
+``product_set`` returns the ledger account set for a product key, creating it on first use
+(idempotent, keyed by ``external_id = "product:<key>"``, so concurrent first uses agree). The
+accounting module's integration config attaches product sets under chart nodes.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from activities import ledger
+from domain.accounting.product_sets import ProductSet
+
+_NS = uuid.UUID("6c1f3a4e-6d1b-4a5e-9a77-2b3c4d5e6f70")
+
+
+def product_set_id(ps: ProductSet) -> uuid.UUID:
+    return uuid.uuid5(_NS, f"product-set:{ps.key}")
+
+
+def omnibus_account_id(ps: ProductSet) -> uuid.UUID:
+    return uuid.uuid5(_NS, f"omnibus-account:{ps.key}")
+
+
+async def product_set(conn: AsyncConnection, ps: ProductSet) -> uuid.UUID:
+    set_id = product_set_id(ps)
+    await ledger.create_account_set(conn, id=set_id, name=ps.name, normal_balance=ps.normal_balance,
+                                    external_id=f"product:{ps.key}", metadata={"product_key": ps.key})
+    return set_id
+
+
+async def product_account(conn: AsyncConnection, ps: ProductSet, *, account_id: uuid.UUID, code: str,
+                          name: str, external_id: str | None = None, control: str | None = None) -> uuid.UUID:
+    """Create (idempotently) a ledger account as a member of the product set."""
+    set_id = await product_set(conn, ps)
+    await ledger.create_account(conn, id=account_id, code=code, name=name, normal_balance=ps.normal_balance,
+                                external_id=external_id, control=control)
+    await ledger.add_member(conn, set_id, account_id)
+    return account_id
+
+
+async def omnibus_account(conn: AsyncConnection, ps: ProductSet) -> uuid.UUID:
+    """The single omnibus account of a product set (e.g. cash at bank for deposits)."""
+    aid = omnibus_account_id(ps)
+    return await product_account(conn, ps, account_id=aid, code=f"OMNIBUS.{ps.key}", name=ps.name,
+                                 external_id=f"omnibus:{ps.key}")

@@ -1,0 +1,1 @@
+"""Accounting: chart of accounts, integration config, statements, fiscal periods."""

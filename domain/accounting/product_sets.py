@@ -1,0 +1,64 @@
+"""Product account sets: where business modules put the ledger accounts they create.
+
+Business modules never hard-code chart codes. They ask for a *product set* by a stable key (e.g.
+the deposit accounts of individuals) and create their accounts as members of it. The accounting
+module's integration config then attaches each product set under a chart-of-accounts node, so the
+statements see every product account through the chart. Changing where a product appears in the
+chart is a config change, not a code change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class CustomerType(StrEnum):
+    INDIVIDUAL = "Individual"
+    GOVERNMENT_ENTITY = "GovernmentEntity"
+    PRIVATE_COMPANY = "PrivateCompany"
+    BANK = "Bank"
+    FINANCIAL_INSTITUTION = "FinancialInstitution"
+    FOREIGN_AGENCY_OR_SUBSIDIARY = "ForeignAgencyOrSubsidiary"
+    NON_DOMICILED_COMPANY = "NonDomiciledCompany"
+
+
+@dataclass(frozen=True)
+class ProductSet:
+    key: str
+    name: str
+    normal_balance: str  # "debit" | "credit"
+
+
+def _slug(ct: CustomerType) -> str:
+    return "".join("-" + c.lower() if c.isupper() else c for c in ct.value).lstrip("-")
+
+
+def deposit_accounts(ct: CustomerType) -> ProductSet:
+    """Customers' USD deposit accounts (liabilities), per customer type."""
+    return ProductSet(f"deposit.accounts.{_slug(ct)}", f"Deposit accounts: {ct.value}", "credit")
+
+
+def frozen_deposit_accounts(ct: CustomerType) -> ProductSet:
+    return ProductSet(f"deposit.frozen.{_slug(ct)}", f"Frozen deposit accounts: {ct.value}", "credit")
+
+
+DEPOSIT_OMNIBUS = ProductSet("deposit.omnibus", "Deposit omnibus (cash at bank)", "debit")
+
+
+def facility_set(kind: str, term_class: str, ct: CustomerType) -> ProductSet:
+    """Credit product sets per facility term class (short/long) and customer type.
+
+    ``kind``: ``facility`` (undrawn facility, off-balance), ``disbursed-receivable``,
+    ``interest-receivable``.
+    """
+    side = "debit"
+    return ProductSet(f"credit.{kind}.{term_class}.{_slug(ct)}",
+                      f"Credit {kind} ({term_class}-term): {ct.value}", side)
+
+
+COLLATERAL = ProductSet("credit.collateral", "BTC collateral held", "credit")
+COLLATERAL_OMNIBUS = ProductSet("credit.collateral-omnibus", "BTC collateral omnibus", "debit")
+FACILITY_OMNIBUS = ProductSet("credit.facility-omnibus", "Credit facility omnibus (off-balance)", "credit")
+INTEREST_INCOME = ProductSet("credit.interest-income", "Interest income", "credit")
+FEE_INCOME = ProductSet("credit.fee-income", "Fee income", "credit")
