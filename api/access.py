@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from activities import access_queries, access_store
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
+from api.idempotency import idempotent
 from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
 
 router = APIRouter(tags=["access"])
@@ -112,8 +113,8 @@ async def get_user(user_id: uuid.UUID, conn: ReadConn,
 
 @router.post("/users", response_model=UserOut, status_code=201)
 async def create_user(body: UserCreate, response: Response, engine: EngineDep,
-                      principal: Principal = require("access:user:create")):
-    # TODO(idempotency): honour Idempotency-Key via api/idempotency.py once merged.
+                      principal: Principal = require("access:user:create"),
+                      _idem: str | None = idempotent()):
     async with engine.begin() as conn:
         user = await access_store.create_user(conn, body.email.strip().lower(), body.role_id, actor=principal.subject)
     response.headers["Location"] = f"/api/v1/users/{user['id']}"
@@ -144,7 +145,8 @@ async def get_role(role_id: uuid.UUID, conn: ReadConn,
 
 @router.post("/roles", response_model=RoleOut, status_code=201)
 async def create_role(body: RoleCreate, response: Response, engine: EngineDep,
-                      principal: Principal = require("access:role:create")):
+                      principal: Principal = require("access:role:create"),
+                      _idem: str | None = idempotent()):
     """Idempotent by name: an existing role of that name is returned with 200."""
     async with engine.begin() as conn:
         role = await access_store.create_role(conn, body.name, body.permission_set_ids, actor=principal.subject)

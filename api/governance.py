@@ -13,6 +13,7 @@ from sqlalchemy import text
 from activities.governance import committees, policies, processes
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn, TemporalDep
+from api.idempotency import idempotent
 from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
 from api.workflow_calls import call
 from domain.errors import Forbidden
@@ -38,7 +39,8 @@ class Committee(BaseModel):
 
 @router.post("/committees", status_code=201, response_model=Committee)
 async def create_committee(body: CommitteeCreate, engine: EngineDep,
-                           _: Principal = require("governance:committee:create")):
+                           _: Principal = require("governance:committee:create"),
+                           _idem: str | None = idempotent()):
     async with engine.begin() as conn:
         cid = await committees.create(conn, body.name, [str(u) for u in body.member_user_ids])
         return await committees.get(conn, cid)

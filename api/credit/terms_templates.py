@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 from sqlalchemy import select, tuple_
 
@@ -21,6 +21,7 @@ from activities.credit.terms_templates import (
 )
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
+from api.idempotency import idempotent
 from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
 from domain.credit.terms import DurationClass, TermValues
 from domain.credit.terms_template import TermsTemplate, clean_name
@@ -61,8 +62,8 @@ class TermsTemplateOut(BaseModel):
              summary="Create a named terms template (Idempotency-Key honoured)")
 async def create_terms_template(
     body: TermsTemplateCreate, response: Response, engine: EngineDep,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     principal: Principal = require("terms:terms-template:create"),
+    idempotency_key: str | None = idempotent(),
 ) -> TermsTemplateOut:
     # With an Idempotency-Key the id derives from (caller, key): a replay lands on the same row.
     template_id = str(uuid.uuid5(_IK_NAMESPACE, f"{principal.subject}:{idempotency_key}")

@@ -18,6 +18,7 @@ from activities.storage import DocumentStorage, build_storage
 from api.authz import Principal, require
 from api.customers.schemas import DocumentOut, DownloadLinkOut
 from api.deps import EngineDep, ReadConn
+from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
 from domain.customers.documents import CustomerDocument, storage_path
 from domain.customers.errors import DocumentTooLarge, DocumentTypeNotAllowed
@@ -51,7 +52,8 @@ async def upload_document(customer_id: uuid.UUID, request: Request, response: Re
                           file: UploadFile = File(...),
                           storage: DocumentStorage = Depends(get_storage),
                           principal: Principal = require("customer:customer-document:create",
-                                                         id_param="customer_id")) -> DocumentOut:
+                                                         id_param="customer_id"),
+                          _idem: str | None = idempotent()) -> DocumentOut:
     settings = request.app.state.settings
     content_type = (file.content_type or "application/octet-stream").split(";")[0].strip().lower()
     if content_type not in settings.documents_allowed_types:
@@ -60,7 +62,7 @@ async def upload_document(customer_id: uuid.UUID, request: Request, response: Re
     data = await _read_limited(file, settings.documents_max_bytes)
     async with engine.connect() as conn:
         await customer_row(conn, str(customer_id))
-    document_id = str(uuid.uuid4())
+    document_id = str(new_entity_id(request))
     filename = (file.filename or "file")[:255]
     sha = hashlib.sha256(data).hexdigest()
     doc = CustomerDocument.upload(document_id, str(customer_id), original_filename=filename,

@@ -16,6 +16,7 @@ from activities.customers.tables import customers
 from api.authz import Principal, require
 from api.customers.schemas import CustomerCreate, CustomerOut, KycLinkOut
 from api.deps import EngineDep, ReadConn, TemporalDep
+from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
 from domain.customers.errors import CustomerNotFound, KycProviderUnavailable
 from domain.customers.messages import KycLinkRequest
@@ -29,8 +30,9 @@ router = APIRouter(tags=["customers"])
 @router.post("/customers", status_code=201, response_model=CustomerOut,
              summary="Create a customer (KYC status PendingVerification)")
 async def create_customer(body: CustomerCreate, response: Response, engine: EngineDep,
-                          principal: Principal = require("customer:customer:create")) -> CustomerOut:
-    customer = Customer.create(str(uuid.uuid4()), body.email, body.telegram_handle.lstrip("@"),
+                          principal: Principal = require("customer:customer:create"),
+                          _idem: str | None = idempotent(), *, request: Request) -> CustomerOut:
+    customer = Customer.create(str(new_entity_id(request)), body.email, body.telegram_handle.lstrip("@"),
                                body.customer_type, principal.subject)
     async with engine.begin() as conn:
         await insert_customer(conn, customer)
