@@ -46,3 +46,32 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     if not isinstance(values, list):
         raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor")
     return values
+
+
+async def keyset_page(conn, query, table, page: PageParams, to_item, *, direction: str = "desc") -> Page:
+    """One page of ``query`` (a SQLAlchemy select over ``table``) by ``(created_at, id)``.
+
+    The cursor carries the last row's key, so pages stay stable while rows are inserted.
+    """
+    import uuid
+    from datetime import datetime
+
+    from sqlalchemy import tuple_
+
+    key = tuple_(table.c.created_at, table.c.id)
+    cursor = decode_cursor(page.after)
+    if cursor:
+        try:
+            after = tuple_(datetime.fromisoformat(cursor[0]), uuid.UUID(str(cursor[1])))
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
+        query = query.where(key < after if direction == "desc" else key > after)
+    order = (table.c.created_at.desc(), table.c.id.desc()) if direction == "desc" else \
+        (table.c.created_at.asc(), table.c.id.asc())
+    rows = (await conn.execute(query.order_by(*order).limit(page.first + 1))).all()
+    items = [to_item(r) for r in rows[: page.first]]
+    next_cursor = None
+    if len(rows) > page.first:
+        last = rows[page.first - 1]
+        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+    return Page(items=items, next_cursor=next_cursor)

@@ -9,7 +9,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from activities.credit.terms_templates import (
     TemplateIdTaken,
@@ -22,10 +22,10 @@ from activities.credit.terms_templates import (
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.pagination import Page, PageParams, keyset_page, page_params
 from domain.credit.terms import DurationClass, TermValues
 from domain.credit.terms_template import TermsTemplate, clean_name
-from domain.errors import IdempotencyKeyReused, ValidationFailed
+from domain.errors import IdempotencyKeyReused
 
 router = APIRouter(tags=["credit: terms templates"])
 _IK_NAMESPACE = uuid.UUID("3b0e8f52-5d1c-4f0a-9f5e-7c2a6d9b1e43")
@@ -122,19 +122,4 @@ async def list_terms_templates(
 ) -> Page[TermsTemplateOut]:
     t = terms_templates
     query = select(t)
-    key = tuple_(t.c.created_at, t.c.id)
-    cursor = decode_cursor(page.after)
-    if cursor:
-        try:
-            after = tuple_(datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]))
-        except (ValueError, IndexError, TypeError) as exc:
-            raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
-        query = query.where(key < after if direction == "desc" else key > after)
-    order = (t.c.created_at.desc(), t.c.id.desc()) if direction == "desc" else (t.c.created_at, t.c.id)
-    rows = (await conn.execute(query.order_by(*order).limit(page.first + 1))).all()
-    items = [TermsTemplateOut.from_row(r) for r in rows[: page.first]]
-    next_cursor = None
-    if len(rows) > page.first:
-        last = rows[page.first - 1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return Page[TermsTemplateOut](items=items, next_cursor=next_cursor)
+    return await keyset_page(conn, query, t, page, TermsTemplateOut.from_row, direction=direction)

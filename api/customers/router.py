@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -17,11 +16,11 @@ from api.authz import Principal, require
 from api.customers.schemas import CustomerCreate, CustomerOut, KycLinkOut
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.pagination import Page, PageParams, keyset_page, page_params
 from domain.customers.errors import CustomerNotFound, KycProviderUnavailable
 from domain.customers.messages import KycLinkRequest
 from domain.customers.model import Activity, Customer, CustomerType, KycStatus
-from domain.errors import ValidationFailed, from_code
+from domain.errors import from_code
 from workflows.customer_kyc import KycLinkWorkflow
 
 router = APIRouter(tags=["customers"])
@@ -56,23 +55,7 @@ async def list_customers(
                           (customers.c.activity, activity)):
         if value is not None:
             query = query.where(column == value.value)
-    cursor = decode_cursor(page.after)
-    key = tuple_(customers.c.created_at, customers.c.id)
-    if cursor:
-        try:
-            after = tuple_(datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]))
-        except (ValueError, IndexError, TypeError) as exc:
-            raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
-        query = query.where(key < after if direction == "desc" else key > after)
-    order = (customers.c.created_at.desc(), customers.c.id.desc()) if direction == "desc" else \
-        (customers.c.created_at.asc(), customers.c.id.asc())
-    rows = (await conn.execute(query.order_by(*order).limit(page.first + 1))).all()
-    items = [CustomerOut.from_row(r) for r in rows[: page.first]]
-    next_cursor = None
-    if len(rows) > page.first:
-        last = rows[page.first - 1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return Page[CustomerOut](items=items, next_cursor=next_cursor)
+    return await keyset_page(conn, query, customers, page, CustomerOut.from_row, direction=direction)
 
 
 @router.get("/customers/by-email", response_model=CustomerOut, summary="Find a customer by e-mail")

@@ -10,17 +10,8 @@ chart is a config change, not a code change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class CustomerType(StrEnum):
-    INDIVIDUAL = "Individual"
-    GOVERNMENT_ENTITY = "GovernmentEntity"
-    PRIVATE_COMPANY = "PrivateCompany"
-    BANK = "Bank"
-    FINANCIAL_INSTITUTION = "FinancialInstitution"
-    FOREIGN_AGENCY_OR_SUBSIDIARY = "ForeignAgencyOrSubsidiary"
-    NON_DOMICILED_COMPANY = "NonDomiciledCompany"
+from domain.customers.model import CustomerType
 
 
 @dataclass(frozen=True)
