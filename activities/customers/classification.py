@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
+from activities.audit import record_system_action
 from activities.customers import deposit_account_hooks
 from activities.customers.repository import load_customer, save_customer
 from activities.customers.tables import customers
@@ -56,6 +57,10 @@ class CustomerClassificationActivities:
                     await self._apply_one_by_one(conn, changes, req)
                 for customer_id, new, _version in changes:
                     await deposit_account_hooks.apply_activity_to_deposit_accounts(conn, customer_id, new.value)
+                # One audit entry per page (not per customer): the per-customer change is an event.
+                await record_system_action(conn, "customer/customer/*", "customer:customer:update",
+                                           subject="system:activity-classification",
+                                           workflow_id=activity.info().workflow_id if activity.in_activity() else None)
         last_id = str(rows[-1].id) if rows else None
         return ClassifyPageResult(last_id=last_id, scanned=len(rows), changed=len(changes))
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.audit import record_system_action
 from activities.customers import deposit_account_hooks
 from activities.customers.repository import load_customer, save_customer
 from activities.customers.sumsub_client import SumSubClient, SumSubError
@@ -44,6 +45,10 @@ class CustomerKycActivities:
                 review = KycReview(notice.event_id, notice.review_answer == "GREEN", notice.applicant_id,
                                    notice.level_name, notice.created_at)
                 action = customer.apply_review(review, self._level(notice.level_name))
+                verb = "approve-kyc" if notice.review_answer == "GREEN" else "decline-kyc"
+                await record_system_action(conn, f"customer/customer/{notice.customer_id}",
+                                           f"customer:customer:{verb}", subject="system:sumsub",
+                                           workflow_id=_workflow_id())
             await save_customer(conn, customer)
         return action.value if action else None
 
@@ -85,3 +90,7 @@ class CustomerKycActivities:
             fresh.record_link(url, req.actor)
             await save_customer(conn, fresh)
         return url
+
+
+def _workflow_id() -> str | None:
+    return activity.info().workflow_id if activity.in_activity() else None

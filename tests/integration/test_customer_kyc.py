@@ -44,6 +44,10 @@ async def test_green_verifies_with_mapped_level(cstack):
     verified = await get(cstack, company["id"])
     assert verified["kyc_status"] == "Verified" and verified["kyc_level"] == "Advanced"
     assert verified["applicant_id"] == "app-0001"
+    audit = (await cstack.http.get("/api/v1/audit-entries", params={"subject": "system:sumsub"})).json()
+    assert sorted(e["object"] for e in audit["items"]) == sorted(
+        f"customer/customer/{c['id']}" for c in (basic, company))
+    assert {e["action"] for e in audit["items"]} == {"customer:customer:approve-kyc"}
 
 
 async def test_red_rejects_then_freezes_and_green_unfreezes_deposit_accounts(cstack):
