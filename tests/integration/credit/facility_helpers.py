@@ -18,10 +18,13 @@ PRICE = 6_000_000  # $60,000.00 per BTC
 
 
 async def set_price(engine, cents: int, *, age: timedelta = timedelta(0)) -> None:
-    """Record a price observation directly through the store (what the feed workflow does)."""
+    """Record a price observation through the store (what the feed workflow does); ``age`` then
+    backdates the last confirmation (the feed stopped confirming it)."""
     async with engine.begin() as conn:
         await store.record_observation(conn, PriceQuote(usd_cents_per_btc=cents, source=PriceSource.FIXED,
-                                                        observed_at=datetime.now(UTC) - age))
+                                                        observed_at=datetime.now(UTC)))
+        if age:
+            await conn.execute(store.price_latest.update().values(observed_at=datetime.now(UTC) - age))
 
 
 async def customer_with_deposit(stack, customer_type: str = "Individual") -> tuple[str, uuid.UUID]:
