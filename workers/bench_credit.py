@@ -45,7 +45,7 @@ async def _poll(fetch, done, attempts: int = 6000) -> None:
     for _ in range(attempts):
         if done(await fetch()):
             return
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
     raise RuntimeError("gave up waiting")
 
 
@@ -98,7 +98,8 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
     from workflows.search_attributes import ALL_KEYS
 
     settings = Settings(database_url=pg_url, temporal_task_queue=f"bench-{uuid.uuid4().hex[:8]}", kyc_required=False,
-                        auth_dev_signing=True, data_dir=data_dir, log_json=False, price_max_age_seconds=3600)
+                        auth_dev_signing=True, data_dir=data_dir, log_json=False, log_level="WARNING",
+                        price_max_age_seconds=3600)
     engine = create_engine(pg_url, pool_size=20)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_bin, data_converter=pydantic_data_converter, search_attributes=ALL_KEYS,
