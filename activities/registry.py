@@ -24,6 +24,7 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
     activities: list[Callable[..., Any]] = [gov.start_approval_process, gov.record_vote, ledger.post]
     activities += _customer_activities(deps)
     activities += _price_activities(deps)
+    activities += _credit_activities(deps)
     return activities
 
 
@@ -47,3 +48,11 @@ def _price_activities(deps: Deps) -> list[Callable[..., Any]]:
     s = deps.settings
     price = PriceActivities(deps.engine, s, BitfinexClient(s.price_bitfinex_url))
     return [price.fetch_btc_price, price.record_btc_price]
+
+
+def _credit_activities(deps: Deps) -> list[Callable[..., Any]]:
+    from activities.credit.facility_activities import CreditFacilityActivities
+
+    credit = CreditFacilityActivities(deps.engine, deps.settings)
+    return [credit.conclude_proposal, credit.record_collateral, credit.activate, credit.initiate_disbursal,
+            credit.conclude_disbursal]

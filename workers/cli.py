@@ -97,6 +97,16 @@ def bench_classify(n: int, page_size: int, pages_per_run: int) -> None:
     run_bench(n, page_size, pages_per_run)
 
 
+@bench.command("credit")
+@click.option("--facilities", "n", type=int, default=200, show_default=True)
+@click.option("--concurrency", type=int, default=20, show_default=True, help="Facilities in flight at once")
+def bench_credit(n: int, concurrency: int) -> None:
+    """N facilities proposal → approval → collateral → activation → one disbursal vs no-op workflows."""
+    from workers.bench_credit import run_bench
+
+    run_bench(n, concurrency)
+
+
 @bench.command("audit")
 @click.option("--requests", "n", type=int, default=3000, help="Requests per run")
 @click.option("--concurrency", type=int, default=16)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from workflows.approval_process import ApprovalProcessWorkflow
+from workflows.credit_facility import CreditFacilityWorkflow
 from workflows.customer_activity import CustomerActivityClassificationWorkflow
 from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
 from workflows.price_feed import PriceFeedWorkflow
 from workflows.sample import NoopWorkflow, SleepWorkflow
 
 WORKFLOWS: list[type] = [SleepWorkflow, NoopWorkflow, ApprovalProcessWorkflow, CustomerKycWorkflow,
-                         KycLinkWorkflow, CustomerActivityClassificationWorkflow, PriceFeedWorkflow]
+                         KycLinkWorkflow, CustomerActivityClassificationWorkflow, PriceFeedWorkflow,
+                         CreditFacilityWorkflow]

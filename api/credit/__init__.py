@@ -1,4 +1,4 @@
-"""Credit module HTTP routes (terms templates; facilities later)."""
+"""Credit module HTTP routes: terms templates, facilities (proposal → pending → active), disbursals."""
 
 from __future__ import annotations
 
@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.credit import terms_templates
+    from api.credit import disbursals, facilities, terms_templates
 
-    return [terms_templates.router]
+    return [terms_templates.router, facilities.router, disbursals.router]

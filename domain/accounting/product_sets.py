@@ -53,3 +53,6 @@ COLLATERAL_OMNIBUS = ProductSet("credit.collateral-omnibus", "BTC collateral omn
 FACILITY_OMNIBUS = ProductSet("credit.facility-omnibus", "Credit facility omnibus (off-balance)", "credit")
 INTEREST_INCOME = ProductSet("credit.interest-income", "Interest income", "credit")
 FEE_INCOME = ProductSet("credit.fee-income", "Fee income", "credit")
+# Per-facility uncovered outstanding (off-balance): principal drawn + posted interest − payments.
+UNCOVERED_OUTSTANDING = ProductSet("credit.uncovered-outstanding", "Credit uncovered outstanding (off-balance)",
+                                   "credit")

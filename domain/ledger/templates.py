@@ -205,3 +205,7 @@ def unfreeze_account(p):
     return [_e(p["frozen_accounts_account_id"], p["amount"], p["currency"], DR, SETTLED,
                "UNFREEZE_ACCOUNT_DR"),
             _e(p["account_id"], p["amount"], p["currency"], CR, SETTLED, "UNFREEZE_ACCOUNT_CR")]
+
+
+# Module templates register themselves on import (kept in their own files).
+from domain.ledger import credit_templates  # noqa: E402,F401

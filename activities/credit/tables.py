@@ -1,0 +1,104 @@
+"""Read-model tables of the credit facility lifecycle (migration 0010_credit_facilities)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, MetaData, Numeric, String, Table
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+_ID = UUID(as_uuid=False)
+
+facilities = Table(
+    "credit_facilities", metadata,
+    Column("id", _ID, primary_key=True),
+    Column("public_id", BigInteger),
+    Column("customer_id", _ID, nullable=False),
+    Column("customer_type", String(32), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("terms", JSONB, nullable=False),
+    Column("custodian_id", _ID),
+    Column("collateral_id", _ID, nullable=False),
+    Column("deposit_account_id", _ID, nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("proposal_status", String(32), nullable=False),
+    Column("pending_status", String(32)),
+    Column("status", String(32)),
+    Column("pending_collateralization", String(32)),
+    Column("collateralization", String(32)),
+    Column("collateral_sats", BigInteger, nullable=False),
+    Column("collateral_seq", BigInteger, nullable=False),
+    Column("cvl", String(32)),
+    Column("cvl_sort", Numeric),
+    Column("price_cents", BigInteger),
+    Column("drawn_cents", BigInteger, nullable=False),
+    Column("disbursed_cents", BigInteger, nullable=False),
+    Column("accounts", JSONB, nullable=False),
+    Column("activated_at", DateTime(timezone=True)),
+    Column("maturity_date", Date),
+    Column("version", BigInteger, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+collateral_updates = Table(
+    "credit_collateral_updates", metadata,
+    Column("facility_id", _ID, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("collateral_id", _ID, nullable=False),
+    Column("previous_sats", BigInteger, nullable=False),
+    Column("new_sats", BigInteger, nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("effective", Date, nullable=False),
+    Column("ledger_tx_id", _ID),
+    Column("recorded_by", String(128), nullable=False),
+    Column("recorded_at", DateTime(timezone=True)),
+)
+
+collateralization_history = Table(
+    "credit_collateralization_history", metadata,
+    Column("facility_id", _ID, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("stage", String(16), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("cvl", String(32), nullable=False),
+    Column("collateral_sats", BigInteger, nullable=False),
+    Column("outstanding_cents", BigInteger, nullable=False),
+    Column("price_cents", BigInteger, nullable=False),
+    Column("recorded_at", DateTime(timezone=True)),
+)
+
+disbursals = Table(
+    "credit_disbursals", metadata,
+    Column("id", _ID, primary_key=True),
+    Column("public_id", BigInteger),
+    Column("facility_id", _ID, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("is_initial", Boolean, nullable=False),
+    Column("approval_process_id", _ID, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("overdue_date", Date),
+    Column("liquidation_date", Date),
+    Column("version", BigInteger, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("concluded_at", DateTime(timezone=True)),
+)
+
+obligations = Table(
+    "credit_obligations", metadata,
+    Column("id", _ID, primary_key=True),
+    Column("facility_id", _ID, nullable=False),
+    Column("disbursal_id", _ID),
+    Column("obligation_type", String(16), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("outstanding_cents", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reference", String(80), nullable=False),
+    Column("effective", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("overdue_date", Date),
+    Column("liquidation_date", Date),
+    Column("created_at", DateTime(timezone=True)),
+)

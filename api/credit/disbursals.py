@@ -1,0 +1,84 @@
+"""Disbursals (api-surface §8 CR9, CR10): initiate on an active facility, read, list, history."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+
+from activities import event_store
+from activities.credit.facility_store import DISBURSAL_ENTITY, facility_row
+from activities.credit.tables import disbursals
+from api.authz import Principal, require
+from api.credit.facilities import UNAVAILABLE
+from api.credit.schemas import DirectionDep, DisbursalCreate, DisbursalOut, HistoryEntry, keyset_page
+from api.deps import ReadConn, TemporalDep
+from api.idempotency import idempotent, new_entity_id
+from api.pagination import Page, PageParams, page_params
+from api.workflow_calls import call
+from domain.credit.facility import DisbursalNotFound, DisbursalOnInactiveFacility
+from workflows.credit_facility import CreditFacilityWorkflow, DisbursalCommand, facility_workflow_id
+
+router = APIRouter(tags=["credit: disbursals"])
+
+
+async def _row(conn, disbursal_id: str):
+    row = (await conn.execute(select(disbursals).where(disbursals.c.id == disbursal_id))).first()
+    if row is None:
+        raise DisbursalNotFound(f"Disbursal {disbursal_id} does not exist.")
+    return row
+
+
+@router.post("/credit-facilities/{facility_id}/disbursals", status_code=201, response_model=DisbursalOut,
+             responses=UNAVAILABLE, summary="Initiate a disbursal; starts its approval process")
+async def initiate_disbursal(
+    facility_id: uuid.UUID, body: DisbursalCreate, request: Request, response: Response, conn: ReadConn,
+    temporal: TemporalDep,
+    principal: Principal = require("credit:disbursal:initiate"), _idem: str | None = idempotent(),
+) -> DisbursalOut:
+    await facility_row(conn, str(facility_id))
+    await conn.rollback()
+    disbursal_id = str(new_entity_id(request))
+    handle = temporal.get_workflow_handle(facility_workflow_id(str(facility_id)))
+    await call(handle.execute_update(CreditFacilityWorkflow.initiate_disbursal, DisbursalCommand(
+        disbursal_id=disbursal_id, amount_cents=body.amount, actor=principal.subject)),
+        closed=DisbursalOnInactiveFacility("The facility is no longer open."))
+    response.headers["Location"] = f"/api/v1/disbursals/{disbursal_id}"
+    return DisbursalOut.from_row(await _row(conn, disbursal_id))
+
+
+@router.get("/disbursals/by-public-id/{public_id}", response_model=DisbursalOut, summary="Get a disbursal by public id")
+async def get_by_public_id(public_id: int, conn: ReadConn,
+                           principal: Principal = require("credit:disbursal:read")) -> DisbursalOut:
+    row = (await conn.execute(select(disbursals).where(disbursals.c.public_id == public_id))).first()
+    if row is None:
+        raise DisbursalNotFound(f"No disbursal with public id {public_id}.")
+    return DisbursalOut.from_row(row)
+
+
+@router.get("/disbursals/{disbursal_id}", response_model=DisbursalOut, summary="Get a disbursal")
+async def get_disbursal(disbursal_id: uuid.UUID, conn: ReadConn,
+                        principal: Principal = require("credit:disbursal:read", id_param="disbursal_id")):
+    return DisbursalOut.from_row(await _row(conn, str(disbursal_id)))
+
+
+@router.get("/disbursals/{disbursal_id}/history", response_model=list[HistoryEntry], summary="Events of a disbursal")
+async def disbursal_history(disbursal_id: uuid.UUID, conn: ReadConn,
+                            principal: Principal = require("credit:disbursal:read", id_param="disbursal_id")):
+    await _row(conn, str(disbursal_id))
+    evs = await event_store.load(conn, DISBURSAL_ENTITY, str(disbursal_id))
+    return [HistoryEntry(sequence=e.sequence, event_type=e.event_type, payload=e.payload, recorded_at=e.recorded_at)
+            for e in evs]
+
+
+@router.get("/disbursals", response_model=Page[DisbursalOut], summary="List disbursals")
+async def list_disbursals(conn: ReadConn, page: PageParams = Depends(page_params), direction: str = DirectionDep,
+                          status: str | None = None, credit_facility_id: uuid.UUID | None = None,
+                          principal: Principal = require("credit:disbursal:list")) -> Page[DisbursalOut]:
+    where = []
+    if status:
+        where.append(disbursals.c.status == status)
+    if credit_facility_id:
+        where.append(disbursals.c.facility_id == str(credit_facility_id))
+    return await keyset_page(conn, disbursals, where, page, direction, DisbursalOut.from_row)

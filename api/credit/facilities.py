@@ -1,0 +1,216 @@
+"""Credit facilities (api-surface §8 CR4, CR6–CR8, CR14): proposals, pending facilities, facilities.
+
+A proposal is created in one DB transaction (row + ``proposal_created`` event), then its
+``CreditFacility`` workflow is started (id conflict policy USE_EXISTING, so a retried request with
+the same Idempotency-Key reaches the same proposal and the same workflow). Everything after that is
+done by the workflow; these routes read the read model or send it Updates.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from activities import event_store, ledger
+from activities.credit.deposit_link import deposit_ledger_account
+from activities.credit.facility_store import ENTITY, facility_row, insert_proposal
+from activities.credit.tables import collateral_updates, collateralization_history, facilities
+from activities.customers.repository import customer_row, ensure_customer_verified
+from api.authz import Principal, require
+from api.credit.schemas import (
+    CollateralizationEntry,
+    CollateralUpdate,
+    CollateralUpdateEntry,
+    CreditFacilityOut,
+    DirectionDep,
+    FacilityBalance,
+    HistoryEntry,
+    ProposalCreate,
+    keyset_page,
+)
+from api.deps import EngineDep, ReadConn, TemporalDep
+from api.idempotency import idempotent, new_entity_id
+from api.pagination import Page, PageParams, page_params
+from api.workflow_calls import call
+from domain.credit.cvl import cvl_json
+from domain.credit.facility import CollateralUpdateNotAllowed, FacilityNotFound, FacilityState, Stage
+from domain.credit.terms import validate_term_values
+from domain.errors import ServiceUnavailable
+from workflows.credit_facility import CollateralCommand, CreditFacilityWorkflow, facility_workflow_id
+
+router = APIRouter(tags=["credit: facilities"])
+UNAVAILABLE = {503: {"description": "Temporal unreachable, or no fresh BTC price (price.stale_price)"}}
+_STAGES = {"proposal": None, "pending": (Stage.PENDING, Stage.ACTIVE), "facility": (Stage.ACTIVE,)}
+
+
+@router.post("/credit-facility-proposals", status_code=201, response_model=CreditFacilityOut,
+             responses=UNAVAILABLE, summary="Create a facility proposal; starts its approval")
+async def create_proposal(
+    body: ProposalCreate, request: Request, response: Response, engine: EngineDep, temporal: TemporalDep,
+    principal: Principal = require("credit:credit-facility:create"), _idem: str | None = idempotent(),
+) -> CreditFacilityOut:
+    validate_term_values(body.terms)
+    facility_id = str(new_entity_id(request))
+    settings = request.app.state.settings
+    async with engine.begin() as conn:
+        row = (await conn.execute(select(facilities).where(facilities.c.id == facility_id))).first()
+        if row is None:
+            await ensure_customer_verified(conn, str(body.customer_id), kyc_required=settings.kyc_required)
+            customer = await customer_row(conn, str(body.customer_id))
+            deposit = await deposit_ledger_account(conn, body.customer_id)
+            state = FacilityState(
+                id=facility_id, customer_id=str(body.customer_id), customer_type=customer.customer_type,
+                amount_cents=body.amount, terms=body.terms, collateral_id=str(uuid.uuid5(uuid.UUID(facility_id),
+                                                                                         "collateral")),
+                deposit_account_id=str(deposit))
+            await insert_proposal(conn, state, custodian_id=body.custodian_id and str(body.custodian_id),
+                                  actor=principal.subject)
+            row = await facility_row(conn, facility_id)
+    if row.stage == Stage.PROPOSAL.value:
+        from activities.credit.facility_store import load_state
+
+        async with engine.connect() as conn:
+            state, _ = await load_state(conn, facility_id, lock=False)
+        try:
+            await temporal.start_workflow(
+                CreditFacilityWorkflow.run, state, id=facility_workflow_id(facility_id),
+                task_queue=settings.temporal_task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        except RPCError as exc:
+            raise ServiceUnavailable("Temporal is unreachable; retry with the same Idempotency-Key.") from exc
+    response.headers["Location"] = f"/api/v1/credit-facility-proposals/{facility_id}"
+    return CreditFacilityOut.from_row(row)
+
+
+async def _get(conn, facility_id: uuid.UUID, stage: str) -> CreditFacilityOut:
+    row = await facility_row(conn, str(facility_id))
+    allowed = _STAGES[stage]
+    if allowed is not None and row.stage not in {s.value for s in allowed}:
+        raise FacilityNotFound(f"No {stage} {facility_id} (the loan is at stage {row.stage}).")
+    return CreditFacilityOut.from_row(row)
+
+
+def _filters(stage: str, status: str | None, collateralization_state: str | None, customer_id: uuid.UUID | None):
+    t = facilities
+    where = []
+    if _STAGES[stage] is not None:
+        where.append(t.c.stage.in_([s.value for s in _STAGES[stage]]))
+    column = {"proposal": t.c.proposal_status, "pending": t.c.pending_status, "facility": t.c.status}[stage]
+    if status:
+        where.append(column == status)
+    if collateralization_state:
+        coll = t.c.pending_collateralization if stage == "pending" else t.c.collateralization
+        where.append(coll == collateralization_state)
+    if customer_id:
+        where.append(t.c.customer_id == str(customer_id))
+    return where
+
+
+def _routes(prefix: str, stage: str, noun: str) -> None:
+    @router.get(f"/{prefix}/{{facility_id}}", response_model=CreditFacilityOut, summary=f"Get a {noun}")
+    async def get_one(facility_id: uuid.UUID, conn: ReadConn,
+                      principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
+        return await _get(conn, facility_id, stage)
+
+    @router.get(f"/{prefix}", response_model=Page[CreditFacilityOut], summary=f"List {noun}s")
+    async def list_all(conn: ReadConn, page: PageParams = Depends(page_params), direction: str = DirectionDep,
+                       status: str | None = None, collateralization_state: str | None = None,
+                       customer_id: uuid.UUID | None = None,
+                       principal: Principal = require("credit:credit-facility:list")):
+        where = _filters(stage, status, collateralization_state, customer_id)
+        return await keyset_page(conn, facilities, where, page, direction, CreditFacilityOut.from_row)
+
+    @router.get(f"/{prefix}/{{facility_id}}/history", response_model=list[HistoryEntry],
+                summary=f"Events of a {noun} (the whole loan: proposal, pending, facility)")
+    async def history(facility_id: uuid.UUID, conn: ReadConn,
+                      principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
+        await _get(conn, facility_id, stage)
+        evs = await event_store.load(conn, ENTITY, str(facility_id))
+        return [HistoryEntry(sequence=e.sequence, event_type=e.event_type, payload=e.payload,
+                             recorded_at=e.recorded_at) for e in evs]
+
+
+
+_routes("credit-facility-proposals", "proposal", "credit facility proposal")
+_routes("pending-credit-facilities", "pending", "pending credit facility")
+_routes("credit-facilities", "facility", "credit facility")
+
+
+@router.get("/credit-facilities/by-public-id/{public_id}", response_model=CreditFacilityOut,
+            summary="Get a credit facility by public id")
+async def get_by_public_id(public_id: int, conn: ReadConn,
+                           principal: Principal = require("credit:credit-facility:read")) -> CreditFacilityOut:
+    row = (await conn.execute(select(facilities).where(facilities.c.public_id == public_id,
+                                                       facilities.c.stage == Stage.ACTIVE.value))).first()
+    if row is None:
+        raise FacilityNotFound(f"No credit facility with public id {public_id}.")
+    return CreditFacilityOut.from_row(row)
+
+
+@router.get("/credit-facilities/{facility_id}/collateralization-history",
+            response_model=list[CollateralizationEntry],
+            summary="Collateralization state changes (pending and active), oldest first")
+async def collateralization(facility_id: uuid.UUID, conn: ReadConn,
+                            principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
+    await facility_row(conn, str(facility_id))
+    h = collateralization_history
+    rows = await conn.execute(select(h).where(h.c.facility_id == str(facility_id)).order_by(h.c.seq))
+    from decimal import Decimal
+
+    return [CollateralizationEntry(seq=r.seq, stage=r.stage, state=r.state, cvl=cvl_json(Decimal(r.cvl)),
+                                   collateral=r.collateral_sats, outstanding=r.outstanding_cents,
+                                   price_cents=r.price_cents, recorded_at=r.recorded_at) for r in rows]
+
+
+@router.get("/credit-facilities/{facility_id}/collateral-updates", response_model=list[CollateralUpdateEntry],
+            summary="Recorded collateral updates, oldest first")
+async def collateral_history(facility_id: uuid.UUID, conn: ReadConn,
+                             principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
+    await facility_row(conn, str(facility_id))
+    c = collateral_updates
+    rows = await conn.execute(select(c).where(c.c.facility_id == str(facility_id)).order_by(c.c.seq))
+    return [CollateralUpdateEntry(seq=r.seq, collateral_id=str(r.collateral_id), previous=r.previous_sats,
+                                  collateral=r.new_sats, direction=r.direction, effective=r.effective,
+                                  ledger_transaction_id=r.ledger_tx_id and str(r.ledger_tx_id),
+                                  recorded_by=r.recorded_by, recorded_at=r.recorded_at) for r in rows]
+
+
+@router.get("/credit-facilities/{facility_id}/balance", response_model=FacilityBalance,
+            summary="Facility balances read from the ledger (credit.md §13)")
+async def balance(facility_id: uuid.UUID, conn: ReadConn,
+                  principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
+    row = await facility_row(conn, str(facility_id))
+
+    async def bal(role: str, currency: str = "USD"):
+        aid = row.accounts.get(role)
+        return await ledger.balance(conn, uuid.UUID(aid), currency) if aid else None
+
+    fac, coll, dr, uncov, fee = (await bal("facility"), await bal("collateral", "BTC"),
+                                 await bal("disbursed_receivable_not_yet_due"), await bal("uncovered_outstanding"),
+                                 await bal("fee_income"))
+    nyd = dr.settled if dr else 0
+    return FacilityBalance(
+        facility=fac.pending_amounts.cr if fac else 0, facility_remaining=fac.settled if fac else 0,
+        collateral=coll.settled if coll else 0, disbursed=dr.settled_amounts.dr if dr else 0,
+        not_yet_due_disbursed_outstanding=nyd, uncovered_outstanding=uncov.settled if uncov else 0,
+        fee_income=fee.settled if fee else 0, total_outstanding=nyd)
+
+
+@router.post("/collaterals/{collateral_id}/manual-update", response_model=CreditFacilityOut, responses=UNAVAILABLE,
+             summary="Set the new absolute collateral (sats); may activate a pending facility")
+async def manual_collateral_update(
+    collateral_id: uuid.UUID, body: CollateralUpdate, conn: ReadConn, temporal: TemporalDep,
+    principal: Principal = require("credit-collateral:collateral:record-manual-update", id_param="collateral_id"),
+) -> CreditFacilityOut:
+    row = (await conn.execute(select(facilities.c.id).where(facilities.c.collateral_id == str(collateral_id)))).first()
+    if row is None:
+        raise FacilityNotFound(f"No collateral {collateral_id}.")
+    await conn.rollback()  # do not hold a snapshot while the workflow writes
+    handle = temporal.get_workflow_handle(facility_workflow_id(str(row.id)))
+    await call(handle.execute_update(CreditFacilityWorkflow.update_collateral, CollateralCommand(
+        collateral_sats=body.collateral, effective=body.effective, actor=principal.subject)),
+        closed=CollateralUpdateNotAllowed("The facility is no longer open."))
+    return CreditFacilityOut.from_row(await facility_row(conn, str(row.id)))

@@ -1,0 +1,110 @@
+"""Pure facility rules (credit.md §4, §5, §11) and the credit ledger templates (ledger.md B5.2–B5.8)."""
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from domain.credit.facility import (
+    BelowMarginLimit,
+    CollateralUpdateNotAllowed,
+    DisbursalAmountTooLarge,
+    DisbursalOnInactiveFacility,
+    DisbursalPastMaturityDate,
+    FacilityState,
+    FacilityStatus,
+    InvalidCollateralAmount,
+    InvalidDisbursalAmount,
+    OnlyOneDisbursalAllowed,
+    Stage,
+    check_collateral_update,
+    check_disbursal,
+    check_disbursal_cvl,
+    initial_disbursal_cents,
+)
+from domain.ledger import templates
+from tests.credit_fixtures import terms
+
+NOW = datetime(2026, 1, 10, 12, tzinfo=UTC)
+
+
+def state(**kw) -> FacilityState:
+    base = dict(id="f", customer_id="c", customer_type="Individual", amount_cents=100_000, terms=terms(),
+                collateral_id="k", deposit_account_id="d")
+    base.update(kw)
+    return FacilityState(**base)
+
+
+def active(**kw) -> FacilityState:
+    return state(stage=Stage.ACTIVE, status=FacilityStatus.ACTIVE, maturity_date=date(2026, 4, 10), **kw)
+
+
+def test_collateral_only_on_pending_or_active():
+    with pytest.raises(CollateralUpdateNotAllowed):
+        check_collateral_update(state(), 1)
+    with pytest.raises(CollateralUpdateNotAllowed):
+        check_collateral_update(state(stage=Stage.DENIED), 1)
+    with pytest.raises(InvalidCollateralAmount):
+        check_collateral_update(state(stage=Stage.PENDING), -1)
+    check_collateral_update(state(stage=Stage.PENDING), 0)
+    check_collateral_update(active(), 5)
+
+
+def test_disbursal_checks_in_spec_order():
+    with pytest.raises(DisbursalOnInactiveFacility):
+        check_disbursal(state(stage=Stage.PENDING), 1, NOW)
+    with pytest.raises(OnlyOneDisbursalAllowed):
+        check_disbursal(active(terms=terms(disbursal_policy="SingleDisbursal")), 1, NOW)
+    with pytest.raises(DisbursalPastMaturityDate):
+        check_disbursal(active(), 1, datetime(2026, 4, 10, tzinfo=UTC))  # start of the maturity day
+    with pytest.raises(InvalidDisbursalAmount):
+        check_disbursal(active(), 0, NOW)
+    with pytest.raises(DisbursalAmountTooLarge):
+        check_disbursal(active(drawn_cents=60_000), 40_001, NOW)
+    check_disbursal(active(drawn_cents=60_000), 40_000, NOW)  # exactly the remainder is allowed
+
+
+def test_disbursal_cvl_gate_is_inclusive_at_margin_call():
+    # $1,250 of collateral at $60,000 vs $1,000 outstanding after the draw: CVL 125 = margin call → allowed
+    sats = 2_083_334  # 1250.0004 USD → 125_000 cents
+    assert check_disbursal_cvl(terms(), sats, 60_000, 40_000, 6_000_000) == 125
+    with pytest.raises(BelowMarginLimit):
+        check_disbursal_cvl(terms(), sats, 60_000, 40_001, 6_000_000)
+
+
+def test_initial_disbursal_amount():
+    assert initial_disbursal_cents(terms(disbursal_policy="SingleDisbursal"), 100_000) == 100_000
+    assert initial_disbursal_cents(terms(one_time_fee_rate="5.01"), 1_000) == 51  # fee, rounded up
+    assert initial_disbursal_cents(terms(one_time_fee_rate="0"), 100_000) == 0
+
+
+def _entries(code, **params):
+    _, spec = templates.get(code).evaluate(params)
+    return [(e.account_id, e.direction.value, e.layer.value, e.currency.value, e.units) for e in spec.entries]
+
+
+def test_credit_templates_match_ledger_spec():
+    fac, omni, unc, dr, dep, fee, coll, comni = (uuid.uuid4() for _ in range(8))
+    assert _entries("CREATE_CREDIT_FACILITY_PROPOSAL", facility_omnibus_account_id=omni, facility_account_id=fac,
+                    amount=5) == [(omni, "debit", "pending", "USD", 5), (fac, "credit", "pending", "USD", 5)]
+    assert _entries("ACTIVATE_CREDIT_FACILITY", facility_omnibus_account_id=omni, facility_account_id=fac,
+                    amount=5) == [(fac, "debit", "pending", "USD", 5), (omni, "credit", "pending", "USD", 5),
+                                  (omni, "debit", "settled", "USD", 5), (fac, "credit", "settled", "USD", 5)]
+    assert _entries("INITIATE_CREDIT_FACILITY_DISBURSAL", facility_account_id=fac,
+                    uncovered_outstanding_account_id=unc, amount=7) == [
+        (fac, "debit", "settled", "USD", 7), (unc, "credit", "settled", "USD", 7),
+        (unc, "debit", "pending", "USD", 7), (fac, "credit", "pending", "USD", 7)]
+    settle = dict(facility_account_id=fac, uncovered_outstanding_account_id=unc, disbursed_receivable_account_id=dr,
+                  deposit_account_id=dep, amount=9)
+    assert _entries("CONFIRM_DISBURSAL", **settle) == [
+        (fac, "debit", "pending", "USD", 9), (unc, "credit", "pending", "USD", 9),
+        (dr, "debit", "settled", "USD", 9), (dep, "credit", "settled", "USD", 9)]
+    assert _entries("INITIAL_DISBURSAL", **settle) == [
+        (fac, "debit", "settled", "USD", 9), (unc, "credit", "settled", "USD", 9),
+        (dr, "debit", "settled", "USD", 9), (dep, "credit", "settled", "USD", 9)]
+    assert _entries("ADD_STRUCTURING_FEE", deposit_account_id=dep, fee_income_account_id=fee, amount=3) == [
+        (dep, "debit", "settled", "USD", 3), (fee, "credit", "settled", "USD", 3)]
+    assert _entries("ADD_COLLATERAL", collateral_omnibus_account_id=comni, collateral_account_id=coll,
+                    amount=100) == [(comni, "debit", "settled", "BTC", 100), (coll, "credit", "settled", "BTC", 100)]
+    assert _entries("REMOVE_COLLATERAL", collateral_omnibus_account_id=comni, collateral_account_id=coll,
+                    amount=100) == [(coll, "debit", "settled", "BTC", 100), (comni, "credit", "settled", "BTC", 100)]

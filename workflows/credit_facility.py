@@ -1,0 +1,221 @@
+"""CreditFacility: one long-lived workflow per loan (id ``credit-facility-{id}``), from proposal to
+the end of the facility.
+
+1. Proposal: a ``credit-facility-proposal`` approval process (governance); denied → the run ends.
+   Approved → activity ``credit.conclude_proposal`` creates the pending facility, its ledger accounts
+   and the off-balance commitment.
+2. Operator commands are Temporal Updates whose validators run the pure domain rules (a refused
+   command never reaches history): ``update_collateral`` records the collateral (ledger + history),
+   recomputes the CVL with a fresh price and, on a pending facility that reached the activation
+   threshold (``activation_cvl_threshold``), activates it; ``initiate_disbursal`` reserves the amount
+   and starts a ``disbursal`` approval in its own workflow task, concurrently with any others; the
+   conclusion settles (deposit account credited, principal obligation) or cancels it.
+3. The main loop waits on conditions; interest cycles, obligation timers and liquidation will be
+   further conditions/timers there. When Temporal suggests continue-as-new, it waits for in-flight
+   disbursals and handlers, then continues with the state (one ``FacilityState`` model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.credit.facility_activities import (
+        ActivateInput,
+        CollateralInput,
+        ConcludeDisbursal,
+        ConcludeProposal,
+        CreditFacilityActivities,
+        DisbursalInput,
+    )
+    from domain.credit.cvl import PendingCollateralizationState
+    from domain.credit.facility import (
+        FacilityState,
+        FacilityStatus,
+        Stage,
+        check_collateral_update,
+        check_disbursal,
+    )
+    from domain.errors import LanaError
+    from domain.governance.voting import ApprovalStatus
+    from workflows.approval_process import request_approval
+    from workflows.search_attributes import (
+        LANA_COLLATERALIZATION,
+        LANA_CUSTOMER_ID,
+        LANA_ENTITY_ID,
+        LANA_PROCESS_TYPE,
+        LANA_STATUS,
+    )
+
+ACTIVITY_OPTS = {"start_to_close_timeout": timedelta(seconds=30),
+                 "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30))}
+
+
+def facility_workflow_id(facility_id: str) -> str:
+    return f"credit-facility-{facility_id}"
+
+
+class CollateralCommand(BaseModel):
+    collateral_sats: int
+    effective: date | None = None
+    actor: str
+
+
+class DisbursalCommand(BaseModel):
+    disbursal_id: str
+    amount_cents: int
+    actor: str
+
+
+class FacilitySummary(BaseModel):
+    """The ``summary`` query: what an engineer wants at a glance in the Web UI."""
+
+    status: str
+    collateralization: str
+    cvl: dict | None
+    price_cents: int | None
+    collateral_sats: int
+    amount_cents: int
+    remaining_cents: int
+    drawn_cents: int
+    disbursed_cents: int
+    in_flight_cents: int
+
+
+def _refused(check) -> None:
+    try:
+        check()
+    except LanaError as exc:
+        raise ApplicationError(exc.detail, type=exc.code) from exc
+
+
+@workflow.defn
+class CreditFacilityWorkflow:
+    def __init__(self) -> None:
+        self.state: FacilityState | None = None
+        self.lock = asyncio.Lock()
+        self.disbursal_tasks: dict[str, asyncio.Task] = {}
+        self._published: tuple | None = None
+
+    @workflow.run
+    async def run(self, state: FacilityState) -> FacilityState:
+        self.state = state
+        self._publish()
+        if self.state.stage is Stage.PROPOSAL:
+            status = await request_approval("credit-facility-proposal", state.id, f"credit-facility:{state.id}")
+            async with self.lock:
+                self.state = await self._step(CreditFacilityActivities.conclude_proposal, ConcludeProposal(
+                    facility_id=state.id, approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
+            if self.state.stage is Stage.DENIED:
+                return self.state
+        for disbursal_id in list(self.state.in_flight):  # carried over a continue-as-new
+            self._watch_disbursal(disbursal_id)
+        while True:
+            await workflow.wait_condition(
+                lambda: self._closed() or workflow.info().is_continue_as_new_suggested())
+            if self._closed():
+                break
+            await workflow.wait_condition(lambda: not self.state.in_flight and workflow.all_handlers_finished())
+            workflow.continue_as_new(self.state)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state
+
+    def _closed(self) -> bool:
+        return self.state.status is FacilityStatus.CLOSED
+
+    async def _step(self, fn, arg) -> FacilityState:
+        state = await workflow.execute_activity_method(fn, arg, **ACTIVITY_OPTS)
+        self.state = state
+        self._publish()
+        return state
+
+    async def _command(self, fn, arg) -> FacilityState:
+        """Run a command's activity; a domain refusal fails the update (not the workflow)."""
+        try:
+            return await self._step(fn, arg)
+        except ActivityError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError):
+                raise ApplicationError(cause.message, type=cause.type) from exc
+            raise
+
+    # -- collateral and activation -------------------------------------------------------------
+    @workflow.update
+    async def update_collateral(self, cmd: CollateralCommand) -> FacilityState:
+        async with self.lock:
+            _refused(lambda: check_collateral_update(self.state, cmd.collateral_sats))
+            await self._command(CreditFacilityActivities.record_collateral, CollateralInput(
+                facility_id=self.state.id, seq=self.state.collateral_seq + 1, collateral_sats=cmd.collateral_sats,
+                effective=cmd.effective, actor=cmd.actor, now=workflow.now()))
+            if (self.state.stage is Stage.PENDING
+                    and self.state.pending_collateralization is PendingCollateralizationState.FULLY_COLLATERALIZED):
+                await self._command(CreditFacilityActivities.activate,
+                                    ActivateInput(facility_id=self.state.id, now=workflow.now()))
+            return self.state
+
+    @update_collateral.validator
+    def validate_collateral(self, cmd: CollateralCommand) -> None:
+        _refused(lambda: check_collateral_update(self.state, cmd.collateral_sats))
+
+    # -- disbursals ----------------------------------------------------------------------------
+    @workflow.update
+    async def initiate_disbursal(self, cmd: DisbursalCommand) -> FacilityState:
+        async with self.lock:
+            if cmd.disbursal_id not in self.state.in_flight:
+                _refused(lambda: check_disbursal(self.state, cmd.amount_cents, workflow.now()))
+            await self._command(CreditFacilityActivities.initiate_disbursal, DisbursalInput(
+                facility_id=self.state.id, disbursal_id=cmd.disbursal_id, amount_cents=cmd.amount_cents,
+                actor=cmd.actor, now=workflow.now()))
+        if cmd.disbursal_id in self.state.in_flight:
+            self._watch_disbursal(cmd.disbursal_id)
+        return self.state
+
+    @initiate_disbursal.validator
+    def validate_disbursal(self, cmd: DisbursalCommand) -> None:
+        if cmd.disbursal_id not in self.state.in_flight:  # a replayed request is answered, not refused
+            _refused(lambda: check_disbursal(self.state, cmd.amount_cents, workflow.now()))
+
+    def _watch_disbursal(self, disbursal_id: str) -> None:
+        if disbursal_id not in self.disbursal_tasks:
+            self.disbursal_tasks[disbursal_id] = asyncio.create_task(self._conclude_disbursal(disbursal_id))
+
+    async def _conclude_disbursal(self, disbursal_id: str) -> None:
+        status = await request_approval("disbursal", disbursal_id, f"disbursal:{disbursal_id}")
+        async with self.lock:
+            await self._step(CreditFacilityActivities.conclude_disbursal, ConcludeDisbursal(
+                facility_id=self.state.id, disbursal_id=disbursal_id, approved=status is ApprovalStatus.APPROVED,
+                now=workflow.now()))
+
+    # -- visibility ----------------------------------------------------------------------------
+    @workflow.query
+    def current(self) -> FacilityState:
+        return self.state
+
+    @workflow.query
+    def summary(self) -> FacilitySummary:
+        s = self.state
+        return FacilitySummary(
+            status=s.status_label, collateralization=s.collateralization_label, cvl=s.cvl_out(),
+            price_cents=s.price_cents, collateral_sats=s.collateral_sats, amount_cents=s.amount_cents,
+            remaining_cents=s.remaining_cents, drawn_cents=s.drawn_cents, disbursed_cents=s.disbursed_cents,
+            in_flight_cents=sum(s.in_flight.values()))
+
+    def _publish(self) -> None:
+        s = self.state
+        current = (s.status_label, s.collateralization_label)
+        if current == self._published:
+            return
+        self._published = current
+        workflow.upsert_search_attributes([
+            LANA_ENTITY_ID.value_set(s.id), LANA_CUSTOMER_ID.value_set(s.customer_id),
+            LANA_PROCESS_TYPE.value_set("credit-facility"), LANA_STATUS.value_set(current[0]),
+            LANA_COLLATERALIZATION.value_set(current[1])])
+        workflow.set_current_details(
+            f"**credit facility** {current[0]} / {current[1]}: amount {s.amount_cents} ¢, collateral "
+            f"{s.collateral_sats} sats, CVL {s.cvl}, drawn {s.drawn_cents} ¢")
