@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.accounting import chart
+    from api.accounting import chart, statements
 
-    return [chart.router, chart.config_router]
+    return [chart.router, chart.config_router, statements.router]
