@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.accounting import chart, statements
+    from api.accounting import chart, periods, statements
 
-    return [chart.router, chart.config_router, statements.router]
+    return [chart.router, chart.config_router, statements.router, periods.router]
