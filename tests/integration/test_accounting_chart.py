@@ -131,3 +131,19 @@ async def test_csv_round_trip_through_the_api_is_lossless(stack, engine):
         after = {(n.code, n.name, n.parent, n.normal_balance) for n in (await chart.nodes(conn)).values()}
         await conn.rollback()
     assert len(before) == 82 and after == before
+
+
+async def test_bootstrap_step_loads_the_default_chart_once(db_url, engine):
+    from tests.harness import test_settings
+    from workers.bootstrap import STEPS, seed_accounting
+
+    assert seed_accounting in STEPS
+    settings = test_settings(db_url)
+    await seed_accounting(settings)
+    async with engine.begin() as conn:  # an operator renames nothing but adds a node...
+        await chart.add_child_node(conn, "61", "61.05", "Software")
+    await seed_accounting(settings)  # ...and a restart does not re-import or fail
+    async with engine.connect() as conn:
+        assert len(await chart.nodes(conn)) == 82
+        assert (await chart.base_config(conn)).codes["revenue_code"] == "4"
+        assert await integration.get_module_config(conn, "credit") is not None
