@@ -36,6 +36,10 @@ def fiscal_year_id(year: int) -> uuid.UUID:
 
 async def _set_journal(conn: AsyncConnection, *, closed_through: dt.date | None = None,
                        open_until: dt.date | None = None) -> None:
+    if closed_through is not None:
+        # Wait for postings in flight (they passed ledger_post's period check under the old limit)
+        # and hold new ones until this commits; ledger_post re-reads the limit after its insert.
+        await conn.execute(text("LOCK TABLE ledger_transactions IN SHARE MODE"))
     await conn.execute(text(
         "UPDATE ledger_journals SET closed_through = greatest(closed_through, CAST(:c AS date)),"
         " open_until = greatest(open_until, CAST(:o AS date)) WHERE id = :j"),

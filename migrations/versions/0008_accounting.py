@@ -2,9 +2,10 @@
 
 Revision ID: 0008_accounting
 
-The period controls live in ``ledger_post`` itself: the journal row it already reads (one indexed
-single-row read) now carries ``closed_through`` (last day of the last closed month) and
-``open_until`` (end of the latest opened fiscal year). NULL = no control (before the first fiscal
+The period controls live in ``ledger_post`` itself: the journal row (one more indexed single-row
+read, after the transaction row is inserted) carries ``closed_through`` (last day of the last closed
+month) and ``open_until`` (end of the latest opened fiscal year). A month close takes SHARE on
+``ledger_transactions`` for its few milliseconds, so no in-flight posting can slip into the month. NULL = no control (before the first fiscal
 year is opened every date is accepted, so modules that do not use accounting keep working).
 SQLSTATEs: LG008 period closed, LG009 after the latest open fiscal year.
 """
@@ -68,19 +69,9 @@ _POST_WITH_PERIODS = r"""
                 RAISE EXCEPTION USING ERRCODE = 'LG003',
                     MESSAGE = format('%s/%s/%s', v_bad.c, v_bad.l, v_bad.s);
             END IF;
-            SELECT j.status, j.closed_through, j.open_until INTO v_status, v_closed, v_open_until
-              FROM ledger_journals j WHERE j.id = p_journal_id;
+            SELECT j.status INTO v_status FROM ledger_journals j WHERE j.id = p_journal_id;
             IF v_status IS DISTINCT FROM 'active' THEN
                 RAISE EXCEPTION USING ERRCODE = 'LG005', MESSAGE = p_journal_id::text;
-            END IF;
-            -- Period controls (accounting): no posting on or before the last closed day, except the
-            -- year-end closing transaction; none after the end of the latest opened fiscal year.
-            IF p_effective <= v_closed
-               AND coalesce(p_metadata->>'is_closing_tx', 'false') <> 'true' THEN
-                RAISE EXCEPTION USING ERRCODE = 'LG008', MESSAGE = format('%s/%s', p_effective, v_closed);
-            END IF;
-            IF p_effective > v_open_until THEN
-                RAISE EXCEPTION USING ERRCODE = 'LG009', MESSAGE = format('%s/%s', p_effective, v_open_until);
             END IF;
 
             -- 3. Lock the balance rows one by one in canonical (account, currency) order: every
@@ -114,6 +105,21 @@ _POST_WITH_PERIODS = r"""
                     RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = p_idempotency_key;
                 END IF;
                 RAISE EXCEPTION USING ERRCODE = 'LG002', MESSAGE = p_tx_id::text;
+            END IF;
+
+            -- Period controls (accounting): no posting on or before the last closed day, except the
+            -- year-end closing transaction; none after the end of the latest opened fiscal year.
+            -- Read AFTER inserting the transaction row: a month close takes SHARE on
+            -- ledger_transactions, so it waits for postings already past this insert (they committed
+            -- under the old limits) and later postings see its committed limits here.
+            SELECT j.closed_through, j.open_until INTO v_closed, v_open_until
+              FROM ledger_journals j WHERE j.id = p_journal_id;
+            IF p_effective <= v_closed
+               AND coalesce(p_metadata->>'is_closing_tx', 'false') <> 'true' THEN
+                RAISE EXCEPTION USING ERRCODE = 'LG008', MESSAGE = format('%s/%s', p_effective, v_closed);
+            END IF;
+            IF p_effective > v_open_until THEN
+                RAISE EXCEPTION USING ERRCODE = 'LG009', MESSAGE = format('%s/%s', p_effective, v_open_until);
             END IF;
 
             INSERT INTO ledger_entries (transaction_id, sequence, account_id, currency, units, direction,

@@ -170,3 +170,32 @@ async def test_fiscal_year_lifecycle(stack, engine):
     assert (await http.get("/api/v1/fiscal-years/by-year/2026")).json()["opened_as_of"] == "2026-01-01"
     assert [y["year"] for y in (await http.get("/api/v1/fiscal-years")).json()["items"]] == [2026, 2025]
     assert (await http.get("/api/v1/fiscal-years/by-year/2030")).status_code == 404
+
+
+async def test_a_posting_racing_a_month_close_cannot_land_in_the_closed_month(engine):
+    import asyncio
+
+    from activities.accounting import fiscal_years
+    from domain.accounting.errors import PeriodClosed
+
+    await default_chart(engine)
+    a, b = await account_under(engine, "11.01.0101"), await account_under(engine, "31.01")
+    async with engine.begin() as conn:
+        fy, _ = await fiscal_years.init_first(conn, D(2025, 1, 1))
+    closing = await engine.connect()
+    tx = await closing.begin()
+    await fiscal_years.close_month(closing, fy["id"], D(2025, 3, 1), dt.datetime.now(dt.UTC))  # not committed yet
+    posting = asyncio.create_task(ledger.post(engine, "TRANSFER", {"from_account_id": a, "to_account_id": b,
+                                                                   "amount": 1}, idempotency_key="race",
+                                              effective=D(2025, 1, 15)))
+    await asyncio.sleep(0.3)
+    assert not posting.done()  # held by the close until it commits
+    await tx.commit()
+    await closing.close()
+    try:
+        await posting
+    except PeriodClosed:
+        pass
+    else:
+        raise AssertionError("a posting dated in the month being closed was accepted")
+    assert await _tx_count(engine) == 0
