@@ -166,3 +166,44 @@ def _config_routes(module: str) -> None:
 
 for _module in ("deposit", "credit"):
     _config_routes(_module)
+
+
+class NodeBalance(BaseModel):
+    currency: str
+    settled: int
+    pending: int
+    available: int
+
+
+class LedgerAccountByCodeOut(BaseModel):
+    code: str
+    name: str
+    normal_balance: str
+    account_set_id: uuid.UUID
+    parent_code: str | None
+    ancestor_codes: list[str]
+    children_codes: list[str]
+    is_leaf: bool
+    balances: list[NodeBalance]
+
+
+@router.get("/ledger-accounts/by-code/{code}", response_model=LedgerAccountByCodeOut,
+            summary="A chart node as a ledger account: balances (roll-up of its subtree), ancestors, children")
+async def ledger_account_by_code(code: str, conn: ReadConn,
+                                 principal: Principal = require("accounting:ledger-account:list")):
+    from activities import ledger
+
+    node = await chart.get_node(conn, code)
+    all_nodes = await chart.nodes(conn)
+    ancestors, p = [], node.parent
+    while p is not None:
+        ancestors.append(fmt(p))
+        p = all_nodes[p].parent
+    children = sorted(n.code for n in all_nodes.values() if n.parent == node.code)
+    balances = await ledger.set_balances(conn, node.account_set_id)
+    return LedgerAccountByCodeOut(
+        code=node.code_str, name=node.name, normal_balance=node.normal_balance, account_set_id=node.account_set_id,
+        parent_code=fmt(node.parent) if node.parent else None, ancestor_codes=ancestors,
+        children_codes=[fmt(c) for c in children], is_leaf=not children,
+        balances=[NodeBalance(currency=c, settled=b.settled, pending=b.pending, available=b.available)
+                  for c, b in balances.items()])

@@ -151,6 +151,13 @@ async def test_statements_api_json_and_csv(stack, engine):
                                                                    "format": "csv", "currency": "USD"})
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[-1][:8] == ["TOTAL", "", "", "", "USD", "", "301235.06", "301235.06"]
+    r = await http.get("/api/v1/ledger-accounts/by-code/21.01")
+    assert r.status_code == 200, r.text
+    node = r.json()
+    assert node["ancestor_codes"] == ["21", "2"] and node["children_codes"] == ["21.01.0101", "21.01.0102", "21.01.0103"]
+    assert {b["currency"]: b["settled"] for b in node["balances"]}["USD"] == 30_123_506
+    assert (await http.get("/api/v1/ledger-accounts/by-code/99.99")).status_code == 404
+    assert (await http.get("/api/v1/ledger-accounts/by-code/abc")).status_code == 422
     r = await http.get("/api/v1/statements/trial-balance", params={"from": "2026-03-01", "until": "2026-02-28"})
     assert r.status_code == 422 and r.json()["code"] == "accounting.invalid_period"
 
