@@ -29,13 +29,26 @@ async def seed_access(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def seed_accounting(settings: Settings) -> None:
+    """The default chart of accounts and its base/module configs, on a fresh database only."""
+    from activities.accounting.bootstrap import load_default_chart
+    from activities.db import create_engine
+
+    engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await load_default_chart(conn)
+    finally:
+        await engine.dispose()
+
+
 async def _schedules(settings: Settings) -> None:
     from workers.schedules import bootstrap_step
 
     await bootstrap_step(settings)
 
 
-STEPS: list[BootstrapStep] = [seed_access, _schedules]
+STEPS: list[BootstrapStep] = [seed_access, seed_accounting, _schedules]
 
 
 def run_bootstrap(env: dict[str, str]) -> None:

@@ -2,7 +2,8 @@
 
 ``product_set`` returns the ledger account set for a product key, creating it on first use
 (idempotent, keyed by ``external_id = "product:<key>"``, so concurrent first uses agree). The
-accounting module's integration config attaches product sets under chart nodes.
+accounting module's integration config (activities/accounting/integration.py) attaches product sets
+under chart nodes: when the config is applied, and here when a set is first used afterwards.
 """
 
 from __future__ import annotations
@@ -26,9 +27,14 @@ def omnibus_account_id(ps: ProductSet) -> uuid.UUID:
 
 
 async def product_set(conn: AsyncConnection, ps: ProductSet) -> uuid.UUID:
+    """The product set's ledger set, created on first use and attached under its chart node once the
+    integration config covers its key (one extra indexed query when it is already attached)."""
+    from activities.accounting.integration import attach_product_set
+
     set_id = product_set_id(ps)
     await ledger.create_account_set(conn, id=set_id, name=ps.name, normal_balance=ps.normal_balance,
                                     external_id=f"product:{ps.key}", metadata={"product_key": ps.key})
+    await attach_product_set(conn, set_id, ps.key)
     return set_id
 
 

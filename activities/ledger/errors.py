@@ -1,4 +1,4 @@
-"""Map ``ledger_post``'s SQLSTATEs (class LG, see migration 0002_ledger) to domain errors."""
+"""Map ``ledger_post``'s SQLSTATEs (class LG, see migrations 0002_ledger and 0008_accounting) to domain errors."""
 
 from __future__ import annotations
 
@@ -40,4 +40,13 @@ def map_db_error(exc: Any) -> LanaError | None:
             account_id=account, currency=currency, control=control, shortfall=int(shortfall))
     if state == "LG007":
         return InvalidEntries(msg)
+    if state in ("LG008", "LG009"):  # period controls (migration 0008_accounting)
+        from domain.accounting.errors import FiscalYearNotOpen, PeriodClosed
+
+        effective, limit = msg.split("/")
+        if state == "LG008":
+            return PeriodClosed(f"Effective date {effective} is in a closed period (closed through {limit}); "
+                                "post corrections into the open period.", effective=effective, closed_through=limit)
+        return FiscalYearNotOpen(f"Effective date {effective} is after the end of the latest opened fiscal year "
+                                 f"({limit}); open the next fiscal year first.", effective=effective, open_until=limit)
     return None

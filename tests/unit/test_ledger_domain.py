@@ -64,6 +64,8 @@ ENTRY_PREFIX = {"INITIAL_DISBURSAL": "SINGLE_DISBURSAL", "INITIATE_CREDIT_FACILI
 def test_every_template_balances_and_binds_types():
     for code in [c for c in templates.REGISTRY if not c.startswith("TEST_")]:
         tpl = templates.get(code)
+        if any(p.type == "json" for p in tpl.params.values()):
+            continue  # generic multi-line templates (manual, closing): tested with real entries in their module
         raw = {name: (uuid.uuid4() if p.type == "uuid" else 123) for name, p in tpl.params.items()
                if p.type in ("uuid", "amount")}
         params, spec = tpl.evaluate(raw)
