@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from activities.accounting import chart, integration
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
+from api.idempotency import idempotent
 from domain.accounting.codes import fmt
 from domain.accounting.config import CATEGORIES, OFF_BALANCE
 from domain.accounting.errors import InvalidBaseConfig, InvalidChartCsv
@@ -136,7 +137,8 @@ async def import_with_base_config(engine: EngineDep, file: UploadFile = File(...
 @router.post("/chart-of-accounts/nodes", status_code=201, response_model=NodeOut,
              summary="Add a node under an existing parent (normal balance inherited; idempotent)")
 async def add_node(body: NewNode, response: Response, engine: EngineDep,
-                   principal: Principal = require("accounting:chart:update")) -> NodeOut:
+                   principal: Principal = require("accounting:chart:update"),
+                   _idem: str | None = idempotent()) -> NodeOut:
     async with engine.begin() as conn:
         n = await chart.add_child_node(conn, body.parent, body.code, body.name)
     response.headers["Location"] = f"/api/v1/ledger-account-sets/{n.account_set_id}"
