@@ -23,10 +23,11 @@ access_log = structlog.get_logger("lana.access")
 
 def operator_routers() -> list[APIRouter]:
     """Every operator router, mounted under /api/v1. Add new module routers here."""
-    from api import access, audit, credit, customers, governance, ledger, price
+    from api import access, audit, credit, customers, deposits, governance, ledger, price
 
     return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
-            *credit.operator_routers(), price.router]
+            *credit.operator_routers(), price.router,
+            *deposits.operator_routers()]
 
 
 def public_routers() -> list[APIRouter]:
