@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import (
+    SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -54,8 +55,9 @@ async def start_workflow(client: Client, task_queue: str, row, customer_id: str)
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             search_attributes=TypedSearchAttributes([
-                LANA_ENTITY_ID.value_set(wid), LANA_ACCOUNT_ID.value_set(str(row.deposit_account_id)),
-                LANA_CUSTOMER_ID.value_set(customer_id), LANA_STATUS.value_set(row.status)]))
+                SearchAttributePair(LANA_ENTITY_ID, wid),
+                SearchAttributePair(LANA_ACCOUNT_ID, str(row.deposit_account_id)),
+                SearchAttributePair(LANA_CUSTOMER_ID, customer_id), SearchAttributePair(LANA_STATUS, row.status)]))
     except WorkflowAlreadyStartedError:
         return  # an earlier run completed: nothing left to drive
     except RPCError as exc:
