@@ -72,8 +72,11 @@ async def test_lana_migrate_is_idempotent(pg_server):
 
         columns, versions = after_first
         assert {"events", "api_idempotency"} <= {c[0] for c in columns}
-        heads = ScriptDirectory.from_config(alembic_config(pg_server.url(name))).get_heads()
-        assert versions == sorted(heads)  # every module's head applied
+        script = ScriptDirectory.from_config(alembic_config(pg_server.url(name)))
+        # every module's head applied: each head is a stored version or something one depends on
+        # (alembic drops a revision another one ``depends_on`` from the version table)
+        applied = {r.revision for r in script.iterate_revisions(versions, "base")}
+        assert versions and set(script.get_heads()) <= applied
         assert after_second == after_first  # the second run changed nothing
 
         attrs = await env.client.operator_service.list_search_attributes(

@@ -150,6 +150,11 @@ async def test_two_concurrent_withdrawals_exceeding_the_balance_reserve_exactly_
     assert len((await stack.http.get(f"{API}/withdrawals")).json()["items"]) == 1
     assert (await balance(stack, acct))["available"] == 40_00
     assert (await ledger_counts(stack.engine, acct))["templates"]["INITIATE_WITHDRAW"] == 1
+    # a burst: 10 concurrent withdrawals of 15.00 on the remaining 40.00 → exactly two reserved
+    burst = await asyncio.gather(*(withdraw(stack, acct, 15_00) for _ in range(10)))
+    assert sorted(r.status_code for r in burst) == [201] * 2 + [422] * 8
+    assert (await balance(stack, acct))["available"] == 10_00
+    assert (await ledger_counts(stack.engine, acct))["templates"]["INITIATE_WITHDRAW"] == 3
 
 
 async def test_frozen_account_refuses_confirm_until_unfrozen(stack):
