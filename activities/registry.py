@@ -25,7 +25,15 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
     activities += _customer_activities(deps)
     activities += _price_activities(deps)
     activities += _credit_activities(deps)
+    activities += _deposit_activities(deps)
     return activities
+
+
+def _deposit_activities(deps: Deps) -> list[Callable[..., Any]]:
+    from activities.deposits.activity import WithdrawalActivities
+
+    w = WithdrawalActivities(deps.engine)
+    return [w.conclude_approval, w.confirm, w.cancel, w.state]
 
 
 def _customer_activities(deps: Deps) -> list[Callable[..., Any]]:

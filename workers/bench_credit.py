@@ -50,10 +50,8 @@ async def _poll(fetch, done, attempts: int = 6000) -> None:
 
 
 async def _customers(engine, n: int) -> list[str]:
-    from activities.accounting import placement
-    from activities.credit.deposit_link import deposit_external_id
     from activities.customers.repository import insert_customer
-    from domain.accounting.product_sets import CustomerType, deposit_accounts
+    from activities.deposits.accounts import open_account
     from domain.customers.model import Customer
     from domain.customers.model import CustomerType as KycCustomerType
 
@@ -63,10 +61,7 @@ async def _customers(engine, n: int) -> list[str]:
             customer = Customer.create(str(uuid.uuid4()), f"bench{i}@example.com", f"bench{i}",
                                        KycCustomerType("Individual"), "system:bench")
             await insert_customer(conn, customer)
-            aid = uuid.uuid4()
-            await placement.product_account(conn, deposit_accounts(CustomerType.INDIVIDUAL), account_id=aid,
-                                            code=str(aid), name=f"Deposit {customer.id}",
-                                            external_id=deposit_external_id(customer.id))
+            await open_account(conn, str(uuid.uuid4()), customer.id, "system:bench", kyc_required=False)
             ids.append(customer.id)
     return ids
 

@@ -8,7 +8,8 @@ from workflows.customer_activity import CustomerActivityClassificationWorkflow
 from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
 from workflows.price_feed import PriceFeedWorkflow
 from workflows.sample import NoopWorkflow, SleepWorkflow
+from workflows.withdrawal import WithdrawalWorkflow
 
 WORKFLOWS: list[type] = [SleepWorkflow, NoopWorkflow, ApprovalProcessWorkflow, CustomerKycWorkflow,
                          KycLinkWorkflow, CustomerActivityClassificationWorkflow, PriceFeedWorkflow,
-                         CreditFacilityWorkflow]
+                         CreditFacilityWorkflow, WithdrawalWorkflow]

@@ -56,8 +56,8 @@ class CustomerKycActivities:
     async def apply_kyc_to_deposit_accounts(self, req: DepositAccountsRequest) -> bool:
         """Freeze / unfreeze the customer's deposit accounts after a KYC review.
 
-        Today this records the intent on the customer only; the deposit module will implement the
-        freeze/unfreeze itself (see activities/customers/deposit_account_hooks.py).
+        Records the request on the customer and freezes/unfreezes every deposit account of the
+        holder in the same transaction (activities/customers/deposit_account_hooks.py).
         """
         async with self.engine.begin() as conn:
             return await deposit_account_hooks.apply_kyc_to_deposit_accounts(

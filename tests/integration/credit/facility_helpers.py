@@ -7,12 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from activities.accounting import placement
-from activities.credit.deposit_link import deposit_external_id
 from activities.price import store
 from domain.accounting.product_sets import CustomerType, deposit_accounts
 from domain.price.model import PriceQuote, PriceSource
 from tests.credit_fixtures import terms_json
 from tests.integration.customers_helpers import create_customer
+from tests.integration.deposits_helpers import verified_customer
 
 PRICE = 6_000_000  # $60,000.00 per BTC
 
@@ -28,14 +28,24 @@ async def set_price(engine, cents: int, *, age: timedelta = timedelta(0)) -> Non
 
 
 async def customer_with_deposit(stack, customer_type: str = "Individual") -> tuple[str, uuid.UUID]:
-    """A customer and its deposit ledger account (placed directly until the deposit module merges)."""
-    customer = await create_customer(stack.http, customer_type)
+    """A KYC-verified customer with a deposit account opened through the API; returns the customer id
+    and the account id (which is also its main ledger account id)."""
+    customer_id = await verified_customer(stack, customer_type)
+    r = await stack.http.post("/api/v1/deposit-accounts", json={"customer_id": customer_id})
+    assert r.status_code == 201, r.text
+    return customer_id, uuid.UUID(r.json()["id"])
+
+
+async def unverified_customer_with_ledger_deposit(stack) -> str:
+    """A customer still pending KYC whose deposit ledger account exists (placed directly): only
+    for checking that the credit module itself enforces verification."""
+    customer = await create_customer(stack.http, "Individual")
     account_id = uuid.uuid4()
     async with stack.engine.begin() as conn:
-        await placement.product_account(conn, deposit_accounts(CustomerType(customer_type)), account_id=account_id,
+        await placement.product_account(conn, deposit_accounts(CustomerType.INDIVIDUAL), account_id=account_id,
                                         code=str(account_id), name=f"Deposit Account {customer['id']}",
-                                        external_id=deposit_external_id(customer["id"]), control="settled")
-    return customer["id"], account_id
+                                        control="settled")
+    return customer["id"]
 
 
 async def propose(http, customer_id: str, amount: int = 100_000, **terms):

@@ -14,6 +14,7 @@ from tests.integration.credit.facility_helpers import (
     deposit_balance,
     propose,
     set_price,
+    unverified_customer_with_ledger_deposit,
     wait_for,
 )
 from tests.integration.customers_helpers import create_customer
@@ -180,6 +181,6 @@ async def test_replayed_create_and_missing_deposit_account(credit_stack):
 
 async def test_unverified_customer_refused(db_url, engine, ts_env):
     async with Stack.start(db_url, engine, ts_env.client, kyc_required=True) as stack:
-        customer_id, _ = await customer_with_deposit(stack)
+        customer_id = await unverified_customer_with_ledger_deposit(stack)
         r = await propose(stack.http, customer_id)
         assert r.status_code in (409, 422) and r.json()["code"].startswith("customer."), r.text

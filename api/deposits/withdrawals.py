@@ -1,0 +1,159 @@
+"""Withdrawals (api-surface D9–D13): initiate (reserve + start the workflow), read, list, and the
+operator's confirm / cancel (Updates on the workflow) and revert (after the workflow has ended)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.deposits import operations, store
+from api.authz import Principal, require
+from api.deposits.listing import page_of
+from api.deposits.schemas import MoneyIn, WithdrawalOut
+from api.deps import EngineDep, ReadConn, TemporalDep
+from api.idempotency import idempotent, new_entity_id
+from api.pagination import Page, PageParams, page_params
+from api.workflow_calls import call
+from domain.deposits.errors import WithdrawalNotFound
+from domain.deposits.messages import WithdrawalStart
+from domain.deposits.model import RESERVED, WithdrawalStatus
+from domain.errors import ServiceUnavailable
+from workflows.search_attributes import LANA_ACCOUNT_ID, LANA_CUSTOMER_ID, LANA_ENTITY_ID, LANA_STATUS
+from workflows.withdrawal import WithdrawalWorkflow, withdrawal_workflow_id
+
+router = APIRouter(tags=["deposits"])
+T = store.withdrawals
+_503 = {503: {"description": "Temporal unreachable; retry with the same Idempotency-Key / reference"}}
+
+
+async def _row(conn, withdrawal_id: str):
+    return await store.row_of(conn, T, withdrawal_id, WithdrawalNotFound)
+
+
+async def start_workflow(client: Client, task_queue: str, row, customer_id: str) -> None:
+    """Start the withdrawal's workflow; a repeat reaches the running (or finished) one."""
+    wid = str(row.id)
+    try:
+        await client.start_workflow(
+            WithdrawalWorkflow.run,
+            WithdrawalStart(withdrawal_id=wid, account_id=str(row.deposit_account_id), customer_id=customer_id,
+                            amount=row.amount),
+            id=withdrawal_workflow_id(wid), task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(LANA_ENTITY_ID, wid),
+                SearchAttributePair(LANA_ACCOUNT_ID, str(row.deposit_account_id)),
+                SearchAttributePair(LANA_CUSTOMER_ID, customer_id), SearchAttributePair(LANA_STATUS, row.status)]))
+    except WorkflowAlreadyStartedError:
+        return  # an earlier run completed: nothing left to drive
+    except RPCError as exc:
+        raise ServiceUnavailable("Temporal is unreachable; the withdrawal is reserved, retry to resume it.") from exc
+
+
+@router.post("/withdrawals", status_code=201, response_model=WithdrawalOut,
+             responses={200: {"model": WithdrawalOut, "description": "Same reference: the original withdrawal"},
+                        **_503},
+             summary="Initiate a withdrawal: reserve the funds, start approval")
+async def initiate(body: MoneyIn, request: Request, response: Response, engine: EngineDep, client: TemporalDep,
+                   principal: Principal = require("deposit:withdrawal:initiate"),
+                   _idem: str | None = idempotent()) -> WithdrawalOut:
+    withdrawal_id = str(new_entity_id(request))
+    async with engine.begin() as conn:
+        row, created = await operations.initiate_withdrawal(
+            conn, withdrawal_id, str(body.deposit_account_id), body.amount, body.reference, principal.subject)
+        holder = (await conn.execute(select(store.deposit_accounts.c.holder_id).where(
+            store.deposit_accounts.c.id == str(row.deposit_account_id)))).scalar_one()
+    if row.status in RESERVED:
+        await start_workflow(client, request.app.state.settings.temporal_task_queue, row, str(holder))
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = f"/api/v1/withdrawals/{row.id}"
+    return WithdrawalOut.from_row(row)
+
+
+@router.get("/withdrawals", response_model=Page[WithdrawalOut], summary="List withdrawals")
+async def list_withdrawals(conn: ReadConn, page: PageParams = Depends(page_params),
+                           status: WithdrawalStatus | None = None, direction: Literal["asc", "desc"] = "desc",
+                           principal: Principal = require("deposit:withdrawal:list")) -> Page[WithdrawalOut]:
+    return await page_of(conn, T, page, WithdrawalOut.from_row, {"status": status}, direction)
+
+
+@router.get("/withdrawals/by-public-id/{public_id}", response_model=WithdrawalOut,
+            summary="Find a withdrawal by public id")
+async def withdrawal_by_public_id(public_id: str, conn: ReadConn,
+                                  principal: Principal = require("deposit:withdrawal:read")) -> WithdrawalOut:
+    row = (await conn.execute(select(T).where(T.c.public_id == public_id))).first()
+    if row is None:
+        raise WithdrawalNotFound(f"No withdrawal has public id {public_id!r}.")
+    return WithdrawalOut.from_row(row)
+
+
+@router.get("/withdrawals/{withdrawal_id}", response_model=WithdrawalOut, summary="Get a withdrawal")
+async def get_withdrawal(withdrawal_id: uuid.UUID, conn: ReadConn,
+                         principal: Principal = require("deposit:withdrawal:read", id_param="withdrawal_id"),
+                         ) -> WithdrawalOut:
+    return WithdrawalOut.from_row(await _row(conn, str(withdrawal_id)))
+
+
+async def _command(engine: AsyncEngine, client: Client, withdrawal_id: str, check: str, update, direct,
+                   actor: str) -> WithdrawalOut:
+    """Check the rule on the stored state (clear error naming it), then send the workflow's Update.
+
+    If the workflow is not running (an API crash left a reserved withdrawal without one), the
+    command runs directly: every step is idempotent and serialised on the withdrawal's events.
+    """
+    async with engine.connect() as conn:
+        w = await store.load_withdrawal(conn, withdrawal_id)
+    if getattr(w, check)():
+        handle = client.get_workflow_handle(withdrawal_workflow_id(withdrawal_id))
+        try:
+            await call(handle.execute_update(update, actor))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise ServiceUnavailable("Temporal is unreachable.") from exc
+            async with engine.begin() as conn:
+                await direct(conn, withdrawal_id, actor)
+    async with engine.connect() as conn:
+        return WithdrawalOut.from_row(await _row(conn, withdrawal_id))
+
+
+@router.post("/withdrawals/{withdrawal_id}/confirm", response_model=WithdrawalOut, responses=_503,
+             summary="Confirm an approved withdrawal: the funds leave the account")
+async def confirm(withdrawal_id: uuid.UUID, engine: EngineDep, client: TemporalDep,
+                  principal: Principal = require("deposit:withdrawal:confirm", id_param="withdrawal_id"),
+                  ) -> WithdrawalOut:
+    return await _command(engine, client, str(withdrawal_id), "check_confirm", WithdrawalWorkflow.confirm,
+                          operations.confirm_withdrawal, principal.subject)
+
+
+@router.post("/withdrawals/{withdrawal_id}/cancel", response_model=WithdrawalOut, responses=_503,
+             summary="Cancel an unconfirmed withdrawal: the reservation is released")
+async def cancel(withdrawal_id: uuid.UUID, engine: EngineDep, client: TemporalDep,
+                 principal: Principal = require("deposit:withdrawal:cancel", id_param="withdrawal_id"),
+                 ) -> WithdrawalOut:
+    return await _command(engine, client, str(withdrawal_id), "check_cancel", WithdrawalWorkflow.cancel,
+                          operations.cancel_withdrawal, principal.subject)
+
+
+@router.post("/withdrawals/{withdrawal_id}/revert", response_model=WithdrawalOut,
+             summary="Revert a confirmed withdrawal (a reversing posting; idempotent)")
+async def revert(withdrawal_id: uuid.UUID, engine: EngineDep,
+                 principal: Principal = require("deposit:withdrawal:revert", id_param="withdrawal_id"),
+                 ) -> WithdrawalOut:
+    async with engine.begin() as conn:
+        await operations.revert_withdrawal(conn, str(withdrawal_id), principal.subject)
+        return WithdrawalOut.from_row(await _row(conn, str(withdrawal_id)))

@@ -1,0 +1,130 @@
+"""Withdrawal: reservation done by the API, then approval, then the operator's confirm or cancel.
+
+Workflow id ``withdrawal-{id}``. The API has already reserved the funds (INITIATE_WITHDRAW in the
+same DB transaction as the withdrawal's first event) before starting this workflow, so an
+over-balance request is refused synchronously. The workflow:
+
+1. asks governance (``request_approval("withdraw", id, ...)``) and waits for the decision;
+2. records it (activity ``conclude_approval``): denied → DENY_WITHDRAW releases the reservation;
+   approved → PENDING_CONFIRMATION; a withdrawal cancelled meanwhile stays CANCELLED (rule W2);
+3. when approved, waits for the operator's ``confirm`` (CONFIRM_WITHDRAW: the funds leave) or
+   ``cancel`` (CANCEL_WITHDRAW: released) Update. ``cancel`` is also accepted while awaiting approval.
+
+Every step's posting has an idempotency key ``withdrawal:{id}:<step>`` and is made in the same DB
+transaction as the event that records it, so a worker crash and retry at any step leaves the ledger
+exactly as one execution would. Reverting a confirmed withdrawal happens after the workflow has
+completed and is done by the API directly. Visible in the Web UI through the search attributes
+LanaAccountId, LanaCustomerId, LanaStatus (and LanaEntityId, LanaProcessType=withdrawal), the
+current details line, and the ``current`` query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.deposits.activity import WithdrawalActivities
+    from domain.deposits.messages import ConcludeApproval, WithdrawalCommand, WithdrawalStart, WithdrawalState
+    from domain.deposits.model import RESERVED, Withdrawal, WithdrawalStatus
+    from domain.errors import LanaError
+    from domain.governance.voting import ApprovalStatus
+    from workflows.approval_process import request_approval
+    from workflows.search_attributes import (
+        LANA_ACCOUNT_ID,
+        LANA_CUSTOMER_ID,
+        LANA_ENTITY_ID,
+        LANA_PROCESS_TYPE,
+        LANA_STATUS,
+    )
+
+ACTIVITY_OPTS = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+
+
+def withdrawal_workflow_id(withdrawal_id: str) -> str:
+    return f"withdrawal-{withdrawal_id}"
+
+
+@workflow.defn
+class WithdrawalWorkflow:
+    @workflow.init
+    def __init__(self, inp: WithdrawalStart) -> None:
+        self.inp = inp
+        self.lock = asyncio.Lock()
+        self.state = WithdrawalState(withdrawal_id=inp.withdrawal_id, account_id=inp.account_id,
+                                     amount=inp.amount, status=WithdrawalStatus.PENDING_APPROVAL.value)
+
+    @workflow.run
+    async def run(self, inp: WithdrawalStart) -> str:
+        wid = inp.withdrawal_id
+        self._publish()
+        async with self.lock:  # the stored state wins (e.g. cancelled before this run started)
+            self.state = await workflow.execute_activity_method(WithdrawalActivities.state, wid, **ACTIVITY_OPTS)
+            self._publish()
+        if self.state.approved is None and self.state.status in (WithdrawalStatus.PENDING_APPROVAL,
+                                                                 WithdrawalStatus.CANCELLED):
+            decision = await request_approval("withdraw", wid, f"withdrawal:{wid}")
+            async with self.lock:
+                self.state = await workflow.execute_activity_method(
+                    WithdrawalActivities.conclude_approval,
+                    ConcludeApproval(withdrawal_id=wid, approved=decision == ApprovalStatus.APPROVED,
+                                     workflow_id=workflow.info().workflow_id),
+                    **ACTIVITY_OPTS)
+                self._publish()
+        await workflow.wait_condition(lambda: self.state.status not in RESERVED)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state.status
+
+    @workflow.query
+    def current(self) -> WithdrawalState:
+        return self.state
+
+    @workflow.update
+    async def confirm(self, actor: str) -> WithdrawalState:
+        return await self._command("check_confirm", WithdrawalActivities.confirm, actor)
+
+    @confirm.validator
+    def validate_confirm(self, actor: str) -> None:
+        self._check("check_confirm")
+
+    @workflow.update
+    async def cancel(self, actor: str) -> WithdrawalState:
+        return await self._command("check_cancel", WithdrawalActivities.cancel, actor)
+
+    @cancel.validator
+    def validate_cancel(self, actor: str) -> None:
+        self._check("check_cancel")
+
+    async def _command(self, check: str, activity, actor: str) -> WithdrawalState:
+        async with self.lock:  # one step at a time, in arrival order
+            if not self._check(check):
+                return self.state
+            self.state = await workflow.execute_activity_method(
+                activity, WithdrawalCommand(withdrawal_id=self.state.withdrawal_id, actor=actor,
+                                            workflow_id=workflow.info().workflow_id), **ACTIVITY_OPTS)
+            self._publish()
+            return self.state
+
+    def _check(self, check: str) -> bool:
+        """The domain's rule on the workflow's view of the state; errors carry the stable code."""
+        w = Withdrawal(id=self.state.withdrawal_id, status=WithdrawalStatus(self.state.status),
+                       approved=self.state.approved)
+        try:
+            return getattr(w, check)()
+        except LanaError as exc:
+            raise ApplicationError(exc.detail, type=exc.code) from exc
+
+    def _publish(self) -> None:
+        workflow.upsert_search_attributes([
+            LANA_ENTITY_ID.value_set(self.inp.withdrawal_id), LANA_ACCOUNT_ID.value_set(self.inp.account_id),
+            LANA_CUSTOMER_ID.value_set(self.inp.customer_id), LANA_PROCESS_TYPE.value_set("withdrawal"),
+            LANA_STATUS.value_set(self.state.status),
+        ])
+        workflow.set_current_details(f"**withdrawal** {self.state.amount} cents: {self.state.status}")
