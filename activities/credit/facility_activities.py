@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import ledger
+from activities.audit import record_system_action
 from activities.credit import facility_accounts as fa
 from activities.credit.facility_store import (
     DISBURSAL_ENTITY,
@@ -101,6 +102,7 @@ class CreditFacilityActivities:
             state, row = await load_state(conn, inp.facility_id)
             if state.proposal_status is not ProposalStatus.PENDING_APPROVAL:
                 return state
+            await _audit(conn, f"credit/credit-facility/{state.id}", "credit:credit-facility:conclude-approval-process")
             if not inp.approved:
                 state.stage, state.proposal_status = Stage.DENIED, ProposalStatus.DENIED
                 await save_state(conn, state, row.version, [("proposal_concluded", {"approved": False})])
@@ -192,6 +194,7 @@ class CreditFacilityActivities:
                     "facility_omnibus_account_id": accounts["facility_omnibus"],
                     "facility_account_id": accounts["facility"], "amount": state.amount_cents},
                     idempotency_key=f"facility:{state.id}:activate", effective=inp.now.date())
+                await _audit(conn, f"credit/credit-facility/{state.id}", "credit:credit-facility:activate")
                 state.stage, state.pending_status, state.status = Stage.ACTIVE, PendingStatus.COMPLETED, FacilityStatus.ACTIVE
                 state.activated_at, state.maturity_date = inp.now, state.terms.maturity_date(inp.now)
                 events: list[tuple[str, dict]] = [("pending_facility_completed", {}), ("facility_activated", {
@@ -313,6 +316,8 @@ class CreditFacilityActivities:
             if d.status != DisbursalStatus.NEW.value:
                 return state
             accounts, amount = row.accounts, d.amount_cents
+            await _audit(conn, f"credit/disbursal/{d.id}",
+                         "credit:disbursal:settle" if inp.approved else "credit:credit-facility:conclude-approval-process")
             if inp.approved:
                 await ledger.post(conn, "CONFIRM_DISBURSAL", self._settle_params(state, accounts, amount),
                                   idempotency_key=f"disbursal:{d.id}:settle", effective=inp.now.date())
@@ -346,3 +351,9 @@ class CreditFacilityActivities:
             return []
         return await self._recompute(conn, state, price)
 
+
+
+async def _audit(conn, object_: str, action: str) -> None:
+    """Audit a system action of the facility workflow, inside the activity's own transaction."""
+    workflow_id = activity.info().workflow_id if activity.in_activity() else None
+    await record_system_action(conn, object_, action, subject="system:credit", workflow_id=workflow_id)

@@ -94,3 +94,9 @@ async def test_full_path_to_the_cent(credit_stack):
     handle = stack.client.get_workflow_handle(facility_workflow_id(fid))
     summary = await handle.query(CreditFacilityWorkflow.summary)
     assert (summary.status, summary.remaining_cents, summary.disbursed_cents) == ("Active", 49_000, 51_000)
+
+    audit = (await http.get("/api/v1/audit-entries", params={"subject": "system:credit"})).json()["items"]
+    actions = sorted(e["action"] for e in audit)
+    assert actions == sorted(["credit:credit-facility:conclude-approval-process", "credit:credit-facility:activate",
+                              "credit:disbursal:settle"])  # the initial disbursal is part of activation
+    assert all(e["workflow_id"] == facility_workflow_id(fid) for e in audit)
