@@ -138,7 +138,11 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
 
 
 def run_bench(n: int, concurrency: int) -> None:
+    import logging
+
     from activities import migrate
+
+    logging.getLogger("lana.access").setLevel(logging.WARNING)  # one line per request would drown the figures
     from workers.embedded_pg import EmbeddedPostgres, free_port
 
     temporal_bin = str(Path(sys.prefix, "bin", "temporal"))
