@@ -80,6 +80,9 @@ async def _bench(url: str, data_dir: Path, n: int, concurrency: int) -> None:
 
 
 async def main(n: int, concurrency: int) -> None:
+    import logging
+
+    logging.getLogger("lana.access").setLevel(logging.WARNING)  # keep the figures readable
     with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
         pg = EmbeddedPostgres(Path(tmp), free_port())
         log = open(Path(tmp) / "postgres.log", "ab")  # noqa: SIM115, ASYNC230
