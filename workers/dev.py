@@ -200,7 +200,6 @@ def run_dev(opts: DevOptions) -> int:
         _say(f"  data directory  {data_dir}")
         _say(f"  admin token     LANA_AUTH_DEV_SIGNING=true LANA_DATA_DIR={data_dir} "
              f"LANA_DATABASE_URL={db_url} lana token {env.get('LANA_BOOTSTRAP_ADMIN_EMAIL', 'admin@lana.local')}")
-        _say("  get a token     LANA_AUTH_DEV_SIGNING=true lana token admin@lana.local")
         _say("press Ctrl-C to stop")
         while not received:
             sup.check()

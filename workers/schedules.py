@@ -91,4 +91,9 @@ async def bootstrap_step(settings: Settings) -> None:
     """`lana dev` bootstrap step."""
     from workers.temporal_client import connect
 
-    await ensure_all(await connect(settings), settings)
+    client = await connect(settings)
+    await ensure_all(client, settings)
+    # Fetch a price right away instead of waiting for the first tick (the worker picks it up).
+    from workflows.price_feed import SCHEDULE_ID
+
+    await client.get_schedule_handle(SCHEDULE_ID).trigger()
