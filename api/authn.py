@@ -69,6 +69,10 @@ class TokenVerifier:
         if dev_signing_allowed(settings):
             self.dev_key = dev_private_key(settings).public_key()
             self.dev_kid = _kid(self.dev_key)
+        if settings.oidc_jwks_url and not settings.oidc_issuer:
+            raise ValueError("LANA_OIDC_ISSUER is required with LANA_OIDC_JWKS_URL: tokens must name their issuer")
+        if settings.is_production and not settings.oidc_jwks_url:
+            raise ValueError("production needs an OIDC provider: set LANA_OIDC_JWKS_URL and LANA_OIDC_ISSUER")
         self.jwks = (jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True,
                                      lifespan=settings.oidc_jwks_lifespan_s, timeout=10)
                      if settings.oidc_jwks_url else None)

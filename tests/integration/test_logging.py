@@ -27,7 +27,8 @@ def restore_logging():
 
 
 async def test_production_logs_are_json_lines_with_the_request_id(db_url, engine, capsys, restore_logging):
-    settings = harness.test_settings(db_url, environment="production", log_json=None)
+    settings = harness.test_settings(db_url, environment="production", log_json=None,
+                                     oidc_jwks_url="http://127.0.0.1:9/jwks", oidc_issuer="https://idp.test")
     assert settings.json_logs
     configure(settings.log_level, settings.json_logs)
 

@@ -60,3 +60,14 @@ def test_chain_link_commits_to_every_field_and_the_previous_hash():
     assert link(GENESIS, AuditRecord(**{**e.__dict__, "authorized": False})) != h
     assert link(GENESIS, AuditRecord(**{**e.__dict__, "subject": "user:b"})) != h
     assert link(h, e) != h
+
+
+def test_oidc_needs_an_issuer_and_production_needs_oidc():
+    import pytest
+
+    from api.authn import TokenVerifier
+
+    with pytest.raises(ValueError, match="ISSUER"):
+        TokenVerifier(Settings(environment="test", oidc_jwks_url="https://idp.example/jwks"))
+    with pytest.raises(ValueError, match="production"):
+        TokenVerifier(Settings(environment="production"))
