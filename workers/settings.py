@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     price_fixed_usd_cents_per_btc: int = Field(0, ge=0, description="The price for price_source=fixed")
     price_bitfinex_url: str = "https://api-pub.bitfinex.com"
 
+    # Worker sweep that restarts workflows whose start was lost after their entity was written
+    # (workers/reconcile.py): how often, and how old an entity must be before it is considered lost.
+    reconcile_every_s: float = 60.0
+    reconcile_grace_s: float = 60.0
+
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON in production, console in development
 

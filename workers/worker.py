@@ -46,7 +46,15 @@ async def run(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", task_queue=settings.temporal_task_queue, namespace=settings.temporal_namespace)
+    from datetime import timedelta
+
+    from workers.reconcile import run_forever
+
+    sweeper = asyncio.create_task(run_forever(
+        engine, client, settings.temporal_task_queue, every=settings.reconcile_every_s,
+        grace=timedelta(seconds=settings.reconcile_grace_s)))
     async with worker:
         await stop.wait()
         log.info("worker stopping")
+        sweeper.cancel()
     await engine.dispose()

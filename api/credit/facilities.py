@@ -75,12 +75,7 @@ async def create_proposal(
 
         async with engine.connect() as conn:
             state, _ = await load_state(conn, facility_id, lock=False)
-        try:
-            await temporal.start_workflow(
-                CreditFacilityWorkflow.run, state, id=facility_workflow_id(facility_id),
-                task_queue=settings.temporal_task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
-        except RPCError as exc:
-            raise ServiceUnavailable("Temporal is unreachable; retry with the same Idempotency-Key.") from exc
+        await start_facility_workflow(temporal, settings.temporal_task_queue, state)
     response.headers["Location"] = f"/api/v1/credit-facility-proposals/{facility_id}"
     return CreditFacilityOut.from_row(row)
 
@@ -214,3 +209,13 @@ async def manual_collateral_update(
         collateral_sats=body.collateral, effective=body.effective, actor=principal.subject)),
         closed=CollateralUpdateNotAllowed("The facility is no longer open."))
     return CreditFacilityOut.from_row(await facility_row(conn, str(row.id)))
+
+
+async def start_facility_workflow(client, task_queue: str, state) -> None:
+    """Start the facility's workflow; a repeat reaches the running one (USE_EXISTING)."""
+    try:
+        await client.start_workflow(
+            CreditFacilityWorkflow.run, state, id=facility_workflow_id(state.id), task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    except RPCError as exc:
+        raise ServiceUnavailable("Temporal is unreachable; retry with the same Idempotency-Key.") from exc
