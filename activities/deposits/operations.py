@@ -128,31 +128,24 @@ async def _command(conn: AsyncConnection, withdrawal_id: str, check: str, operat
     return w, account, True
 
 
-async def confirm_withdrawal(conn: AsyncConnection, withdrawal_id: str, actor: str) -> Withdrawal:
-    w, account, go = await _command(conn, withdrawal_id, "check_confirm", "confirm a withdrawal")
+async def _finish(conn: AsyncConnection, withdrawal_id: str, actor: str, step: str) -> Withdrawal:
+    """Confirm, cancel or revert: post ``<STEP>_WITHDRAW`` once (key ``withdrawal:{id}:<step>``)."""
+    w, account, go = await _command(conn, withdrawal_id, f"check_{step}", f"{step} a withdrawal")
     if go:
-        tx = await _post(conn, "CONFIRM_WITHDRAW", w.account_id, w.amount, f"withdrawal:{withdrawal_id}:confirm")
-        w.confirm(tx, actor)
+        tx = await _post(conn, f"{step.upper()}_WITHDRAW", w.account_id, w.amount, f"withdrawal:{withdrawal_id}:{step}")
+        getattr(w, step)(tx, actor)
         await store.save_withdrawal(conn, w)
         await _touch(conn, account)
     return w
+
+
+async def confirm_withdrawal(conn: AsyncConnection, withdrawal_id: str, actor: str) -> Withdrawal:
+    return await _finish(conn, withdrawal_id, actor, "confirm")
 
 
 async def cancel_withdrawal(conn: AsyncConnection, withdrawal_id: str, actor: str) -> Withdrawal:
-    w, account, go = await _command(conn, withdrawal_id, "check_cancel", "cancel a withdrawal")
-    if go:
-        tx = await _post(conn, "CANCEL_WITHDRAW", w.account_id, w.amount, f"withdrawal:{withdrawal_id}:cancel")
-        w.cancel(tx, actor)
-        await store.save_withdrawal(conn, w)
-        await _touch(conn, account)
-    return w
+    return await _finish(conn, withdrawal_id, actor, "cancel")
 
 
 async def revert_withdrawal(conn: AsyncConnection, withdrawal_id: str, actor: str) -> Withdrawal:
-    w, account, go = await _command(conn, withdrawal_id, "check_revert", "revert a withdrawal")
-    if go:
-        tx = await _post(conn, "REVERT_WITHDRAW", w.account_id, w.amount, f"withdrawal:{withdrawal_id}:revert")
-        w.revert(tx, actor)
-        await store.save_withdrawal(conn, w)
-        await _touch(conn, account)
-    return w
+    return await _finish(conn, withdrawal_id, actor, "revert")
