@@ -60,7 +60,9 @@ def _price_activities(deps: Deps) -> list[Callable[..., Any]]:
 
 def _credit_activities(deps: Deps) -> list[Callable[..., Any]]:
     from activities.credit.facility_activities import CreditFacilityActivities
+    from activities.credit.reevaluation import CollateralizationActivities
 
     credit = CreditFacilityActivities(deps.engine, deps.settings)
+    reeval = CollateralizationActivities(deps.engine)
     return [credit.conclude_proposal, credit.record_collateral, credit.activate, credit.initiate_disbursal,
-            credit.conclude_disbursal]
+            credit.conclude_disbursal, reeval.facilities_crossing_thresholds, reeval.reevaluate_collateralization]

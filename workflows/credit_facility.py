@@ -18,7 +18,7 @@ the end of the facility.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         CreditFacilityActivities,
         DisbursalInput,
     )
+    from activities.credit.reevaluation import CollateralizationActivities, ReevaluateInput
     from domain.credit.cvl import PendingCollateralizationState
     from domain.credit.facility import (
         FacilityState,
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import LanaError
     from domain.governance.voting import ApprovalStatus
+    from domain.price.model import PriceChanged
     from workflows.approval_process import request_approval
     from workflows.search_attributes import (
         LANA_COLLATERALIZATION,
@@ -102,6 +104,7 @@ class CreditFacilityWorkflow:
         self.lock = asyncio.Lock()
         self.disbursal_tasks: dict[str, asyncio.Task] = {}
         self._published: tuple | None = None
+        self._price_seen: datetime | None = None
 
     @workflow.run
     async def run(self, state: FacilityState) -> FacilityState:
@@ -162,6 +165,21 @@ class CreditFacilityWorkflow:
     @update_collateral.validator
     def validate_collateral(self, cmd: CollateralCommand) -> None:
         _refused(lambda: check_collateral_update(self.state, cmd.collateral_sats))
+
+    # -- price changes ------------------------------------------------------------------------
+    @workflow.signal
+    async def price_changed(self, sig: PriceChanged) -> None:
+        """From PriceFeedWorkflow, only when this facility's state changes at the new price. An
+        observation not newer than one already handled is dropped (replayed signal); the activity is
+        idempotent on its own too (see activities/credit/reevaluation.py)."""
+        async with self.lock:
+            if self.state is None or self.state.stage is not Stage.ACTIVE or self._closed():
+                return
+            if self._price_seen is not None and sig.observed_at <= self._price_seen:
+                return
+            self._price_seen = sig.observed_at
+            await self._step(CollateralizationActivities.reevaluate_collateralization, ReevaluateInput(
+                facility_id=self.state.id, usd_cents_per_btc=sig.usd_cents_per_btc, observed_at=sig.observed_at))
 
     # -- disbursals ----------------------------------------------------------------------------
     @workflow.update

@@ -3,12 +3,16 @@
 Each run is short (two activities), so there is no history to manage; the schedule fires every
 ``LANA_PRICE_POLL_SECONDS`` and skips a tick while the previous run is still going. A failed fetch
 does not fail the run: the last price stays in force (and turns stale after
-``LANA_PRICE_MAX_AGE_SECONDS``). When the price changed, the store has already published the
-``price_updated`` event; re-evaluating facilities' collateralization hangs off this point later.
+``LANA_PRICE_MAX_AGE_SECONDS``). When the price changed (the store has published the
+``price_updated`` event), one batch activity finds the active facilities whose collateralization
+state changes at the new price and the run signals ``price_changed`` to just those workflows
+(docs/architecture.md, "Cross-process reactions"): a tick costs no facility any history event
+unless a threshold is crossed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -16,8 +20,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.credit.reevaluation import CollateralizationActivities
     from activities.price.feed import PriceActivities
-    from domain.price.model import PriceFeedInput, PriceQuote, PriceTick
+    from domain.price.model import PriceChanged, PriceFeedInput, PriceQuote, PriceTick
     from workflows.search_attributes import LANA_PROCESS_TYPE
 
 SCHEDULE_ID = "price-feed"
@@ -40,6 +45,22 @@ class PriceFeedWorkflow:
             cause = exc.cause
             workflow.logger.warning("price fetch failed: %s", cause)
             return PriceTick(status="fetch_failed", error=str(getattr(cause, "message", cause)))
-        return await workflow.execute_activity_method(
+        tick: PriceTick = await workflow.execute_activity_method(
             PriceActivities.record_btc_price, quote, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RECORD_RETRY)
+        if tick.changed:
+            tick.signalled = await self._signal_crossings(tick)
+        return tick
+
+    async def _signal_crossings(self, tick: PriceTick) -> list[str]:
+        ids: list[str] = await workflow.execute_activity_method(
+            CollateralizationActivities.facilities_crossing_thresholds, tick.usd_cents_per_btc,
+            start_to_close_timeout=timedelta(minutes=5), retry_policy=RECORD_RETRY)
+        sig = PriceChanged(usd_cents_per_btc=tick.usd_cents_per_btc, observed_at=tick.observed_at)
+        results = await asyncio.gather(*[
+            workflow.get_external_workflow_handle(f"credit-facility-{fid}").signal("price_changed", sig)
+            for fid in ids], return_exceptions=True)
+        for fid, result in zip(ids, results, strict=True):
+            if isinstance(result, BaseException):  # e.g. the facility's workflow already ended
+                workflow.logger.warning("price_changed not delivered to facility %s: %s", fid, result)
+        return [fid for fid, result in zip(ids, results, strict=True) if not isinstance(result, BaseException)]

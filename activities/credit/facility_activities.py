@@ -27,6 +27,7 @@ from activities.credit.facility_store import (
     record_collateralization,
     save_state,
 )
+from activities.credit.reevaluation import recompute
 from activities.credit.tables import collateral_updates, disbursals, obligations
 from activities.event_store import append
 from activities.price.store import current_price
@@ -154,26 +155,7 @@ class CreditFacilityActivities:
             raise _refuse(exc) from exc
 
     async def _recompute(self, conn, state: FacilityState, price: int) -> list[tuple[str, dict]]:
-        """CVL at ``price``; a changed collateralization state is recorded (history row + event)."""
-        if state.stage is Stage.PENDING:
-            outstanding = state.amount_cents
-            value = cvlmod.cvl(state.collateral_sats, outstanding, price)
-            new = cvlmod.pending_state(value, state.terms)
-            changed = new != state.pending_collateralization
-            state.pending_collateralization = new
-        else:
-            outstanding = state.disbursed_cents
-            value = cvlmod.cvl(state.collateral_sats, outstanding, price)
-            previous = state.collateralization or cvlmod.state_for_cvl(value, state.terms)
-            new = cvlmod.next_state(previous, value, state.terms)
-            changed = new != state.collateralization
-            state.collateralization = new
-        state.cvl, state.price_cents = str(value), price
-        if not changed:
-            return []
-        payload = await record_collateralization(conn, state, state_value=new.value, cvl=str(value),
-                                                 outstanding_cents=outstanding, price_cents=price)
-        return [("collateralization_changed", payload)]
+        return await recompute(conn, state, price)
 
     @activity.defn(name="credit.activate")
     async def activate(self, inp: ActivateInput) -> FacilityState:

@@ -103,6 +103,17 @@ def next_state(previous: CollateralizationState, value: Decimal, terms: TermValu
     return computed
 
 
+def reevaluate(previous: CollateralizationState | None, collateral_sats: int, outstanding_cents: int,
+               price_cents: int, terms: TermValues) -> tuple[Decimal, CollateralizationState]:
+    """An active facility at ``price_cents`` (§3.6): its CVL against the outstanding amount and the
+    state ``next_state`` gives from ``previous`` (none yet: the plain mapping). Pure, so the batch
+    pass over the read model and the per-facility recomputation always agree."""
+    value = cvl(collateral_sats, outstanding_cents, price_cents)
+    if previous is None:
+        return value, state_for_cvl(value, terms)
+    return value, next_state(previous, value, terms)
+
+
 def activation_cvl_threshold(terms: TermValues) -> Decimal:
     """The CVL (against the facility amount) at which a pending facility activates: ``initial_cvl``.
 

@@ -45,6 +45,14 @@ class PriceTick(BaseModel):
     previous_cents: int | None = None
     observed_at: datetime | None = None
     error: str | None = None
+    signalled: list[str] = Field(default_factory=list)  # facilities whose collateralization changes
+
+
+class PriceChanged(BaseModel):
+    """Signal ``price_changed`` to a facility workflow: re-evaluate at this price observation."""
+
+    usd_cents_per_btc: int = Field(gt=0)
+    observed_at: datetime
 
 
 class CurrentPrice(BaseModel):

@@ -85,3 +85,15 @@ def test_collateralization_ratio():
     assert collateralization_ratio(2_500_000, 100_000) == Decimal(25)
     assert collateralization_ratio(1, 3) == Decimal("0.333333333333")
     assert collateralization_ratio(5, 0) == INFINITE_CVL
+
+
+def test_reevaluate_at_a_price_applies_hysteresis():
+    from domain.credit.cvl import reevaluate
+    from tests.credit_fixtures import terms
+
+    t = terms()  # margin call 125, liquidation 105; 0.1 BTC against $500: CVL = price_cents // 5,000
+    assert reevaluate(S.FULLY_COLLATERALIZED, 10_000_000, 50_000, 600_000, t) == (120, S.UNDER_MARGIN_CALL_THRESHOLD)
+    assert reevaluate(S.UNDER_MARGIN_CALL_THRESHOLD, 10_000_000, 50_000, 650_000, t)[1] is S.UNDER_MARGIN_CALL_THRESHOLD
+    assert reevaluate(S.UNDER_MARGIN_CALL_THRESHOLD, 10_000_000, 50_000, 655_000, t)[1] is S.FULLY_COLLATERALIZED
+    assert reevaluate(None, 10_000_000, 50_000, 650_000, t)[1] is S.FULLY_COLLATERALIZED  # no history yet
+    assert reevaluate(S.FULLY_COLLATERALIZED, 10_000_000, 0, 650_000, t)[1] is S.NO_EXPOSURE
