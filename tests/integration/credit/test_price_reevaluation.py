@@ -1,6 +1,7 @@
 """A BTC price change re-evaluates active facilities (credit.md §3.4/§3.6): the feed's batch pass
 signals only the facilities whose state changes; hysteresis on the way back up."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from tests.harness import Stack
 from tests.integration.credit.facility_helpers import customer_with_deposit, propose, wait_for
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
 from workflows.price_feed import PriceFeedWorkflow
+from workflows.search_attributes import LANA_COLLATERALIZATION
 
 
 @pytest.fixture
@@ -102,6 +104,12 @@ async def test_price_moves_cross_thresholds_with_hysteresis(feed_stack):
     tick = await _feed(stack, bfx, "5000")  # CVL 100 < liquidation 105: straight down two states
     assert tick.signalled == [fid]
     await _settled(stack, fid, "UnderLiquidationThreshold")
+    handle = stack.client.get_workflow_handle(facility_workflow_id(fid))
+    for _ in range(100):  # the upsert follows the activity's commit in the next workflow task
+        if (await handle.describe()).typed_search_attributes.get(LANA_COLLATERALIZATION) == "UnderLiquidationThreshold":
+            break
+        await asyncio.sleep(0.05)
+    assert (await handle.describe()).typed_search_attributes.get(LANA_COLLATERALIZATION) == "UnderLiquidationThreshold"
 
     # the facility that never crossed a threshold got no signal, no event, no history row
     assert await _history(stack, safe) == safe_base and await _event_count(stack, safe) == safe_events
