@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -21,14 +21,13 @@ from activities.credit.terms_templates import (
 )
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
-from api.idempotency import idempotent
+from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from domain.credit.terms import DurationClass, TermValues
 from domain.credit.terms_template import TermsTemplate, clean_name
 from domain.errors import IdempotencyKeyReused
 
 router = APIRouter(tags=["credit: terms templates"])
-_IK_NAMESPACE = uuid.UUID("3b0e8f52-5d1c-4f0a-9f5e-7c2a6d9b1e43")
 
 
 class TermsTemplateCreate(BaseModel):
@@ -61,13 +60,12 @@ class TermsTemplateOut(BaseModel):
 @router.post("/terms-templates", status_code=201, response_model=TermsTemplateOut,
              summary="Create a named terms template (Idempotency-Key honoured)")
 async def create_terms_template(
-    body: TermsTemplateCreate, response: Response, engine: EngineDep,
+    body: TermsTemplateCreate, request: Request, response: Response, engine: EngineDep,
     principal: Principal = require("terms:terms-template:create"),
-    idempotency_key: str | None = idempotent(),
+    _idem: str | None = idempotent(),
 ) -> TermsTemplateOut:
-    # With an Idempotency-Key the id derives from (caller, key): a replay lands on the same row.
-    template_id = str(uuid.uuid5(_IK_NAMESPACE, f"{principal.subject}:{idempotency_key}")
-                      if idempotency_key else uuid.uuid4())
+    # With an Idempotency-Key the id derives from (caller, key): a re-run lands on the same row.
+    template_id = str(new_entity_id(request))
     template = TermsTemplate.create(template_id, body.name, body.terms, principal.subject)
     try:
         async with engine.begin() as conn:
