@@ -49,12 +49,8 @@ async def create_committee(body: CommitteeCreate, engine: EngineDep,
 @router.get("/committees", response_model=Page[Committee])
 async def list_committees(conn: ReadConn, page: Annotated[PageParams, Depends(page_params)],
                           _: Principal = require("governance:committee:list")):
-    after = decode_cursor(page.after)
-    rows = (await conn.execute(
-        text("SELECT id::text FROM gov_committees WHERE (CAST(:a AS timestamptz) IS NULL OR"
-             " (created_at, id::text) < (CAST(:a AS timestamptz), :aid)) ORDER BY created_at DESC, id DESC LIMIT :n"),
-        {"a": after[0] if after else None, "aid": after[1] if after else "", "n": page.first + 1})).all()
-    items = [await committees.get(conn, r[0]) for r in rows[: page.first]]
+    rows = await committees.page(conn, page.first, decode_cursor(page.after))
+    items = rows[: page.first]
     nxt = encode_cursor([items[-1]["created_at"].isoformat(), items[-1]["id"]]) if len(rows) > page.first else None
     return Page(items=items, next_cursor=nxt)
 
@@ -137,7 +133,7 @@ async def list_processes(conn: ReadConn, page: Annotated[PageParams, Depends(pag
              " WHERE (CAST(:st AS text) IS NULL OR status = :st) AND (CAST(:pt AS text) IS NULL OR process_type = :pt)"
              " AND (CAST(:a AS timestamptz) IS NULL OR (created_at, id::text) < (CAST(:a AS timestamptz), :aid))"
              " ORDER BY created_at DESC, id DESC LIMIT :n"),
-        {"st": status.value if status else None, "pt": process_type, "a": after[0] if after else None,
+        {"st": status.value if status else None, "pt": process_type, "a": committees.after_time(after),
          "aid": after[1] if after else "", "n": page.first + 1})).all()
     items = [processes._state(r) for r in rows[: page.first]]
     nxt = encode_cursor([rows[page.first - 1].created_at.isoformat(), rows[page.first - 1].process_id]) \
@@ -158,7 +154,7 @@ class DenyInput(BaseModel):
     reason: str = Field(max_length=2000)
 
 
-async def _vote(process_id: UUID, conn, client, principal: Principal, vote: VoteInput) -> ApprovalState:
+async def _vote(process_id: UUID, conn, client, vote: VoteInput) -> ApprovalState:
     state = await processes.load(conn, str(process_id))
     if state is None:
         raise ApprovalProcessNotFound(f"approval process {process_id} not found")
@@ -178,11 +174,11 @@ def _voter(principal: Principal) -> str:
 @router.post("/approval-processes/{process_id}/approve", response_model=ApprovalState)
 async def approve(process_id: UUID, conn: ReadConn, client: TemporalDep,
                   principal: Principal = require("governance:approval-process:approve")):
-    return await _vote(process_id, conn, client, principal, VoteInput(voter_id=_voter(principal), approve=True))
+    return await _vote(process_id, conn, client, VoteInput(voter_id=_voter(principal), approve=True))
 
 
 @router.post("/approval-processes/{process_id}/deny", response_model=ApprovalState)
 async def deny(process_id: UUID, body: DenyInput, conn: ReadConn, client: TemporalDep,
                principal: Principal = require("governance:approval-process:deny", id_param="process_id")):
     vote = VoteInput(voter_id=_voter(principal), approve=False, reason=body.reason)
-    return await _vote(process_id, conn, client, principal, vote)
+    return await _vote(process_id, conn, client, vote)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store
+from domain.errors import ValidationFailed
 from domain.governance.errors import (
     CannotRemoveLastMember,
     CommitteeMustHaveAtLeastOneMember,
@@ -102,9 +104,36 @@ async def remove_member(conn: AsyncConnection, cid: str, user_id: str) -> bool:
     return True
 
 
+# One row per committee with its members aggregated: reads never go back for members per committee.
+_SELECT = (
+    "SELECT c.id::text AS id, c.name, c.created_at,"
+    " coalesce(array_agg(m.user_id::text ORDER BY m.user_id) FILTER (WHERE m.user_id IS NOT NULL),"
+    " '{}') AS member_user_ids"
+    " FROM gov_committees c LEFT JOIN gov_committee_members m ON m.committee_id = c.id"
+)
+
+
 async def get(conn: AsyncConnection, cid: str) -> dict:
-    row = (await conn.execute(text("SELECT id::text, name, created_at FROM gov_committees WHERE id = :id"),
-                              {"id": cid})).mappings().first()
+    row = (await conn.execute(text(_SELECT + " WHERE c.id = :id GROUP BY c.id"), {"id": cid})).mappings().first()
     if row is None:
         raise CommitteeNotFound(f"committee {cid} not found")
-    return {**row, "member_user_ids": await members(conn, cid)}
+    return dict(row)
+
+
+async def page(conn: AsyncConnection, first: int, after: list | None) -> list[dict]:
+    """Up to ``first + 1`` committees, newest first, after the cursor ``[created_at, id]``."""
+    rows = await conn.execute(
+        text(_SELECT + " WHERE CAST(:a AS timestamptz) IS NULL OR (c.created_at, c.id::text) < (CAST(:a AS timestamptz), :aid)"
+             " GROUP BY c.id ORDER BY c.created_at DESC, c.id DESC LIMIT :n"),
+        {"a": after_time(after), "aid": after[1] if after else "", "n": first + 1})
+    return [dict(r) for r in rows.mappings()]
+
+
+def after_time(after: list | None) -> datetime | None:
+    """The cursor's timestamp as a datetime (asyncpg binds timestamptz parameters from datetimes only)."""
+    if not after:
+        return None
+    try:
+        return datetime.fromisoformat(after[0])
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc

@@ -174,3 +174,29 @@ async def test_process_survives_worker_restart(stack):
         assert await op.result() == "approved"
     body = (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()
     assert sorted(v["voter_id"] for v in body["votes"]) == sorted(ids)
+
+
+async def test_committees_list_pages_with_members(stack):
+    ids, _ = await _members(stack, 3)
+    for i in range(3):
+        r = await stack.http.post("/api/v1/committees", json={"name": f"page-{i}", "member_user_ids": ids[: i + 1]})
+        assert r.status_code == 201
+    r = await stack.http.get("/api/v1/committees", params={"first": 2})
+    assert r.status_code == 200, r.text
+    first = r.json()
+    r = await stack.http.get("/api/v1/committees", params={"first": 2, "after": first["next_cursor"]})
+    assert r.status_code == 200, r.text
+    rest = r.json()
+    assert [c["name"] for c in first["items"] + rest["items"]] == ["page-2", "page-1", "page-0"]
+    assert rest["next_cursor"] is None
+    assert [len(c["member_user_ids"]) for c in first["items"] + rest["items"]] == [3, 2, 1]
+
+
+async def test_approval_processes_list_pages(gov_stack):
+    for _ in range(3):
+        await _start(gov_stack)
+    r = await gov_stack.http.get("/api/v1/approval-processes", params={"first": 2})
+    assert r.status_code == 200 and len(r.json()["items"]) == 2
+    r = await gov_stack.http.get("/api/v1/approval-processes", params={"first": 2, "after": r.json()["next_cursor"]})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["items"]) == 1 and r.json()["next_cursor"] is None
