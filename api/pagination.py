@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import bindparam, tuple_
 
 from domain.errors import ValidationFailed
 
@@ -53,16 +56,14 @@ async def keyset_page(conn, query, table, page: PageParams, to_item, *, directio
 
     The cursor carries the last row's key, so pages stay stable while rows are inserted.
     """
-    import uuid
-    from datetime import datetime
-
-    from sqlalchemy import tuple_
-
     key = tuple_(table.c.created_at, table.c.id)
     cursor = decode_cursor(page.after)
     if cursor:
         try:
-            after = tuple_(datetime.fromisoformat(cursor[0]), uuid.UUID(str(cursor[1])))
+            last_id = uuid.UUID(str(cursor[1]))
+            if not getattr(table.c.id.type, "as_uuid", True):
+                last_id = str(last_id)  # UUID(as_uuid=False) columns bind strings
+            after = tuple_(datetime.fromisoformat(cursor[0]), bindparam(None, last_id, type_=table.c.id.type))
         except (ValueError, IndexError, TypeError) as exc:
             raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
         query = query.where(key < after if direction == "desc" else key > after)

@@ -12,10 +12,10 @@ from activities.credit.facility_store import DISBURSAL_ENTITY, facility_row
 from activities.credit.tables import disbursals
 from api.authz import Principal, require
 from api.credit.facilities import UNAVAILABLE
-from api.credit.schemas import DirectionDep, DisbursalCreate, DisbursalOut, HistoryEntry, keyset_page
+from api.credit.schemas import DirectionDep, DisbursalCreate, DisbursalOut, HistoryEntry
 from api.deps import ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
-from api.pagination import Page, PageParams, page_params
+from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import call
 from domain.credit.facility import DisbursalNotFound, DisbursalOnInactiveFacility
 from workflows.credit_facility import CreditFacilityWorkflow, DisbursalCommand, facility_workflow_id
@@ -81,4 +81,5 @@ async def list_disbursals(conn: ReadConn, page: PageParams = Depends(page_params
         where.append(disbursals.c.status == status)
     if credit_facility_id:
         where.append(disbursals.c.facility_id == str(credit_facility_id))
-    return await keyset_page(conn, disbursals, where, page, direction, DisbursalOut.from_row)
+    return await keyset_page(conn, select(disbursals).where(*where), disbursals, page, DisbursalOut.from_row,
+                             direction=direction)

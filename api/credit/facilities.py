@@ -30,11 +30,10 @@ from api.credit.schemas import (
     FacilityBalance,
     HistoryEntry,
     ProposalCreate,
-    keyset_page,
 )
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
-from api.pagination import Page, PageParams, page_params
+from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import call
 from domain.credit.cvl import cvl_json
 from domain.credit.facility import CollateralUpdateNotAllowed, FacilityNotFound, FacilityState, Stage
@@ -116,7 +115,8 @@ def _routes(prefix: str, stage: str, noun: str) -> None:
                        customer_id: uuid.UUID | None = None,
                        principal: Principal = require("credit:credit-facility:list")):
         where = _filters(stage, status, collateralization_state, customer_id)
-        return await keyset_page(conn, facilities, where, page, direction, CreditFacilityOut.from_row)
+        return await keyset_page(conn, select(facilities).where(*where), facilities, page, CreditFacilityOut.from_row,
+                                 direction=direction)
 
     @router.get(f"/{prefix}/{{facility_id}}/history", response_model=list[HistoryEntry],
                 summary=f"Events of a {noun} (the whole loan: proposal, pending, facility)")

@@ -8,13 +8,9 @@ from typing import Any, Literal
 
 from fastapi import Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import Table, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor
 from domain.credit.cvl import cvl_json
 from domain.credit.terms import TermValues
-from domain.errors import ValidationFailed
 
 MAX_CENTS = 10**15
 
@@ -156,25 +152,3 @@ def direction_param(direction: Direction = "desc") -> str:
 
 
 DirectionDep = Depends(direction_param)
-
-
-async def keyset_page(conn: AsyncConnection, table: Table, where: list, page: PageParams, direction: str,
-                      to_out) -> Page:
-    """Newest first by (created_at, id) unless ``direction=asc``; opaque cursor of the last row."""
-    query = select(table).where(*where)
-    key = tuple_(table.c.created_at, table.c.id)
-    cursor = decode_cursor(page.after)
-    if cursor:
-        try:
-            after = tuple_(datetime.fromisoformat(cursor[0]), str(uuid.UUID(cursor[1])))
-        except (ValueError, IndexError, TypeError) as exc:
-            raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
-        query = query.where(key < after if direction == "desc" else key > after)
-    order = (table.c.created_at.desc(), table.c.id.desc()) if direction == "desc" else (table.c.created_at, table.c.id)
-    rows = (await conn.execute(query.order_by(*order).limit(page.first + 1))).all()
-    items = [to_out(r) for r in rows[: page.first]]
-    next_cursor = None
-    if len(rows) > page.first:
-        last = rows[page.first - 1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return Page(items=items, next_cursor=next_cursor)

@@ -19,7 +19,7 @@ from api.authz import Principal, require
 from api.customers.schemas import DocumentOut, DownloadLinkOut
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent, new_entity_id
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.pagination import Page, PageParams, keyset_page, page_params
 from domain.customers.documents import CustomerDocument, storage_path
 from domain.customers.errors import DocumentTooLarge, DocumentTypeNotAllowed
 
@@ -89,17 +89,7 @@ async def list_documents(customer_id: uuid.UUID, conn: ReadConn, page: PageParam
     await customer_row(conn, str(customer_id))
     t = customer_documents
     query = select(t).where(t.c.customer_id == str(customer_id), t.c.deleted.is_(False))
-    cursor = decode_cursor(page.after)
-    if cursor:
-        query = query.where(t.c.created_at <= datetime.fromisoformat(cursor[0]),
-                            (t.c.created_at < datetime.fromisoformat(cursor[0])) | (t.c.id < cursor[1]))
-    rows = (await conn.execute(query.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(page.first + 1))).all()
-    items = [DocumentOut.from_row(r) for r in rows[: page.first]]
-    nxt = None
-    if len(rows) > page.first:
-        last = rows[page.first - 1]
-        nxt = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return Page[DocumentOut](items=items, next_cursor=nxt)
+    return await keyset_page(conn, query, t, page, DocumentOut.from_row)
 
 
 @router.get("/customer-documents/{document_id}", response_model=DocumentOut, summary="Document metadata")

@@ -99,3 +99,13 @@ async def test_archive_and_delete(dstack, tmp_path):
     assert (await dstack.http.get(f"/api/v1/customer-documents/{doc['id']}")).status_code == 404
     assert (await dstack.http.get(f"/api/v1/customers/{c['id']}/documents")).json()["items"] == []
     assert (await dstack.http.delete(f"/api/v1/customer-documents/{doc['id']}")).status_code == 404
+
+
+async def test_a_malformed_cursor_is_a_problem_not_a_500(stack):
+    from api.pagination import encode_cursor
+    from tests.integration.customers_helpers import create_customer
+
+    customer = await create_customer(stack.http)
+    r = await stack.http.get(f"/api/v1/customers/{customer['id']}/documents",
+                             params={"after": encode_cursor(["not-a-time", "x"])})
+    assert r.status_code == 422 and r.json()["code"] == "common.invalid_cursor"
