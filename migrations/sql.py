@@ -14,3 +14,15 @@ from sqlalchemy.util import await_only
 def run_script(sql: str) -> None:
     dbapi_conn = op.get_bind().connection.dbapi_connection
     await_only(dbapi_conn._connection.execute(sql))
+
+
+def definition_from(revision_file: str, name: str) -> str:
+    """A SQL definition kept in an earlier revision (a downgrade restores it instead of copying it)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent / "versions" / revision_file
+    spec = importlib.util.spec_from_file_location(f"_lana_migration_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
