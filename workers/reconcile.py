@@ -34,8 +34,11 @@ async def _running(client: Client, workflow_id: str) -> bool:
         raise
 
 
-async def sweep(engine: AsyncEngine, client: Client, task_queue: str, *, grace: timedelta) -> int:
-    """Start the missing workflows; return how many were started."""
+async def sweep(engine: AsyncEngine, client: Client, task_queue: str, *, grace: timedelta,
+                window: timedelta = timedelta(hours=1)) -> int:
+    """Start the missing workflows of entities created between ``grace + window`` and ``grace`` ago;
+    return how many were started. The window bounds each sweep's work to recent entities (a sweep
+    every minute looks at each one many times) instead of re-checking every open one forever."""
     from activities.credit.facility_store import load_state
     from activities.credit.tables import facilities
     from activities.deposits import store
@@ -47,14 +50,16 @@ async def sweep(engine: AsyncEngine, client: Client, task_queue: str, *, grace: 
     from workflows.withdrawal import withdrawal_workflow_id
 
     cutoff = datetime.now(UTC) - grace
+    since = cutoff - window
     started = 0
     async with engine.connect() as conn:
         w, a = store.withdrawals, store.deposit_accounts
         withdrawals = (await conn.execute(
             select(w, a.c.holder_id).join(a, a.c.id == w.c.deposit_account_id)
-            .where(w.c.status.in_([s.value for s in RESERVED]), w.c.created_at < cutoff))).all()
+            .where(w.c.status.in_([s.value for s in RESERVED]), w.c.created_at < cutoff, w.c.created_at >= since))).all()
         proposals = (await conn.execute(select(facilities.c.id).where(
-            facilities.c.stage == Stage.PROPOSAL.value, facilities.c.created_at < cutoff))).all()
+            facilities.c.stage == Stage.PROPOSAL.value, facilities.c.created_at < cutoff,
+            facilities.c.created_at >= since))).all()
         for row in withdrawals:
             if not await _running(client, withdrawal_workflow_id(str(row.id))):
                 await start_withdrawal_workflow(client, task_queue, row, str(row.holder_id))
