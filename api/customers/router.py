@@ -28,9 +28,9 @@ router = APIRouter(tags=["customers"])
 
 @router.post("/customers", status_code=201, response_model=CustomerOut,
              summary="Create a customer (KYC status PendingVerification)")
-async def create_customer(body: CustomerCreate, response: Response, engine: EngineDep,
+async def create_customer(body: CustomerCreate, request: Request, response: Response, engine: EngineDep,
                           principal: Principal = require("customer:customer:create"),
-                          _idem: str | None = idempotent(), *, request: Request) -> CustomerOut:
+                          _idem: str | None = idempotent()) -> CustomerOut:
     customer = Customer.create(str(new_entity_id(request)), body.email, body.telegram_handle.lstrip("@"),
                                body.customer_type, principal.subject)
     async with engine.begin() as conn:
