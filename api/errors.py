@@ -42,7 +42,11 @@ def problem(status: int, code: str, title: str, detail: str, request: Request, *
     if request_id:
         body["request_id"] = request_id
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif status == 503:  # every 503 is safe to repeat; say when
+        headers = {"Retry-After": str(extra.get("retry_after") or 1)}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

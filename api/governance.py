@@ -15,8 +15,8 @@ from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent
 from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
-from api.workflow_calls import call
-from domain.errors import Forbidden
+from api.workflow_calls import WorkflowNotRunning, call
+from domain.errors import Forbidden, ServiceUnavailable
 from domain.governance.errors import AlreadyConcluded, ApprovalProcessNotFound
 from domain.governance.rules import AutoApprove, CommitteeRule
 from domain.governance.voting import ApprovalState, ApprovalStatus
@@ -155,14 +155,28 @@ class DenyInput(BaseModel):
 
 
 async def _vote(process_id: UUID, conn, client, vote: VoteInput) -> ApprovalState:
-    state = await processes.load(conn, str(process_id))
+    pid = str(process_id)
+    state = await _in_progress(conn, pid)
+    await conn.rollback()  # hold no snapshot while the workflow writes
+    handle = client.get_workflow_handle(approval_workflow_id(pid))
+    try:
+        # A repeat after a 503 is safe: a vote that did land answers 409 governance.already_voted.
+        return await call(handle.execute_update(ApprovalProcessWorkflow.vote, vote))
+    except WorkflowNotRunning:
+        # The stored state says in progress, so the workflow is not yet started (its parent starts
+        # it, the sweeper restarts a lost one), unless it concluded in the meantime.
+        await _in_progress(conn, pid)
+        raise ServiceUnavailable(f"approval process {state.process_id} is starting; retry shortly",
+                                 retry_after=1) from None
+
+
+async def _in_progress(conn, process_id: str) -> ApprovalState:
+    state = await processes.load(conn, process_id)
     if state is None:
         raise ApprovalProcessNotFound(f"approval process {process_id} not found")
     if state.status != ApprovalStatus.IN_PROGRESS:
         raise AlreadyConcluded(f"approval process {process_id} is already {state.status.value}")
-    handle = client.get_workflow_handle(approval_workflow_id(str(process_id)))
-    closed = AlreadyConcluded(f"approval process {process_id} has already concluded")
-    return await call(handle.execute_update(ApprovalProcessWorkflow.vote, vote), closed=closed)
+    return state
 
 
 def _voter(principal: Principal) -> str:

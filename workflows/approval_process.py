@@ -37,13 +37,15 @@ class VoteInput(BaseModel):
 
 @workflow.defn
 class ApprovalProcessWorkflow:
-    def __init__(self) -> None:
-        self.state: ApprovalState | None = None
+    @workflow.init
+    def __init__(self, state: ApprovalState) -> None:
+        # State comes from the start input, so a vote delivered in the very first activation (before
+        # ``run`` has begun) is validated against the real process, never against ``None``.
+        self.state: ApprovalState = state
         self.lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, state: ApprovalState) -> ApprovalStatus:
-        self.state = state
         self._publish()
         await workflow.wait_condition(lambda: self.state.status != ApprovalStatus.IN_PROGRESS)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -71,8 +73,6 @@ class ApprovalProcessWorkflow:
 
     @vote.validator
     def validate_vote(self, inp: VoteInput) -> None:
-        if self.state is None:
-            raise ApplicationError("approval process not started", type="common.unavailable")
         try:
             check_vote(self.state, inp.voter_id, inp.approve, inp.reason)
         except LanaError as exc:

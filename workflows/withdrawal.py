@@ -21,6 +21,7 @@ current details line, and the ``current`` query.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -88,21 +89,21 @@ class WithdrawalWorkflow:
 
     @workflow.update
     async def confirm(self, actor: str) -> WithdrawalState:
-        return await self._command("check_confirm", WithdrawalActivities.confirm, actor)
+        return await self._command(Withdrawal.check_confirm, WithdrawalActivities.confirm, actor)
 
     @confirm.validator
     def validate_confirm(self, actor: str) -> None:
-        self._check("check_confirm")
+        self._check(Withdrawal.check_confirm)
 
     @workflow.update
     async def cancel(self, actor: str) -> WithdrawalState:
-        return await self._command("check_cancel", WithdrawalActivities.cancel, actor)
+        return await self._command(Withdrawal.check_cancel, WithdrawalActivities.cancel, actor)
 
     @cancel.validator
     def validate_cancel(self, actor: str) -> None:
-        self._check("check_cancel")
+        self._check(Withdrawal.check_cancel)
 
-    async def _command(self, check: str, activity, actor: str) -> WithdrawalState:
+    async def _command(self, check: Callable[[Withdrawal], bool], activity, actor: str) -> WithdrawalState:
         async with self.lock:  # one step at a time, in arrival order
             if not self._check(check):
                 return self.state
@@ -112,12 +113,12 @@ class WithdrawalWorkflow:
             self._publish()
             return self.state
 
-    def _check(self, check: str) -> bool:
+    def _check(self, check: Callable[[Withdrawal], bool]) -> bool:
         """The domain's rule on the workflow's view of the state; errors carry the stable code."""
         w = Withdrawal(id=self.state.withdrawal_id, status=WithdrawalStatus(self.state.status),
                        approved=self.state.approved)
         try:
-            return getattr(w, check)()
+            return check(w)
         except LanaError as exc:
             raise ApplicationError(exc.detail, type=exc.code) from exc
 

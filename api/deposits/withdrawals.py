@@ -4,6 +4,7 @@ operator's confirm / cancel (Updates on the workflow) and revert (after the work
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -17,7 +18,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities.deposits import operations, store
 from api.authz import Principal, require
@@ -26,10 +27,10 @@ from api.deposits.schemas import MoneyIn, WithdrawalOut
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, page_params
-from api.workflow_calls import call
+from api.workflow_calls import WorkflowNotRunning, call
 from domain.deposits.errors import WithdrawalNotFound
 from domain.deposits.messages import WithdrawalStart
-from domain.deposits.model import RESERVED, WithdrawalStatus
+from domain.deposits.model import RESERVED, Withdrawal, WithdrawalStatus
 from domain.errors import ServiceUnavailable
 from workflows.search_attributes import LANA_ACCOUNT_ID, LANA_CUSTOMER_ID, LANA_ENTITY_ID, LANA_STATUS
 from workflows.withdrawal import WithdrawalWorkflow, withdrawal_workflow_id
@@ -109,44 +110,45 @@ async def get_withdrawal(withdrawal_id: uuid.UUID, conn: ReadConn,
     return WithdrawalOut.from_row(await _row(conn, str(withdrawal_id)))
 
 
-async def _command(engine: AsyncEngine, client: Client, withdrawal_id: str, check: str, update, direct,
-                   actor: str) -> WithdrawalOut:
+async def _command(engine: AsyncEngine, client: Client, task_queue: str, withdrawal_id: str,
+                   check: Callable[[Withdrawal], bool], update, actor: str) -> WithdrawalOut:
     """Check the rule on the stored state (clear error naming it), then send the workflow's Update.
 
-    If the workflow is not running (an API crash left a reserved withdrawal without one), the
-    command runs directly: every step is idempotent and serialised on the withdrawal's events.
+    The workflow is the only orchestrator: if it is not running (a crash between the reservation
+    and its start), it is started from the stored state (idempotent) and the Update sent again.
     """
     async with engine.connect() as conn:
         w = await store.load_withdrawal(conn, withdrawal_id)
-    if getattr(w, check)():
+        holder = (await conn.execute(select(store.deposit_accounts.c.holder_id).where(
+            store.deposit_accounts.c.id == w.account_id))).scalar_one() if w.account_id else None
+        row = await _row(conn, withdrawal_id)
+    if check(w):
         handle = client.get_workflow_handle(withdrawal_workflow_id(withdrawal_id))
         try:
             await call(handle.execute_update(update, actor))
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise ServiceUnavailable("Temporal is unreachable.") from exc
-            async with engine.begin() as conn:
-                await direct(conn, withdrawal_id, actor)
+        except WorkflowNotRunning:
+            await start_workflow(client, task_queue, row, str(holder))
+            await call(handle.execute_update(update, actor))
     async with engine.connect() as conn:
         return WithdrawalOut.from_row(await _row(conn, withdrawal_id))
 
 
 @router.post("/withdrawals/{withdrawal_id}/confirm", response_model=WithdrawalOut, responses=_503,
              summary="Confirm an approved withdrawal: the funds leave the account")
-async def confirm(withdrawal_id: uuid.UUID, engine: EngineDep, client: TemporalDep,
+async def confirm(withdrawal_id: uuid.UUID, request: Request, engine: EngineDep, client: TemporalDep,
                   principal: Principal = require("deposit:withdrawal:confirm", id_param="withdrawal_id"),
                   ) -> WithdrawalOut:
-    return await _command(engine, client, str(withdrawal_id), "check_confirm", WithdrawalWorkflow.confirm,
-                          operations.confirm_withdrawal, principal.subject)
+    return await _command(engine, client, request.app.state.settings.temporal_task_queue, str(withdrawal_id),
+                          Withdrawal.check_confirm, WithdrawalWorkflow.confirm, principal.subject)
 
 
 @router.post("/withdrawals/{withdrawal_id}/cancel", response_model=WithdrawalOut, responses=_503,
              summary="Cancel an unconfirmed withdrawal: the reservation is released")
-async def cancel(withdrawal_id: uuid.UUID, engine: EngineDep, client: TemporalDep,
+async def cancel(withdrawal_id: uuid.UUID, request: Request, engine: EngineDep, client: TemporalDep,
                  principal: Principal = require("deposit:withdrawal:cancel", id_param="withdrawal_id"),
                  ) -> WithdrawalOut:
-    return await _command(engine, client, str(withdrawal_id), "check_cancel", WithdrawalWorkflow.cancel,
-                          operations.cancel_withdrawal, principal.subject)
+    return await _command(engine, client, request.app.state.settings.temporal_task_queue, str(withdrawal_id),
+                          Withdrawal.check_cancel, WithdrawalWorkflow.cancel, principal.subject)
 
 
 @router.post("/withdrawals/{withdrawal_id}/revert", response_model=WithdrawalOut,

@@ -200,3 +200,43 @@ async def test_approval_processes_list_pages(gov_stack):
     r = await gov_stack.http.get("/api/v1/approval-processes", params={"first": 2, "after": r.json()["next_cursor"]})
     assert r.status_code == 200, r.text
     assert len(r.json()["items"]) == 1 and r.json()["next_cursor"] is None
+
+
+async def _process_without_workflow(stack, voters_ids):
+    """An approval process recorded in the database whose workflow has not been started (yet)."""
+    from activities.governance.activities import GovernanceActivities, StartApproval
+
+    await _committee_policy(stack.http, voters_ids, threshold=1)
+    pid = str(uuid.uuid4())
+    state = await GovernanceActivities(stack.engine).start_approval_process(
+        StartApproval(process_id=pid, process_type="withdraw", target_ref=f"withdrawal:{pid}"))
+    return pid, state
+
+
+async def test_vote_before_the_workflow_starts_is_retryable_not_concluded(stack):
+    """Regression (defects #15): a process whose workflow is not running yet was answered 409
+    governance.already_concluded; it is in progress, so the answer is a retryable 503."""
+    ids, voters = await _members(stack, 1)
+    pid, _ = await _process_without_workflow(stack, ids)
+    r = await _approve(voters[0], pid)
+    assert r.status_code == 503 and r.json()["code"] == "common.unavailable", r.text
+    assert r.headers["Retry-After"] == "1"
+    assert (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()["status"] == "in_progress"
+
+
+async def test_vote_without_a_worker_answers_503_in_bounded_time(stack, monkeypatch):
+    """Regression (defects #17): an Update while no worker polls waited until one came back."""
+    from workflows.approval_process import ApprovalProcessWorkflow
+
+    monkeypatch.setattr("api.workflow_calls.UPDATE_TIMEOUT_S", 1.0)
+    ids, voters = await _members(stack, 1)
+    pid, state = await _process_without_workflow(stack, ids)
+    await stack.client.start_workflow(ApprovalProcessWorkflow.run, state, id=approval_workflow_id(pid),
+                                      task_queue=f"no-worker-{uuid.uuid4().hex[:6]}")
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    r = await _approve(voters[0], pid)
+    assert r.status_code == 503 and r.json()["code"] == "common.unavailable", r.text
+    assert int(r.headers["Retry-After"]) >= 1
+    assert loop.time() - t0 < 5
+    assert (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()["votes"] == []

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
+
 from activities.deposits.activity import WithdrawalActivities
 from activities.deposits.operations import initiate_withdrawal
 from activities.registry import Deps
@@ -22,6 +25,7 @@ from tests.integration.deposits_helpers import (
 )
 from tests.integration.test_governance import _committee_policy, _members
 from workers.worker import build_worker
+from workflows.approval_process import approval_workflow_id
 from workflows.search_attributes import LANA_ACCOUNT_ID, LANA_CUSTOMER_ID, LANA_STATUS
 from workflows.withdrawal import WithdrawalWorkflow, withdrawal_workflow_id
 
@@ -33,9 +37,15 @@ async def _funded(stack, amount=100_00) -> str:
 
 
 async def _approval_started(stack, wid: str) -> None:
-    for _ in range(200):
+    """Wait for what a vote needs: the process's record and its workflow running (not for time)."""
+    handle = stack.client.get_workflow_handle(approval_workflow_id(wid))
+    for _ in range(400):
         if (await stack.http.get(f"{API}/approval-processes/{wid}")).status_code == 200:
-            return
+            try:
+                if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                    return
+            except RPCError:
+                pass  # its parent has not started it yet
         await asyncio.sleep(0.05)
     raise AssertionError("approval process never started")
 
