@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ground.settings import Settings
+
 
 @dataclass
 class Deps:
     engine: AsyncEngine
-    settings: Any
+    settings: Settings
 
 
 def build_activities(deps: Deps) -> list[Callable[..., Any]]:

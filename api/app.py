@@ -11,11 +11,11 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities.db import create_engine
 from api import errors, health, idempotency, security_setup
 from api.deps import LazyTemporal
-from workers.settings import Settings
-from workers.temporal_client import connect
+from ground.db import create_engine
+from ground.settings import Settings
+from ground.temporal import connect
 
 API_PREFIX = "/api/v1"
 access_log = structlog.get_logger("lana.access")

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.errors import Unauthenticated
-from workers.settings import Settings
+from ground.settings import Settings
 
 DEV_ISSUER = "lana-dev"
 DEV_KEY_FILE = "dev-signing-key.pem"

@@ -28,7 +28,7 @@ from activities import audit
 from activities.policy import PolicyCache
 from api.authn import TokenVerifier
 from domain.errors import Forbidden, Unauthenticated
-from workers.settings import Settings
+from ground.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities.access_store import seed
 from activities.audit import run_sealer
 from api.authz import Authorizer
-from workers.settings import Settings
+from ground.settings import Settings
 
 
 async def start(app: FastAPI, settings: Settings, engine: AsyncEngine) -> None:

@@ -63,7 +63,7 @@ async def db_url(pg_server):
 
 @pytest.fixture
 async def engine(db_url):
-    from activities.db import create_engine
+    from ground.db import create_engine
 
     eng = create_engine(db_url, pool_size=20, max_overflow=20)
     yield eng

@@ -22,8 +22,8 @@ from activities.access_store import ensure_user
 from activities.registry import Deps
 from api.app import create_app
 from api.authn import issue_dev_token
+from ground.settings import Settings
 from workers.search_attributes import register
-from workers.settings import Settings
 from workers.worker import build_worker
 from workflows.search_attributes import ALL_KEYS
 

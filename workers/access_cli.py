@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from workers.settings import get_settings
+from ground.settings import get_settings
 
 
 @click.command()
@@ -17,8 +17,8 @@ def token(email: str, ttl: int | None) -> None:
     """Print a short-lived development token for the operator EMAIL (needs LANA_AUTH_DEV_SIGNING=true)."""
     from sqlalchemy import text
 
-    from activities.db import create_engine
     from api.authn import dev_signing_allowed, issue_dev_token
+    from ground.db import create_engine
 
     s = get_settings()
     if not dev_signing_allowed(s):
@@ -48,7 +48,7 @@ def audit() -> None:
 
 
 def _with_engine(fn):
-    from activities.db import create_engine
+    from ground.db import create_engine
 
     async def run():
         engine = create_engine(get_settings().database_url, pool_size=2, max_overflow=0)

@@ -19,12 +19,12 @@ from sqlalchemy import text
 
 from activities import migrate
 from activities.access_store import ensure_user
-from activities.db import create_engine
 from api.app import create_app
 from api.authn import issue_dev_token
 from domain.access.permissions import predefined_role_id
+from ground.db import create_engine
+from ground.settings import Settings
 from workers.embedded_pg import EmbeddedPostgres, free_port
-from workers.settings import Settings
 
 
 async def _run(app, token: str, n: int, concurrency: int) -> float:

@@ -49,10 +49,10 @@ async def _run(n: int, page_size: int, pages_per_run: int, pg_url: str, temporal
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from activities.db import create_engine
     from activities.registry import Deps
     from domain.customers.messages import ClassificationInput
-    from workers.settings import Settings
+    from ground.db import create_engine
+    from ground.settings import Settings
     from workers.worker import build_worker
     from workflows.customer_activity import CustomerActivityClassificationWorkflow
     from workflows.search_attributes import ALL_KEYS

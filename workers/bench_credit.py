@@ -83,11 +83,11 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
     from temporalio.testing import WorkflowEnvironment
 
     from activities.access_store import ensure_user
-    from activities.db import create_engine
     from activities.registry import Deps
     from api.app import create_app
     from api.authn import issue_dev_token
-    from workers.settings import Settings
+    from ground.db import create_engine
+    from ground.settings import Settings
     from workers.worker import build_worker
     from workflows.sample import NoopWorkflow
     from workflows.search_attributes import ALL_KEYS

@@ -30,7 +30,7 @@ from pathlib import Path
 import asyncpg
 
 from activities import ledger, migrate
-from activities.db import create_engine
+from ground.db import create_engine
 from workers.embedded_pg import EmbeddedPostgres, bin_path, free_port
 
 N_ACCOUNTS, N_NODES = 1_000, 10

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from workers.settings import Settings
+from ground.settings import Settings
 
 BootstrapStep = Callable[[Settings], Awaitable[None]]
 
@@ -18,7 +18,7 @@ BootstrapStep = Callable[[Settings], Awaitable[None]]
 async def seed_access(settings: Settings) -> None:
     """Permission sets, predefined roles and the bootstrap admin (superuser role), idempotently."""
     from activities.access_store import ensure_user, seed
-    from activities.db import create_engine
+    from ground.db import create_engine
 
     engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
     try:
@@ -32,7 +32,7 @@ async def seed_access(settings: Settings) -> None:
 async def seed_accounting(settings: Settings) -> None:
     """The default chart of accounts and its base/module configs, on a fresh database only."""
     from activities.accounting.bootstrap import load_default_chart
-    from activities.db import create_engine
+    from ground.db import create_engine
 
     engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
     try:
@@ -63,8 +63,8 @@ def run_bootstrap(env: dict[str, str]) -> None:
         os.environ.update(saved)
 
     async def _all() -> None:
+        from ground.temporal import connect
         from workers.search_attributes import register
-        from workers.temporal_client import connect
 
         client = await connect(settings)
         await register(client, settings.temporal_namespace)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from workers.settings import get_settings
+from ground.settings import get_settings
 
 
 def _configure_logging() -> None:

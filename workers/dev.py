@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ground.settings import Settings
 from workers.embedded_pg import EmbeddedPostgres, port_in_use
-from workers.settings import Settings
 
 
 @dataclass

@@ -7,9 +7,9 @@ import asyncio
 import structlog
 
 from activities import migrate
+from ground.settings import Settings
+from ground.temporal import connect
 from workers import search_attributes
-from workers.settings import Settings
-from workers.temporal_client import connect
 
 log = structlog.get_logger(__name__)
 

@@ -42,12 +42,10 @@ async def sweep(engine: AsyncEngine, client: Client, task_queue: str, *, grace: 
     from activities.credit.facility_store import load_state
     from activities.credit.tables import facilities
     from activities.deposits import store
-    from api.credit.facilities import start_facility_workflow
-    from api.deposits.withdrawals import start_workflow as start_withdrawal_workflow
     from domain.credit.facility import Stage
     from domain.deposits.model import RESERVED
-    from workflows.credit_facility import facility_workflow_id
-    from workflows.withdrawal import withdrawal_workflow_id
+    from workflows.credit_facility import facility_workflow_id, start_facility_workflow
+    from workflows.withdrawal import start_withdrawal_workflow, withdrawal_workflow_id
 
     cutoff = datetime.now(UTC) - grace
     since = cutoff - window

@@ -20,7 +20,7 @@ from temporalio.client import (
 
 from domain.customers.messages import ClassificationInput
 from domain.price.model import PriceFeedInput
-from workers.settings import Settings
+from ground.settings import Settings
 from workflows.customer_activity import SCHEDULE_ID, CustomerActivityClassificationWorkflow
 from workflows.price_feed import SCHEDULE_ID as PRICE_SCHEDULE_ID
 from workflows.price_feed import PriceFeedWorkflow
@@ -89,7 +89,7 @@ async def ensure_all(client: Client, settings: Settings) -> None:
 
 async def bootstrap_step(settings: Settings) -> None:
     """`lana dev` bootstrap step."""
-    from workers.temporal_client import connect
+    from ground.temporal import connect
 
     client = await connect(settings)
     await ensure_all(client, settings)

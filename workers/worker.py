@@ -10,10 +10,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.db import create_engine
 from activities.registry import Deps, build_activities
-from workers.settings import Settings
-from workers.temporal_client import connect
+from ground.db import create_engine
+from ground.settings import Settings
+from ground.temporal import connect
 from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger(__name__)

@@ -22,8 +22,9 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.service import RPCError
 
 with workflow.unsafe.imports_passed_through():
     from activities.credit.facility_activities import (
@@ -43,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         check_collateral_update,
         check_disbursal,
     )
-    from domain.errors import LanaError
+    from domain.errors import LanaError, ServiceUnavailable
     from domain.governance.voting import ApprovalStatus
     from domain.price.model import PriceChanged
     from workflows.approval_process import request_approval
@@ -237,3 +238,13 @@ class CreditFacilityWorkflow:
         workflow.set_current_details(
             f"**credit facility** {current[0]} / {current[1]}: amount {s.amount_cents} ¢, collateral "
             f"{s.collateral_sats} sats, CVL {s.cvl}, drawn {s.drawn_cents} ¢")
+
+
+async def start_facility_workflow(client, task_queue: str, state) -> None:
+    """Start the facility's workflow; a repeat reaches the running one (USE_EXISTING)."""
+    try:
+        await client.start_workflow(
+            CreditFacilityWorkflow.run, state, id=facility_workflow_id(state.id), task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    except RPCError as exc:
+        raise ServiceUnavailable("Temporal is unreachable; retry with the same Idempotency-Key.") from exc

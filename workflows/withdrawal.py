@@ -25,14 +25,22 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 with workflow.unsafe.imports_passed_through():
     from activities.deposits.activity import WithdrawalActivities
     from domain.deposits.messages import ConcludeApproval, WithdrawalCommand, WithdrawalStart, WithdrawalState
     from domain.deposits.model import RESERVED, Withdrawal, WithdrawalStatus
-    from domain.errors import LanaError
+    from domain.errors import LanaError, ServiceUnavailable
     from domain.governance.voting import ApprovalStatus
     from workflows.approval_process import request_approval
     from workflows.search_attributes import (
@@ -129,3 +137,24 @@ class WithdrawalWorkflow:
             LANA_STATUS.value_set(self.state.status),
         ])
         workflow.set_current_details(f"**withdrawal** {self.state.amount} cents: {self.state.status}")
+
+
+async def start_withdrawal_workflow(client: Client, task_queue: str, row, customer_id: str) -> None:
+    """Start the withdrawal's workflow; a repeat reaches the running (or finished) one."""
+    wid = str(row.id)
+    try:
+        await client.start_workflow(
+            WithdrawalWorkflow.run,
+            WithdrawalStart(withdrawal_id=wid, account_id=str(row.deposit_account_id), customer_id=customer_id,
+                            amount=row.amount),
+            id=withdrawal_workflow_id(wid), task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(LANA_ENTITY_ID, wid),
+                SearchAttributePair(LANA_ACCOUNT_ID, str(row.deposit_account_id)),
+                SearchAttributePair(LANA_CUSTOMER_ID, customer_id), SearchAttributePair(LANA_STATUS, row.status)]))
+    except WorkflowAlreadyStartedError:
+        return  # an earlier run completed: nothing left to drive
+    except RPCError as exc:
+        raise ServiceUnavailable("Temporal is unreachable; the withdrawal is reserved, retry to resume it.") from exc

@@ -48,6 +48,7 @@ from domain.credit.facility import (
 )
 from domain.errors import LanaError
 from domain.ledger.errors import InsufficientBalance
+from ground.settings import Settings
 
 
 class ConcludeProposal(BaseModel):
@@ -90,7 +91,7 @@ def _refuse(exc: LanaError) -> ApplicationError:
 
 
 class CreditFacilityActivities:
-    def __init__(self, engine: AsyncEngine, settings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self.engine = engine
         self.max_age = timedelta(seconds=settings.price_max_age_seconds)
 

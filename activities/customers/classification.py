@@ -21,6 +21,7 @@ from domain.customers.activity import classify
 from domain.customers.messages import ClassifyPageRequest, ClassifyPageResult
 from domain.customers.model import Activity
 from domain.errors import ConcurrencyConflict
+from ground.settings import Settings
 
 _UPDATE = text(
     "UPDATE customers SET activity = v.activity, version = v.version, updated_at = now() "
@@ -30,7 +31,7 @@ _UPDATE = text(
 
 
 class CustomerClassificationActivities:
-    def __init__(self, engine: AsyncEngine, settings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self.engine = engine
         self.inactive_years = settings.activity_inactive_after_years
         self.suspended_years = settings.activity_suspended_after_years

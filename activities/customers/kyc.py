@@ -15,12 +15,13 @@ from domain.customers.errors import CustomerNotFound
 from domain.customers.messages import DepositAccountsRequest, KycLinkRequest
 from domain.customers.model import CustomerType, DepositAccountAction, KycLevel, KycReview
 from domain.customers.sumsub import KycNotice
+from ground.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
 class CustomerKycActivities:
-    def __init__(self, engine: AsyncEngine, sumsub: SumSubClient, settings) -> None:
+    def __init__(self, engine: AsyncEngine, sumsub: SumSubClient, settings: Settings) -> None:
         self.engine = engine
         self.sumsub = sumsub
         self.settings = settings

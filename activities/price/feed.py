@@ -11,10 +11,11 @@ from temporalio.exceptions import ApplicationError
 from activities.price import store
 from activities.price.bitfinex import BitfinexClient, BitfinexError
 from domain.price.model import NoPrice, PriceQuote, PriceSource, PriceTick
+from ground.settings import Settings
 
 
 class PriceActivities:
-    def __init__(self, engine: AsyncEngine, settings, bitfinex: BitfinexClient) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings, bitfinex: BitfinexClient) -> None:
         self.engine = engine
         self.source = PriceSource(settings.price_source)
         self.fixed_cents = settings.price_fixed_usd_cents_per_btc

@@ -12,8 +12,6 @@ import uuid
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
 
 from activities import event_store, ledger
 from activities.credit.deposit_link import deposit_ledger_account
@@ -38,8 +36,12 @@ from api.workflow_calls import call
 from domain.credit.cvl import cvl_json
 from domain.credit.facility import CollateralUpdateNotAllowed, FacilityNotFound, FacilityState, Stage
 from domain.credit.terms import validate_term_values
-from domain.errors import ServiceUnavailable
-from workflows.credit_facility import CollateralCommand, CreditFacilityWorkflow, facility_workflow_id
+from workflows.credit_facility import (
+    CollateralCommand,
+    CreditFacilityWorkflow,
+    facility_workflow_id,
+    start_facility_workflow,
+)
 
 router = APIRouter(tags=["credit: facilities"])
 UNAVAILABLE = {503: {"description": "Temporal unreachable, or no fresh BTC price (price.stale_price)"}}
@@ -209,13 +211,3 @@ async def manual_collateral_update(
         collateral_sats=body.collateral, effective=body.effective, actor=principal.subject)),
         closed=CollateralUpdateNotAllowed("The facility is no longer open."))
     return CreditFacilityOut.from_row(await facility_row(conn, str(row.id)))
-
-
-async def start_facility_workflow(client, task_queue: str, state) -> None:
-    """Start the facility's workflow; a repeat reaches the running one (USE_EXISTING)."""
-    try:
-        await client.start_workflow(
-            CreditFacilityWorkflow.run, state, id=facility_workflow_id(state.id), task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
-    except RPCError as exc:
-        raise ServiceUnavailable("Temporal is unreachable; retry with the same Idempotency-Key.") from exc

@@ -11,14 +11,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from activities.deposits import operations, store
 from api.authz import Principal, require
@@ -29,11 +21,8 @@ from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, page_params
 from api.workflow_calls import WorkflowNotRunning, call
 from domain.deposits.errors import WithdrawalNotFound
-from domain.deposits.messages import WithdrawalStart
 from domain.deposits.model import RESERVED, Withdrawal, WithdrawalStatus
-from domain.errors import ServiceUnavailable
-from workflows.search_attributes import LANA_ACCOUNT_ID, LANA_CUSTOMER_ID, LANA_ENTITY_ID, LANA_STATUS
-from workflows.withdrawal import WithdrawalWorkflow, withdrawal_workflow_id
+from workflows.withdrawal import WithdrawalWorkflow, start_withdrawal_workflow, withdrawal_workflow_id
 
 router = APIRouter(tags=["deposits"])
 T = store.withdrawals
@@ -42,27 +31,6 @@ _503 = {503: {"description": "Temporal unreachable; retry with the same Idempote
 
 async def _row(conn, withdrawal_id: str):
     return await store.row_of(conn, T, withdrawal_id, WithdrawalNotFound)
-
-
-async def start_workflow(client: Client, task_queue: str, row, customer_id: str) -> None:
-    """Start the withdrawal's workflow; a repeat reaches the running (or finished) one."""
-    wid = str(row.id)
-    try:
-        await client.start_workflow(
-            WithdrawalWorkflow.run,
-            WithdrawalStart(withdrawal_id=wid, account_id=str(row.deposit_account_id), customer_id=customer_id,
-                            amount=row.amount),
-            id=withdrawal_workflow_id(wid), task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(LANA_ENTITY_ID, wid),
-                SearchAttributePair(LANA_ACCOUNT_ID, str(row.deposit_account_id)),
-                SearchAttributePair(LANA_CUSTOMER_ID, customer_id), SearchAttributePair(LANA_STATUS, row.status)]))
-    except WorkflowAlreadyStartedError:
-        return  # an earlier run completed: nothing left to drive
-    except RPCError as exc:
-        raise ServiceUnavailable("Temporal is unreachable; the withdrawal is reserved, retry to resume it.") from exc
 
 
 @router.post("/withdrawals", status_code=201, response_model=WithdrawalOut,
@@ -79,7 +47,7 @@ async def initiate(body: MoneyIn, request: Request, response: Response, engine: 
         holder = (await conn.execute(select(store.deposit_accounts.c.holder_id).where(
             store.deposit_accounts.c.id == str(row.deposit_account_id)))).scalar_one()
     if row.status in RESERVED:
-        await start_workflow(client, request.app.state.settings.temporal_task_queue, row, str(holder))
+        await start_withdrawal_workflow(client, request.app.state.settings.temporal_task_queue, row, str(holder))
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/api/v1/withdrawals/{row.id}"
@@ -127,7 +95,7 @@ async def _command(engine: AsyncEngine, client: Client, task_queue: str, withdra
         try:
             await call(handle.execute_update(update, actor))
         except WorkflowNotRunning:
-            await start_workflow(client, task_queue, row, str(holder))
+            await start_withdrawal_workflow(client, task_queue, row, str(holder))
             await call(handle.execute_update(update, actor))
     async with engine.connect() as conn:
         return WithdrawalOut.from_row(await _row(conn, withdrawal_id))

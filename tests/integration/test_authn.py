@@ -49,7 +49,7 @@ async def test_dev_tokens(stack):
 
 
 def test_dev_signing_refused_unless_enabled(tmp_path):
-    from workers.settings import Settings
+    from ground.settings import Settings
 
     with pytest.raises(RuntimeError):
         issue_dev_token(Settings(data_dir=tmp_path, auth_dev_signing=False), uuid.uuid4())

@@ -3,7 +3,7 @@
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.app import create_app
-from workers.settings import Settings
+from ground.settings import Settings
 
 
 def _has_idempotency(route: APIRoute) -> bool:

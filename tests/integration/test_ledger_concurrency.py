@@ -10,8 +10,8 @@ import asyncpg
 from sqlalchemy import text
 
 from activities import ledger
-from activities.db import asyncpg_dsn
 from domain.ledger.errors import InsufficientBalance
+from ground.db import asyncpg_dsn
 from tests.integration.ledger_helpers import make_account
 
 POSTERS = 16

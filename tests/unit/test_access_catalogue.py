@@ -8,7 +8,7 @@ from api.app import create_app
 from api.authz import route_permissions
 from domain.access.permissions import ALL_ACTIONS, PERMISSION_SETS, PREDEFINED_ROLES, set_of_action
 from domain.audit.chain import GENESIS, AuditRecord, link
-from workers.settings import Settings
+from ground.settings import Settings
 
 
 def test_predefined_roles_hold_the_spec_sets():

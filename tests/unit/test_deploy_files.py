@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from api.app import create_app
-from workers.settings import Settings
+from ground.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))

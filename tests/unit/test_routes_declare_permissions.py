@@ -5,7 +5,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.app import API_PREFIX, create_app
 from api.authz import require, route_permissions
-from workers.settings import Settings
+from ground.settings import Settings
 
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/webhooks/", "/local-storage/", "/docs", "/openapi", "/redoc")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from workers.settings import Settings
+from ground.settings import Settings
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:
