@@ -11,9 +11,13 @@ from typing import Any
 
 
 class LanaError(Exception):
+    """A domain error. ``transient`` says whether repeating the same step may succeed (a lock, a
+    concurrent append, a store briefly away: retry) or not (a refusal: never retried)."""
+
     code: str = "common.error"
     status: int = 400
     title: str = "Request failed"
+    transient: bool = False
 
     def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
@@ -46,6 +50,7 @@ class ConcurrencyConflict(Conflict):
 
     code = "common.concurrent_update"
     title = "Concurrent update"
+    transient = True
 
 
 class IdempotencyKeyReused(LanaError):
@@ -70,6 +75,7 @@ class ServiceUnavailable(LanaError):
     code = "common.unavailable"
     status = 503
     title = "Service unavailable"
+    transient = True
 
 
 ERROR_TYPES: dict[str, type[LanaError]] = {}

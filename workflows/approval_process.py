@@ -10,23 +10,16 @@ to its parent (the operation's workflow: withdrawal, disbursal, facility proposa
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.boundary import ACTIVITY_OPTIONS, check
     from activities.governance.activities import GovernanceActivities, RecordVote, StartApproval
-    from domain.errors import LanaError
     from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, check_vote
     from workflows.search_attributes import LANA_ENTITY_ID, LANA_PROCESS_TYPE, LANA_STATUS
 
-ACTIVITY_OPTS = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
-}
 
 
 class VoteInput(BaseModel):
@@ -58,25 +51,19 @@ class ApprovalProcessWorkflow:
     @workflow.update
     async def vote(self, inp: VoteInput) -> ApprovalState:
         async with self.lock:  # votes are applied one at a time, in arrival order
-            try:
-                check_vote(self.state, inp.voter_id, inp.approve, inp.reason)
-            except LanaError as exc:
-                raise ApplicationError(exc.detail, type=exc.code) from exc
+            check(check_vote, self.state, inp.voter_id, inp.approve, inp.reason)
             vote = Vote(voter_id=inp.voter_id, approve=inp.approve, reason=inp.reason, voted_at=workflow.now())
             self.state = await workflow.execute_activity_method(
                 GovernanceActivities.record_vote,
                 RecordVote(process_id=self.state.process_id, vote=vote),
-                **ACTIVITY_OPTS,
+                **ACTIVITY_OPTIONS,
             )
             self._publish()
             return self.state
 
     @vote.validator
     def validate_vote(self, inp: VoteInput) -> None:
-        try:
-            check_vote(self.state, inp.voter_id, inp.approve, inp.reason)
-        except LanaError as exc:
-            raise ApplicationError(exc.detail, type=exc.code) from exc
+        check(check_vote, self.state, inp.voter_id, inp.approve, inp.reason)
 
     def _publish(self) -> None:
         workflow.upsert_search_attributes([
@@ -99,7 +86,7 @@ async def request_approval(process_type: str, process_id: str, target_ref: str) 
     state: ApprovalState = await workflow.execute_activity_method(
         GovernanceActivities.start_approval_process,
         StartApproval(process_id=process_id, process_type=process_type, target_ref=target_ref),
-        **ACTIVITY_OPTS,
+        **ACTIVITY_OPTIONS,
     )
     if state.status != ApprovalStatus.IN_PROGRESS:
         return state.status

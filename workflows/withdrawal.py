@@ -22,25 +22,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import (
-    RetryPolicy,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.boundary import ACTIVITY_OPTIONS, check
     from activities.deposits.activity import WithdrawalActivities
     from domain.deposits.messages import ConcludeApproval, WithdrawalCommand, WithdrawalStart, WithdrawalState
     from domain.deposits.model import RESERVED, Withdrawal, WithdrawalStatus
-    from domain.errors import LanaError, ServiceUnavailable
+    from domain.errors import ServiceUnavailable
     from domain.governance.voting import ApprovalStatus
     from workflows.approval_process import request_approval
     from workflows.search_attributes import (
@@ -51,10 +50,6 @@ with workflow.unsafe.imports_passed_through():
         LANA_STATUS,
     )
 
-ACTIVITY_OPTS = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
-}
 
 
 def withdrawal_workflow_id(withdrawal_id: str) -> str:
@@ -75,7 +70,7 @@ class WithdrawalWorkflow:
         wid = inp.withdrawal_id
         self._publish()
         async with self.lock:  # the stored state wins (e.g. cancelled before this run started)
-            self.state = await workflow.execute_activity_method(WithdrawalActivities.state, wid, **ACTIVITY_OPTS)
+            self.state = await workflow.execute_activity_method(WithdrawalActivities.state, wid, **ACTIVITY_OPTIONS)
             self._publish()
         if self.state.approved is None and self.state.status in (WithdrawalStatus.PENDING_APPROVAL,
                                                                  WithdrawalStatus.CANCELLED):
@@ -85,7 +80,7 @@ class WithdrawalWorkflow:
                     WithdrawalActivities.conclude_approval,
                     ConcludeApproval(withdrawal_id=wid, approved=decision == ApprovalStatus.APPROVED,
                                      workflow_id=workflow.info().workflow_id),
-                    **ACTIVITY_OPTS)
+                    **ACTIVITY_OPTIONS)
                 self._publish()
         await workflow.wait_condition(lambda: self.state.status not in RESERVED)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -111,24 +106,21 @@ class WithdrawalWorkflow:
     def validate_cancel(self, actor: str) -> None:
         self._check(Withdrawal.check_cancel)
 
-    async def _command(self, check: Callable[[Withdrawal], bool], activity, actor: str) -> WithdrawalState:
+    async def _command(self, rule: Callable[[Withdrawal], bool], activity, actor: str) -> WithdrawalState:
         async with self.lock:  # one step at a time, in arrival order
-            if not self._check(check):
+            if not self._check(rule):
                 return self.state
             self.state = await workflow.execute_activity_method(
                 activity, WithdrawalCommand(withdrawal_id=self.state.withdrawal_id, actor=actor,
-                                            workflow_id=workflow.info().workflow_id), **ACTIVITY_OPTS)
+                                            workflow_id=workflow.info().workflow_id), **ACTIVITY_OPTIONS)
             self._publish()
             return self.state
 
-    def _check(self, check: Callable[[Withdrawal], bool]) -> bool:
+    def _check(self, rule: Callable[[Withdrawal], bool]) -> bool:
         """The domain's rule on the workflow's view of the state; errors carry the stable code."""
         w = Withdrawal(id=self.state.withdrawal_id, status=WithdrawalStatus(self.state.status),
                        approved=self.state.approved)
-        try:
-            return check(w)
-        except LanaError as exc:
-            raise ApplicationError(exc.detail, type=exc.code) from exc
+        return check(rule, w)
 
     def _publish(self) -> None:
         workflow.upsert_search_attributes([

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.boundary import lana_activity
 from activities.governance import processes
-from domain.errors import LanaError
 from domain.governance.voting import ApprovalState, Vote
 
 
@@ -27,15 +25,12 @@ class GovernanceActivities:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    @activity.defn(name="governance.start_approval_process")
+    @lana_activity("governance.start_approval_process")
     async def start_approval_process(self, inp: StartApproval) -> ApprovalState:
         async with self.engine.begin() as conn:
             return await processes.start(conn, inp.process_id, inp.process_type, inp.target_ref)
 
-    @activity.defn(name="governance.record_vote")
+    @lana_activity("governance.record_vote")
     async def record_vote(self, inp: RecordVote) -> ApprovalState:
-        try:
-            async with self.engine.begin() as conn:
-                return await processes.record_vote(conn, inp.process_id, inp.vote)
-        except LanaError as exc:
-            raise ApplicationError(exc.detail, type=exc.code, non_retryable=True) from exc
+        async with self.engine.begin() as conn:
+            return await processes.record_vote(conn, inp.process_id, inp.vote)

@@ -9,11 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.boundary import lana_activity
 from activities.ledger.posting import post
-from domain.errors import LanaError
 
 
 class PostRequest(BaseModel):
@@ -34,12 +32,9 @@ class LedgerActivities:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    @activity.defn(name="ledger.post")
+    @lana_activity("ledger.post")
     async def post(self, req: PostRequest) -> PostResult:
         """Post by template; a retry with the same key returns the original transaction."""
-        try:
-            tx = await post(self.engine, req.template_code, req.params, idempotency_key=req.idempotency_key,
-                            effective=req.effective, metadata=req.metadata)
-        except LanaError as exc:
-            raise ApplicationError(exc.detail, type=exc.code, non_retryable=exc.status < 500) from exc
+        tx = await post(self.engine, req.template_code, req.params, idempotency_key=req.idempotency_key,
+                        effective=req.effective, metadata=req.metadata)
         return PostResult(id=tx.id, recorded_at=tx.recorded_at, replayed=tx.replayed)
