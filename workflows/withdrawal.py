@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.client import Client
@@ -31,11 +32,11 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.boundary import ACTIVITY_OPTIONS, check
+    from activities.boundary import ACTIVITY_OPTIONS, check, refusal_of
     from activities.deposits.activity import WithdrawalActivities
     from domain.deposits.messages import ConcludeApproval, WithdrawalCommand, WithdrawalStart, WithdrawalState
     from domain.deposits.model import RESERVED, Withdrawal, WithdrawalStatus
@@ -75,16 +76,32 @@ class WithdrawalWorkflow:
         if self.state.approved is None and self.state.status in (WithdrawalStatus.PENDING_APPROVAL,
                                                                  WithdrawalStatus.CANCELLED):
             decision = await request_approval("withdraw", wid, f"withdrawal:{wid}")
-            async with self.lock:
-                self.state = await workflow.execute_activity_method(
-                    WithdrawalActivities.conclude_approval,
-                    ConcludeApproval(withdrawal_id=wid, approved=decision == ApprovalStatus.APPROVED,
-                                     workflow_id=workflow.info().workflow_id),
-                    **ACTIVITY_OPTIONS)
-                self._publish()
+            await self._conclude(ConcludeApproval(withdrawal_id=wid, approved=decision == ApprovalStatus.APPROVED,
+                                                  workflow_id=workflow.info().workflow_id))
         await workflow.wait_condition(lambda: self.state.status not in RESERVED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state.status
+
+    async def _conclude(self, req: ConcludeApproval) -> None:
+        """Record governance's decision. A denial on a frozen account cannot release the reservation
+        (the main ledger account is locked): the workflow waits, visibly and without holding its
+        lock, and tries again with a growing pause (customers-deposits.md §8.3)."""
+        pause = timedelta(minutes=1)
+        while True:
+            try:
+                async with self.lock:
+                    self.state = await workflow.execute_activity_method(
+                        WithdrawalActivities.conclude_approval, req, **ACTIVITY_OPTIONS)
+                    self._publish()
+                    return
+            except ActivityError as exc:
+                refusal = refusal_of(exc)
+                if refusal is None or refusal.type != "ledger.account_locked":
+                    raise
+            self.state.waiting_for = f"denied: the release waits for the deposit account to be unfrozen (next try in {pause})"
+            workflow.set_current_details(f"**withdrawal** {self.state.amount} cents: {self.state.waiting_for}")
+            await workflow.sleep(pause)
+            pause = min(pause * 2, timedelta(hours=6))
 
     @workflow.query
     def current(self) -> WithdrawalState:

@@ -30,3 +30,4 @@ class WithdrawalState(BaseModel):
     amount: int
     status: str
     approved: bool | None = None
+    waiting_for: str | None = None  # set by the workflow while a step waits on something outside it

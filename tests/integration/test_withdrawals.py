@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
@@ -182,6 +183,33 @@ async def test_frozen_account_refuses_confirm_until_unfrozen(stack):
     r = await stack.http.post(f"{API}/withdrawals/{w['id']}/confirm")
     assert r.status_code == 200 and r.json()["status"] == "CONFIRMED"
     assert (await balance(stack, acct))["available"] == 80_00
+
+
+async def test_denial_on_a_frozen_account_waits_for_unfreeze_then_releases(stack, ts_env):
+    """The release of a denied withdrawal hits the frozen (locked) account: the workflow neither fails
+    nor retries the refused posting in a loop; it waits on a timer and releases after unfreeze."""
+    ids, voters = await _members(stack, 1)
+    await _committee_policy(stack.http, ids, threshold=1)
+    acct = await _funded(stack)
+    w = (await withdraw(stack, acct, 30_00)).json()
+    await _approval_started(stack, w["id"])
+    assert (await stack.http.post(f"{API}/deposit-accounts/{acct}/freeze")).status_code == 200
+    r = await voters[0].post(f"{API}/approval-processes/{w['id']}/deny", json={"reason": "no"})
+    assert r.status_code == 200, r.text
+    handle = stack.client.get_workflow_handle(withdrawal_workflow_id(w["id"]))
+    for _ in range(200):
+        if "unfrozen" in ((await handle.query(WithdrawalWorkflow.current)).waiting_for or ""):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the workflow never showed that it waits for the unfreeze")
+    assert (await stack.http.get(f"{API}/withdrawals/{w['id']}")).json()["status"] == "PENDING_APPROVAL"
+    assert (await balance(stack, acct))["pending"] == 30_00
+    assert (await stack.http.post(f"{API}/deposit-accounts/{acct}/unfreeze")).status_code == 200
+    await ts_env.sleep(timedelta(minutes=5))  # the next try (test server's clock)
+    await wait_status(stack, w["id"], "DENIED")
+    assert await balance(stack, acct) == {"currency": "USD", "settled": 100_00, "pending": 0,
+                                          "available": 100_00, "frozen": 0}
 
 
 async def test_worker_crash_between_reservation_and_approval(stack):
