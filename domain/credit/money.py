@@ -7,7 +7,8 @@ its docstring; nothing ever goes through a float.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
+from fractions import Fraction
 
 from domain.errors import ValidationFailed, register
 
@@ -60,5 +61,10 @@ def cents_to_sats_round_up(cents: int, price_cents: int) -> int:
 
 
 def percent_of_cents_round_up(cents: int, pct: Decimal) -> int:
-    """``cents × pct / 100`` rounded up to whole cents (the one-time fee and ``scale``)."""
-    return int((Decimal(cents) * pct / 100).to_integral_value(rounding=ROUND_CEILING))
+    """``cents × pct / 100`` rounded up to whole cents (the one-time fee and ``scale``).
+
+    Exact rational arithmetic: a Decimal product would round to the context's precision (28
+    significant digits) first, and a rate with many decimals could then lose its last cent.
+    """
+    exact = Fraction(cents) * Fraction(pct) / 100
+    return -(-exact.numerator // exact.denominator)
