@@ -45,6 +45,7 @@ class ChartOut(BaseModel):
 
 
 class ImportOut(BaseModel):
+    chart_id: str = Field(description="The chart the nodes were imported into")
     created: list[str]
     base_config: dict[str, str] | None = None
 
@@ -114,7 +115,7 @@ async def import_chart(engine: EngineDep, file: UploadFile = File(...),
                        principal: Principal = require("accounting:chart:import-accounts")) -> ImportOut:
     text = await _read_csv(file)
     async with engine.begin() as conn:
-        return ImportOut(created=await chart.import_csv(conn, text))
+        return ImportOut(chart_id=str(chart.CHART_ID), created=await chart.import_csv(conn, text))
 
 
 @router.post("/chart-of-accounts/import-with-base-config", response_model=ImportOut,
@@ -131,7 +132,7 @@ async def import_with_base_config(engine: EngineDep, file: UploadFile = File(...
     async with engine.begin() as conn:
         created = await chart.import_csv(conn, text)
         cfg = await chart.set_base_config(conn, raw)
-    return ImportOut(created=created, base_config=cfg.as_dict())
+    return ImportOut(chart_id=str(chart.CHART_ID), created=created, base_config=cfg.as_dict())
 
 
 @router.post("/chart-of-accounts/nodes", status_code=201, response_model=NodeOut,

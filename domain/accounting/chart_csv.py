@@ -3,7 +3,8 @@
 Parsing follows lana's algorithm: per row, digit fields are code sections, a blank leading field
 inherits the section at the same column of the previous row's code, the first field that is a name
 (non-empty, not starting with a digit) is the name, ``Debit``/``Credit`` ends the row. Unlike lana,
-nothing is silently skipped: a malformed row, a duplicate code or a node without a parent rejects
+nothing is silently skipped, and (as in lana) a single-section code of any length with no ancestor
+is a top-level node (real charts use several digits at the top: ``10``, ``100``): a malformed row, a duplicate code or a node without a parent rejects
 the whole file with ``{row, reason}`` for every problem found (1-based row numbers).
 """
 
@@ -14,7 +15,7 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from domain.accounting.codes import Code, fmt, is_parent_of, is_top_level, valid_name
+from domain.accounting.codes import Code, fmt, is_parent_of, valid_name
 from domain.accounting.errors import InvalidChartCsv
 
 BALANCES = {"Debit": "debit", "Credit": "credit"}
@@ -98,8 +99,8 @@ def parse_chart_csv(text: str, existing: Mapping[Code, str] | None = None) -> li
             continue
         seen[code] = row_no
         parent = _nearest(code, side)
-        if parent is None and not is_top_level(code):
-            errors.append(RowError(row_no, f"code {fmt(code)} has no parent node (orphan); only one-digit "
+        if parent is None and len(code) > 1:
+            errors.append(RowError(row_no, f"code {fmt(code)} has no parent node (orphan); only single-section "
                                            "codes may be top-level"))
             continue
         normal = side[parent] if parent is not None else (balance or "credit")

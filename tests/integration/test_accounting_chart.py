@@ -65,14 +65,22 @@ async def test_product_sets_attach_when_config_applied_and_when_created_later(en
         assert (await ledger.set_balances(conn, nodes["1"].account_set_id))["USD"].settled == 12_345
 
 
+async def test_api_chart_import_accepts_multi_digit_top_levels_and_names_the_chart(stack):
+    csv_text = "10,,,Assets,Debit\n,01,,Cash\n200,,,Liabilities,Credit\n"
+    r = await stack.http.post("/api/v1/chart-of-accounts/import", files={"file": ("c.csv", csv_text, "text/csv")})
+    assert r.status_code == 200, r.text
+    chart = (await stack.http.get("/api/v1/chart-of-accounts")).json()
+    assert r.json()["created"] == ["10", "10.01", "200"] and r.json()["chart_id"] == chart["id"]
+
+
 async def test_api_chart_import_rejects_whole_file_and_adds_nodes(stack):
     http = stack.http
-    bad = "1,,,Assets,Debit\n11,,,Current\n11,,,Current dup\n,,0101,Deep without 11.01? ok\n25,,,Orphan\n"
+    bad = "1,,,Assets,Debit\n11,,,Current\n11,,,Current dup\n,,0101,Deep without 11.01? ok\n25,01,,Orphan\n"
     r = await http.post("/api/v1/chart-of-accounts/import", files={"file": ("c.csv", bad, "text/csv")})
     assert r.status_code == 422, r.text
     body = r.json()
     assert body["code"] == "accounting.invalid_chart_csv"
-    assert [(e["row"], e["reason"][:9]) for e in body["errors"]] == [(3, "duplicate"), (4, "column 2 "), (5, "code 25 h")]
+    assert [(e["row"], e["reason"][:9]) for e in body["errors"]] == [(3, "duplicate"), (4, "column 2 "), (5, "code 25.0")]
     r = await http.get("/api/v1/chart-of-accounts")
     assert r.json()["nodes"] == []  # nothing imported
 

@@ -39,7 +39,7 @@ def test_ancestor_rule():
 
 
 def test_whole_file_rejected_with_row_numbers():
-    bad = "1,,,Assets,Debit\n11,,,Current Assets\n,01,,Cash\n,01,,Cash again\n,,9x,Weird\n\n3x,,,Bad\n22,,,Orphan\n"
+    bad = "1,,,Assets,Debit\n11,,,Current Assets\n,01,,Cash\n,01,,Cash again\n,,9x,Weird\n\n3x,,,Bad\n22,01,,Orphan\n"
     with pytest.raises(InvalidChartCsv) as exc:
         parse_chart_csv(bad)
     errors = exc.value.extra["errors"]
@@ -47,6 +47,13 @@ def test_whole_file_rejected_with_row_numbers():
     assert "duplicate code 11.01 (first on row 3)" in errors[0]["reason"]
     assert "'9x'" in errors[1]["reason"]
     assert "orphan" in errors[3]["reason"]
+
+
+def test_multi_digit_top_level_codes_are_accepted():
+    """Regression (new-user #6): real charts use codes of several digits at the top (lana accepts them)."""
+    specs = parse_chart_csv("10,,,Assets,Debit\n,01,,Cash\n200,,,Liabilities,Credit\n200,1,,Deposits\n")
+    assert [(s.code_str, s.parent, s.normal_balance) for s in specs] == [
+        ("10", None, "debit"), ("10.01", ("10",), "debit"), ("200", None, "credit"), ("200.1", ("200",), "credit")]
 
 
 def test_rows_without_name_or_inheritable_prefix_are_malformed():
