@@ -7,6 +7,8 @@ cluster; only the environment differs.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -50,6 +52,9 @@ class Settings(BaseSettings):
     auth_dev_signing: bool = False
     auth_dev_token_ttl_s: int = 900
     bootstrap_admin_email: str = "admin@lana.local"
+    accounting_inception_date: dt.date | None = Field(
+        None, description="First day of the bank's books: bootstrap opens the fiscal years from it through the "
+                          "current one (default: 1 January of the current year)")
     # Audit: turning it off exists only for the benchmark (`lana bench audit`).
     audit_enabled: bool = True
     audit_seal_interval_s: float = 1.0

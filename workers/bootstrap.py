@@ -42,13 +42,30 @@ async def seed_accounting(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def seed_fiscal_years(settings: Settings) -> None:
+    """Open the fiscal years from the inception date through the current one (fresh bank only)."""
+    import datetime as dt
+
+    from activities.accounting import fiscal_years
+    from ground.db import create_engine
+
+    today = dt.datetime.now(dt.UTC).date()
+    inception = settings.accounting_inception_date or dt.date(today.year, 1, 1)
+    engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.begin() as conn:
+            await fiscal_years.open_from_inception(conn, inception, today)
+    finally:
+        await engine.dispose()
+
+
 async def _schedules(settings: Settings) -> None:
     from workers.schedules import bootstrap_step
 
     await bootstrap_step(settings)
 
 
-STEPS: list[BootstrapStep] = [seed_access, seed_accounting, _schedules]
+STEPS: list[BootstrapStep] = [seed_access, seed_accounting, seed_fiscal_years, _schedules]
 
 
 def run_bootstrap(env: dict[str, str]) -> None:

@@ -74,9 +74,11 @@ async def _insert(conn: AsyncConnection, opened_as_of: dt.date) -> dict[str, Any
     return await get(conn, fiscal_year_id(year))
 
 
-async def init_first(conn: AsyncConnection, opened_as_of: dt.date) -> tuple[dict[str, Any], bool]:
-    """Open the first fiscal year (nothing can be posted before ``opened_as_of`` afterwards). If any
-    year exists, return the latest unchanged. Returns (year, created)."""
+async def init_first(conn: AsyncConnection, opened_as_of: dt.date,
+                     today: dt.date | None = None) -> tuple[dict[str, Any], bool]:
+    """Open the first fiscal year (nothing can be posted before ``opened_as_of`` afterwards) and
+    every following year through ``today``'s, so a bank whose books start in a past year can post
+    today. If any year exists, return the latest unchanged. Returns (first year, created)."""
     await chart.ensure_chart(conn)
     await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0xAC0C4A7})
     existing = await list_all(conn)
@@ -84,7 +86,16 @@ async def init_first(conn: AsyncConnection, opened_as_of: dt.date) -> tuple[dict
         return existing[0], False
     fy = await _insert(conn, opened_as_of)
     await _set_journal(conn, closed_through=opened_as_of - dt.timedelta(days=1))
+    for year in range(opened_as_of.year + 1, (today or opened_as_of).year + 1):
+        await _insert(conn, dt.date(year, 1, 1))
     return fy, True
+
+
+async def open_from_inception(conn: AsyncConnection, inception: dt.date, today: dt.date) -> list[int]:
+    """Bootstrap: open the fiscal years from ``inception`` through today's (idempotent: a bank that
+    already has a fiscal year is left as it is). Returns the years opened."""
+    _fy, created = await init_first(conn, inception, today)
+    return list(range(inception.year, today.year + 1)) if created else []
 
 
 async def close_month(conn: AsyncConnection, fy_id: uuid.UUID, today: dt.date, now: dt.datetime) -> dict[str, Any]:

@@ -54,12 +54,13 @@ class NewFiscalYear(BaseModel):
 
 
 @router.post("/fiscal-years", status_code=201, response_model=FiscalYearOut,
-             summary="Open the first fiscal year (returns the latest year if one exists)")
-async def init_fiscal_year(body: NewFiscalYear, response: Response, engine: EngineDep,
+             summary="Open the first fiscal year and every later one through the current year "
+                     "(returns the latest year if one exists)")
+async def init_fiscal_year(body: NewFiscalYear, request: Request, response: Response, engine: EngineDep,
                            principal: Principal = require("accounting:fiscal-year:create"),
                            _idem: str | None = idempotent()) -> FiscalYearOut:
     async with engine.begin() as conn:
-        fy, _created = await fiscal_years.init_first(conn, body.opened_as_of)
+        fy, _created = await fiscal_years.init_first(conn, body.opened_as_of, _now(request).date())
     response.headers["Location"] = f"/api/v1/fiscal-years/{fy['id']}"
     return _fy(fy)
 

@@ -199,3 +199,39 @@ async def test_a_posting_racing_a_month_close_cannot_land_in_the_closed_month(en
     else:
         raise AssertionError("a posting dated in the month being closed was accepted")
     assert await _tx_count(engine) == 0
+
+
+async def test_bootstrap_opens_fiscal_years_from_inception_through_today(stack, engine):
+    """Regression (new-user #2): a fresh bank had no fiscal year, and a year opened in the past
+    refused every posting after its end. Bootstrap opens inception → today's year, idempotently."""
+    from workers.bootstrap import seed_fiscal_years
+
+    await default_chart(engine)
+    today = dt.datetime.now(dt.UTC).date()
+    settings = stack.settings.model_copy(update={"accounting_inception_date": D(today.year - 2, 3, 1)})
+    await seed_fiscal_years(settings)
+    await seed_fiscal_years(settings)  # every start runs it: nothing changes the second time
+    years = (await stack.http.get("/api/v1/fiscal-years")).json()["items"]
+    assert [(y["year"], y["opened_as_of"]) for y in years] == [
+        (today.year, f"{today.year}-01-01"), (today.year - 1, f"{today.year - 1}-01-01"),
+        (today.year - 2, f"{today.year - 2}-03-01")]
+
+    def manual(day):
+        return stack.http.post("/api/v1/manual-transactions", json={
+            "description": "books", "effective": str(day),
+            "entries": [_entry("61.02", "1.00", "debit"), _entry("11.01.0101", "1.00", "credit")]})
+
+    assert (await manual(today)).status_code == 201
+    r = await manual(D(today.year - 2, 2, 28))
+    assert r.status_code == 422 and r.json()["code"] == "accounting.period_closed"
+    r = await manual(D(today.year + 1, 1, 1))  # the year end is an operator step (docs/accounting.md)
+    assert r.status_code == 422 and r.json()["code"] == "accounting.fiscal_year_not_open"
+
+
+async def test_opening_a_past_first_year_through_the_api_opens_the_years_since(stack, engine):
+    await default_chart(engine)
+    _at(stack, D(2026, 5, 1))
+    r = await stack.http.post("/api/v1/fiscal-years", json={"opened_as_of": "2024-01-01"})
+    assert r.status_code == 201 and r.json()["year"] == 2024
+    years = [y["year"] for y in (await stack.http.get("/api/v1/fiscal-years")).json()["items"]]
+    assert years == [2026, 2025, 2024]
