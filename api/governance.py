@@ -17,9 +17,9 @@ from api.idempotency import idempotent
 from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
 from api.workflow_calls import WorkflowNotRunning, call
 from domain.errors import Forbidden, ServiceUnavailable
-from domain.governance.errors import AlreadyConcluded, ApprovalProcessNotFound
+from domain.governance.errors import ApprovalProcessNotFound
 from domain.governance.rules import AutoApprove, CommitteeRule
-from domain.governance.voting import ApprovalState, ApprovalStatus
+from domain.governance.voting import ApprovalState, ApprovalStatus, ensure_open
 from workflows.approval_process import ApprovalProcessWorkflow, VoteInput, approval_workflow_id
 
 router = APIRouter(tags=["governance"])
@@ -129,7 +129,7 @@ async def list_processes(conn: ReadConn, page: Annotated[PageParams, Depends(pag
     after = decode_cursor(page.after)
     rows = (await conn.execute(
         text("SELECT id::text AS process_id, process_type, target_ref, eligible, threshold, status, votes,"
-             " created_at FROM gov_approval_processes"
+             " ended_reason, created_at FROM gov_approval_processes"
              " WHERE (CAST(:st AS text) IS NULL OR status = :st) AND (CAST(:pt AS text) IS NULL OR process_type = :pt)"
              " AND (CAST(:a AS timestamptz) IS NULL OR (created_at, id::text) < (CAST(:a AS timestamptz), :aid))"
              " ORDER BY created_at DESC, id DESC LIMIT :n"),
@@ -174,8 +174,7 @@ async def _in_progress(conn, process_id: str) -> ApprovalState:
     state = await processes.load(conn, process_id)
     if state is None:
         raise ApprovalProcessNotFound(f"approval process {process_id} not found")
-    if state.status != ApprovalStatus.IN_PROGRESS:
-        raise AlreadyConcluded(f"approval process {process_id} is already {state.status.value}")
+    ensure_open(state)
     return state
 
 

@@ -8,7 +8,6 @@ cluster; only the environment differs.
 from __future__ import annotations
 
 import datetime as dt
-
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal

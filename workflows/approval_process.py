@@ -17,7 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.boundary import ACTIVITY_OPTIONS, check
     from activities.governance.activities import GovernanceActivities, RecordVote, StartApproval
-    from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, check_vote
+    from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, cancel, check_vote
     from workflows.search_attributes import LANA_ENTITY_ID, LANA_PROCESS_TYPE, LANA_STATUS
 
 
@@ -43,6 +43,14 @@ class ApprovalProcessWorkflow:
         await workflow.wait_condition(lambda: self.state.status != ApprovalStatus.IN_PROGRESS)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state.status
+
+    @workflow.signal
+    def subject_ended(self, reason: str) -> None:
+        """The subject ended first (already recorded as ``cancelled`` by its activity): conclude, so
+        later votes are refused and the parent's wait ends."""
+        if self.state.status == ApprovalStatus.IN_PROGRESS:
+            self.state = cancel(self.state, reason)
+            self._publish()
 
     @workflow.query
     def current(self) -> ApprovalState:
@@ -79,6 +87,16 @@ class ApprovalProcessWorkflow:
 
 def approval_workflow_id(process_id: str) -> str:
     return f"approval-{process_id}"
+
+
+async def end_approval(process_id: str, reason: str) -> None:
+    """Called from an operation's workflow whose subject ended while its approval was open (the
+    operation's activity has already recorded the process as cancelled): stop the child."""
+    try:
+        await workflow.get_external_workflow_handle(approval_workflow_id(process_id)).signal(
+            ApprovalProcessWorkflow.subject_ended, reason)
+    except Exception:  # noqa: BLE001 - no child running (never started, or already concluded)
+        workflow.logger.info("approval process %s had no running workflow to end", process_id)
 
 
 async def request_approval(process_type: str, process_id: str, target_ref: str) -> ApprovalStatus:

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.deposits.model import RESERVED, Withdrawal, WithdrawalStatus
     from domain.errors import ServiceUnavailable
     from domain.governance.voting import ApprovalStatus
-    from workflows.approval_process import request_approval
+    from workflows.approval_process import end_approval, request_approval
     from workflows.search_attributes import (
         LANA_ACCOUNT_ID,
         LANA_CUSTOMER_ID,
@@ -76,8 +76,10 @@ class WithdrawalWorkflow:
         if self.state.approved is None and self.state.status in (WithdrawalStatus.PENDING_APPROVAL,
                                                                  WithdrawalStatus.CANCELLED):
             decision = await request_approval("withdraw", wid, f"withdrawal:{wid}")
-            await self._conclude(ConcludeApproval(withdrawal_id=wid, approved=decision == ApprovalStatus.APPROVED,
-                                                  workflow_id=workflow.info().workflow_id))
+            if decision != ApprovalStatus.CANCELLED:  # cancelled: the withdrawal ended first
+                await self._conclude(ConcludeApproval(
+                    withdrawal_id=wid, approved=decision == ApprovalStatus.APPROVED,
+                    workflow_id=workflow.info().workflow_id))
         await workflow.wait_condition(lambda: self.state.status not in RESERVED)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state.status
@@ -117,7 +119,11 @@ class WithdrawalWorkflow:
 
     @workflow.update
     async def cancel(self, actor: str) -> WithdrawalState:
-        return await self._command(Withdrawal.check_cancel, WithdrawalActivities.cancel, actor)
+        awaiting_approval = self.state.approved is None
+        state = await self._command(Withdrawal.check_cancel, WithdrawalActivities.cancel, actor)
+        if awaiting_approval and state.status == WithdrawalStatus.CANCELLED:
+            await end_approval(state.withdrawal_id, f"withdrawal cancelled by {actor}")
+        return state
 
     @cancel.validator
     def validate_cancel(self, actor: str) -> None:

@@ -10,6 +10,8 @@ read-then-check here, so two concurrent withdrawals cannot both reserve the same
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,6 +20,7 @@ from activities import ledger
 from activities.customers.repository import record_customer_activity
 from activities.deposits import store
 from activities.deposits.accounts import OMNIBUS_ID
+from activities.governance import processes
 from domain.deposits.errors import InsufficientFunds, ReferenceTaken
 from domain.deposits.model import Deposit, DepositAccount, DepositStatus, Withdrawal
 from domain.ledger.errors import InsufficientBalance
@@ -97,6 +100,8 @@ async def initiate_withdrawal(conn: AsyncConnection, withdrawal_id: str, account
     await store.save_withdrawal(conn, w)
     await _post(conn, "INITIATE_WITHDRAW", account_id, amount, f"withdrawal:{withdrawal_id}:initiate",
                 tx_id=withdrawal_id, what="withdraw")
+    # The approval process exists from the start, so the id the API returns is readable at once.
+    await processes.start(conn, withdrawal_id, "withdraw", f"withdrawal:{withdrawal_id}")
     await _touch(conn, account)
     return await store.row_of(conn, store.withdrawals, withdrawal_id, LookupError), True
 
@@ -104,8 +109,8 @@ async def initiate_withdrawal(conn: AsyncConnection, withdrawal_id: str, account
 async def conclude_approval(conn: AsyncConnection, withdrawal_id: str, approved: bool) -> tuple[Withdrawal, bool]:
     """Governance decided: approved → PENDING_CONFIRMATION; denied → DENIED + release (DENY_WITHDRAW).
 
-    No account-status check: a denial on a frozen account hits the locked ledger account and the
-    activity retries until the account is unfrozen (customers-deposits.md §8.3).
+    No account-status check: a denial on a frozen account hits the locked ledger account; the
+    refusal reaches the workflow, which waits for the unfreeze (customers-deposits.md §8.3).
     """
     w = await store.load_withdrawal(conn, withdrawal_id)
     await store.lock_account(conn, w.account_id)
@@ -118,34 +123,49 @@ async def conclude_approval(conn: AsyncConnection, withdrawal_id: str, approved:
     return w, changed
 
 
-async def _command(conn: AsyncConnection, withdrawal_id: str, check: str, operation: str):
+@dataclass(frozen=True)
+class _Step:
+    """One operator step of a withdrawal: its rule, its transition, its template and key suffix."""
+
+    name: str
+    check: Callable[[Withdrawal], bool]
+    apply: Callable[[Withdrawal, str, str], None]
+
+    @property
+    def template(self) -> str:
+        return f"{self.name.upper()}_WITHDRAW"
+
+
+CONFIRM = _Step("confirm", Withdrawal.check_confirm, Withdrawal.confirm)
+CANCEL = _Step("cancel", Withdrawal.check_cancel, Withdrawal.cancel)
+REVERT = _Step("revert", Withdrawal.check_revert, Withdrawal.revert)
+
+
+async def _finish(conn: AsyncConnection, withdrawal_id: str, actor: str, step: _Step) -> Withdrawal:
+    """Confirm, cancel or revert: post ``<STEP>_WITHDRAW`` once (key ``withdrawal:{id}:<step>``)."""
     w = await store.load_withdrawal(conn, withdrawal_id)
     account = await store.lock_account(conn, w.account_id)
     w = await store.load_withdrawal(conn, withdrawal_id)
-    if not getattr(w, check)():
-        return w, account, False
-    account.ensure_active(operation)
-    return w, account, True
-
-
-async def _finish(conn: AsyncConnection, withdrawal_id: str, actor: str, step: str) -> Withdrawal:
-    """Confirm, cancel or revert: post ``<STEP>_WITHDRAW`` once (key ``withdrawal:{id}:<step>``)."""
-    w, account, go = await _command(conn, withdrawal_id, f"check_{step}", f"{step} a withdrawal")
-    if go:
-        tx = await _post(conn, f"{step.upper()}_WITHDRAW", w.account_id, w.amount, f"withdrawal:{withdrawal_id}:{step}")
-        getattr(w, step)(tx, actor)
+    if step.check(w):
+        account.ensure_active(f"{step.name} a withdrawal")
+        tx = await _post(conn, step.template, w.account_id, w.amount, f"withdrawal:{withdrawal_id}:{step.name}")
+        step.apply(w, tx, actor)
         await store.save_withdrawal(conn, w)
         await _touch(conn, account)
     return w
 
 
 async def confirm_withdrawal(conn: AsyncConnection, withdrawal_id: str, actor: str) -> Withdrawal:
-    return await _finish(conn, withdrawal_id, actor, "confirm")
+    return await _finish(conn, withdrawal_id, actor, CONFIRM)
 
 
 async def cancel_withdrawal(conn: AsyncConnection, withdrawal_id: str, actor: str) -> Withdrawal:
-    return await _finish(conn, withdrawal_id, actor, "cancel")
+    """Cancel (releases the reservation); a pending approval process ends with it (cancelled)."""
+    w = await _finish(conn, withdrawal_id, actor, CANCEL)
+    if w.approved is None:
+        await processes.cancel(conn, withdrawal_id, f"withdrawal cancelled by {actor}")
+    return w
 
 
 async def revert_withdrawal(conn: AsyncConnection, withdrawal_id: str, actor: str) -> Withdrawal:
-    return await _finish(conn, withdrawal_id, actor, "revert")
+    return await _finish(conn, withdrawal_id, actor, REVERT)

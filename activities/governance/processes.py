@@ -12,18 +12,19 @@ from activities import event_store
 from activities.audit import record_system_action
 from activities.governance import committees, policies
 from domain.governance.errors import ApprovalProcessNotFound
-from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, check_vote, conclusion
+from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, check_cancel, check_vote, conclusion
+from domain.governance.voting import cancel as cancel_process
 
 ENTITY = "approval_process"
 
-_COLUMNS = "id::text AS process_id, process_type, target_ref, eligible, threshold, status, votes"
+_COLUMNS = "id::text AS process_id, process_type, target_ref, eligible, threshold, status, votes, ended_reason"
 
 
 def _state(row) -> ApprovalState:
     return ApprovalState(
         process_id=row.process_id, process_type=row.process_type, target_ref=row.target_ref,
         eligible=row.eligible, threshold=row.threshold, status=row.status,
-        votes=[Vote(**v) for v in row.votes],
+        votes=[Vote(**v) for v in row.votes], ended_reason=row.ended_reason,
     )
 
 
@@ -92,6 +93,25 @@ async def record_vote(conn: AsyncConnection, process_id: str, vote: Vote) -> App
         {"v": json.dumps([v.model_dump(mode="json") for v in state.votes]), "st": state.status.value,
          "done": state.status != ApprovalStatus.IN_PROGRESS, "id": process_id},
     )
+    return state
+
+
+async def cancel(conn: AsyncConnection, process_id: str, reason: str) -> ApprovalState | None:
+    """End an open process because its subject ended (idempotent; a concluded one is left as it is)."""
+    state = await load(conn, process_id, lock=True)
+    if state is None or not check_cancel(state):
+        return state
+    state = cancel_process(state, reason)
+    version = int(await conn.scalar(
+        text("SELECT max(sequence) FROM events WHERE entity_type = :t AND entity_id = :id"),
+        {"t": ENTITY, "id": process_id}))
+    await event_store.append(conn, ENTITY, process_id, version, [("ApprovalProcessCancelled", {"reason": reason})])
+    await conn.execute(
+        text("UPDATE gov_approval_processes SET status = :st, ended_reason = :r, concluded_at = now() WHERE id = :id"),
+        {"st": state.status.value, "r": reason, "id": process_id})
+    await record_system_action(conn, f"governance/approval-process/{process_id}",
+                               "governance:approval-process:conclude", subject="system:governance",
+                               workflow_id=f"approval-{process_id}")
     return state
 
 

@@ -68,6 +68,12 @@ class AlreadyConcluded(Conflict):
 
 
 @register
+class ApprovalProcessCancelled(Conflict):
+    code = "governance.approval_process_cancelled"
+    title = "Approval process cancelled: its subject ended"
+
+
+@register
 class DenyReasonRequired(ValidationFailed):
     code = "governance.deny_reason_required"
     title = "A deny vote needs a reason"

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from domain.governance.errors import (
     AlreadyConcluded,
     AlreadyVoted,
+    ApprovalProcessCancelled,
     DenyReasonRequired,
     NotEligibleVoter,
 )
@@ -25,6 +26,7 @@ class ApprovalStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     APPROVED = "approved"
     DENIED = "denied"
+    CANCELLED = "cancelled"  # its subject ended first (e.g. the withdrawal was cancelled)
 
 
 class Vote(BaseModel):
@@ -42,6 +44,7 @@ class ApprovalState(BaseModel):
     threshold: int
     votes: list[Vote] = []
     status: ApprovalStatus = ApprovalStatus.IN_PROGRESS
+    ended_reason: str | None = None
 
     def voted(self, voter_id: str) -> bool:
         return any(v.voter_id == voter_id for v in self.votes)
@@ -51,10 +54,27 @@ class ApprovalState(BaseModel):
         return sum(1 for v in self.votes if v.approve)
 
 
-def check_vote(state: ApprovalState, voter_id: str, approve: bool, reason: str | None) -> None:
-    """Raise the error that rejects this vote, or return if it may be recorded."""
+def ensure_open(state: ApprovalState) -> None:
+    """Refuse anything but a vote on an open process, saying how it ended."""
+    if state.status == ApprovalStatus.CANCELLED:
+        raise ApprovalProcessCancelled(f"approval process {state.process_id} was cancelled: {state.ended_reason}")
     if state.status != ApprovalStatus.IN_PROGRESS:
         raise AlreadyConcluded(f"approval process {state.process_id} is already {state.status.value}")
+
+
+def check_cancel(state: ApprovalState) -> bool:
+    """True when the process is open and must end with its subject; False when it already ended
+    (cancelled before: an idempotent replay; concluded: the decision stands)."""
+    return state.status == ApprovalStatus.IN_PROGRESS
+
+
+def cancel(state: ApprovalState, reason: str) -> ApprovalState:
+    return state.model_copy(update={"status": ApprovalStatus.CANCELLED, "ended_reason": reason})
+
+
+def check_vote(state: ApprovalState, voter_id: str, approve: bool, reason: str | None) -> None:
+    """Raise the error that rejects this vote, or return if it may be recorded."""
+    ensure_open(state)
     if voter_id not in state.eligible:
         raise NotEligibleVoter(f"user {voter_id} is not an eligible voter of this process")
     if state.voted(voter_id):

@@ -118,11 +118,12 @@ async def test_cancelled_before_and_after_approval(stack):
     r = await stack.http.post(f"{API}/withdrawals/{w['id']}/cancel")
     assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
     assert (await balance(stack, acct))["available"] == 100_00
-    # governance concludes later: recorded, but the withdrawal stays cancelled and nothing is posted (W2)
-    assert (await voters[0].post(f"{API}/approval-processes/{w['id']}/approve")).status_code == 200
+    # the cancellation ended the approval process: a late vote is refused and nothing is posted
+    r = await voters[0].post(f"{API}/approval-processes/{w['id']}/approve")
+    assert r.status_code == 409 and r.json()["code"] == "governance.approval_process_cancelled"
     assert await stack.client.get_workflow_handle(withdrawal_workflow_id(w["id"])).result() == "CANCELLED"
     body = (await stack.http.get(f"{API}/withdrawals/{w['id']}")).json()
-    assert body["status"] == "CANCELLED" and body["approved"] is True
+    assert body["status"] == "CANCELLED" and body["approved"] is None
     assert (await ledger_counts(stack.engine, acct))["templates"] == {
         "RECORD_DEPOSIT": 1, "INITIATE_WITHDRAW": 1, "CANCEL_WITHDRAW": 1}
     r = await stack.http.post(f"{API}/withdrawals/{w['id']}/confirm")
@@ -210,6 +211,43 @@ async def test_denial_on_a_frozen_account_waits_for_unfreeze_then_releases(stack
     await wait_status(stack, w["id"], "DENIED")
     assert await balance(stack, acct) == {"currency": "USD", "settled": 100_00, "pending": 0,
                                           "available": 100_00, "frozen": 0}
+
+
+async def test_approval_process_id_is_readable_at_once(stack):
+    """Regression (new-user #3): the process was created later, by the workflow, and answered 404."""
+    ids, _ = await _members(stack, 1)
+    await _committee_policy(stack.http, ids, threshold=1)
+    acct = await _funded(stack)
+    # no worker on this queue: nothing but the API's own transaction can have created the process
+    stack.app.state.settings = stack.settings.model_copy(update={"temporal_task_queue": f"none-{uuid.uuid4().hex[:6]}"})
+    r = await withdraw(stack, acct, 10_00)
+    assert r.status_code == 201, r.text
+    pid = r.json()["approval_process_id"]
+    r = await stack.http.get(f"{API}/approval-processes/{pid}")
+    assert r.status_code == 200 and r.json()["status"] == "in_progress", r.text
+
+
+async def test_cancel_while_awaiting_approval_ends_the_approval_process(stack):
+    """Regression (new-user #5): the process stayed open for votes after its withdrawal was cancelled."""
+    ids, voters = await _members(stack, 2)
+    await _committee_policy(stack.http, ids, threshold=2)
+    acct = await _funded(stack)
+    w = (await withdraw(stack, acct, 25_00)).json()
+    await _approval_started(stack, w["id"])
+    r = await stack.http.post(f"{API}/withdrawals/{w['id']}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
+    process = (await stack.http.get(f"{API}/approval-processes/{w['id']}")).json()
+    assert process["status"] == "cancelled" and "cancelled" in process["ended_reason"]
+    r = await voters[0].post(f"{API}/approval-processes/{w['id']}/approve")
+    assert r.status_code == 409 and r.json()["code"] == "governance.approval_process_cancelled", r.text
+    approval = stack.client.get_workflow_handle(approval_workflow_id(w["id"]))
+    assert await approval.result() == "cancelled"
+    assert await stack.client.get_workflow_handle(withdrawal_workflow_id(w["id"])).result() == "CANCELLED"
+    assert await balance(stack, acct) == {"currency": "USD", "settled": 100_00, "pending": 0,
+                                          "available": 100_00, "frozen": 0}
+    entries = (await stack.http.get(f"{API}/audit-entries", params={"first": 100})).json()["items"]
+    assert any(e["object"] == f"governance/approval-process/{w['id']}" and
+               e["action"] == "governance:approval-process:conclude" for e in entries)
 
 
 async def test_worker_crash_between_reservation_and_approval(stack):
