@@ -22,7 +22,7 @@ from domain.credit.facility import (
     check_disbursal_cvl,
     initial_disbursal_cents,
 )
-from domain.ledger import templates
+from domain.ledger import catalogue
 from tests.credit_fixtures import terms
 
 NOW = datetime(2026, 1, 10, 12, tzinfo=UTC)
@@ -79,7 +79,7 @@ def test_initial_disbursal_amount():
 
 
 def _entries(code, **params):
-    _, spec = templates.get(code).evaluate(params)
+    _, spec = catalogue.template(code).evaluate(params)
     return [(e.account_id, e.direction.value, e.layer.value, e.currency.value, e.units) for e in spec.entries]
 
 
