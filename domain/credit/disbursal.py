@@ -49,18 +49,12 @@ class Disbursal(EventSourced):
         """True while awaiting its approval's outcome; False once concluded (a replay)."""
         return self.status is DisbursalStatus.NEW
 
-    def settle(self) -> bool:
+    def conclude(self, approved: bool) -> bool:
+        """Approved: settled (Confirmed); denied: cancelled (Denied). False when already concluded."""
         if not self.check_conclude():
             return False
-        self.record("approved", {})
-        self.record("settled", {})
-        return True
-
-    def cancel(self) -> bool:
-        if not self.check_conclude():
-            return False
-        self.record("denied", {})
-        self.record("cancelled", {})
+        for event_type in ("approved", "settled") if approved else ("denied", "cancelled"):
+            self.record(event_type, {})
         return True
 
     def apply(self, event_type: str, payload: dict[str, Any]) -> None:

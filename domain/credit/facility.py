@@ -260,7 +260,7 @@ class CreditFacility(EventSourced):
     def conclude_disbursal(self, disbursal: Disbursal, approved: bool, now: datetime) -> Obligation | None:
         """Governance decided: approved settles it (its principal obligation is returned), denied
         cancels it (the amount is available again). A concluded disbursal records nothing."""
-        if not (disbursal.settle() if approved else disbursal.cancel()):
+        if not disbursal.conclude(approved):
             return None
         self.record("disbursal_concluded", {"disbursal_id": disbursal.id, "status": disbursal.status.value,
                                             "amount_cents": disbursal.amount_cents})
