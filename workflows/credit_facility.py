@@ -4,12 +4,14 @@ the end of the facility.
 1. Proposal: a ``credit-facility-proposal`` approval process (governance); denied → the run ends.
    Approved → activity ``credit.conclude_proposal`` creates the pending facility, its ledger accounts
    and the off-balance commitment.
-2. Operator commands are Temporal Updates whose validators run the pure domain rules (a refused
-   command never reaches history): ``update_collateral`` records the collateral (ledger + history),
-   recomputes the CVL with a fresh price and, on a pending facility that reached the activation
-   threshold (``activation_cvl_threshold``), activates it; ``initiate_disbursal`` reserves the amount
-   and starts a ``disbursal`` approval in its own workflow task, concurrently with any others; the
-   conclusion settles (deposit account credited, principal obligation) or cancels it.
+2. Operator commands are Temporal Updates whose validators run the aggregate's predicates
+   (``CreditFacility.check_*`` through ``check``, so a refused command never reaches history):
+   ``update_collateral`` records the collateral (ledger + history), recomputes the CVL with a fresh
+   price and, on a pending facility that reached the activation threshold
+   (``activation_cvl_threshold``), activates it; ``initiate_disbursal`` reserves the amount and
+   starts a ``disbursal`` approval in its own workflow task, concurrently with any others; the
+   conclusion settles (deposit account credited, principal obligation) or cancels it. A refusal
+   from an activity fails the Update (``refusal_of``), never the workflow.
 3. The main loop waits on conditions; interest cycles, obligation timers and liquidation will be
    further conditions/timers there. When Temporal suggests continue-as-new, it waits for in-flight
    disbursals and handlers, then continues with the state (one ``FacilityState`` model).

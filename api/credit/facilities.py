@@ -1,9 +1,10 @@
 """Credit facilities (api-surface §8 CR4, CR6–CR8, CR14): proposals, pending facilities, facilities.
 
-A proposal is created by one operation (``activities/credit/operations.create_proposal``: row +
-``proposal_created`` event in one DB transaction), then its ``CreditFacility`` workflow is started (id conflict policy USE_EXISTING, so a retried request with
-the same Idempotency-Key reaches the same proposal and the same workflow). Everything after that is
-done by the workflow; these routes read the read model or send it Updates.
+A proposal is created by one operation (``operations.create_proposal``: row + ``proposal_created``
+event in one DB transaction), then its ``CreditFacility`` workflow is started (id conflict policy
+USE_EXISTING, so a retried request with the same Idempotency-Key reaches the same proposal and the
+same workflow). Everything after that is done by the workflow; these routes read the read model or
+send it Updates.
 """
 
 from __future__ import annotations
