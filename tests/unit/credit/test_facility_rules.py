@@ -24,7 +24,8 @@ from tests.credit_fixtures import terms
 NOW = datetime(2026, 1, 10, 12, tzinfo=UTC)
 
 
-def state(**kw) -> CreditFacility:
+def facility(**kw) -> CreditFacility:
+    """A proposal (or, with ``kw``, a loan at any stage) over a fresh ``FacilityState``."""
     base = dict(id="f", customer_id="c", customer_type="Individual", amount_cents=100_000, terms=terms(),
                 collateral_id="k", deposit_account_id="d")
     base.update(kw)
@@ -32,23 +33,23 @@ def state(**kw) -> CreditFacility:
 
 
 def active(**kw) -> CreditFacility:
-    return state(stage=Stage.ACTIVE, status=FacilityStatus.ACTIVE, maturity_date=date(2026, 4, 10), **kw)
+    return facility(stage=Stage.ACTIVE, status=FacilityStatus.ACTIVE, maturity_date=date(2026, 4, 10), **kw)
 
 
 def test_collateral_only_on_pending_or_active():
     with pytest.raises(CollateralUpdateNotAllowed):
-        state().check_collateral_update(1)
+        facility().check_collateral_update(1)
     with pytest.raises(CollateralUpdateNotAllowed):
-        state(stage=Stage.DENIED).check_collateral_update(1)
+        facility(stage=Stage.DENIED).check_collateral_update(1)
     with pytest.raises(InvalidCollateralAmount):
-        state(stage=Stage.PENDING).check_collateral_update(-1)
-    state(stage=Stage.PENDING).check_collateral_update(0)
+        facility(stage=Stage.PENDING).check_collateral_update(-1)
+    facility(stage=Stage.PENDING).check_collateral_update(0)
     active().check_collateral_update(5)
 
 
 def test_disbursal_checks_in_spec_order():
     with pytest.raises(DisbursalOnInactiveFacility):
-        state(stage=Stage.PENDING).check_disbursal(1, NOW)
+        facility(stage=Stage.PENDING).check_disbursal(1, NOW)
     with pytest.raises(OnlyOneDisbursalAllowed):
         active(terms=terms(disbursal_policy="SingleDisbursal")).check_disbursal(1, NOW)
     with pytest.raises(DisbursalPastMaturityDate):
@@ -117,7 +118,7 @@ def test_replays_are_answered_not_refused():
 
 
 def test_lifecycle_records_its_events():
-    f = state(id=str(uuid.uuid4()))
+    f = facility(id=str(uuid.uuid4()))
     assert f.conclude_proposal(True, {"collateral": "c"}) and not f.conclude_proposal(False)
     assert (f.state.stage, f.accounts) == (Stage.PENDING, {"collateral": "c"})
     change = f.update_collateral(1, 2_333_334, None, NOW, "op")
