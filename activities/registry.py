@@ -61,8 +61,7 @@ def _price_activities(deps: Deps) -> list[Callable[..., Any]]:
 
 
 def _credit_activities(deps: Deps) -> list[Callable[..., Any]]:
-    from activities.credit.facility_activities import CreditFacilityActivities
-    from activities.credit.reevaluation import CollateralizationActivities
+    from activities.credit.activity import CollateralizationActivities, CreditFacilityActivities
 
     credit = CreditFacilityActivities(deps.engine, deps.settings)
     reeval = CollateralizationActivities(deps.engine)

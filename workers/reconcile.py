@@ -39,10 +39,10 @@ async def sweep(engine: AsyncEngine, client: Client, task_queue: str, *, grace: 
     """Start the missing workflows of entities created between ``grace + window`` and ``grace`` ago;
     return how many were started. The window bounds each sweep's work to recent entities (a sweep
     every minute looks at each one many times) instead of re-checking every open one forever."""
-    from activities.credit.facility_store import load_state
+    from activities.credit.store import load_facility
     from activities.credit.tables import facilities
     from activities.deposits import store
-    from domain.credit.facility import Stage
+    from domain.credit.status import Stage
     from domain.deposits.model import RESERVED
     from workflows.credit_facility import facility_workflow_id, start_facility_workflow
     from workflows.withdrawal import start_withdrawal_workflow, withdrawal_workflow_id
@@ -65,8 +65,8 @@ async def sweep(engine: AsyncEngine, client: Client, task_queue: str, *, grace: 
                 started += 1
         for row in proposals:
             if not await _running(client, facility_workflow_id(str(row.id))):
-                state, _ = await load_state(conn, str(row.id), lock=False)
-                await start_facility_workflow(client, task_queue, state)
+                facility = await load_facility(conn, str(row.id), lock=False)
+                await start_facility_workflow(client, task_queue, facility.state)
                 log.warning("restarted a lost credit facility workflow", facility_id=str(row.id))
                 started += 1
     return started

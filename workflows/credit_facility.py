@@ -4,12 +4,14 @@ the end of the facility.
 1. Proposal: a ``credit-facility-proposal`` approval process (governance); denied → the run ends.
    Approved → activity ``credit.conclude_proposal`` creates the pending facility, its ledger accounts
    and the off-balance commitment.
-2. Operator commands are Temporal Updates whose validators run the pure domain rules (a refused
-   command never reaches history): ``update_collateral`` records the collateral (ledger + history),
-   recomputes the CVL with a fresh price and, on a pending facility that reached the activation
-   threshold (``activation_cvl_threshold``), activates it; ``initiate_disbursal`` reserves the amount
-   and starts a ``disbursal`` approval in its own workflow task, concurrently with any others; the
-   conclusion settles (deposit account credited, principal obligation) or cancels it.
+2. Operator commands are Temporal Updates whose validators run the aggregate's predicates
+   (``CreditFacility.check_*`` through ``check``, so a refused command never reaches history):
+   ``update_collateral`` records the collateral (ledger + history), recomputes the CVL with a fresh
+   price and, on a pending facility that reached the activation threshold
+   (``activation_cvl_threshold``), activates it; ``initiate_disbursal`` reserves the amount and
+   starts a ``disbursal`` approval in its own workflow task, concurrently with any others; the
+   conclusion settles (deposit account credited, principal obligation) or cancels it. A refusal
+   from an activity fails the Update (``refusal_of``), never the workflow.
 3. The main loop waits on conditions; interest cycles, obligation timers and liquidation will be
    further conditions/timers there. When Temporal suggests continue-as-new, it waits for in-flight
    disbursals and handlers, then continues with the state (one ``FacilityState`` model).
@@ -18,33 +20,31 @@ the end of the facility.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
-from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ActivityError
 from temporalio.service import RPCError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.credit.facility_activities import (
+    from activities.boundary import ACTIVITY_OPTIONS, check, refusal_of
+    from activities.credit.activity import CollateralizationActivities, CreditFacilityActivities
+    from domain.credit.facility import CreditFacility
+    from domain.credit.messages import (
         ActivateInput,
+        CollateralCommand,
         CollateralInput,
         ConcludeDisbursal,
         ConcludeProposal,
-        CreditFacilityActivities,
+        DisbursalCommand,
         DisbursalInput,
-    )
-    from activities.credit.reevaluation import CollateralizationActivities, ReevaluateInput
-    from domain.credit.cvl import PendingCollateralizationState
-    from domain.credit.facility import (
         FacilityState,
-        FacilityStatus,
-        Stage,
-        check_collateral_update,
-        check_disbursal,
+        FacilitySummary,
+        ReevaluateInput,
     )
-    from domain.errors import LanaError, ServiceUnavailable
+    from domain.credit.status import FacilityStatus, Stage
+    from domain.errors import ServiceUnavailable
     from domain.governance.voting import ApprovalStatus
     from domain.price.model import PriceChanged
     from workflows.approval_process import request_approval
@@ -56,52 +56,18 @@ with workflow.unsafe.imports_passed_through():
         LANA_STATUS,
     )
 
-ACTIVITY_OPTS = {"start_to_close_timeout": timedelta(seconds=30),
-                 "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30))}
-
 
 def facility_workflow_id(facility_id: str) -> str:
     return f"credit-facility-{facility_id}"
 
 
-class CollateralCommand(BaseModel):
-    collateral_sats: int
-    effective: date | None = None
-    actor: str
-
-
-class DisbursalCommand(BaseModel):
-    disbursal_id: str
-    amount_cents: int
-    actor: str
-
-
-class FacilitySummary(BaseModel):
-    """The ``summary`` query: what an engineer wants at a glance in the Web UI."""
-
-    status: str
-    collateralization: str
-    cvl: dict | None
-    price_cents: int | None
-    collateral_sats: int
-    amount_cents: int
-    remaining_cents: int
-    drawn_cents: int
-    disbursed_cents: int
-    in_flight_cents: int
-
-
-def _refused(check) -> None:
-    try:
-        check()
-    except LanaError as exc:
-        raise ApplicationError(exc.detail, type=exc.code) from exc
-
-
 @workflow.defn
 class CreditFacilityWorkflow:
-    def __init__(self) -> None:
-        self.state: FacilityState | None = None
+    @workflow.init
+    def __init__(self, state: FacilityState) -> None:
+        # From the start input, so an Update or signal handled in the first activation (before
+        # ``run`` has begun) sees the real loan, never ``None``.
+        self.state: FacilityState = state
         self.lock = asyncio.Lock()
         self.disbursal_tasks: dict[str, asyncio.Task] = {}
         self._published: tuple | None = None
@@ -109,7 +75,6 @@ class CreditFacilityWorkflow:
 
     @workflow.run
     async def run(self, state: FacilityState) -> FacilityState:
-        self.state = state
         self._publish()
         if self.state.stage is Stage.PROPOSAL:
             status = await request_approval("credit-facility-proposal", state.id, f"credit-facility:{state.id}")
@@ -134,7 +99,7 @@ class CreditFacilityWorkflow:
         return self.state.status is FacilityStatus.CLOSED
 
     async def _step(self, fn, arg) -> FacilityState:
-        state = await workflow.execute_activity_method(fn, arg, **ACTIVITY_OPTS)
+        state = await workflow.execute_activity_method(fn, arg, **ACTIVITY_OPTIONS)
         self.state = state
         self._publish()
         return state
@@ -144,37 +109,40 @@ class CreditFacilityWorkflow:
         try:
             return await self._step(fn, arg)
         except ActivityError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError):
-                raise ApplicationError(cause.message, type=cause.type) from exc
+            refusal = refusal_of(exc)
+            if refusal is not None:
+                raise refusal from exc
             raise
+
+    def _facility(self) -> CreditFacility:
+        """The aggregate over the workflow's copy of the state, to run the domain's predicates."""
+        return CreditFacility.of(self.state)
 
     # -- collateral and activation -------------------------------------------------------------
     @workflow.update
     async def update_collateral(self, cmd: CollateralCommand) -> FacilityState:
         async with self.lock:
-            _refused(lambda: check_collateral_update(self.state, cmd.collateral_sats))
+            check(CreditFacility.check_collateral_update, self._facility(), cmd.collateral_sats)
             await self._command(CreditFacilityActivities.record_collateral, CollateralInput(
                 facility_id=self.state.id, seq=self.state.collateral_seq + 1, collateral_sats=cmd.collateral_sats,
                 effective=cmd.effective, actor=cmd.actor, now=workflow.now()))
-            if (self.state.stage is Stage.PENDING
-                    and self.state.pending_collateralization is PendingCollateralizationState.FULLY_COLLATERALIZED):
+            if self._facility().ready_to_activate():
                 await self._command(CreditFacilityActivities.activate,
                                     ActivateInput(facility_id=self.state.id, now=workflow.now()))
             return self.state
 
     @update_collateral.validator
     def validate_collateral(self, cmd: CollateralCommand) -> None:
-        _refused(lambda: check_collateral_update(self.state, cmd.collateral_sats))
+        check(CreditFacility.check_collateral_update, self._facility(), cmd.collateral_sats)
 
     # -- price changes ------------------------------------------------------------------------
     @workflow.signal
     async def price_changed(self, sig: PriceChanged) -> None:
         """From PriceFeedWorkflow, only when this facility's state changes at the new price. An
         observation not newer than one already handled is dropped (replayed signal); the activity is
-        idempotent on its own too (see activities/credit/reevaluation.py)."""
+        idempotent on its own too (see activities/credit/operations.py)."""
         async with self.lock:
-            if self.state is None or self.state.stage is not Stage.ACTIVE or self._closed():
+            if self.state.stage is not Stage.ACTIVE or self._closed():
                 return
             if self._price_seen is not None and sig.observed_at <= self._price_seen:
                 return
@@ -186,8 +154,7 @@ class CreditFacilityWorkflow:
     @workflow.update
     async def initiate_disbursal(self, cmd: DisbursalCommand) -> FacilityState:
         async with self.lock:
-            if cmd.disbursal_id not in self.state.in_flight:
-                _refused(lambda: check_disbursal(self.state, cmd.amount_cents, workflow.now()))
+            check(CreditFacility.check_disbursal, self._facility(), cmd.amount_cents, workflow.now(), cmd.disbursal_id)
             await self._command(CreditFacilityActivities.initiate_disbursal, DisbursalInput(
                 facility_id=self.state.id, disbursal_id=cmd.disbursal_id, amount_cents=cmd.amount_cents,
                 actor=cmd.actor, now=workflow.now()))
@@ -197,8 +164,8 @@ class CreditFacilityWorkflow:
 
     @initiate_disbursal.validator
     def validate_disbursal(self, cmd: DisbursalCommand) -> None:
-        if cmd.disbursal_id not in self.state.in_flight:  # a replayed request is answered, not refused
-            _refused(lambda: check_disbursal(self.state, cmd.amount_cents, workflow.now()))
+        # a replayed request (already in flight) is answered, not refused
+        check(CreditFacility.check_disbursal, self._facility(), cmd.amount_cents, workflow.now(), cmd.disbursal_id)
 
     def _watch_disbursal(self, disbursal_id: str) -> None:
         if disbursal_id not in self.disbursal_tasks:
@@ -218,12 +185,7 @@ class CreditFacilityWorkflow:
 
     @workflow.query
     def summary(self) -> FacilitySummary:
-        s = self.state
-        return FacilitySummary(
-            status=s.status_label, collateralization=s.collateralization_label, cvl=s.cvl_out(),
-            price_cents=s.price_cents, collateral_sats=s.collateral_sats, amount_cents=s.amount_cents,
-            remaining_cents=s.remaining_cents, drawn_cents=s.drawn_cents, disbursed_cents=s.disbursed_cents,
-            in_flight_cents=sum(s.in_flight.values()))
+        return FacilitySummary.of(self.state)
 
     def _publish(self) -> None:
         s = self.state
@@ -240,7 +202,7 @@ class CreditFacilityWorkflow:
             f"{s.collateral_sats} sats, CVL {s.cvl}, drawn {s.drawn_cents} ¢")
 
 
-async def start_facility_workflow(client, task_queue: str, state) -> None:
+async def start_facility_workflow(client, task_queue: str, state: FacilityState) -> None:
     """Start the facility's workflow; a repeat reaches the running one (USE_EXISTING)."""
     try:
         await client.start_workflow(

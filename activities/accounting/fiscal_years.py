@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities import ledger
 from activities.accounting import chart
 from domain.accounting import fiscal
-from domain.accounting import templates as _templates  # noqa: F401  (registers YEAR_END_CLOSING)
 from domain.accounting.errors import (
     AllMonthsClosed,
     BaseConfigNotFound,

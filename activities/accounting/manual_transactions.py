@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import ledger
 from activities.accounting import chart
-from domain.accounting import templates as _templates  # noqa: F401  (registers MANUAL_TRANSACTION)
 from domain.accounting.codes import fmt, parse_code
 from domain.accounting.errors import (
     CodeNotFoundInChart,

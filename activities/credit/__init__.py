@@ -1,1 +1,1 @@
-"""Credit persistence (terms templates; facilities later)."""
+"""Credit persistence and steps: terms templates; facilities (store, operations, activity)."""

@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.deposits.accounts import holder_account_ids
-from domain.credit.facility import DepositAccountNotFound
+from domain.credit.errors import DepositAccountNotFound
 
 
 async def deposit_ledger_account(conn: AsyncConnection, customer_id: str | uuid.UUID) -> uuid.UUID:

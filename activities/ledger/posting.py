@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.ledger.accounts import DEFAULT_JOURNAL_ID
 from activities.ledger.errors import map_db_error
-from domain.ledger import templates
+from domain.ledger import catalogue
 from domain.ledger.model import Entry
 
 TX_NAMESPACE = uuid.UUID("6c1e6a52-8f5e-4f37-9d0b-4c2d1f9a0b11")
@@ -75,7 +75,7 @@ async def post(
     template_version: int | None = None,
 ) -> PostedTransaction:
     """Post template ``template_code`` with ``params``; see the module docstring."""
-    tpl = templates.get(template_code, template_version)
+    tpl = catalogue.template(template_code, template_version)
     bound, spec = tpl.evaluate(params)
     tx_id = tx_id or uuid.uuid5(TX_NAMESPACE, idempotency_key)
     meta = {**spec.metadata, **(metadata or {})}

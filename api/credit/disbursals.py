@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
 from activities import event_store
-from activities.credit.facility_store import DISBURSAL_ENTITY, facility_row
+from activities.credit.store import DISBURSAL_ENTITY, facility_row
 from activities.credit.tables import disbursals
 from api.authz import Principal, require
 from api.credit.facilities import UNAVAILABLE
@@ -17,8 +17,9 @@ from api.deps import ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import call
-from domain.credit.facility import DisbursalNotFound, DisbursalOnInactiveFacility
-from workflows.credit_facility import CreditFacilityWorkflow, DisbursalCommand, facility_workflow_id
+from domain.credit.errors import DisbursalNotFound, DisbursalOnInactiveFacility
+from domain.credit.messages import DisbursalCommand
+from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
 
 router = APIRouter(tags=["credit: disbursals"])
 

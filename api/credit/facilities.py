@@ -1,9 +1,10 @@
 """Credit facilities (api-surface §8 CR4, CR6–CR8, CR14): proposals, pending facilities, facilities.
 
-A proposal is created in one DB transaction (row + ``proposal_created`` event), then its
-``CreditFacility`` workflow is started (id conflict policy USE_EXISTING, so a retried request with
-the same Idempotency-Key reaches the same proposal and the same workflow). Everything after that is
-done by the workflow; these routes read the read model or send it Updates.
+A proposal is created by one operation (``operations.create_proposal``: row + ``proposal_created``
+event in one DB transaction), then its ``CreditFacility`` workflow is started (id conflict policy
+USE_EXISTING, so a retried request with the same Idempotency-Key reaches the same proposal and the
+same workflow). Everything after that is done by the workflow; these routes read the read model or
+send it Updates.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
 from activities import event_store, ledger
-from activities.credit.deposit_link import deposit_ledger_account
-from activities.credit.facility_store import ENTITY, facility_row, insert_proposal
+from activities.credit import operations
+from activities.credit.store import ENTITY, facility_row
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
-from activities.customers.repository import customer_row, ensure_customer_verified
 from api.authz import Principal, require
 from api.credit.schemas import (
     CollateralizationEntry,
@@ -34,14 +34,10 @@ from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import call
 from domain.credit.cvl import cvl_json
-from domain.credit.facility import CollateralUpdateNotAllowed, FacilityNotFound, FacilityState, Stage
-from domain.credit.terms import validate_term_values
-from workflows.credit_facility import (
-    CollateralCommand,
-    CreditFacilityWorkflow,
-    facility_workflow_id,
-    start_facility_workflow,
-)
+from domain.credit.errors import CollateralUpdateNotAllowed, FacilityNotFound
+from domain.credit.messages import CollateralCommand
+from domain.credit.status import Stage
+from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id, start_facility_workflow
 
 router = APIRouter(tags=["credit: facilities"])
 UNAVAILABLE = {503: {"description": "Temporal unreachable, or no fresh BTC price (price.stale_price)"}}
@@ -54,28 +50,13 @@ async def create_proposal(
     body: ProposalCreate, request: Request, response: Response, engine: EngineDep, temporal: TemporalDep,
     principal: Principal = require("credit:credit-facility:create"), _idem: str | None = idempotent(),
 ) -> CreditFacilityOut:
-    validate_term_values(body.terms)
     facility_id = str(new_entity_id(request))
     settings = request.app.state.settings
     async with engine.begin() as conn:
-        row = (await conn.execute(select(facilities).where(facilities.c.id == facility_id))).first()
-        if row is None:
-            await ensure_customer_verified(conn, str(body.customer_id), kyc_required=settings.kyc_required)
-            customer = await customer_row(conn, str(body.customer_id))
-            deposit = await deposit_ledger_account(conn, body.customer_id)
-            state = FacilityState(
-                id=facility_id, customer_id=str(body.customer_id), customer_type=customer.customer_type,
-                amount_cents=body.amount, terms=body.terms, collateral_id=str(uuid.uuid5(uuid.UUID(facility_id),
-                                                                                         "collateral")),
-                deposit_account_id=str(deposit))
-            await insert_proposal(conn, state, custodian_id=body.custodian_id and str(body.custodian_id),
-                                  actor=principal.subject)
-            row = await facility_row(conn, facility_id)
-    if row.stage == Stage.PROPOSAL.value:
-        from activities.credit.facility_store import load_state
-
-        async with engine.connect() as conn:
-            state, _ = await load_state(conn, facility_id, lock=False)
+        state, row = await operations.create_proposal(
+            conn, facility_id, str(body.customer_id), body.amount, body.terms,
+            body.custodian_id and str(body.custodian_id), principal.subject, kyc_required=settings.kyc_required)
+    if state.stage is Stage.PROPOSAL:
         await start_facility_workflow(temporal, settings.temporal_task_queue, state)
     response.headers["Location"] = f"/api/v1/credit-facility-proposals/{facility_id}"
     return CreditFacilityOut.from_row(row)

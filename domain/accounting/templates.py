@@ -1,4 +1,7 @@
-"""Ledger templates of the accounting module: manual transactions and the year-end closing."""
+"""Ledger templates of the accounting module: manual transactions and the year-end closing.
+
+Listed in ``TEMPLATES``; ``domain/ledger/catalogue.py`` registers them.
+"""
 
 from __future__ import annotations
 
@@ -33,3 +36,6 @@ def manual_transaction(p):
 def year_end_closing(p):
     return TxSpec(_entries(p["entries"], "CLOSING"), description=p["description"],
                   metadata={"is_closing_tx": True})
+
+
+TEMPLATES = [manual_transaction, year_end_closing]

@@ -1,1 +1,4 @@
-"""Credit: terms, CVL and collateralization (credit.md). Pure: importable from workflows."""
+"""Credit: terms, CVL, the facility and disbursal aggregates, ledger templates (credit.md).
+
+Pure: importable from workflows.
+"""

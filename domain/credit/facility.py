@@ -1,202 +1,49 @@
-"""The credit facility lifecycle state (credit.md §1, §4, §5): one model from proposal to active.
+"""The credit facility (credit.md §1, §4, §5) as an event-sourced aggregate: proposal → pending → active.
 
-A proposal, its pending facility and the active facility share one id (§0.4), so one
-``FacilityState`` follows the loan through its stages; the ``CreditFacility`` workflow carries it
-(also across continue-as-new) and the read model mirrors it. The rules here are pure: workflow
-update validators run them before anything is recorded, activities run them again under a lock.
+A proposal, its pending facility and the active facility share one id (§0.4) and one stream,
+``credit_facility``. Each transition is a pair: ``check_x`` says go (True), already done (False: an
+idempotent replay) or raises the refusal; ``x`` records the events, and ``apply`` folds them into
+the ``FacilityState`` the workflow carries. Workflow validators run the predicates on the
+workflow's copy before anything is recorded; activities run them again on the locked stored one.
+
+The aggregate is loaded from its read-model row (the snapshot at the row's version), not by
+replaying the stream: the CVL refreshed at a new price without a change of state is kept on the
+snapshot only, and the proposal's customer type lives on the row.
 """
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from domain.credit.cvl import CollateralizationState, PendingCollateralizationState, cvl, cvl_json
+from domain.credit import cvl as cvlmod
+from domain.credit.disbursal import Disbursal
+from domain.credit.errors import (
+    BelowMarginLimit,
+    CollateralUpdateNotAllowed,
+    DisbursalAmountTooLarge,
+    DisbursalOnInactiveFacility,
+    DisbursalPastMaturityDate,
+    InvalidCollateralAmount,
+    InvalidDisbursalAmount,
+    OnlyOneDisbursalAllowed,
+)
+from domain.credit.messages import FacilityState
+from domain.credit.obligation import DueDates, Obligation
+from domain.credit.status import DisbursalStatus, FacilityStatus, PendingStatus, ProposalStatus, Stage
 from domain.credit.terms import TermValues
-from domain.errors import Conflict, NotFound, ValidationFailed, register
+from domain.events import EventSourced
 
-
-class Stage(StrEnum):
-    PROPOSAL = "proposal"
-    PENDING = "pending"
-    ACTIVE = "active"
-    DENIED = "denied"
-
-
-class ProposalStatus(StrEnum):
-    PENDING_APPROVAL = "PendingApproval"
-    APPROVED = "Approved"
-    DENIED = "Denied"
-
-
-class PendingStatus(StrEnum):
-    PENDING_COLLATERALIZATION = "PendingCollateralization"
-    COMPLETED = "Completed"
-
-
-class FacilityStatus(StrEnum):
-    ACTIVE = "Active"
-    MATURED = "Matured"
-    CLOSED = "Closed"
-
-
-class DisbursalStatus(StrEnum):
-    NEW = "New"
-    APPROVED = "Approved"
-    DENIED = "Denied"
-    CONFIRMED = "Confirmed"
-
-
-class FacilityState(BaseModel):
-    """Everything the workflow needs to decide; amounts in cents / sats, CVL as a decimal string."""
-
-    id: str
-    customer_id: str
-    customer_type: str
-    amount_cents: int
-    terms: TermValues
-    collateral_id: str
-    deposit_account_id: str
-    stage: Stage = Stage.PROPOSAL
-    proposal_status: ProposalStatus = ProposalStatus.PENDING_APPROVAL
-    pending_status: PendingStatus | None = None
-    status: FacilityStatus | None = None
-    pending_collateralization: PendingCollateralizationState | None = None
-    collateralization: CollateralizationState | None = None
-    collateral_sats: int = 0
-    collateral_seq: int = 0
-    cvl: str | None = None
-    price_cents: int | None = None
-    drawn_cents: int = 0  # facility amount drawn, including disbursals awaiting approval
-    disbursed_cents: int = 0  # confirmed principal
-    in_flight: dict[str, int] = Field(default_factory=dict)  # disbursal id -> amount awaiting approval
-    disbursal_count: int = 0
-    activated_at: datetime | None = None
-    maturity_date: date | None = None
-
-    @property
-    def status_label(self) -> str:
-        """One word for the Web UI's LanaStatus search attribute."""
-        if self.stage is Stage.ACTIVE and self.status:
-            return self.status.value
-        if self.stage is Stage.PENDING and self.pending_status:
-            return self.pending_status.value
-        return self.proposal_status.value
-
-    @property
-    def collateralization_label(self) -> str:
-        state = self.collateralization or self.pending_collateralization
-        return state.value if state else "NotYetCollateralized"
-
-    @property
-    def remaining_cents(self) -> int:
-        return self.amount_cents - self.drawn_cents
-
-    def cvl_out(self) -> dict | None:
-        return None if self.cvl is None else cvl_json(Decimal(self.cvl))
-
-
-# --- errors ------------------------------------------------------------------------------------
-@register
-class FacilityNotFound(NotFound):
-    code = "credit.facility_not_found"
-    title = "Credit facility not found"
-
-
-@register
-class DisbursalNotFound(NotFound):
-    code = "credit.disbursal_not_found"
-    title = "Disbursal not found"
-
-
-@register
-class CollateralUpdateNotAllowed(Conflict):
-    code = "credit.collateral_update_not_allowed"
-    title = "Collateral can only be updated on a pending or active facility"
-
-
-@register
-class InvalidCollateralAmount(ValidationFailed):
-    code = "credit.invalid_collateral_amount"
-    title = "Collateral must be a non-negative number of satoshis"
-
-
-@register
-class DisbursalOnInactiveFacility(Conflict):
-    code = "credit.disbursal_on_inactive_facility"
-    title = "Disbursals need an active facility"
-
-
-@register
-class OnlyOneDisbursalAllowed(Conflict):
-    code = "credit.only_one_disbursal_allowed"
-    title = "A single-disbursal facility was fully drawn at activation"
-
-
-@register
-class DisbursalPastMaturityDate(ValidationFailed):
-    code = "credit.disbursal_past_maturity_date"
-    title = "The facility has reached its maturity date"
-
-
-@register
-class InvalidDisbursalAmount(ValidationFailed):
-    code = "credit.invalid_disbursal_amount"
-    title = "A disbursal amount must be a positive number of cents"
-
-
-@register
-class DisbursalAmountTooLarge(ValidationFailed):
-    code = "credit.disbursal_amount_too_large"
-    title = "The disbursal exceeds the facility's remaining amount"
-
-
-@register
-class BelowMarginLimit(ValidationFailed):
-    code = "credit.below_margin_limit"
-    title = "After the disbursal the CVL would be below the margin-call CVL"
-
-
-@register
-class DepositAccountNotFound(ValidationFailed):
-    code = "credit.deposit_account_not_found"
-    title = "The customer has no deposit account to disburse into"
-
-
-# --- rules -------------------------------------------------------------------------------------
 MAX_SATS = 21_000_000 * 100_000_000
-
-
-def check_collateral_update(state: FacilityState, collateral_sats: int) -> None:
-    if state.stage not in (Stage.PENDING, Stage.ACTIVE) or state.status is FacilityStatus.CLOSED:
-        raise CollateralUpdateNotAllowed(f"Facility {state.id} is {state.status_label}.")
-    if not 0 <= collateral_sats <= MAX_SATS:
-        raise InvalidCollateralAmount(f"{collateral_sats} is not a valid amount of satoshis.", field="collateral")
-
-
-def check_disbursal(state: FacilityState, amount_cents: int, now: datetime) -> None:
-    """§5.1 checks 3, 4, 5, 7 and the remaining amount (8); the CVL check (6) needs the price."""
-    if state.stage is not Stage.ACTIVE or state.status is not FacilityStatus.ACTIVE:
-        raise DisbursalOnInactiveFacility(f"Facility {state.id} is {state.status_label}.")
-    if state.terms.is_single_disbursal:
-        raise OnlyOneDisbursalAllowed("The single disbursal was made at activation.")
-    if state.maturity_date and now >= datetime.combine(state.maturity_date, time(), tzinfo=now.tzinfo):
-        raise DisbursalPastMaturityDate(f"The facility matured on {state.maturity_date}.")
-    if amount_cents <= 0:
-        raise InvalidDisbursalAmount("The amount must be positive.", field="amount")
-    if amount_cents > state.remaining_cents:
-        raise DisbursalAmountTooLarge(
-            f"{amount_cents} cents requested, {state.remaining_cents} cents remain on the facility.",
-            field="amount", remaining_cents=state.remaining_cents)
 
 
 def check_disbursal_cvl(terms: TermValues, collateral_sats: int, outstanding_cents: int, amount_cents: int,
                         price_cents: int) -> Decimal:
     """§5.1 #6: ``CVL(collateral, outstanding + amount) >= margin_call_cvl``; returns that CVL."""
-    value = cvl(collateral_sats, outstanding_cents + amount_cents, price_cents)
+    value = cvlmod.cvl(collateral_sats, outstanding_cents + amount_cents, price_cents)
     if not terms.is_disbursal_allowed(value):
         raise BelowMarginLimit(
             f"CVL after the disbursal would be {value}, below the margin-call CVL {terms.margin_call_cvl}.",
@@ -209,3 +56,255 @@ def initial_disbursal_cents(terms: TermValues, amount_cents: int) -> int:
     if terms.is_single_disbursal:
         return amount_cents
     return terms.one_time_fee_cents(amount_cents)
+
+
+@dataclass(frozen=True)
+class CollateralChange:
+    """A recorded collateral update: the ledger moves ``amount`` sats in ``direction``."""
+
+    seq: int
+    previous_sats: int
+    new_sats: int
+    effective: date
+
+    @property
+    def amount(self) -> int:
+        return abs(self.new_sats - self.previous_sats)
+
+    @property
+    def direction(self) -> str:
+        return "add" if self.new_sats > self.previous_sats else "remove"
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What an activation decided, for the ledger: the initial disbursal (if any) and the fee."""
+
+    cvl: Decimal
+    initial_disbursal: Disbursal | None
+    obligation: Obligation | None
+    fee_cents: int
+
+
+@dataclass
+class CreditFacility(EventSourced):
+    entity_type = "credit_facility"
+
+    state: FacilityState = None  # type: ignore[assignment]  # always set by of() / propose()
+    accounts: dict[str, str] = field(default_factory=dict)  # ledger account ids by role
+    custodian_id: str | None = None
+    created_by: str = ""
+
+    @classmethod
+    def of(cls, state: FacilityState, *, version: int = 0, accounts: dict[str, str] | None = None) -> CreditFacility:
+        return cls(id=state.id, version=version, state=state, accounts=dict(accounts or {}))
+
+    @classmethod
+    def propose(cls, facility_id: str, customer_id: str, customer_type: str, amount_cents: int, terms: TermValues,
+                deposit_account_id: str, custodian_id: str | None, actor: str) -> CreditFacility:
+        collateral_id = str(uuid.uuid5(uuid.UUID(facility_id), "collateral"))
+        f = cls.of(FacilityState(id=facility_id, customer_id=customer_id, customer_type=customer_type,
+                                 amount_cents=amount_cents, terms=terms, collateral_id=collateral_id,
+                                 deposit_account_id=deposit_account_id))
+        f.custodian_id, f.created_by = custodian_id, actor
+        f.record("proposal_created", {
+            "customer_id": customer_id, "amount_cents": amount_cents, "custodian_id": custodian_id,
+            "terms": terms.model_dump(mode="json"), "collateral_id": collateral_id,
+            "deposit_account_id": deposit_account_id, "actor": actor})
+        return f
+
+    def _refusal_detail(self) -> str:
+        return f"Facility {self.id} is {self.state.status_label}."
+
+    # -- proposal ------------------------------------------------------------------------------
+    def check_conclude_proposal(self) -> bool:
+        return self.state.proposal_status is ProposalStatus.PENDING_APPROVAL
+
+    def conclude_proposal(self, approved: bool, accounts: dict[str, str] | None = None) -> bool:
+        """Governance decided: approved → a pending facility with its ``accounts``; denied → the end."""
+        if not self.check_conclude_proposal():
+            return False
+        self.record("proposal_concluded", {"approved": approved})
+        if approved:
+            self.record("pending_facility_created", {"accounts": accounts or {}})
+        return True
+
+    # -- collateral and collateralization ------------------------------------------------------
+    def check_collateral_update(self, collateral_sats: int, seq: int | None = None) -> bool:
+        """False when update ``seq`` is already applied (a retried activity)."""
+        s = self.state
+        if seq is not None and s.collateral_seq >= seq:
+            return False
+        if s.stage not in (Stage.PENDING, Stage.ACTIVE) or s.status is FacilityStatus.CLOSED:
+            raise CollateralUpdateNotAllowed(self._refusal_detail())
+        if not 0 <= collateral_sats <= MAX_SATS:
+            raise InvalidCollateralAmount(f"{collateral_sats} is not a valid amount of satoshis.", field="collateral")
+        return True
+
+    def update_collateral(self, seq: int, collateral_sats: int, effective: date | None, now: datetime,
+                          actor: str) -> CollateralChange | None:
+        """Record the new absolute collateral; None when nothing changes (same amount, or a replay)."""
+        if not self.check_collateral_update(collateral_sats, seq) or collateral_sats == self.state.collateral_sats:
+            return None
+        change = CollateralChange(seq, self.state.collateral_sats, collateral_sats, effective or now.date())
+        self.record("collateral_updated", {
+            "previous_sats": change.previous_sats, "new_sats": change.new_sats, "direction": change.direction,
+            "effective": str(change.effective), "seq": seq, "actor": actor})
+        return change
+
+    def reevaluate(self, price_cents: int, *, observed_at: datetime | None = None) -> bool:
+        """CVL at ``price_cents`` (§3.4–§3.6): a pending facility against its amount (no hysteresis),
+        an active one against the confirmed principal. True when the state changed (recorded)."""
+        s = self.state
+        if s.stage is Stage.PENDING:
+            outstanding = s.amount_cents
+            value = cvlmod.cvl(s.collateral_sats, outstanding, price_cents)
+            new, previous = cvlmod.pending_state(value, s.terms), s.pending_collateralization
+        else:
+            outstanding = s.disbursed_cents
+            value, new = cvlmod.reevaluate(s.collateralization, s.collateral_sats, outstanding, price_cents, s.terms)
+            previous = s.collateralization
+        s.cvl, s.price_cents = str(value), price_cents  # the snapshot follows the price
+        if new == previous:
+            return False
+        self._collateralization_changed(new.value, value, outstanding, price_cents, observed_at)
+        return True
+
+    def _collateralization_changed(self, new: str, value: Decimal, outstanding: int, price_cents: int,
+                                   observed_at: datetime | None = None) -> None:
+        payload: dict[str, Any] = {"stage": self.state.stage.value, "state": new, "cvl": str(value),
+                                   "collateral_sats": self.state.collateral_sats, "outstanding_cents": outstanding,
+                                   "price_cents": price_cents}
+        if observed_at is not None:
+            payload["price_observed_at"] = observed_at.isoformat()
+        self.record("collateralization_changed", payload)
+
+    def check_reevaluate(self) -> bool:
+        """Only an open active facility follows the price (a pending one moves with its collateral)."""
+        return self.state.stage is Stage.ACTIVE and self.state.status is FacilityStatus.ACTIVE
+
+    # -- activation ----------------------------------------------------------------------------
+    def ready_to_activate(self) -> bool:
+        """Pending and fully collateralized (the threshold is ``cvl.activation_cvl_threshold``)."""
+        return (self.state.stage is Stage.PENDING
+                and self.state.pending_collateralization is cvlmod.PendingCollateralizationState.FULLY_COLLATERALIZED)
+
+    def check_activate(self) -> bool:
+        """True while pending; False once active (a replay)."""
+        return self.state.stage is Stage.PENDING
+
+    def activate(self, now: datetime, collateral_sats: int, price_cents: int) -> Activation | None:
+        """§4.4 on the collateral in the ledger and a fresh price; below the threshold nothing happens."""
+        s = self.state
+        if not self.check_activate():
+            return None
+        value = cvlmod.cvl(collateral_sats, s.amount_cents, price_cents)
+        if value < cvlmod.activation_cvl_threshold(s.terms):
+            return None
+        self.record("pending_facility_completed", {})
+        self.record("facility_activated", {
+            "activated_at": now.isoformat(), "maturity_date": str(s.terms.maturity_date(now)), "cvl": str(value),
+            "price_cents": price_cents, "collateral_sats": collateral_sats})
+        initial, obligation = None, None
+        amount = initial_disbursal_cents(s.terms, s.amount_cents)
+        if amount:
+            initial = Disbursal.initial(s.id, amount)
+            obligation = Obligation.for_disbursal(s.id, initial.id, amount, now.date(), self.due_dates())
+            self.record("initial_disbursal_settled", {"disbursal_id": initial.id, "amount_cents": amount})
+        fee = s.terms.one_time_fee_cents(s.amount_cents)
+        if fee:
+            self.record("structuring_fee_charged", {"amount_cents": fee})
+        # §4.4 step 4: the first collateralization of the facility, CVL against the facility amount
+        self._collateralization_changed(cvlmod.state_for_cvl(value, s.terms).value, value, s.amount_cents, price_cents)
+        return Activation(value, initial, obligation, fee)
+
+    def attach_accounts(self, accounts: dict[str, str]) -> None:
+        """The ledger accounts opened for the active facility (ids only; no lifecycle change)."""
+        self.accounts.update(accounts)
+
+    # -- disbursals ----------------------------------------------------------------------------
+    def due_dates(self) -> DueDates:
+        return DueDates.at_maturity(self.state.maturity_date, self.state.terms)
+
+    def check_disbursal(self, amount_cents: int, now: datetime, disbursal_id: str | None = None) -> bool:
+        """§5.1 checks 3, 4, 5, 7 and the remaining amount (8); the CVL check (6) needs the price.
+        False when ``disbursal_id`` is already awaiting approval (a replayed request)."""
+        s = self.state
+        if disbursal_id is not None and disbursal_id in s.in_flight:
+            return False
+        if s.stage is not Stage.ACTIVE or s.status is not FacilityStatus.ACTIVE:
+            raise DisbursalOnInactiveFacility(self._refusal_detail())
+        if s.terms.is_single_disbursal:
+            raise OnlyOneDisbursalAllowed("The single disbursal was made at activation.")
+        if s.maturity_date and now >= datetime.combine(s.maturity_date, time(), tzinfo=now.tzinfo):
+            raise DisbursalPastMaturityDate(f"The facility matured on {s.maturity_date}.")
+        if amount_cents <= 0:
+            raise InvalidDisbursalAmount("The amount must be positive.", field="amount")
+        if amount_cents > s.remaining_cents:
+            raise DisbursalAmountTooLarge(
+                f"{amount_cents} cents requested, {s.remaining_cents} cents remain on the facility.",
+                field="amount", remaining_cents=s.remaining_cents)
+        return True
+
+    def initiate_disbursal(self, disbursal_id: str, amount_cents: int, actor: str, now: datetime,
+                           uncovered_cents: int, price_cents: int) -> Disbursal | None:
+        """Draw ``amount_cents`` pending approval; the new disbursal (None for a replay)."""
+        if not self.check_disbursal(amount_cents, now, disbursal_id):
+            return None
+        value = check_disbursal_cvl(self.state.terms, self.state.collateral_sats, uncovered_cents, amount_cents,
+                                    price_cents)
+        self.record("disbursal_initiated", {"disbursal_id": disbursal_id, "amount_cents": amount_cents,
+                                            "cvl_after": str(value), "price_cents": price_cents, "actor": actor})
+        return Disbursal.initiate(disbursal_id, self.id, amount_cents, actor)
+
+    def conclude_disbursal(self, disbursal: Disbursal, approved: bool, now: datetime) -> Obligation | None:
+        """Governance decided: approved settles it (its principal obligation is returned), denied
+        cancels it (the amount is available again). A concluded disbursal records nothing."""
+        if not disbursal.conclude(approved):
+            return None
+        self.record("disbursal_concluded", {"disbursal_id": disbursal.id, "status": disbursal.status.value,
+                                            "amount_cents": disbursal.amount_cents})
+        if disbursal.status is not DisbursalStatus.CONFIRMED:
+            return None
+        return Obligation.for_disbursal(self.id, disbursal.id, disbursal.amount_cents, now.date(), self.due_dates())
+
+    # -- events --------------------------------------------------------------------------------
+    def apply(self, event_type: str, payload: dict[str, Any]) -> None:
+        s = self.state
+        if event_type == "proposal_concluded":
+            if payload["approved"]:
+                s.stage, s.proposal_status = Stage.PENDING, ProposalStatus.APPROVED
+                s.pending_status = PendingStatus.PENDING_COLLATERALIZATION
+                s.pending_collateralization = cvlmod.PendingCollateralizationState.NOT_YET_COLLATERALIZED
+            else:
+                s.stage, s.proposal_status = Stage.DENIED, ProposalStatus.DENIED
+        elif event_type == "pending_facility_created":
+            self.accounts = dict(payload["accounts"])
+        elif event_type == "collateral_updated":
+            s.collateral_sats, s.collateral_seq = payload["new_sats"], payload["seq"]
+        elif event_type == "collateralization_changed":
+            if payload["stage"] == Stage.PENDING.value:
+                s.pending_collateralization = cvlmod.PendingCollateralizationState(payload["state"])
+            else:
+                s.collateralization = cvlmod.CollateralizationState(payload["state"])
+            s.cvl, s.price_cents = payload["cvl"], payload["price_cents"]
+        elif event_type == "pending_facility_completed":
+            s.pending_status = PendingStatus.COMPLETED
+        elif event_type == "facility_activated":
+            s.stage, s.status = Stage.ACTIVE, FacilityStatus.ACTIVE
+            s.activated_at = datetime.fromisoformat(payload["activated_at"])
+            s.maturity_date = date.fromisoformat(payload["maturity_date"])
+        elif event_type == "initial_disbursal_settled":
+            s.drawn_cents += payload["amount_cents"]
+            s.disbursed_cents += payload["amount_cents"]
+        elif event_type == "disbursal_initiated":
+            s.drawn_cents += payload["amount_cents"]
+            s.in_flight[payload["disbursal_id"]] = payload["amount_cents"]
+            s.disbursal_count += 1
+        elif event_type == "disbursal_concluded":
+            s.in_flight.pop(payload["disbursal_id"], None)
+            if payload["status"] == DisbursalStatus.CONFIRMED.value:
+                s.disbursed_cents += payload["amount_cents"]
+            else:
+                s.drawn_cents -= payload["amount_cents"]
+        # proposal_created (the state is built by propose) and structuring_fee_charged change no field

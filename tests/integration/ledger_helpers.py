@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from activities import ledger
-from domain.ledger import templates
+from domain.ledger import catalogue, templates
 from domain.ledger.model import Currency, Direction, Entry, Layer, TxSpec
 
 
@@ -27,6 +27,7 @@ async def make_set(engine, side="debit", members=()) -> uuid.UUID:
 
 
 # A test-only template: any number of balanced legs over a list of accounts.
+@catalogue.register
 @templates.template("TEST_MULTI_LEG", {"accounts": templates.Param("json"), "legs": templates.Param("json")})
 def _multi_leg(p):
     entries = []

@@ -3,10 +3,9 @@ import uuid
 
 import pytest
 
-import domain.accounting.templates  # noqa: F401  (registers the accounting templates)
 from domain.accounting.fiscal import PnlBalance, closing_entries, next_month_to_close
 from domain.accounting.money import to_major, to_minor
-from domain.ledger import templates
+from domain.ledger import catalogue
 from domain.ledger.errors import UnbalancedTransaction
 from domain.ledger.model import Direction
 
@@ -39,7 +38,7 @@ def test_closing_entries_spec_example():
 
 
 def test_manual_template_checks_balance():
-    tpl = templates.get("MANUAL_TRANSACTION")
+    tpl = catalogue.template("MANUAL_TRANSACTION")
     ok = [{"account_id": str(A), "units": 5, "currency": "USD", "direction": "debit"},
           {"account_id": str(B), "units": 5, "currency": "USD", "direction": "credit"}]
     _, spec = tpl.evaluate({"entries": ok, "description": "d", "reference": "r"})

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.ledger import templates
+from domain.ledger import catalogue
 from domain.ledger.errors import InvalidEntries, InvalidTemplateParams, UnbalancedTransaction, UnknownTemplate
 from domain.ledger.model import (
     Balance,
@@ -62,8 +62,8 @@ ENTRY_PREFIX = {"INITIAL_DISBURSAL": "SINGLE_DISBURSAL", "INITIATE_CREDIT_FACILI
 
 
 def test_every_template_balances_and_binds_types():
-    for code in [c for c in templates.REGISTRY if not c.startswith("TEST_")]:
-        tpl = templates.get(code)
+    for code in [c for c in catalogue.REGISTRY if not c.startswith("TEST_")]:
+        tpl = catalogue.template(code)
         if any(p.type == "json" for p in tpl.params.values()):
             continue  # generic multi-line templates (manual, closing): tested with real entries in their module
         raw = {name: (uuid.uuid4() if p.type == "uuid" else 123) for name, p in tpl.params.items()
@@ -76,7 +76,7 @@ def test_every_template_balances_and_binds_types():
 
 
 def test_initiate_withdraw_matches_spec_table():
-    _, spec = templates.get("INITIATE_WITHDRAW").evaluate(
+    _, spec = catalogue.template("INITIATE_WITHDRAW").evaluate(
         {"deposit_omnibus_account_id": A, "credit_account_id": B, "amount": 10})
     assert [(e.account_id, e.direction, e.layer, e.entry_type) for e in spec.entries] == [
         (A, "credit", "settled", "INITIATE_WITHDRAW_SETTLED_CR"), (B, "debit", "settled", "INITIATE_WITHDRAW_SETTLED_DR"),
@@ -84,7 +84,7 @@ def test_initiate_withdraw_matches_spec_table():
 
 
 def test_template_param_errors():
-    tpl = templates.get("TRANSFER")
+    tpl = catalogue.template("TRANSFER")
     with pytest.raises(InvalidTemplateParams):
         tpl.bind({"from_account_id": A, "to_account_id": B})
     with pytest.raises(InvalidTemplateParams):
@@ -92,7 +92,7 @@ def test_template_param_errors():
     with pytest.raises(InvalidTemplateParams):
         tpl.bind({"from_account_id": "not-a-uuid", "to_account_id": B, "amount": 1})
     with pytest.raises(UnknownTemplate):
-        templates.get("TRANSFER", version=99)
+        catalogue.template("TRANSFER", version=99)
 
 
 def test_signed_and_available_balances():
@@ -101,3 +101,19 @@ def test_signed_and_available_balances():
     assert (b.settled, b.pending, b.encumbrance, b.available) == (70, 30, -20, 80)
     d = Balance(Currency.USD, NormalSide.DEBIT, LayerAmounts(dr=30, cr=100))
     assert d.settled == -70
+
+
+def test_catalogue_lists_every_template_each_module_defines():
+    """A template defined in a module but missing from its ``TEMPLATES`` list would never be
+    registered: every ``Template`` a module's templates file defines must be in the catalogue."""
+    import importlib
+
+    from domain.ledger.templates import Template
+
+    for name in ("domain.ledger.templates", "domain.deposits.templates", "domain.credit.templates",
+                 "domain.accounting.templates"):
+        module = importlib.import_module(name)
+        defined = [v for v in vars(module).values() if isinstance(v, Template)]
+        for t in defined:
+            assert catalogue.template(t.code, t.version) is t, (name, t.code)
+    assert not [t for t in catalogue.ALL_TEMPLATES if not isinstance(t, Template)]

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from activities.credit.reevaluation import CollateralizationActivities, ReevaluateInput, crossing_ids
+from activities.credit.activity import CollateralizationActivities
+from activities.credit.operations import crossing_ids
 from activities.event_store import events
+from domain.credit.messages import ReevaluateInput
 from domain.price.model import PriceFeedInput
 from tests.fakes.bitfinex import running_fake_bitfinex
 from tests.harness import Stack

@@ -5,63 +5,60 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.credit.facility import (
+from domain.credit.errors import (
     BelowMarginLimit,
     CollateralUpdateNotAllowed,
     DisbursalAmountTooLarge,
     DisbursalOnInactiveFacility,
     DisbursalPastMaturityDate,
-    FacilityState,
-    FacilityStatus,
     InvalidCollateralAmount,
     InvalidDisbursalAmount,
     OnlyOneDisbursalAllowed,
-    Stage,
-    check_collateral_update,
-    check_disbursal,
-    check_disbursal_cvl,
-    initial_disbursal_cents,
 )
-from domain.ledger import templates
+from domain.credit.facility import CreditFacility, check_disbursal_cvl, initial_disbursal_cents
+from domain.credit.messages import FacilityState
+from domain.credit.status import FacilityStatus, Stage
+from domain.ledger import catalogue
 from tests.credit_fixtures import terms
 
 NOW = datetime(2026, 1, 10, 12, tzinfo=UTC)
 
 
-def state(**kw) -> FacilityState:
+def facility(**kw) -> CreditFacility:
+    """A proposal (or, with ``kw``, a loan at any stage) over a fresh ``FacilityState``."""
     base = dict(id="f", customer_id="c", customer_type="Individual", amount_cents=100_000, terms=terms(),
                 collateral_id="k", deposit_account_id="d")
     base.update(kw)
-    return FacilityState(**base)
+    return CreditFacility.of(FacilityState(**base))
 
 
-def active(**kw) -> FacilityState:
-    return state(stage=Stage.ACTIVE, status=FacilityStatus.ACTIVE, maturity_date=date(2026, 4, 10), **kw)
+def active(**kw) -> CreditFacility:
+    return facility(stage=Stage.ACTIVE, status=FacilityStatus.ACTIVE, maturity_date=date(2026, 4, 10), **kw)
 
 
 def test_collateral_only_on_pending_or_active():
     with pytest.raises(CollateralUpdateNotAllowed):
-        check_collateral_update(state(), 1)
+        facility().check_collateral_update(1)
     with pytest.raises(CollateralUpdateNotAllowed):
-        check_collateral_update(state(stage=Stage.DENIED), 1)
+        facility(stage=Stage.DENIED).check_collateral_update(1)
     with pytest.raises(InvalidCollateralAmount):
-        check_collateral_update(state(stage=Stage.PENDING), -1)
-    check_collateral_update(state(stage=Stage.PENDING), 0)
-    check_collateral_update(active(), 5)
+        facility(stage=Stage.PENDING).check_collateral_update(-1)
+    facility(stage=Stage.PENDING).check_collateral_update(0)
+    active().check_collateral_update(5)
 
 
 def test_disbursal_checks_in_spec_order():
     with pytest.raises(DisbursalOnInactiveFacility):
-        check_disbursal(state(stage=Stage.PENDING), 1, NOW)
+        facility(stage=Stage.PENDING).check_disbursal(1, NOW)
     with pytest.raises(OnlyOneDisbursalAllowed):
-        check_disbursal(active(terms=terms(disbursal_policy="SingleDisbursal")), 1, NOW)
+        active(terms=terms(disbursal_policy="SingleDisbursal")).check_disbursal(1, NOW)
     with pytest.raises(DisbursalPastMaturityDate):
-        check_disbursal(active(), 1, datetime(2026, 4, 10, tzinfo=UTC))  # start of the maturity day
+        active().check_disbursal(1, datetime(2026, 4, 10, tzinfo=UTC))  # start of the maturity day
     with pytest.raises(InvalidDisbursalAmount):
-        check_disbursal(active(), 0, NOW)
+        active().check_disbursal(0, NOW)
     with pytest.raises(DisbursalAmountTooLarge):
-        check_disbursal(active(drawn_cents=60_000), 40_001, NOW)
-    check_disbursal(active(drawn_cents=60_000), 40_000, NOW)  # exactly the remainder is allowed
+        active(drawn_cents=60_000).check_disbursal(40_001, NOW)
+    active(drawn_cents=60_000).check_disbursal(40_000, NOW)  # exactly the remainder is allowed
 
 
 def test_disbursal_cvl_gate_is_inclusive_at_margin_call():
@@ -79,7 +76,7 @@ def test_initial_disbursal_amount():
 
 
 def _entries(code, **params):
-    _, spec = templates.get(code).evaluate(params)
+    _, spec = catalogue.template(code).evaluate(params)
     return [(e.account_id, e.direction.value, e.layer.value, e.currency.value, e.units) for e in spec.entries]
 
 
@@ -108,3 +105,41 @@ def test_credit_templates_match_ledger_spec():
                     amount=100) == [(comni, "debit", "settled", "BTC", 100), (coll, "credit", "settled", "BTC", 100)]
     assert _entries("REMOVE_COLLATERAL", collateral_omnibus_account_id=comni, collateral_account_id=coll,
                     amount=100) == [(coll, "debit", "settled", "BTC", 100), (comni, "credit", "settled", "BTC", 100)]
+
+
+def test_replays_are_answered_not_refused():
+    f = active(collateral_seq=3)
+    assert f.check_collateral_update(5, seq=3) is False  # update 3 already applied
+    assert f.check_collateral_update(5, seq=4) is True
+    flying = active(in_flight={"d1": 10}, drawn_cents=100_000)
+    assert flying.check_disbursal(10, NOW, "d1") is False  # the same request again, though nothing remains
+    with pytest.raises(DisbursalAmountTooLarge):
+        flying.check_disbursal(10, NOW, "d2")
+
+
+def test_lifecycle_records_its_events():
+    f = facility(id=str(uuid.uuid4()))
+    assert f.conclude_proposal(True, {"collateral": "c"}) and not f.conclude_proposal(False)
+    assert (f.state.stage, f.accounts) == (Stage.PENDING, {"collateral": "c"})
+    change = f.update_collateral(1, 2_333_334, None, NOW, "op")
+    assert (change.amount, change.direction, change.effective) == (2_333_334, "add", NOW.date())
+    assert f.update_collateral(2, 2_333_334, None, NOW, "op") is None  # same amount: nothing to post
+    assert f.reevaluate(6_000_000) and f.ready_to_activate()
+    assert f.activate(NOW, 2_333_333, 6_000_000) is None  # CVL 139 in the ledger: below initial CVL
+    activation = f.activate(NOW, 2_333_334, 6_000_000)
+    assert activation.fee_cents == 1_000 and activation.initial_disbursal.amount_cents == 1_000
+    assert activation.obligation.dates.due_date == date(2026, 4, 10) == f.state.maturity_date
+    assert [t for t, _ in f.pending] == [
+        "proposal_concluded", "pending_facility_created", "collateral_updated", "collateralization_changed",
+        "pending_facility_completed", "facility_activated", "initial_disbursal_settled", "structuring_fee_charged",
+        "collateralization_changed"]
+    assert (f.state.status, f.state.collateralization.value, f.state.drawn_cents) == (
+        FacilityStatus.ACTIVE, "FullyCollateralized", 1_000)
+    did = str(uuid.uuid4())
+    d = f.initiate_disbursal(did, 50_000, "op", NOW, 1_000, 6_000_000)
+    assert f.state.in_flight == {did: 50_000} and f.state.remaining_cents == 49_000
+    obligation = f.conclude_disbursal(d, True, NOW)
+    assert obligation.amount_cents == 50_000 and obligation.dates.overdue_date == date(2026, 5, 30)
+    assert f.conclude_disbursal(d, False, NOW) is None  # concluded already: nothing recorded
+    assert (f.state.in_flight, f.state.disbursed_cents, [t for t, _ in d.pending]) == (
+        {}, 51_000, ["initiated", "approved", "settled"])

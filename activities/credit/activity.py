@@ -1,0 +1,78 @@
+"""Temporal activities of the credit module: thin adapters, one transaction each (``operations``).
+
+``CreditFacilityActivities`` serve the ``CreditFacility`` workflow; ``CollateralizationActivities``
+serve the price re-evaluation (credit.md §3.4/§3.6): the feed's batch pass finds the active
+facilities whose collateralization state changes at a new price (one pass over the read model, in
+pages), so only those workflows are signalled, and each then re-evaluates its own locked row.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+
+from activities.boundary import lana_activity
+from activities.credit import operations
+from domain.credit.messages import (
+    ActivateInput,
+    CollateralInput,
+    ConcludeDisbursal,
+    ConcludeProposal,
+    DisbursalInput,
+    FacilityState,
+    ReevaluateInput,
+)
+from ground.settings import Settings
+
+
+def _workflow_id() -> str | None:
+    """The calling workflow, for the audit entries of system actions."""
+    return activity.info().workflow_id if activity.in_activity() else None
+
+
+class CreditFacilityActivities:
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self.engine = engine
+        self.max_age = timedelta(seconds=settings.price_max_age_seconds)
+
+    @lana_activity("credit.conclude_proposal")
+    async def conclude_proposal(self, inp: ConcludeProposal) -> FacilityState:
+        async with self.engine.begin() as conn:
+            return await operations.conclude_proposal(conn, inp, _workflow_id())
+
+    @lana_activity("credit.record_collateral")
+    async def record_collateral(self, inp: CollateralInput) -> FacilityState:
+        async with self.engine.begin() as conn:
+            return await operations.record_collateral(conn, inp, self.max_age)
+
+    @lana_activity("credit.activate")
+    async def activate(self, inp: ActivateInput) -> FacilityState:
+        async with self.engine.begin() as conn:
+            return await operations.activate(conn, inp, self.max_age, _workflow_id())
+
+    @lana_activity("credit.initiate_disbursal")
+    async def initiate_disbursal(self, inp: DisbursalInput) -> FacilityState:
+        async with self.engine.begin() as conn:
+            return await operations.initiate_disbursal(conn, inp, self.max_age)
+
+    @lana_activity("credit.conclude_disbursal")
+    async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityState:
+        async with self.engine.begin() as conn:
+            return await operations.conclude_disbursal(conn, inp, self.max_age, _workflow_id())
+
+
+class CollateralizationActivities:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @lana_activity("credit.facilities_crossing_thresholds")
+    async def facilities_crossing_thresholds(self, price_cents: int) -> list[str]:
+        async with self.engine.connect() as conn:
+            return await operations.crossing_ids(conn, price_cents)
+
+    @lana_activity("credit.reevaluate_collateralization")
+    async def reevaluate_collateralization(self, inp: ReevaluateInput) -> FacilityState:
+        async with self.engine.begin() as conn:
+            return await operations.reevaluate_collateralization(conn, inp)

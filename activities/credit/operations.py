@@ -1,0 +1,236 @@
+"""The credit facility's steps. Each is ONE transaction: load the aggregate (its row locked), let
+the domain decide and record, then persist events + read model + ledger postings together.
+
+Idempotency keys: ``facility:{id}:create``, ``collateral:{id}:{seq}``, ``facility:{id}:activate``,
+``facility:{id}:structuring-fee``, ``disbursal:{id}:initial|initiate|settle|cancel``. A retried step
+finds its predicate False (already applied) and returns the stored state; a repeated posting would
+replay the original anyway. Every step returns the facility's ``FacilityState``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from activities import ledger
+from activities.audit import record_system_action
+from activities.credit import facility_accounts as fa
+from activities.credit import store
+from activities.credit.deposit_link import deposit_ledger_account
+from activities.customers.repository import customer_row, ensure_customer_verified
+from activities.price.store import current_price, latest_price
+from domain.credit import cvl as cvlmod
+from domain.credit.errors import DisbursalAmountTooLarge
+from domain.credit.facility import CreditFacility
+from domain.credit.messages import (
+    ActivateInput,
+    CollateralInput,
+    ConcludeDisbursal,
+    ConcludeProposal,
+    DisbursalInput,
+    FacilityState,
+    ReevaluateInput,
+)
+from domain.credit.status import DisbursalStatus
+from domain.credit.terms import TermValues, validate_term_values
+from domain.errors import LanaError
+from domain.ledger.errors import InsufficientBalance
+from domain.price.model import NoPrice, StalePrice
+
+PAGE_SIZE = 500
+
+
+async def fresh_price(conn: AsyncConnection, max_age: timedelta) -> int:
+    """The BTC price a command decides with. A stale or missing price refuses the command (503,
+    nothing recorded; the operator repeats it) instead of retrying the activity until the feed is back."""
+    try:
+        return (await current_price(conn, datetime.now(UTC), max_age)).usd_cents_per_btc
+    except (StalePrice, NoPrice) as exc:
+        exc.transient = False
+        raise
+
+
+async def _audit(conn: AsyncConnection, object_: str, action: str, workflow_id: str | None) -> None:
+    """Audit a system action of the facility workflow, inside the step's own transaction."""
+    await record_system_action(conn, object_, action, subject="system:credit", workflow_id=workflow_id)
+
+
+def _draw_params(f: CreditFacility, amount: int) -> dict:
+    return {"facility_account_id": f.accounts["facility"],
+            "uncovered_outstanding_account_id": f.accounts["uncovered_outstanding"], "amount": amount}
+
+
+def _settle_params(f: CreditFacility, amount: int) -> dict:
+    return {**_draw_params(f, amount), "disbursed_receivable_account_id": f.accounts["disbursed_receivable_not_yet_due"],
+            "deposit_account_id": f.state.deposit_account_id}
+
+
+async def _facility_posting(conn: AsyncConnection, code: str, f: CreditFacility, step: str, now: datetime) -> None:
+    await ledger.post(conn, code, {"facility_omnibus_account_id": f.accounts["facility_omnibus"],
+                                   "facility_account_id": f.accounts["facility"], "amount": f.state.amount_cents},
+                      idempotency_key=f"facility:{f.id}:{step}", effective=now.date())
+
+
+async def create_proposal(conn: AsyncConnection, facility_id: str, customer_id: str, amount_cents: int,
+                          terms: TermValues, custodian_id: str | None, actor: str, *, kyc_required: bool):
+    """Write a new proposal (row + ``proposal_created``); a repeat finds the stored one. Returns the
+    stored state (to start its workflow from) and the row (to answer with)."""
+    validate_term_values(terms)
+    if await store.find_facility_row(conn, facility_id) is None:
+        await ensure_customer_verified(conn, customer_id, kyc_required=kyc_required)
+        customer = await customer_row(conn, customer_id)
+        deposit = await deposit_ledger_account(conn, customer_id)
+        await store.insert_proposal(conn, CreditFacility.propose(
+            facility_id, customer_id, customer.customer_type, amount_cents, terms, str(deposit), custodian_id, actor))
+    return (await store.load_facility(conn, facility_id, lock=False)).state, await store.facility_row(conn, facility_id)
+
+
+async def conclude_proposal(conn: AsyncConnection, inp: ConcludeProposal, workflow_id: str | None) -> FacilityState:
+    """Approved: the pending facility's accounts and the off-balance commitment; denied: the end."""
+    f = await store.load_facility(conn, inp.facility_id)
+    if not f.check_conclude_proposal():
+        return f.state
+    await _audit(conn, f"credit/credit-facility/{f.id}", "credit:credit-facility:conclude-approval-process", workflow_id)
+    accounts = None
+    if inp.approved:
+        s = f.state
+        accounts = await fa.create_pending_accounts(conn, s.id, s.collateral_id, s.customer_type, s.terms)
+    f.conclude_proposal(inp.approved, accounts)
+    if inp.approved:
+        await _facility_posting(conn, "CREATE_CREDIT_FACILITY_PROPOSAL", f, "create", inp.now)
+    await store.save_facility(conn, f)
+    return f.state
+
+
+async def record_collateral(conn: AsyncConnection, inp: CollateralInput, max_age: timedelta) -> FacilityState:
+    """Post the collateral difference, record the update and the CVL at a fresh price."""
+    f = await store.load_facility(conn, inp.facility_id)
+    if not f.check_collateral_update(inp.collateral_sats, inp.seq):
+        return f.state  # already applied (retried activity)
+    price = await fresh_price(conn, max_age)
+    change = f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor)
+    if change is None:
+        return f.state
+    tx = await ledger.post(conn, "ADD_COLLATERAL" if change.direction == "add" else "REMOVE_COLLATERAL", {
+        "collateral_omnibus_account_id": f.accounts["collateral_omnibus"],
+        "collateral_account_id": f.accounts["collateral"], "amount": change.amount},
+        idempotency_key=f"collateral:{f.id}:{inp.seq}", effective=change.effective)
+    await store.insert_collateral_update(conn, f, change, str(tx.id), inp.actor)
+    f.reevaluate(price)
+    await store.save_facility(conn, f)
+    return f.state
+
+
+async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta,
+                   workflow_id: str | None) -> FacilityState:
+    """§4.4 on the collateral balance in the ledger and a fresh price (the domain decides)."""
+    f = await store.load_facility(conn, inp.facility_id)
+    if not f.check_activate():
+        return f.state
+    price = await fresh_price(conn, max_age)
+    collateral = (await ledger.balance(conn, uuid.UUID(f.accounts["collateral"]), "BTC")).settled
+    activation = f.activate(inp.now, collateral, price)
+    if activation is None:
+        return f.state
+    s, today = f.state, inp.now.date()
+    f.attach_accounts(await fa.create_active_accounts(conn, s.id, s.customer_type, s.terms))
+    await _facility_posting(conn, "ACTIVATE_CREDIT_FACILITY", f, "activate", inp.now)
+    await _audit(conn, f"credit/credit-facility/{f.id}", "credit:credit-facility:activate", workflow_id)
+    if (d := activation.initial_disbursal) is not None:
+        await ledger.post(conn, "INITIAL_DISBURSAL", _settle_params(f, d.amount_cents),
+                          idempotency_key=f"disbursal:{d.id}:initial", effective=today)
+        await store.insert_disbursal(conn, d, f.due_dates())
+        await store.insert_obligation(conn, activation.obligation)
+    if activation.fee_cents:
+        await ledger.post(conn, "ADD_STRUCTURING_FEE", {
+            "deposit_account_id": s.deposit_account_id, "fee_income_account_id": f.accounts["fee_income"],
+            "amount": activation.fee_cents}, idempotency_key=f"facility:{f.id}:structuring-fee", effective=today)
+    await store.save_facility(conn, f)
+    return f.state
+
+
+async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age: timedelta) -> FacilityState:
+    """Reserve the amount on the facility (the FAC account's settled ≥ 0 control is the limit)."""
+    f = await store.load_facility(conn, inp.facility_id)
+    if (await store.disbursal_exists(conn, inp.disbursal_id)
+            or not f.check_disbursal(inp.amount_cents, inp.now, inp.disbursal_id)):
+        return f.state
+    price = await fresh_price(conn, max_age)
+    uncovered = (await ledger.balance(conn, uuid.UUID(f.accounts["uncovered_outstanding"]), "USD")).settled
+    d = f.initiate_disbursal(inp.disbursal_id, inp.amount_cents, inp.actor, inp.now, uncovered, price)
+    try:
+        await ledger.post(conn, "INITIATE_CREDIT_FACILITY_DISBURSAL", _draw_params(f, inp.amount_cents),
+                          idempotency_key=f"disbursal:{inp.disbursal_id}:initiate", effective=inp.now.date())
+    except InsufficientBalance as exc:
+        raise DisbursalAmountTooLarge("The disbursal exceeds the facility's remaining amount.",
+                                      field="amount") from exc
+    await store.insert_disbursal(conn, d, f.due_dates())
+    await store.save_facility(conn, f)
+    return f.state
+
+
+async def conclude_disbursal(conn: AsyncConnection, inp: ConcludeDisbursal, max_age: timedelta,
+                             workflow_id: str | None) -> FacilityState:
+    """Approved: CONFIRM_DISBURSAL (deposit account credited) + the principal obligation; denied:
+    CANCEL_DISBURSAL releases the reservation."""
+    f = await store.load_facility(conn, inp.facility_id)
+    d = await store.lock_disbursal(conn, inp.disbursal_id)
+    if not d.check_conclude():
+        return f.state
+    await _audit(conn, f"credit/disbursal/{d.id}",
+                 "credit:disbursal:settle" if inp.approved else "credit:credit-facility:conclude-approval-process",
+                 workflow_id)
+    obligation = f.conclude_disbursal(d, inp.approved, inp.now)
+    if d.status is DisbursalStatus.CONFIRMED:
+        await ledger.post(conn, "CONFIRM_DISBURSAL", _settle_params(f, d.amount_cents),
+                          idempotency_key=f"disbursal:{d.id}:settle", effective=inp.now.date())
+        await store.insert_obligation(conn, obligation)
+        await _reevaluate_if_priced(conn, f, max_age)
+    else:
+        await ledger.post(conn, "CANCEL_DISBURSAL", _draw_params(f, d.amount_cents),
+                          idempotency_key=f"disbursal:{d.id}:cancel", effective=inp.now.date())
+    await store.save_disbursal(conn, d)
+    await store.save_facility(conn, f)
+    return f.state
+
+
+async def _reevaluate_if_priced(conn: AsyncConnection, f: CreditFacility, max_age: timedelta) -> None:
+    """An obligation was created (§3.6): re-evaluate at a fresh price; a stale price skips it
+    (settling must not fail on the price; the next collateral or price update catches up)."""
+    try:
+        price = await fresh_price(conn, max_age)
+    except LanaError:
+        return
+    f.reevaluate(price)
+
+
+async def reevaluate_collateralization(conn: AsyncConnection, inp: ReevaluateInput) -> FacilityState:
+    """After a price change (see ``activity.CollateralizationActivities``): the same rule as the
+    batch pass, on the locked row; idempotent, and a late signal uses the price in force."""
+    f = await store.load_facility(conn, inp.facility_id)
+    if not f.check_reevaluate():
+        return f.state
+    price = inp.usd_cents_per_btc
+    latest = await latest_price(conn)
+    if latest is not None and latest.changed_at > inp.observed_at:
+        price = latest.usd_cents_per_btc  # overtaken by a later change: the price in force wins
+    stored = f.state.model_copy(deep=True)
+    if not f.reevaluate(price, observed_at=inp.observed_at):
+        return stored  # nothing crosses: no event, no write
+    await store.save_facility(conn, f)
+    return f.state
+
+
+async def crossing_ids(conn: AsyncConnection, price_cents: int, *, page_size: int = PAGE_SIZE) -> list[str]:
+    """Ids of the active facilities whose collateralization state changes at ``price_cents``."""
+    crossing = []
+    async for rows in store.active_facility_pages(conn, page_size):
+        for r in rows:
+            previous = cvlmod.CollateralizationState(r.collateralization) if r.collateralization else None
+            _, new = cvlmod.reevaluate(previous, r.collateral_sats, r.disbursed_cents, price_cents,
+                                       TermValues.model_validate(r.terms))
+            if new is not previous:
+                crossing.append(str(r.id))
+    return crossing

@@ -1,0 +1,178 @@
+"""Load and save the credit aggregates: the facility (row ⇄ ``CreditFacility``), its disbursals,
+obligations, collateral updates and collateralization history (tables in ``tables.py``).
+
+The ``CreditFacility`` workflow is the only writer after creation. A facility is loaded from its
+row, locked by default, with its disbursals still awaiting approval; saving appends its new events
+to the ``credit_facility`` stream at the row's version (optimistic concurrency), writes one history
+row per ``collateralization_changed`` event and updates the row, all in the caller's transaction
+(with the ledger postings of the same step).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from activities import event_store
+from activities.credit.tables import (
+    collateral_updates,
+    collateralization_history,
+    disbursals,
+    facilities,
+    obligations,
+)
+from domain.credit.disbursal import Disbursal
+from domain.credit.errors import DisbursalNotFound, FacilityNotFound
+from domain.credit.facility import CollateralChange, CreditFacility
+from domain.credit.messages import FacilityState
+from domain.credit.obligation import DueDates, Obligation
+from domain.credit.status import DisbursalStatus, FacilityStatus, Stage
+from domain.credit.terms import TermValues
+
+ENTITY = CreditFacility.entity_type
+DISBURSAL_ENTITY = Disbursal.entity_type
+_STATE_COLUMNS = ("stage", "proposal_status", "pending_status", "status", "pending_collateralization",
+                  "collateralization", "collateral_sats", "collateral_seq", "cvl", "price_cents", "drawn_cents",
+                  "disbursed_cents", "activated_at", "maturity_date")
+_HISTORY_COLUMNS = ("stage", "state", "cvl", "collateral_sats", "outstanding_cents", "price_cents")
+
+
+# --- facility ----------------------------------------------------------------------------------
+async def facility_row(conn: AsyncConnection, facility_id: str, *, lock: bool = False):
+    query = select(facilities).where(facilities.c.id == facility_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    if row is None:
+        raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
+    return row
+
+
+async def find_facility_row(conn: AsyncConnection, facility_id: str):
+    return (await conn.execute(select(facilities).where(facilities.c.id == facility_id))).first()
+
+
+async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool = True) -> CreditFacility:
+    """The facility as stored (row locked by default), at the row's version."""
+    row = await facility_row(conn, facility_id, lock=lock)
+    flying = (await conn.execute(select(disbursals.c.id, disbursals.c.amount_cents).where(
+        disbursals.c.facility_id == facility_id,
+        disbursals.c.status.in_([DisbursalStatus.NEW.value, DisbursalStatus.APPROVED.value])))).all()
+    state = FacilityState(
+        id=str(row.id), customer_id=str(row.customer_id), customer_type=row.customer_type,
+        amount_cents=row.amount_cents, terms=TermValues.model_validate(row.terms),
+        collateral_id=str(row.collateral_id), deposit_account_id=str(row.deposit_account_id),
+        in_flight={str(r.id): r.amount_cents for r in flying},
+        **{c: getattr(row, c) for c in _STATE_COLUMNS},
+    )
+    f = CreditFacility.of(state, version=row.version, accounts=row.accounts)
+    f.custodian_id, f.created_by = row.custodian_id and str(row.custodian_id), row.created_by
+    return f
+
+
+def _cvl_sort(cvl: str | None) -> Decimal | None:
+    if cvl is None:
+        return None
+    value = Decimal(cvl)
+    return Decimal("1e12") if value.is_infinite() else value
+
+
+def _state_values(f: CreditFacility) -> dict[str, Any]:
+    return {c: getattr(f.state, c) for c in _STATE_COLUMNS}
+
+
+async def insert_proposal(conn: AsyncConnection, f: CreditFacility) -> None:
+    s = f.state
+    await conn.execute(insert(facilities).values(
+        id=s.id, customer_id=s.customer_id, customer_type=s.customer_type, amount_cents=s.amount_cents,
+        terms=s.terms.model_dump(mode="json"), custodian_id=f.custodian_id, collateral_id=s.collateral_id,
+        deposit_account_id=s.deposit_account_id, accounts=f.accounts, version=len(f.pending),
+        created_by=f.created_by, created_at=func.now(), updated_at=func.now(), **_state_values(f)))
+    await event_store.save_entity(conn, f)
+
+
+async def save_facility(conn: AsyncConnection, f: CreditFacility) -> None:
+    """Append the new events, their history rows and the row; nothing when nothing was recorded."""
+    if not f.pending:
+        return
+    changes = [p for t, p in f.pending if t == "collateralization_changed"]
+    await event_store.save_entity(conn, f)
+    for payload in changes:
+        await _history_row(conn, f.id, payload)
+    await conn.execute(update(facilities).where(facilities.c.id == f.id).values(
+        version=f.version, updated_at=func.now(), cvl_sort=_cvl_sort(f.state.cvl), accounts=f.accounts,
+        **_state_values(f)))
+
+
+async def _history_row(conn: AsyncConnection, facility_id: str, payload: dict[str, Any]) -> None:
+    h = collateralization_history
+    seq = (await conn.execute(select(func.coalesce(func.max(h.c.seq), 0)).where(
+        h.c.facility_id == facility_id))).scalar_one() + 1
+    await conn.execute(insert(h).values(facility_id=facility_id, seq=seq, recorded_at=func.now(),
+                                        **{c: payload[c] for c in _HISTORY_COLUMNS}))
+
+
+async def insert_collateral_update(conn: AsyncConnection, f: CreditFacility, change: CollateralChange,
+                                   ledger_tx_id: str, actor: str) -> None:
+    await conn.execute(insert(collateral_updates).values(
+        facility_id=f.id, seq=change.seq, collateral_id=f.state.collateral_id, previous_sats=change.previous_sats,
+        new_sats=change.new_sats, direction=change.direction, effective=change.effective, ledger_tx_id=ledger_tx_id,
+        recorded_by=actor, recorded_at=func.now()))
+
+
+# --- disbursals and obligations ----------------------------------------------------------------
+async def disbursal_exists(conn: AsyncConnection, disbursal_id: str) -> bool:
+    return (await conn.execute(select(disbursals.c.id).where(disbursals.c.id == disbursal_id))).first() is not None
+
+
+async def lock_disbursal(conn: AsyncConnection, disbursal_id: str) -> Disbursal:
+    row = (await conn.execute(select(disbursals.c.id).where(disbursals.c.id == disbursal_id)
+                              .with_for_update())).first()
+    d = await event_store.load_entity(conn, Disbursal, disbursal_id) if row else None
+    if d is None:
+        raise DisbursalNotFound(f"Disbursal {disbursal_id} does not exist.")
+    return d
+
+
+def _concluded_at(d: Disbursal):
+    return func.now() if d.status is DisbursalStatus.CONFIRMED else None
+
+
+async def insert_disbursal(conn: AsyncConnection, d: Disbursal, dates: DueDates) -> None:
+    await conn.execute(insert(disbursals).values(
+        id=d.id, facility_id=d.facility_id, amount_cents=d.amount_cents, status=d.status.value,
+        is_initial=d.is_initial, approval_process_id=d.approval_process_id, version=len(d.pending),
+        created_by=d.created_by, created_at=func.now(), concluded_at=_concluded_at(d), due_date=dates.due_date,
+        overdue_date=dates.overdue_date, liquidation_date=dates.liquidation_date))
+    await event_store.save_entity(conn, d)
+
+
+async def save_disbursal(conn: AsyncConnection, d: Disbursal) -> None:
+    if not d.pending:
+        return
+    await event_store.save_entity(conn, d)
+    await conn.execute(update(disbursals).where(disbursals.c.id == d.id).values(
+        status=d.status.value, version=d.version, concluded_at=func.now()))
+
+
+async def insert_obligation(conn: AsyncConnection, o: Obligation) -> None:
+    await conn.execute(insert(obligations).values(
+        id=o.id, facility_id=o.facility_id, disbursal_id=o.disbursal_id, obligation_type=o.obligation_type,
+        amount_cents=o.amount_cents, outstanding_cents=o.outstanding_cents, status=o.status, reference=o.reference,
+        effective=o.effective, created_at=func.now(), due_date=o.dates.due_date,
+        overdue_date=o.dates.overdue_date, liquidation_date=o.dates.liquidation_date))
+
+
+async def active_facility_pages(conn: AsyncConnection, page_size: int):
+    """The active facilities' rows (what the price re-evaluation needs), page by page by id."""
+    t, after = facilities, None
+    while True:
+        query = (select(t.c.id, t.c.collateralization, t.c.collateral_sats, t.c.disbursed_cents, t.c.terms)
+                 .where(t.c.stage == Stage.ACTIVE.value, t.c.status == FacilityStatus.ACTIVE.value)
+                 .order_by(t.c.id).limit(page_size))
+        rows = (await conn.execute(query if after is None else query.where(t.c.id > after))).all()
+        yield rows
+        if len(rows) < page_size:
+            return
+        after = rows[-1].id

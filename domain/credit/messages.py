@@ -1,0 +1,144 @@
+"""Workflow and activity payloads of the credit module (pydantic: Temporal's data converter).
+
+``FacilityState`` is the loan as the ``CreditFacility`` workflow carries it (also across
+continue-as-new) and as every activity returns it; the read model mirrors it. The rest are the
+Updates' commands, the activities' inputs and the ``summary`` query's answer.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from domain.credit.cvl import CollateralizationState, PendingCollateralizationState, cvl_json
+from domain.credit.status import FacilityStatus, PendingStatus, ProposalStatus, Stage
+from domain.credit.terms import TermValues
+
+
+class FacilityState(BaseModel):
+    """Everything the workflow needs to decide; amounts in cents / sats, CVL as a decimal string."""
+
+    id: str
+    customer_id: str
+    customer_type: str
+    amount_cents: int
+    terms: TermValues
+    collateral_id: str
+    deposit_account_id: str
+    stage: Stage = Stage.PROPOSAL
+    proposal_status: ProposalStatus = ProposalStatus.PENDING_APPROVAL
+    pending_status: PendingStatus | None = None
+    status: FacilityStatus | None = None
+    pending_collateralization: PendingCollateralizationState | None = None
+    collateralization: CollateralizationState | None = None
+    collateral_sats: int = 0
+    collateral_seq: int = 0
+    cvl: str | None = None
+    price_cents: int | None = None
+    drawn_cents: int = 0  # facility amount drawn, including disbursals awaiting approval
+    disbursed_cents: int = 0  # confirmed principal
+    in_flight: dict[str, int] = Field(default_factory=dict)  # disbursal id -> amount awaiting approval
+    disbursal_count: int = 0
+    activated_at: datetime | None = None
+    maturity_date: date | None = None
+
+    @property
+    def status_label(self) -> str:
+        """One word for the Web UI's LanaStatus search attribute."""
+        if self.stage is Stage.ACTIVE and self.status:
+            return self.status.value
+        if self.stage is Stage.PENDING and self.pending_status:
+            return self.pending_status.value
+        return self.proposal_status.value
+
+    @property
+    def collateralization_label(self) -> str:
+        state = self.collateralization or self.pending_collateralization
+        return state.value if state else "NotYetCollateralized"
+
+    @property
+    def remaining_cents(self) -> int:
+        return self.amount_cents - self.drawn_cents
+
+    def cvl_out(self) -> dict | None:
+        return None if self.cvl is None else cvl_json(Decimal(self.cvl))
+
+
+# --- Updates (operator commands) -----------------------------------------------------------------
+class CollateralCommand(BaseModel):
+    collateral_sats: int
+    effective: date | None = None
+    actor: str
+
+
+class DisbursalCommand(BaseModel):
+    disbursal_id: str
+    amount_cents: int
+    actor: str
+
+
+# --- activity inputs -----------------------------------------------------------------------------
+class ConcludeProposal(BaseModel):
+    facility_id: str
+    approved: bool
+    now: datetime
+
+
+class CollateralInput(BaseModel):
+    facility_id: str
+    seq: int
+    collateral_sats: int
+    effective: date | None = None
+    actor: str
+    now: datetime
+
+
+class ActivateInput(BaseModel):
+    facility_id: str
+    now: datetime
+
+
+class DisbursalInput(BaseModel):
+    facility_id: str
+    disbursal_id: str
+    amount_cents: int
+    actor: str
+    now: datetime
+
+
+class ConcludeDisbursal(BaseModel):
+    facility_id: str
+    disbursal_id: str
+    approved: bool
+    now: datetime
+
+
+class ReevaluateInput(BaseModel):
+    facility_id: str
+    usd_cents_per_btc: int
+    observed_at: datetime
+
+
+# --- queries -------------------------------------------------------------------------------------
+class FacilitySummary(BaseModel):
+    """The ``summary`` query: what an engineer wants at a glance in the Web UI."""
+
+    status: str
+    collateralization: str
+    cvl: dict | None
+    price_cents: int | None
+    collateral_sats: int
+    amount_cents: int
+    remaining_cents: int
+    drawn_cents: int
+    disbursed_cents: int
+    in_flight_cents: int
+
+    @classmethod
+    def of(cls, s: FacilityState) -> FacilitySummary:
+        return cls(status=s.status_label, collateralization=s.collateralization_label, cvl=s.cvl_out(),
+                   price_cents=s.price_cents, collateral_sats=s.collateral_sats, amount_cents=s.amount_cents,
+                   remaining_cents=s.remaining_cents, drawn_cents=s.drawn_cents, disbursed_cents=s.disbursed_cents,
+                   in_flight_cents=sum(s.in_flight.values()))

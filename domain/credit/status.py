@@ -1,0 +1,36 @@
+"""The statuses a loan and its disbursals go through (credit.md §1, §4, §5)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    PROPOSAL = "proposal"
+    PENDING = "pending"
+    ACTIVE = "active"
+    DENIED = "denied"
+
+
+class ProposalStatus(StrEnum):
+    PENDING_APPROVAL = "PendingApproval"
+    APPROVED = "Approved"
+    DENIED = "Denied"
+
+
+class PendingStatus(StrEnum):
+    PENDING_COLLATERALIZATION = "PendingCollateralization"
+    COMPLETED = "Completed"
+
+
+class FacilityStatus(StrEnum):
+    ACTIVE = "Active"
+    MATURED = "Matured"
+    CLOSED = "Closed"
+
+
+class DisbursalStatus(StrEnum):
+    NEW = "New"
+    APPROVED = "Approved"
+    DENIED = "Denied"
+    CONFIRMED = "Confirmed"

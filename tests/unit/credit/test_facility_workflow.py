@@ -1,0 +1,191 @@
+"""CreditFacilityWorkflow's branching on Temporal's time-skipping server, without PostgreSQL.
+
+The stub activities are registered under the real activity names and keep the aggregates in
+memory, running the same domain methods the real operations run; governance's
+``start_approval_process`` answers with an already concluded process, so no approval child starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.worker import Worker
+
+from activities.boundary import lana_activity
+from activities.governance.activities import StartApproval
+from domain.credit.disbursal import Disbursal
+from domain.credit.facility import CreditFacility
+from domain.credit.messages import (
+    ActivateInput,
+    CollateralCommand,
+    CollateralInput,
+    ConcludeDisbursal,
+    ConcludeProposal,
+    DisbursalCommand,
+    DisbursalInput,
+    FacilityState,
+)
+from domain.credit.status import FacilityStatus, Stage
+from domain.governance.voting import ApprovalState, ApprovalStatus
+from tests.credit_fixtures import terms
+from workers.worker import SANDBOX
+from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
+
+PRICE = 6_000_000  # $60,000 per BTC
+
+
+class FakeCredit:
+    """The stubs' in-memory bank: facilities and disbursals by id, approval outcomes by process id."""
+
+    def __init__(self) -> None:
+        self.facilities: dict[str, CreditFacility] = {}
+        self.disbursals: dict[str, Disbursal] = {}
+        self.decisions: dict[str, ApprovalStatus] = {}
+        self.price = PRICE
+
+    def activities(self) -> list:
+        return [self.start_approval_process, self.conclude_proposal, self.record_collateral, self.activate,
+                self.initiate_disbursal, self.conclude_disbursal]
+
+    @lana_activity("governance.start_approval_process")
+    async def start_approval_process(self, inp: StartApproval) -> ApprovalState:
+        return ApprovalState(process_id=inp.process_id, process_type=inp.process_type, target_ref=inp.target_ref,
+                             eligible=[], threshold=0,
+                             status=self.decisions.get(inp.process_id, ApprovalStatus.APPROVED))
+
+    @lana_activity("credit.conclude_proposal")
+    async def conclude_proposal(self, inp: ConcludeProposal) -> FacilityState:
+        f = self.facilities[inp.facility_id]
+        f.conclude_proposal(inp.approved, {})
+        return f.state
+
+    @lana_activity("credit.record_collateral")
+    async def record_collateral(self, inp: CollateralInput) -> FacilityState:
+        f = self.facilities[inp.facility_id]
+        if f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor):
+            f.reevaluate(self.price)
+        return f.state
+
+    @lana_activity("credit.activate")
+    async def activate(self, inp: ActivateInput) -> FacilityState:
+        f = self.facilities[inp.facility_id]
+        f.activate(inp.now, f.state.collateral_sats, self.price)
+        return f.state
+
+    @lana_activity("credit.initiate_disbursal")
+    async def initiate_disbursal(self, inp: DisbursalInput) -> FacilityState:
+        f = self.facilities[inp.facility_id]
+        d = f.initiate_disbursal(inp.disbursal_id, inp.amount_cents, inp.actor, inp.now, f.state.drawn_cents,
+                                 self.price)
+        if d is not None:
+            self.disbursals[d.id] = d
+        return f.state
+
+    @lana_activity("credit.conclude_disbursal")
+    async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityState:
+        f = self.facilities[inp.facility_id]
+        f.conclude_disbursal(self.disbursals[inp.disbursal_id], inp.approved, inp.now)
+        return f.state
+
+
+@pytest.fixture
+async def bank(ts_env):
+    fake = FakeCredit()
+    queue = f"credit-{uuid.uuid4().hex[:8]}"
+    async with Worker(ts_env.client, task_queue=queue, workflows=[CreditFacilityWorkflow],
+                      activities=fake.activities(), workflow_runner=SANDBOX):
+        yield fake, ts_env.client, queue
+
+
+async def _propose(bank, **kw) -> tuple[str, WorkflowHandle]:
+    fake, client, queue = bank
+    f = CreditFacility.propose(str(uuid.uuid4()), str(uuid.uuid4()), "Individual", 100_000, terms(**kw),
+                               str(uuid.uuid4()), None, "user:test")
+    fake.facilities[f.id] = f
+    handle = await client.start_workflow(CreditFacilityWorkflow.run, f.state, id=facility_workflow_id(f.id),
+                                         task_queue=queue)
+    return f.id, handle
+
+
+async def _until(handle: WorkflowHandle, predicate) -> FacilityState:
+    for _ in range(400):
+        state = await handle.query(CreditFacilityWorkflow.current)
+        if predicate(state):
+            return state
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"never reached: {state}")
+
+
+async def _collateral(handle: WorkflowHandle, sats: int) -> FacilityState:
+    return await handle.execute_update(CreditFacilityWorkflow.update_collateral,
+                                       CollateralCommand(collateral_sats=sats, actor="user:test"))
+
+
+async def _active(bank, **kw) -> tuple[str, WorkflowHandle]:
+    fid, handle = await _propose(bank, **kw)
+    await _until(handle, lambda s: s.stage is Stage.PENDING)
+    assert (await _collateral(handle, 10_000_000)).status is FacilityStatus.ACTIVE  # $6,000 against $1,000
+    return fid, handle
+
+
+async def _disburse(handle: WorkflowHandle, disbursal_id: str, amount: int) -> FacilityState:
+    return await handle.execute_update(CreditFacilityWorkflow.initiate_disbursal, DisbursalCommand(
+        disbursal_id=disbursal_id, amount_cents=amount, actor="user:test"))
+
+
+async def test_denied_proposal_ends_the_run(bank):
+    fake = bank[0]
+    fid = str(uuid.uuid4())
+    fake.decisions[fid] = ApprovalStatus.DENIED
+    f = CreditFacility.propose(fid, "c", "Individual", 100_000, terms(), "d", None, "user:test")
+    fake.facilities[fid] = f
+    result = await bank[1].execute_workflow(CreditFacilityWorkflow.run, f.state, id=facility_workflow_id(fid),
+                                            task_queue=bank[2])
+    assert (result.stage, result.proposal_status.value) == (Stage.DENIED, "Denied")
+
+
+async def test_collateral_below_threshold_stays_pending_and_reaching_it_activates(bank):
+    _, handle = await _propose(bank)
+    pending = await _until(handle, lambda s: s.stage is Stage.PENDING)
+    assert pending.pending_collateralization.value == "NotYetCollateralized"
+    state = await _collateral(handle, 2_000_000)  # CVL 120 < initial CVL 140
+    assert (state.stage, state.pending_collateralization.value, state.cvl) == (
+        Stage.PENDING, "UnderCollateralized", "120")
+    assert (await _collateral(handle, 2_333_333)).stage is Stage.PENDING  # CVL 139
+    state = await _collateral(handle, 2_333_334)  # CVL 140: activated within the same Update
+    assert (state.stage, state.status, state.collateralization.value) == (
+        Stage.ACTIVE, FacilityStatus.ACTIVE, "FullyCollateralized")
+    assert state.disbursed_cents == 1_000  # the fee-sized initial disbursal
+    summary = await handle.query(CreditFacilityWorkflow.summary)
+    assert (summary.status, summary.remaining_cents) == ("Active", 99_000)
+
+
+async def test_approved_disbursal_settles_and_denied_cancels(bank):
+    fake = bank[0]
+    _, handle = await _active(bank, one_time_fee_rate="0")
+    approved, denied = str(uuid.uuid4()), str(uuid.uuid4())
+    fake.decisions[denied] = ApprovalStatus.DENIED
+    assert (await _disburse(handle, approved, 30_000)).in_flight.get(approved) == 30_000
+    await _disburse(handle, denied, 20_000)
+    state = await _until(handle, lambda s: not s.in_flight and s.disbursal_count == 2)
+    assert (state.disbursed_cents, state.drawn_cents, state.remaining_cents) == (30_000, 30_000, 70_000)
+    assert (fake.disbursals[approved].status.value, fake.disbursals[denied].status.value) == ("Confirmed", "Denied")
+
+
+async def test_refused_command_fails_the_update_not_the_workflow(bank):
+    fake = bank[0]
+    _, handle = await _active(bank, one_time_fee_rate="0")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # the validator's refusal
+        await _collateral(handle, -1)
+    assert refused.value.cause.type == "credit.invalid_collateral_amount"
+    fake.price = PRICE // 40  # the collateral is now worth $150: the activity refuses the disbursal
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await _disburse(handle, str(uuid.uuid4()), 20_000)
+    assert refused.value.cause.type == "credit.below_margin_limit"
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+    fake.price = PRICE
+    state = await _disburse(handle, str(uuid.uuid4()), 20_000)  # the same loan goes on
+    assert (state.drawn_cents, len(state.in_flight)) == (20_000, 1)
