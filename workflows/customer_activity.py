@@ -13,7 +13,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.customers.classification import CustomerClassificationActivities
+    from activities.customers.activity import CustomerClassificationActivities
     from domain.customers.activity import closing_time
     from domain.customers.messages import ClassificationInput, ClassifyPageRequest
     from workflows.search_attributes import LANA_PROCESS_TYPE

@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.customers.kyc import CustomerKycActivities
+    from activities.customers.activity import CustomerKycActivities
     from domain.customers.messages import DepositAccountsRequest, KycLinkRequest, KycWorkflowInput
     from domain.customers.sumsub import KycNotice
     from workflows.search_attributes import LANA_CUSTOMER_ID, LANA_ENTITY_ID, LANA_PROCESS_TYPE
