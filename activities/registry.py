@@ -18,7 +18,7 @@ class Deps:
 
 
 def build_activities(deps: Deps) -> list[Callable[..., Any]]:
-    from activities.governance.activities import GovernanceActivities
+    from activities.governance.activity import GovernanceActivities
     from activities.ledger.activity import LedgerActivities
 
     gov = GovernanceActivities(deps.engine)
@@ -39,8 +39,7 @@ def _deposit_activities(deps: Deps) -> list[Callable[..., Any]]:
 
 
 def _customer_activities(deps: Deps) -> list[Callable[..., Any]]:
-    from activities.customers.classification import CustomerClassificationActivities
-    from activities.customers.kyc import CustomerKycActivities
+    from activities.customers.activity import CustomerClassificationActivities, CustomerKycActivities
     from activities.customers.sumsub_client import SumSubClient
 
     s = deps.settings
@@ -52,8 +51,8 @@ def _customer_activities(deps: Deps) -> list[Callable[..., Any]]:
 
 
 def _price_activities(deps: Deps) -> list[Callable[..., Any]]:
+    from activities.price.activity import PriceActivities
     from activities.price.bitfinex import BitfinexClient
-    from activities.price.feed import PriceActivities
 
     s = deps.settings
     price = PriceActivities(deps.engine, s, BitfinexClient(s.price_bitfinex_url))

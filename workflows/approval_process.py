@@ -16,7 +16,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.boundary import ACTIVITY_OPTIONS, check
-    from activities.governance.activities import GovernanceActivities, RecordVote, StartApproval
+    from activities.governance.activity import GovernanceActivities, RecordVote, StartApproval
     from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, cancel, check_vote
     from workflows.search_attributes import LANA_ENTITY_ID, LANA_PROCESS_TYPE, LANA_STATUS
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.customers.classification import CustomerClassificationActivities
+    from activities.customers.activity import CustomerClassificationActivities
     from domain.customers.activity import closing_time
     from domain.customers.messages import ClassificationInput, ClassifyPageRequest
     from workflows.search_attributes import LANA_PROCESS_TYPE
@@ -23,12 +23,17 @@ SCHEDULE_ID = "customer-activity-classification"
 
 @workflow.defn
 class CustomerActivityClassificationWorkflow:
+    @workflow.init
+    def __init__(self, inp: ClassificationInput) -> None:
+        # The cursor carried across continue-as-new is the run's state from its first activation.
+        self.state = ClassificationInput(as_of=inp.as_of or closing_time(workflow.now()), after_id=inp.after_id,
+                                         scanned=inp.scanned, changed=inp.changed, page_size=inp.page_size,
+                                         pages_per_run=inp.pages_per_run)
+
     @workflow.run
     async def run(self, inp: ClassificationInput) -> ClassificationInput:
         workflow.upsert_search_attributes([LANA_PROCESS_TYPE.value_set("customer-activity-classification")])
-        state = ClassificationInput(as_of=inp.as_of or closing_time(workflow.now()), after_id=inp.after_id,
-                                    scanned=inp.scanned, changed=inp.changed, page_size=inp.page_size,
-                                    pages_per_run=inp.pages_per_run)
+        state = self.state
         pages = 0
         while True:
             result = await workflow.execute_activity_method(

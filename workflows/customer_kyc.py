@@ -4,17 +4,21 @@ Workflow id ``customer-kyc-{customer_id}``. Each notice carries SumSub's event i
 workflow drops duplicates it has seen in this run and the activity drops those already applied
 (durable, on the customer's events), so replayed or late webhooks are harmless. It works through
 its queue in order, waits a little for more, then completes; the next webhook starts a new run.
+When Temporal suggests continue-as-new, or notices arrive while the run is ending, the run continues
+as new with the notices not yet applied in its input (``KycWorkflowInput.pending``), which the next
+run's ``@workflow.init`` queues before any signal it receives.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.customers.kyc import CustomerKycActivities
+    from activities.customers.activity import CustomerKycActivities
     from domain.customers.messages import DepositAccountsRequest, KycLinkRequest, KycWorkflowInput
     from domain.customers.sumsub import KycNotice
     from workflows.search_attributes import LANA_CUSTOMER_ID, LANA_ENTITY_ID, LANA_PROCESS_TYPE
@@ -28,9 +32,12 @@ def kyc_workflow_id(customer_id: str) -> str:
 
 @workflow.defn
 class CustomerKycWorkflow:
-    def __init__(self) -> None:
-        self._queue: list[KycNotice] = []
-        self._seen: set[str] = set()
+    @workflow.init
+    def __init__(self, inp: KycWorkflowInput) -> None:
+        # State comes from the input before any signal handler runs: the notices a previous run handed
+        # over (continue-as-new) come first, then those signalled to this run, in arrival order.
+        self._queue: list[KycNotice] = list(inp.pending)
+        self._seen: set[str] = {n.event_id for n in inp.pending}
 
     @workflow.signal(name="kyc_notice")
     def kyc_notice(self, notice: KycNotice) -> None:
@@ -65,9 +72,11 @@ class CustomerKycWorkflow:
                     DepositAccountsRequest(customer_id, action, f"kyc:{notice.review_answer}",
                                            f"customer:{customer_id}:kyc:{notice.event_id}:{action}"),
                     start_to_close_timeout=DB_TIMEOUT)
-            if workflow.info().is_continue_as_new_suggested() and not self._queue:
+            if workflow.info().is_continue_as_new_suggested():
                 break
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._queue:  # arrived while this run was ending: the next run applies them, none is dropped
+            workflow.continue_as_new(dataclasses.replace(inp, pending=tuple(self._queue)))
         return applied
 
 

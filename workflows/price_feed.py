@@ -21,7 +21,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.credit.activity import CollateralizationActivities
-    from activities.price.feed import PriceActivities
+    from activities.price.activity import PriceActivities
     from domain.price.model import PriceChanged, PriceFeedInput, PriceQuote, PriceTick
     from workflows.search_attributes import LANA_PROCESS_TYPE
 

@@ -1,4 +1,7 @@
-"""Every workflow the worker runs. Add new workflow classes here."""
+"""Every workflow the production worker runs. Add new workflow classes here.
+
+Sample and benchmark workflows are not here: tests and `lana bench` pass them as ``extra_workflows=``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,8 @@ from workflows.credit_facility import CreditFacilityWorkflow
 from workflows.customer_activity import CustomerActivityClassificationWorkflow
 from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
 from workflows.price_feed import PriceFeedWorkflow
-from workflows.sample import NoopWorkflow, SleepWorkflow
 from workflows.withdrawal import WithdrawalWorkflow
 
-WORKFLOWS: list[type] = [SleepWorkflow, NoopWorkflow, ApprovalProcessWorkflow, CustomerKycWorkflow,
-                         KycLinkWorkflow, CustomerActivityClassificationWorkflow, PriceFeedWorkflow,
-                         CreditFacilityWorkflow, WithdrawalWorkflow]
+WORKFLOWS: list[type] = [ApprovalProcessWorkflow, CustomerKycWorkflow, KycLinkWorkflow,
+                         CustomerActivityClassificationWorkflow, PriceFeedWorkflow, CreditFacilityWorkflow,
+                         WithdrawalWorkflow]

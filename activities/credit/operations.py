@@ -37,19 +37,14 @@ from domain.credit.status import DisbursalStatus
 from domain.credit.terms import TermValues, validate_term_values
 from domain.errors import LanaError
 from domain.ledger.errors import InsufficientBalance
-from domain.price.model import NoPrice, StalePrice
 
 PAGE_SIZE = 500
 
 
 async def fresh_price(conn: AsyncConnection, max_age: timedelta) -> int:
     """The BTC price a command decides with. A stale or missing price refuses the command (503,
-    nothing recorded; the operator repeats it) instead of retrying the activity until the feed is back."""
-    try:
-        return (await current_price(conn, datetime.now(UTC), max_age)).usd_cents_per_btc
-    except (StalePrice, NoPrice) as exc:
-        exc.transient = False
-        raise
+    nothing recorded; the operator repeats it): ``StalePrice``/``NoPrice`` are not transient."""
+    return (await current_price(conn, datetime.now(UTC), max_age)).usd_cents_per_btc
 
 
 async def _audit(conn: AsyncConnection, object_: str, action: str, workflow_id: str | None) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.customers.sumsub import KycNotice
+
 
 @dataclass(frozen=True)
 class KycWorkflowInput:
     customer_id: str
     idle_seconds: int = 60  # how long a run waits for more notices before completing
+    pending: tuple[KycNotice, ...] = ()  # notices not yet applied, carried across continue-as-new
 
 
 @dataclass(frozen=True)

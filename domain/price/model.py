@@ -68,14 +68,21 @@ def is_stale(observed_at: datetime, now: datetime, max_age: timedelta) -> bool:
 
 @register
 class NoPrice(ServiceUnavailable):
+    """503 for the API (repeat once the feed is back), but a refusal for the step that met it: a
+    command is not retried until the feed returns, the operator repeats it."""
+
     code = "price.no_price"
     title = "No BTC price available"
+    transient = False
 
 
 @register
 class StalePrice(ServiceUnavailable):
+    """As ``NoPrice``: 503 for the API, a refusal (never retried) for the step."""
+
     code = "price.stale_price"
     title = "BTC price is stale"
+    transient = False
 
 
 @register

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 from temporalio.service import RPCError
 
 from activities.event_store import events
+from domain.customers.messages import KycWorkflowInput
+from domain.customers.sumsub import KycNotice, parse_notice
 from tests.integration.customers_helpers import (
     create_customer,
     customer_stack,
@@ -14,7 +18,7 @@ from tests.integration.customers_helpers import (
     post_webhook,
     review,
 )
-from workflows.customer_kyc import kyc_workflow_id
+from workflows.customer_kyc import CustomerKycWorkflow, kyc_workflow_id
 
 
 @pytest.fixture
@@ -146,3 +150,28 @@ async def test_one_run_absorbs_a_burst_and_drops_duplicates(db_url, engine, dev_
         applied = await handle.result()
         assert applied == 2  # the repeated RED was dropped by the workflow itself
         assert (await get(stack, cid))["kyc_status"] == "Verified"
+
+
+
+async def test_notices_handed_over_by_continue_as_new_and_signalled_at_start_are_applied(cstack):
+    """@workflow.init queues the notices a previous run handed over (continue-as-new) before the first
+    activation's signal (signal-with-start) is handled: both are applied, in that order."""
+    cid = (await create_customer(cstack.http))["id"]
+
+    def notice(answer: str, created_at: str) -> KycNotice:
+        body = review(cid, answer, created_at=created_at)
+        return parse_notice(json.loads(body), body)
+
+    async def run(pending: KycNotice, signalled: KycNotice) -> int:
+        return await cstack.client.execute_workflow(
+            CustomerKycWorkflow.run, KycWorkflowInput(cid, idle_seconds=0, pending=(pending,)),
+            id=kyc_workflow_id(cid), task_queue=cstack.settings.temporal_task_queue,
+            start_signal="kyc_notice", start_signal_args=[signalled])
+
+    red, green = notice("RED", "2026-04-01 10:00:00.000"), notice("GREEN", "2026-04-01 11:00:00.000")
+    assert await run(red, green) == 2
+    decisions = [t for t, _ in await customer_events(cstack, cid) if t in ("kyc_approved", "kyc_rejected")]
+    assert decisions == ["kyc_rejected", "kyc_approved"]
+    assert (await get(cstack, cid))["kyc_status"] == "Verified"
+    later = notice("RED", "2026-04-02 10:00:00.000")
+    assert await run(later, later) == 1  # the signalled repeat of a handed-over notice is dropped

@@ -204,7 +204,7 @@ async def test_approval_processes_list_pages(gov_stack):
 
 async def _process_without_workflow(stack, voters_ids):
     """An approval process recorded in the database whose workflow has not been started (yet)."""
-    from activities.governance.activities import GovernanceActivities, StartApproval
+    from activities.governance.activity import GovernanceActivities, StartApproval
 
     await _committee_policy(stack.http, voters_ids, threshold=1)
     pid = str(uuid.uuid4())

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from temporalio.worker import Worker
 
-from workflows.sample import SleepInput, SleepWorkflow
+from tests.sample_workflows import SleepInput, SleepWorkflow
 
 
 async def test_thirty_simulated_days_take_seconds(ts_env):

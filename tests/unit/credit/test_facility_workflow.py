@@ -15,7 +15,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowU
 from temporalio.worker import Worker
 
 from activities.boundary import lana_activity
-from activities.governance.activities import StartApproval
+from activities.governance.activity import StartApproval
 from domain.credit.disbursal import Disbursal
 from domain.credit.facility import CreditFacility
 from domain.credit.messages import (

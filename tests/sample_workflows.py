@@ -1,4 +1,7 @@
-"""A minimal workflow used to check the platform: a durable sleep, and a no-op for benchmarks."""
+"""A minimal workflow used by tests to check the platform: a durable sleep on a server timer.
+
+Not registered in the production worker; a test runs it on its own worker.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +25,3 @@ class SleepWorkflow:
         start = workflow.now()
         await workflow.sleep(timedelta(days=inp.days))
         return [start.isoformat(), workflow.now().isoformat()]
-
-
-@workflow.defn
-class NoopWorkflow:
-    """Does nothing: the baseline rate of a bare workflow on a given server and worker."""
-
-    @workflow.run
-    async def run(self) -> None:
-        return None

