@@ -34,7 +34,9 @@ def link_signature(secret: str, path: str, expires: int) -> str:
 
 
 def link_valid(secret: str, path: str, expires: int, sig: str) -> bool:
-    return hmac.compare_digest(link_signature(secret, path, expires), sig)
+    # bytes, not text: compare_digest refuses non-ASCII str (a TypeError, i.e. a 500)
+    return hmac.compare_digest(link_signature(secret, path, expires).encode(),
+                               sig.encode("utf-8", "surrogatepass"))
 
 
 @dataclass

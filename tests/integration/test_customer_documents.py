@@ -63,6 +63,9 @@ async def test_download_link_works_then_expires(dstack):
 
     tampered = url.replace("sig=", "sig=0")
     assert (await dstack.http.get(tampered)).status_code == 403
+    non_ascii = url.split("sig=")[0] + "sig=%C3%A9" * 64  # not text compare_digest accepts: 403, not 500
+    r = await dstack.http.get(non_ascii)
+    assert r.status_code == 403 and r.json()["code"] == "customer.document_link_invalid"
     expires = int(url.split("expires=")[1].split("&")[0])
     dstack.app.state.clock = lambda: expires + 1  # one second past the link's expiry
     expired = await dstack.http.get(url)
