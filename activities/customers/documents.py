@@ -46,3 +46,8 @@ async def document_row(conn: AsyncConnection, document_id: str):
     if row is None:
         raise DocumentNotFound(f"Customer document {document_id} does not exist.")
     return row
+
+
+async def existing_document(conn: AsyncConnection, document_id: str):
+    """The read-model row of ``document_id`` (deleted included), or None when none was committed."""
+    return (await conn.execute(select(customer_documents).where(customer_documents.c.id == document_id))).first()

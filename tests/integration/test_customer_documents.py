@@ -112,3 +112,50 @@ async def test_a_malformed_cursor_is_a_problem_not_a_500(stack):
     r = await stack.http.get(f"/api/v1/customers/{customer['id']}/documents",
                              params={"after": encode_cursor(["not-a-time", "x"])})
     assert r.status_code == 422 and r.json()["code"] == "common.invalid_cursor"
+
+
+def stored_file(tmp_path, doc) -> object:
+    return tmp_path / "docs" / "documents" / "customer_document" / f"{doc['id']}.pdf"
+
+
+async def test_a_retry_after_a_crash_keeps_the_committed_document_file(dstack, tmp_path):
+    """The first run committed its document, then crashed before its response was stored: the
+    reservation is taken over after the lease and the handler runs again with the same document id."""
+    from sqlalchemy import text
+
+    c = await create_customer(dstack.http)
+    headers = {"Idempotency-Key": "upload-after-crash"}
+    first = await dstack.http.post(f"/api/v1/customers/{c['id']}/documents", headers=headers,
+                                   files={"file": ("contract.pdf", PDF, "application/pdf")})
+    assert first.status_code == 201, first.text
+    async with dstack.engine.begin() as conn:  # as left by a crash: reserved long ago, never completed
+        await conn.execute(text("UPDATE api_idempotency SET status_code = NULL, response_body = NULL, "
+                                "completed_at = NULL, reserved_at = now() - interval '1 day' "
+                                "WHERE key = 'upload-after-crash'"))
+    retry = await dstack.http.post(f"/api/v1/customers/{c['id']}/documents", headers=headers,
+                                   files={"file": ("contract.pdf", PDF, "application/pdf")})
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["id"] == first.json()["id"]
+    assert stored_file(tmp_path, first.json()).read_bytes() == PDF
+    link = await dstack.http.post(f"/api/v1/customer-documents/{first.json()['id']}/download-link")
+    assert (await dstack.http.get(local_path(link.json()["url"]))).content == PDF
+
+
+async def test_delete_removes_the_file_only_after_the_row_is_gone(dstack, tmp_path):
+    from sqlalchemy import text
+
+    c = await create_customer(dstack.http)
+    doc = (await upload(dstack, c["id"])).json()
+    async with dstack.engine.begin() as conn:  # the delete's transaction fails at its last statement
+        await conn.execute(text("CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                                "BEGIN IF NEW.deleted THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"))
+        await conn.execute(text("CREATE TRIGGER refuse_delete BEFORE UPDATE ON customer_documents "
+                                "FOR EACH ROW EXECUTE FUNCTION refuse_delete()"))
+    r = await dstack.http.delete(f"/api/v1/customer-documents/{doc['id']}")
+    assert r.status_code == 500
+    assert (await dstack.http.get(f"/api/v1/customer-documents/{doc['id']}")).status_code == 200
+    assert stored_file(tmp_path, doc).read_bytes() == PDF  # the live row keeps its file
+    async with dstack.engine.begin() as conn:
+        await conn.execute(text("DROP TRIGGER refuse_delete ON customer_documents"))
+    assert (await dstack.http.delete(f"/api/v1/customer-documents/{doc['id']}")).status_code == 204
+    assert not stored_file(tmp_path, doc).exists()
