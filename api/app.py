@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from activities.storage import document_link_secret
 from api import errors, health, idempotency, security_setup
 from api.deps import LazyTemporal
 from ground.db import create_engine
@@ -48,6 +49,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
+        if settings.documents_storage != "s3":
+            document_link_secret(settings)  # production refuses to start without one
         app.state.engine = engine or create_engine(
             settings.database_url, pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,

@@ -11,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DOCUMENTS_LINK_MAX_TTL_S = 7 * 24 * 3600  # also S3's longest presigned URL
 
 
 class Settings(BaseSettings):
@@ -76,8 +78,11 @@ class Settings(BaseSettings):
     documents_max_bytes: int = 10 * 1024 * 1024
     documents_allowed_types: list[str] = Field(default_factory=lambda: [
         "application/pdf", "image/png", "image/jpeg", "text/csv", "text/plain"])
-    documents_link_secret: str = "dev-local-storage-signing-secret"
-    documents_link_ttl_seconds: int = 3600
+    # Signs local-storage download links; required in production with local storage (no default:
+    # development generates one into data_dir). Links live at most documents_link_ttl_seconds,
+    # enforced by the download route as well.
+    documents_link_secret: SecretStr | None = None
+    documents_link_ttl_seconds: int = Field(3600, ge=1, le=DOCUMENTS_LINK_MAX_TTL_S)
     public_base_url: str = ""  # default: http://<api_host>:<api_port>
 
     # Customer activity classification (Active / Inactive / Suspended)

@@ -26,8 +26,13 @@ from api.customers.schemas import DocumentOut, DownloadLinkOut
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
-from domain.customers.documents import CustomerDocument, storage_path
-from domain.customers.errors import DocumentNotFound, DocumentTooLarge, DocumentTypeNotAllowed
+from domain.customers.documents import CustomerDocument, DocumentStatus, storage_path
+from domain.customers.errors import (
+    DocumentArchived,
+    DocumentNotFound,
+    DocumentTooLarge,
+    DocumentTypeNotAllowed,
+)
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["customer documents"])
@@ -122,6 +127,8 @@ async def download_link(document_id: uuid.UUID, request: Request, engine: Engine
     settings = request.app.state.settings
     async with engine.begin() as conn:
         doc = await load_document(conn, str(document_id))
+        if doc.status != DocumentStatus.ACTIVE:
+            raise DocumentArchived(f"Customer document {document_id} is archived.")
         url, expires = storage.download_link(doc.path_in_storage, settings.documents_link_ttl_seconds,
                                              now_ts(request))
         expires_at = datetime.fromtimestamp(expires, UTC)

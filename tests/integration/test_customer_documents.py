@@ -78,11 +78,12 @@ async def test_download_link_works_then_expires(dstack):
 async def test_local_storage_rejects_escaping_paths(dstack):
     import base64
 
+    from activities.storage import document_link_secret
     from domain.customers.documents import link_signature
 
     bad = "../../etc/passwd"
     enc = base64.urlsafe_b64encode(bad.encode()).decode().rstrip("=")
-    sig = link_signature(dstack.settings.documents_link_secret, bad, 9999999999)
+    sig = link_signature(document_link_secret(dstack.settings), bad, 9999999999)
     r = await dstack.http.get(f"/local-storage/{enc}?expires=9999999999&sig={sig}")
     assert r.status_code == 400
 
@@ -159,3 +160,31 @@ async def test_delete_removes_the_file_only_after_the_row_is_gone(dstack, tmp_pa
         await conn.execute(text("DROP TRIGGER refuse_delete ON customer_documents"))
     assert (await dstack.http.delete(f"/api/v1/customer-documents/{doc['id']}")).status_code == 204
     assert not stored_file(tmp_path, doc).exists()
+
+
+async def test_forged_long_lived_links_and_links_of_archived_or_deleted_documents_are_refused(dstack):
+    from activities.storage import document_link_secret, encode_path
+    from domain.customers.documents import link_signature
+
+    c = await create_customer(dstack.http)
+    doc = (await upload(dstack, c["id"])).json()
+    url = local_path((await dstack.http.post(f"/api/v1/customer-documents/{doc['id']}/download-link")).json()["url"])
+    assert (await dstack.http.get(url)).status_code == 200
+
+    # a link that "never expires", correctly signed (a leaked secret): longer than the TTL, refused
+    path = f"documents/customer_document/{doc['id']}.pdf"
+    forever = int(time.time()) + 10 * 365 * 86400
+    sig = link_signature(document_link_secret(dstack.settings), path, forever)
+    r = await dstack.http.get(f"/local-storage/{encode_path(path)}?expires={forever}&sig={sig}")
+    assert r.status_code == 403 and r.json()["code"] == "customer.document_link_invalid"
+
+    assert (await dstack.http.post(f"/api/v1/customer-documents/{doc['id']}/archive")).status_code == 200
+    r = await dstack.http.get(url)  # issued while active: stops working once archived
+    assert r.status_code == 404 and r.json()["code"] == "customer.document_not_found"
+    r = await dstack.http.post(f"/api/v1/customer-documents/{doc['id']}/download-link")
+    assert r.status_code == 409 and r.json()["code"] == "customer.document_archived"
+
+    other = (await upload(dstack, c["id"])).json()
+    url = local_path((await dstack.http.post(f"/api/v1/customer-documents/{other['id']}/download-link")).json()["url"])
+    assert (await dstack.http.delete(f"/api/v1/customer-documents/{other['id']}")).status_code == 204
+    assert (await dstack.http.get(url)).status_code == 404

@@ -76,3 +76,39 @@ def test_kubernetes_manifests_are_consistent():
                 refs = {next(iter(e.values()))["name"] for e in c["envFrom"]}
                 assert refs == {"lana-config", "lana-secrets"}
                 assert c["args"][0] in {"api", "worker", "migrate"}
+
+
+PRODUCTION_SECRETS = ("LANA_DOCUMENTS_LINK_SECRET",)
+
+
+def test_production_secrets_are_required_by_compose_and_come_from_the_kubernetes_secret():
+    compose = _docs(ROOT / "docker-compose.yml")[0]["services"]
+    docs = [d for p in K8S for d in _docs(p)]
+    secret = next(d for d in docs if d["kind"] == "Secret")["stringData"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    for name in PRODUCTION_SECRETS:
+        for service in ("api", "worker", "migrate"):
+            assert compose[service]["environment"][name] == f"${{{name}:?set {name} to a random secret of 32+ characters}}"
+        assert name in secret and name not in config
+
+
+def test_production_refuses_to_start_without_the_document_link_secret():
+    import pytest
+
+    from activities.storage import document_link_secret
+
+    prod = {"environment": "production", "oidc_jwks_url": "http://idp/certs", "oidc_issuer": "http://idp"}
+    for value in (None, "", "CHANGE-ME", "dev-local-storage-signing-secret"):
+        with pytest.raises(ValueError, match="LANA_DOCUMENTS_LINK_SECRET"):
+            document_link_secret(Settings(**prod, documents_link_secret=value))
+    assert document_link_secret(Settings(**prod, documents_link_secret="x" * 32)) == "x" * 32
+
+
+async def test_the_api_refuses_to_start_in_production_without_the_document_link_secret():
+    import pytest
+
+    app = create_app(Settings(environment="production", oidc_jwks_url="http://idp/certs",
+                              oidc_issuer="http://idp"))
+    with pytest.raises(ValueError, match="LANA_DOCUMENTS_LINK_SECRET"):
+        async with app.router.lifespan_context(app):
+            pass
