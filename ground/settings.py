@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     oidc_audience: str = "lana-api"
     oidc_jwks_url: str | None = None
     oidc_jwks_lifespan_s: int = 1800
+    # At most one JWKS request per this many seconds, whatever kids tokens name (unknown kids are
+    # refused from the cache until then: random kids cannot make the API hammer the provider).
+    oidc_jwks_refetch_interval_s: float = Field(30.0, gt=0)
     # Development: tokens signed by a local key in data_dir (`lana token EMAIL`). Refused unless set,
     # and always refused in production.
     auth_dev_signing: bool = False
