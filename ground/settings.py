@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     # Audit: turning it off exists only for the benchmark (`lana bench audit`).
     audit_enabled: bool = True
     audit_seal_interval_s: float = 1.0
+    # The chain's HMAC-SHA256 key, held outside the database (required in production; development
+    # generates one into data_dir, key id "dev"). Its id is stored with every seal: to rotate, move
+    # the current key into audit_hmac_retired_keys under its id and set a new key and id.
+    audit_hmac_key: SecretStr | None = None
+    audit_hmac_key_id: str = Field("1", min_length=1, max_length=64)
+    audit_hmac_retired_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    # Signed chain heads ("anchors"), appended by the sealer to a log outside the database
+    # (default <data_dir>/audit/anchors.jsonl); `lana audit verify` checks the chain against the latest.
+    audit_anchor_path: Path | None = None
+    audit_anchor_interval_s: float = Field(10.0, ge=0)
     # Customers: KYC through SumSub (customers-deposits.md §6)
     sumsub_base_url: str = "https://api.sumsub.com"
     sumsub_app_token: str = ""
@@ -120,6 +130,10 @@ class Settings(BaseSettings):
     @property
     def documents_root(self) -> Path:
         return self.documents_dir or self.data_dir / "documents"
+
+    @property
+    def audit_anchor_file(self) -> Path:
+        return self.audit_anchor_path or self.data_dir / "audit" / "anchors.jsonl"
 
     @property
     def base_url(self) -> str:

@@ -78,7 +78,7 @@ def test_kubernetes_manifests_are_consistent():
                 assert c["args"][0] in {"api", "worker", "migrate"}
 
 
-PRODUCTION_SECRETS = ("LANA_DOCUMENTS_LINK_SECRET",)
+PRODUCTION_SECRETS = ("LANA_DOCUMENTS_LINK_SECRET", "LANA_AUDIT_HMAC_KEY")
 
 
 def test_production_secrets_are_required_by_compose_and_come_from_the_kubernetes_secret():
@@ -104,11 +104,28 @@ def test_production_refuses_to_start_without_the_document_link_secret():
     assert document_link_secret(Settings(**prod, documents_link_secret="x" * 32)) == "x" * 32
 
 
-async def test_the_api_refuses_to_start_in_production_without_the_document_link_secret():
+async def test_the_api_refuses_to_start_in_production_without_its_secrets():
     import pytest
 
-    app = create_app(Settings(environment="production", oidc_jwks_url="http://idp/certs",
-                              oidc_issuer="http://idp"))
-    with pytest.raises(ValueError, match="LANA_DOCUMENTS_LINK_SECRET"):
-        async with app.router.lifespan_context(app):
-            pass
+    prod = {"environment": "production", "oidc_jwks_url": "http://idp/certs", "oidc_issuer": "http://idp",
+            "database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
+    for missing, values in (("LANA_DOCUMENTS_LINK_SECRET", {}),
+                            ("LANA_AUDIT_HMAC_KEY", {"documents_link_secret": "d" * 32}),
+                            ("LANA_AUDIT_HMAC_KEY", {"documents_link_secret": "d" * 32, "audit_hmac_key": "short"})):
+        app = create_app(Settings(**prod, **values))
+        with pytest.raises(ValueError, match=missing):
+            async with app.router.lifespan_context(app):
+                pass
+
+
+def test_audit_anchors_live_outside_the_database_on_the_api_volume():
+    compose = _docs(ROOT / "docker-compose.yml")[0]["services"]
+    path = compose["api"]["environment"]["LANA_AUDIT_ANCHOR_PATH"]
+    assert any(v.split(":")[1] == str(Path(path).parent) for v in compose["api"]["volumes"])
+    docs = [d for p in K8S for d in _docs(p)]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "lana-api")
+    mounts = api["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert str(Path(config["LANA_AUDIT_ANCHOR_PATH"]).parent) in {m["mountPath"] for m in mounts}
+    assert ("PersistentVolumeClaim", "lana-audit-anchors") in {(d["kind"], d["metadata"]["name"]) for d in docs
+                                                             if "metadata" in d}
