@@ -38,6 +38,10 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Request body limits (413 problem+json before the body is read): JSON and other bodies, and the
+    # unauthenticated webhooks. Uploads are limited by their own settings (documents_max_bytes).
+    api_max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    webhook_max_body_bytes: int = Field(64 * 1024, ge=1024)
     postgres_port: int = 5433
     temporal_ui_port: int = 8233
 
