@@ -97,24 +97,35 @@ class AnchorLog:
     def append(self, anchor: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(anchor, separators=(",", ":")) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # after a torn line: start a new one
+                line = b"\n" + line
             os.write(fd, line)
             os.fsync(fd)
         finally:
             os.close(fd)
 
-    def latest(self) -> dict | None:
-        """The last complete line (a torn last line, from a crash mid-write, is skipped)."""
+    def latest(self, block: int = 64 * 1024) -> dict | None:
+        """The last complete line (a torn last line, from a crash mid-write, is skipped); reads the
+        file from its end, so the cost does not grow with the log."""
         if not self.path.exists():
             return None
-        for line in reversed(self.path.read_bytes().splitlines()):
-            try:
-                anchor = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(anchor, dict):
-                return anchor
+        with self.path.open("rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            start = end
+            while start > 0:
+                start = max(0, start - block)
+                f.seek(start)
+                lines = f.read(end - start).splitlines()
+                for line in reversed(lines[1:] if start > 0 else lines):  # the first may be partial
+                    try:
+                        anchor = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(anchor, dict):
+                        return anchor
         return None
 
 

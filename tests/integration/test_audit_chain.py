@@ -238,3 +238,16 @@ async def test_keys_rotate_and_pre_key_seals_are_accepted_as_an_anchored_prefix(
     report = await audit.verify(engine, KEYS)  # without the new key
     assert not report.ok and report.first_bad_entry == newer and "unknown key 'k2'" in report.problem
     assert ids
+
+
+def test_the_anchor_log_survives_a_torn_last_line(tmp_path):
+    anchors = audit.AnchorLog(tmp_path / "audit" / "anchors.jsonl")
+    assert anchors.latest() is None
+    for position in range(1, 2001):
+        anchors.append({"position": position, "pad": "x" * 64})
+    with anchors.path.open("ab") as f:  # a crash in the middle of a write
+        f.write(b'{"position": 2001, "pa')
+    assert anchors.latest(block=512)["position"] == 2000
+    anchors.append({"position": 2002})
+    assert anchors.latest()["position"] == 2002
+    assert anchors.path.stat().st_mode & 0o777 == 0o600
