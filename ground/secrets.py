@@ -28,7 +28,12 @@ def dev_secret(settings: Settings, file_name: str) -> str:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
-        tmp.replace(path)
+        try:
+            os.link(tmp, path)  # never replaces: processes starting together agree on the first one
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 

@@ -64,7 +64,11 @@ def _chain():
     from activities.audit import AnchorLog, AuditKeys
 
     s = get_settings()
-    return AuditKeys.from_settings(s), AnchorLog(s.audit_anchor_file)
+    try:
+        return AuditKeys.from_settings(s), AnchorLog(s.audit_anchor_file)
+    except ValueError as exc:  # production without LANA_AUDIT_HMAC_KEY
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 @audit.command()
