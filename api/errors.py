@@ -50,6 +50,11 @@ def problem(status: int, code: str, title: str, detail: str, request: Request, *
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def payload_too_large(request: Request, limit: int) -> JSONResponse:
+    return problem(413, "common.payload_too_large", "Payload too large",
+                   f"The request body is limited to {limit} bytes.", request, max_bytes=limit)
+
+
 def _jsonable_errors(errors) -> list[dict]:
     out = []
     for e in errors:
@@ -69,6 +74,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 413 and isinstance(getattr(exc, "limit", None), int):
+            return payload_too_large(request, exc.limit)  # a streamed body passed its limit
         code = _HTTP_CODES.get(exc.status_code, "common.http_error")
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
 

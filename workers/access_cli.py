@@ -60,23 +60,47 @@ def _with_engine(fn):
     return asyncio.run(run())
 
 
+def _chain():
+    from activities.audit import AnchorLog, AuditKeys
+
+    s = get_settings()
+    try:
+        return AuditKeys.from_settings(s), AnchorLog(s.audit_anchor_file)
+    except ValueError as exc:  # production without LANA_AUDIT_HMAC_KEY
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
 @audit.command()
 def seal() -> None:
-    """Seal every entry that can be sealed now (the API does this in the background)."""
+    """Seal every entry that can be sealed now and anchor the head (the API does this in the background)."""
+    from activities.audit import anchor
     from activities.audit import seal as do_seal
 
-    click.echo(f"sealed {_with_engine(do_seal)} entries")
+    keys, anchors = _chain()
+
+    async def run(engine):
+        return await do_seal(engine, keys), await anchor(engine, keys, anchors)
+
+    sealed, anchored = _with_engine(run)
+    click.echo(f"sealed {sealed} entries" + (f", anchored position {anchored['position']}" if anchored else ""))
 
 
 @audit.command()
 def verify() -> None:
-    """Recompute the chain; name the first altered entry; exit 1 if the chain is broken."""
+    """Recompute the chain, check it against the latest anchor; name the first bad entry; exit 1 if broken."""
     from activities.audit import verify as do_verify
 
-    report = _with_engine(do_verify)
+    keys, anchors = _chain()
+    report = _with_engine(lambda engine: do_verify(engine, keys, anchors))
+    anchored = (f"latest anchor: position {report.anchor['position']} ({report.anchor.get('anchored_at')})"
+                if report.anchor else f"no anchor in {anchors.path} yet")
     if report.ok:
-        click.echo(f"audit chain OK: {report.sealed} sealed entries verified, {report.unsealed} not sealed yet")
+        click.echo(f"audit chain OK: {report.sealed} sealed entries verified, {report.unsealed} not sealed yet; "
+                   f"{anchored}")
         return
-    click.echo(f"audit chain BROKEN at entry {report.first_bad_entry}: {report.problem} "
-               f"({report.sealed} entries verified before it, {report.unsealed} not sealed yet)")
+    where = (f"entry {report.first_bad_entry}" if report.first_bad_entry is not None
+             else f"position {report.first_bad_position}" if report.first_bad_position is not None else "its anchor")
+    click.echo(f"audit chain BROKEN at {where}: {report.problem} "
+               f"({report.sealed} entries verified before it, {report.unsealed} not sealed yet; {anchored})")
     sys.exit(1)

@@ -37,7 +37,9 @@ class InvalidWebhookSignature(Unauthenticated):
              responses={401: {"description": "Missing or invalid X-Payload-Digest"}})
 async def sumsub_webhook(request: Request, conn: ReadConn, client: TemporalDep) -> dict:
     settings = request.app.state.settings
-    body = await request.body()
+    if not settings.sumsub_webhook_secret or not request.headers.get("x-payload-digest"):
+        raise InvalidWebhookSignature("The SumSub payload digest is missing or does not match.")
+    body = await request.body()  # bounded by LANA_WEBHOOK_MAX_BODY_BYTES (api/body_limit.py)
     if not verify_digest(settings.sumsub_webhook_secret, body, request.headers.get("x-payload-digest"),
                          request.headers.get("x-payload-digest-alg")):
         raise InvalidWebhookSignature("The SumSub payload digest is missing or does not match.")
