@@ -14,6 +14,7 @@ from temporalio.client import Client
 from activities.storage import document_link_secret
 from api import errors, health, idempotency, security_setup
 from api.body_limit import MULTIPART_OVERHEAD, BodyLimitMiddleware, BodyLimits
+from api.customers.webhooks import check_webhook_secret
 from api.deps import LazyTemporal
 from ground.db import create_engine
 from ground.settings import Settings
@@ -52,6 +53,7 @@ def create_app(
         app.state.settings = settings
         if settings.documents_storage != "s3":
             document_link_secret(settings)  # production refuses to start without one
+        check_webhook_secret(settings)
         app.state.engine = engine or create_engine(
             settings.database_url, pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,

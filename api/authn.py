@@ -33,9 +33,18 @@ def dev_signing_allowed(settings: Settings) -> bool:
     return settings.auth_dev_signing and not settings.is_production
 
 
-def dev_private_key(settings: Settings) -> rsa.RSAPrivateKey:
-    """The development signing key, generated once into the data directory (mode 0600)."""
+class NoDevSigningKey(RuntimeError):
+    """``lana token`` found no development key: it would sign with a key the API does not know."""
+
+
+def dev_private_key(settings: Settings, *, create: bool = True) -> rsa.RSAPrivateKey:
+    """The development signing key, generated once into the data directory (mode 0600).
+
+    ``create=False`` (``lana token``) never makes a new one: a token signed by a key the running
+    API does not hold would only be refused."""
     path = Path(settings.data_dir) / DEV_KEY_FILE
+    if not path.exists() and not create:
+        raise NoDevSigningKey(f"no development signing key in {path.parent.resolve()}")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -55,11 +64,12 @@ def _kid(public_key) -> str:
     return "lana-dev-" + hashlib.sha256(der).hexdigest()[:16]
 
 
-def issue_dev_token(settings: Settings, user_id: uuid.UUID, *, ttl_s: int | None = None) -> str:
+def issue_dev_token(settings: Settings, user_id: uuid.UUID, *, ttl_s: int | None = None,
+                    create_key: bool = True) -> str:
     if not dev_signing_allowed(settings):
         raise RuntimeError("development token signing is disabled: set LANA_AUTH_DEV_SIGNING=true "
                            "(never available in production)")
-    key = dev_private_key(settings)
+    key = dev_private_key(settings, create=create_key)
     now = int(time.time())
     claims = {"iss": DEV_ISSUER, "aud": settings.oidc_audience, "sub": str(user_id), "iat": now,
               "exp": now + (ttl_s if ttl_s is not None else settings.auth_dev_token_ttl_s)}
@@ -139,6 +149,9 @@ class TokenVerifier:
             raise Unauthenticated("Invalid token.") from exc
         if self.dev_key is not None and header.get("kid") == self.dev_kid:
             key, issuer = self.dev_key, DEV_ISSUER
+        elif str(header.get("kid", "")).startswith("lana-dev-") and self.jwks is None:
+            raise Unauthenticated("Token signed by another development key: make it with `lana token` and the "
+                                  "LANA_DATA_DIR of this API (printed by `lana dev` at start).")
         elif self.jwks is not None:
             kid = header.get("kid")
             jwk = (await asyncio.to_thread(self.jwks.key, kid) if self.jwks.fetch_due(kid)

@@ -9,21 +9,53 @@ import click
 
 from ground.settings import get_settings
 
+DEV_STACK_FILE = "dev-stack.json"  # written by `lana dev` into its data directory
+
+
+def _dev_settings():
+    """Settings for `lana token`: an explicit LANA_DATA_DIR wins; otherwise the nearest `.lana` with a
+    development key, from this directory upwards, and the database URL `lana dev` recorded there."""
+    import json
+    import os
+    from pathlib import Path
+
+    from api.authn import DEV_KEY_FILE
+
+    s = get_settings()
+    if "LANA_DATA_DIR" not in os.environ:
+        for folder in (Path.cwd(), *Path.cwd().parents):
+            if (folder / ".lana" / DEV_KEY_FILE).exists():
+                s = s.model_copy(update={"data_dir": folder / ".lana"})
+                break
+    stack = Path(s.data_dir) / DEV_STACK_FILE
+    if "LANA_DATABASE_URL" not in os.environ and stack.exists():
+        s = s.model_copy(update={"database_url": json.loads(stack.read_text())["database_url"]})
+    return s
+
 
 @click.command()
 @click.argument("email")
 @click.option("--ttl", type=int, default=None, help="Lifetime in seconds (default LANA_AUTH_DEV_TOKEN_TTL_S)")
 def token(email: str, ttl: int | None) -> None:
-    """Print a short-lived development token for the operator EMAIL (needs LANA_AUTH_DEV_SIGNING=true)."""
+    """Print a short-lived development token for the operator EMAIL (needs LANA_AUTH_DEV_SIGNING=true).
+
+    Signs with the key of the `lana dev` stack: LANA_DATA_DIR, or the nearest `.lana` above the
+    current directory. Never creates a key (the API would not know it)."""
     from sqlalchemy import text
 
-    from api.authn import dev_signing_allowed, issue_dev_token
+    from api.authn import NoDevSigningKey, dev_private_key, dev_signing_allowed, issue_dev_token
     from ground.db import create_engine
 
-    s = get_settings()
+    s = _dev_settings()
     if not dev_signing_allowed(s):
         click.echo("error: development signing is disabled (set LANA_AUTH_DEV_SIGNING=true; "
                    "never available in production)", err=True)
+        sys.exit(2)
+    try:
+        dev_private_key(s, create=False)
+    except NoDevSigningKey as exc:
+        click.echo(f"error: {exc}; run `lana token` with the LANA_DATA_DIR of your `lana dev` (it prints the "
+                   "full command at start), or from inside the folder that holds its `.lana`", err=True)
         sys.exit(2)
 
     async def _user_id():
@@ -35,11 +67,16 @@ def token(email: str, ttl: int | None) -> None:
         finally:
             await engine.dispose()
 
-    user_id = asyncio.run(_user_id())
+    try:
+        user_id = asyncio.run(_user_id())
+    except OSError as exc:
+        click.echo(f"error: cannot reach the database at {s.database_url} ({exc}); is `lana dev` running? "
+                   "Use the command it printed at start.", err=True)
+        sys.exit(2)
     if user_id is None:
         click.echo(f"error: no operator with e-mail {email!r}", err=True)
         sys.exit(1)
-    click.echo(issue_dev_token(s, user_id, ttl_s=ttl))
+    click.echo(issue_dev_token(s, user_id, ttl_s=ttl, create_key=False))
 
 
 @click.group()

@@ -92,6 +92,23 @@ def test_production_secrets_are_required_by_compose_and_come_from_the_kubernetes
         assert name in secret and name not in config
 
 
+def test_the_sumsub_webhook_secret_is_set_by_compose_and_kubernetes():
+    compose = _docs(ROOT / "docker-compose.yml")[0]["services"]
+    secret = next(d for p in K8S for d in _docs(p) if d["kind"] == "Secret")["stringData"]
+    assert "LANA_SUMSUB_WEBHOOK_SECRET" in secret
+    for service in ("api", "worker", "migrate"):
+        assert compose[service]["environment"]["LANA_SUMSUB_WEBHOOK_SECRET"].startswith("${LANA_SUMSUB_WEBHOOK_SECRET:?")
+
+
+def test_development_warns_at_start_up_when_the_sumsub_webhook_secret_is_unset(capsys):
+    from api.customers.webhooks import check_webhook_secret
+
+    check_webhook_secret(Settings(sumsub_webhook_secret=""))
+    assert "LANA_SUMSUB_WEBHOOK_SECRET is unset" in capsys.readouterr().out
+    check_webhook_secret(Settings(sumsub_webhook_secret="s"))
+    assert "LANA_SUMSUB_WEBHOOK_SECRET" not in capsys.readouterr().out
+
+
 def test_production_refuses_to_start_without_the_document_link_secret():
     import pytest
 
@@ -108,11 +125,13 @@ async def test_the_api_refuses_to_start_in_production_without_its_secrets():
     import pytest
 
     prod = {"environment": "production", "oidc_jwks_url": "http://idp/certs", "oidc_issuer": "http://idp",
-            "database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
+            "database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "sumsub_webhook_secret": "from-sumsub"}
     for missing, values in (("LANA_DOCUMENTS_LINK_SECRET", {}),
+                            ("LANA_SUMSUB_WEBHOOK_SECRET", {"documents_link_secret": "d" * 32,
+                                                            "sumsub_webhook_secret": ""}),
                             ("LANA_AUDIT_HMAC_KEY", {"documents_link_secret": "d" * 32}),
                             ("LANA_AUDIT_HMAC_KEY", {"documents_link_secret": "d" * 32, "audit_hmac_key": "short"})):
-        app = create_app(Settings(**prod, **values))
+        app = create_app(Settings(**{**prod, **values}))
         with pytest.raises(ValueError, match=missing):
             async with app.router.lifespan_context(app):
                 pass
