@@ -101,8 +101,8 @@ def store_unavailable(exc: BaseException | None) -> bool:
 
 def store_unavailable_problem(request: Request) -> JSONResponse:
     return problem(503, "common.store_unavailable", "Store unavailable",
-                   "The database is unreachable. Nothing was changed unless the request is replayed: it is "
-                   "safe to retry later with the same Idempotency-Key.",
+                   "The database is unreachable; retry later. Repeating the request with the same "
+                   "Idempotency-Key is safe.",
                    request, retry_after=STORE_RETRY_AFTER_S)
 
 
