@@ -120,3 +120,33 @@ async def test_database_down_is_503_store_unavailable_with_an_access_line(db_url
     for i in range(len(requests)):
         assert access[f"down-{i}"]["status"] == 503
     assert not [e for e in lines if e["level"] == "error"]  # an expected outage: warnings, no tracebacks
+
+
+async def test_price_provider_failure_logs_one_line_with_the_hint_and_no_traceback(
+        db_url, engine, ts_env, capsys, restore_logging):
+    """No network / Bitfinex failing: one warning per feed run naming the cause and the
+    LANA_PRICE_SOURCE=manual hint, no traceback (the SDK used to log one per fetch attempt)."""
+    import uuid
+    from datetime import timedelta
+
+    from domain.price.model import PriceFeedInput
+    from tests.fakes.bitfinex import running_fake_bitfinex
+    from workers.embedded_pg import free_port
+    from workflows.price_feed import PriceFeedWorkflow
+
+    configure("INFO", json=True)
+    async with running_fake_bitfinex() as bfx:
+        bfx.status = 503
+        for url in (bfx.url, f"http://127.0.0.1:{free_port()}"):  # failing provider, then no network at all
+            async with harness.Stack.start(db_url, engine, ts_env.client, price_bitfinex_url=url) as stack:
+                capsys.readouterr()
+                tick = await stack.client.execute_workflow(
+                    PriceFeedWorkflow.run, PriceFeedInput(), id=f"price-feed-{uuid.uuid4().hex[:8]}",
+                    task_queue=stack.settings.temporal_task_queue, execution_timeout=timedelta(minutes=5))
+                assert tick.status == "fetch_failed"
+                lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+                assert not [e for e in lines if "exception" in e or "Traceback" in str(e)], lines
+                failures = [e for e in lines if "price fetch failed" in e["event"]]
+                assert len(failures) == 1, lines
+                assert "LANA_PRICE_SOURCE=manual" in failures[0]["event"]
+                assert ("503" if url == bfx.url else "unreachable") in failures[0]["event"]
