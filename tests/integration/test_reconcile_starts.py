@@ -21,6 +21,15 @@ async def _wait_status(stack, withdrawal_id, wanted):
     raise AssertionError(r.json())
 
 
+async def _wait_pending(stack, proposal_id):
+    for _ in range(200):
+        body = (await stack.http.get(f"/api/v1/credit-facility-proposals/{proposal_id}")).json()
+        if body["stage"] == "pending":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(body)
+
+
 async def test_lost_withdrawal_start_is_restarted_once(stack):
     account = await open_account(stack)
     assert (await deposit(stack, account, 10_000)).status_code == 201
@@ -69,12 +78,7 @@ async def test_lost_proposal_start_is_restarted(db_url, engine, ts_env):
         assert proposal["stage"] == "proposal"
 
         assert await sweep(stack.engine, stack.client, stack.settings.temporal_task_queue, grace=timedelta(0)) == 1
-        for _ in range(200):
-            body = (await stack.http.get(f"/api/v1/credit-facility-proposals/{proposal['id']}")).json()
-            if body["stage"] == "pending":
-                break
-            await asyncio.sleep(0.05)
-        assert body["stage"] == "pending", body
+        await _wait_pending(stack, proposal["id"])
 
 
 async def test_entities_lost_in_a_two_hour_outage_are_all_started(db_url, engine, ts_env):
@@ -117,12 +121,7 @@ async def test_entities_lost_in_a_two_hour_outage_are_all_started(db_url, engine
         [line] = [e for e in logs if e["event"] == "workflow start sweep"]
         assert line["started"] == 2 and line["checked"] == 2
         await _wait_status(stack, withdrawal["id"], "PENDING_CONFIRMATION")
-        for _ in range(200):
-            body = (await stack.http.get(f"/api/v1/credit-facility-proposals/{proposal['id']}")).json()
-            if body["stage"] == "pending":
-                break
-            await asyncio.sleep(0.05)
-        assert body["stage"] == "pending", body
+        await _wait_pending(stack, proposal["id"])
         # Started rows leave the outbox; the next sweep has nothing to look at.
         async with stack.engine.connect() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM workflow_starts"))).scalar() == 0
