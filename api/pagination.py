@@ -2,7 +2,8 @@
 
 The one helper for every list: ``cursor_after`` turns ``after`` into typed key values (or 422
 ``common.invalid_cursor``), ``page_from`` cuts the fetched rows and makes the next cursor, and
-``keyset_page`` does both around a ``(created_at, id)`` SQLAlchemy query.
+``keyset_page`` does both around a ``(created_at, id)`` SQLAlchemy query (``page_of``: over a
+whole table with exact-match filters).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import bindparam, tuple_
+from sqlalchemy import bindparam, select, tuple_
 
 from domain.errors import ValidationFailed
 
@@ -124,3 +125,13 @@ async def keyset_page(conn, query, table, page: PageParams, to_item, *, directio
         (table.c.created_at.asc(), table.c.id.asc())
     rows = (await conn.execute(query.order_by(*order).limit(page.first + 1))).all()
     return page_from(rows, page, lambda r: (r.created_at, r.id), to_item)
+
+
+async def page_of(conn, table, page: PageParams, to_item, filters: dict[str, Any], direction: str = "desc") -> Page:
+    """``keyset_page`` over a whole read-model table with exact-match ``filters`` (None: no filter;
+    enums match by value)."""
+    query = select(table)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(table.c[name] == (value.value if hasattr(value, "value") else str(value)))
+    return await keyset_page(conn, query, table, page, to_item, direction=direction)

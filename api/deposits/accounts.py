@@ -13,7 +13,6 @@ from activities import event_store
 from activities.deposits import accounts as ops
 from activities.deposits import balances, store
 from api.authz import Principal, require
-from api.deposits.listing import page_of
 from api.deposits.schemas import (
     BalanceOut,
     DepositAccountCreate,
@@ -24,7 +23,7 @@ from api.deposits.schemas import (
 )
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent, new_entity_id
-from api.pagination import Page, PageParams, cursor_after, entry_key, page_from, page_params
+from api.pagination import Page, PageParams, cursor_after, entry_key, page_from, page_of, page_params
 from domain.deposits.errors import DepositAccountNotFound
 from domain.deposits.model import AccountStatus, DepositAccount, DepositStatus, WithdrawalStatus
 
