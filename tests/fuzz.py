@@ -93,7 +93,10 @@ def extreme_decimals() -> st.SearchStrategy[str]:
     digits = st.text(alphabet="0123456789", min_size=1, max_size=60)
     extremes = st.sampled_from(["1" * 29, "9" * 40 + ".5", "1" * 27 + ".123", "0." + "0" * 40 + "1", "1e999999",
                                 "-1e-999999", "NaN", "Infinity", "-0", "1E+28", "92233720368547758.08"])
-    return st.one_of(extremes, extremes, st.tuples(digits, st.none() | digits).map(
+    # More significant digits than decimal's default context (28), with more decimals than any
+    # currency has: what overflowed quantize() and the ledger's 64-bit units.
+    too_precise = st.tuples(st.integers(20, 45), st.integers(3, 20)).map(lambda t: "1" * t[0] + "." + "3" * t[1])
+    return st.one_of(too_precise, too_precise, extremes, st.tuples(digits, st.none() | digits).map(
         lambda t: t[0] + (f".{t[1]}" if t[1] else "")))
 
 
