@@ -88,7 +88,10 @@ def create_app(
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=rid)
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - escaped a middleware: answer here, so it is logged below
+            response = errors.unexpected_error_response(request, exc)
         response.headers["x-request-id"] = rid
         access_log.info("request", method=request.method, path=request.url.path, status=response.status_code,
                         duration_ms=round((time.perf_counter() - started) * 1000, 1))
