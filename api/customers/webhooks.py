@@ -28,16 +28,18 @@ log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-def check_webhook_secret(settings) -> None:
+def check_webhook_secret(settings) -> str | None:
     """At start-up: without ``LANA_SUMSUB_WEBHOOK_SECRET`` every SumSub callback is refused (401).
-    Production refuses to start; development says so once, with the fix."""
+    Production refuses to start; development says so once, with the fix (returned, and logged)."""
     if settings.sumsub_webhook_secret:
-        return
+        return None
     if settings.is_production:
         raise ValueError("production needs LANA_SUMSUB_WEBHOOK_SECRET (the secret of your SumSub webhook): "
                          "without it every KYC callback is refused")
-    log.warning("LANA_SUMSUB_WEBHOOK_SECRET is unset: every SumSub webhook will be refused with 401; set it to "
-                "the secret configured for the webhook in SumSub (README, 'KYC webhooks')")
+    warning = ("LANA_SUMSUB_WEBHOOK_SECRET is unset: every SumSub webhook will be refused with 401; set it to "
+               "the secret configured for the webhook in SumSub (README, 'KYC webhooks')")
+    log.warning(warning)
+    return warning
 
 
 class InvalidWebhookSignature(Unauthenticated):

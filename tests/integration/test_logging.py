@@ -28,7 +28,9 @@ def restore_logging():
 
 async def test_production_logs_are_json_lines_with_the_request_id(db_url, engine, capsys, restore_logging):
     settings = harness.test_settings(db_url, environment="production", log_json=None,
-                                     oidc_jwks_url="http://127.0.0.1:9/jwks", oidc_issuer="https://idp.test")
+                                     oidc_jwks_url="http://127.0.0.1:9/jwks", oidc_issuer="https://idp.test",
+                                     documents_link_secret="d" * 32, audit_hmac_key="a" * 32,
+                                     sumsub_webhook_secret="from-sumsub")
     assert settings.json_logs
     configure(settings.log_level, settings.json_logs)
 
