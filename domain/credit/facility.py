@@ -209,7 +209,8 @@ class CreditFacility(EventSourced):
         amount = initial_disbursal_cents(s.terms, s.amount_cents)
         if amount:
             initial = Disbursal.initial(s.id, amount)
-            obligation = Obligation.for_disbursal(s.id, initial.id, amount, now.date(), self.due_dates())
+            obligation = Obligation.for_disbursal(s.id, initial.id, amount, now.date(), self.due_dates(),
+                                                  is_initial=True)
             self.record("initial_disbursal_settled", {"disbursal_id": initial.id, "amount_cents": amount})
         fee = s.terms.one_time_fee_cents(s.amount_cents)
         if fee:

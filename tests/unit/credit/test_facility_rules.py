@@ -129,6 +129,7 @@ def test_lifecycle_records_its_events():
     activation = f.activate(NOW, 2_333_334, 6_000_000)
     assert activation.fee_cents == 1_000 and activation.initial_disbursal.amount_cents == 1_000
     assert activation.obligation.dates.due_date == date(2026, 4, 10) == f.state.maturity_date
+    assert activation.obligation.reference == f"initial-disbursal-{activation.initial_disbursal.id}"  # §5/§13
     assert [t for t, _ in f.pending] == [
         "proposal_concluded", "pending_facility_created", "collateral_updated", "collateralization_changed",
         "pending_facility_completed", "facility_activated", "initial_disbursal_settled", "structuring_fee_charged",
@@ -140,6 +141,7 @@ def test_lifecycle_records_its_events():
     assert f.state.in_flight == {did: 50_000} and f.state.remaining_cents == 49_000
     obligation = f.conclude_disbursal(d, True, NOW)
     assert obligation.amount_cents == 50_000 and obligation.dates.overdue_date == date(2026, 5, 30)
+    assert obligation.reference == f"disbursal-{did}"
     assert f.conclude_disbursal(d, False, NOW) is None  # concluded already: nothing recorded
     assert (f.state.in_flight, f.state.disbursed_cents, [t for t, _ in d.pending]) == (
         {}, 51_000, ["initiated", "approved", "settled"])
