@@ -36,6 +36,7 @@ class CreditFacilityActivities:
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self.engine = engine
         self.max_age = timedelta(seconds=settings.price_max_age_seconds)
+        self.kyc_required = settings.kyc_required
 
     @lana_activity("credit.conclude_proposal")
     async def conclude_proposal(self, inp: ConcludeProposal) -> FacilityState:
@@ -55,7 +56,7 @@ class CreditFacilityActivities:
     @lana_activity("credit.initiate_disbursal")
     async def initiate_disbursal(self, inp: DisbursalInput) -> FacilityState:
         async with self.engine.begin() as conn:
-            return await operations.initiate_disbursal(conn, inp, self.max_age)
+            return await operations.initiate_disbursal(conn, inp, self.max_age, kyc_required=self.kyc_required)
 
     @lana_activity("credit.conclude_disbursal")
     async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityState:

@@ -18,7 +18,7 @@ from activities import ledger
 from activities.audit import record_system_action
 from activities.credit import facility_accounts as fa
 from activities.credit import store
-from activities.credit.deposit_link import deposit_ledger_account
+from activities.credit.deposit_link import deposit_ledger_account, ensure_disbursable
 from activities.customers.repository import customer_row, ensure_customer_verified
 from activities.price.store import current_price, latest_price
 from domain.credit import cvl as cvlmod
@@ -146,12 +146,16 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
     return f.state
 
 
-async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age: timedelta) -> FacilityState:
-    """Reserve the amount on the facility (the FAC account's settled ≥ 0 control is the limit)."""
+async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age: timedelta, *,
+                             kyc_required: bool) -> FacilityState:
+    """Reserve the amount on the facility (the FAC account's settled ≥ 0 control is the limit),
+    for an eligible customer (KYC verified, deposit account active), else refused, nothing written."""
     f = await store.load_facility(conn, inp.facility_id)
     if (await store.disbursal_exists(conn, inp.disbursal_id)
             or not f.check_disbursal(inp.amount_cents, inp.now, inp.disbursal_id)):
         return f.state
+    await ensure_customer_verified(conn, f.state.customer_id, kyc_required=kyc_required)
+    await ensure_disbursable(conn, f.state.deposit_account_id)
     price = await fresh_price(conn, max_age)
     uncovered = (await ledger.balance(conn, uuid.UUID(f.accounts["uncovered_outstanding"]), "USD")).settled
     d = f.initiate_disbursal(inp.disbursal_id, inp.amount_cents, inp.actor, inp.now, uncovered, price)

@@ -24,6 +24,7 @@ from domain.credit.disbursal import Disbursal
 from domain.credit.errors import (
     BelowMarginLimit,
     CollateralUpdateNotAllowed,
+    DepositAccountNotActive,
     DisbursalAmountTooLarge,
     DisbursalOnInactiveFacility,
     DisbursalPastMaturityDate,
@@ -35,6 +36,7 @@ from domain.credit.messages import FacilityState
 from domain.credit.obligation import DueDates, Obligation
 from domain.credit.status import DisbursalStatus, FacilityStatus, PendingStatus, ProposalStatus, Stage
 from domain.credit.terms import TermValues
+from domain.deposits.model import AccountStatus
 from domain.events import EventSourced
 
 MAX_SATS = 21_000_000 * 100_000_000
@@ -49,6 +51,14 @@ def check_disbursal_cvl(terms: TermValues, collateral_sats: int, outstanding_cen
             f"CVL after the disbursal would be {value}, below the margin-call CVL {terms.margin_call_cvl}.",
             cvl=str(value), margin_call_cvl=str(terms.margin_call_cvl))
     return value
+
+
+def ensure_deposit_account_active(account_id: str, status: str) -> None:
+    """§4.1 / §5.1: a proposal or a disbursal needs an active deposit account to pay into; a frozen
+    (KYC rejection, operator freeze) or closed one is refused."""
+    if status != AccountStatus.ACTIVE.value:
+        raise DepositAccountNotActive(f"Deposit account {account_id} is {status}; an active account is required.",
+                                      deposit_account_id=account_id, deposit_account_status=status)
 
 
 def initial_disbursal_cents(terms: TermValues, amount_cents: int) -> int:
