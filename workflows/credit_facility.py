@@ -71,6 +71,7 @@ class CreditFacilityWorkflow:
         self.lock = asyncio.Lock()
         self.disbursal_tasks: dict[str, asyncio.Task] = {}
         self._published: tuple | None = None
+        self._unconcluded: dict[str, str] = {}  # disbursal id -> code of the refused conclusion
         self._price_seen: datetime | None = None
 
     @workflow.run
@@ -172,11 +173,23 @@ class CreditFacilityWorkflow:
             self.disbursal_tasks[disbursal_id] = asyncio.create_task(self._conclude_disbursal(disbursal_id))
 
     async def _conclude_disbursal(self, disbursal_id: str) -> None:
+        """A refused settlement is recorded by the activity itself (the disbursal ends ``Failed``, see
+        ``operations.conclude_disbursal``). A refusal of the conclusion as a whole (not retried) is
+        logged and shown in the current details, never dropped silently with the task."""
         status = await request_approval("disbursal", disbursal_id, f"disbursal:{disbursal_id}")
         async with self.lock:
-            await self._step(CreditFacilityActivities.conclude_disbursal, ConcludeDisbursal(
-                facility_id=self.state.id, disbursal_id=disbursal_id, approved=status is ApprovalStatus.APPROVED,
-                now=workflow.now()))
+            try:
+                await self._step(CreditFacilityActivities.conclude_disbursal, ConcludeDisbursal(
+                    facility_id=self.state.id, disbursal_id=disbursal_id,
+                    approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
+            except ActivityError as exc:
+                refusal = refusal_of(exc)
+                if refusal is None:
+                    raise
+                workflow.logger.error("disbursal %s could not be concluded: %s %s", disbursal_id, refusal.type,
+                                      refusal.message)
+                self._unconcluded[disbursal_id] = refusal.type or "refused"
+                self._publish()
 
     # -- visibility ----------------------------------------------------------------------------
     @workflow.query
@@ -187,19 +200,30 @@ class CreditFacilityWorkflow:
     def summary(self) -> FacilitySummary:
         return FacilitySummary.of(self.state)
 
+    @workflow.query
+    def unconcluded_disbursals(self) -> dict[str, str]:
+        """Disbursals whose conclusion was refused as a whole (id -> code); normally empty."""
+        return dict(self._unconcluded)
+
     def _publish(self) -> None:
         s = self.state
         current = (s.status_label, s.collateralization_label)
-        if current == self._published:
+        shown = (current, s.failed_disbursals, tuple(self._unconcluded.items()))
+        if shown == self._published:
             return
-        self._published = current
-        workflow.upsert_search_attributes([
-            LANA_ENTITY_ID.value_set(s.id), LANA_CUSTOMER_ID.value_set(s.customer_id),
-            LANA_PROCESS_TYPE.value_set("credit-facility"), LANA_STATUS.value_set(current[0]),
-            LANA_COLLATERALIZATION.value_set(current[1])])
-        workflow.set_current_details(
-            f"**credit facility** {current[0]} / {current[1]}: amount {s.amount_cents} ¢, collateral "
-            f"{s.collateral_sats} sats, CVL {s.cvl}, drawn {s.drawn_cents} ¢")
+        if self._published is None or self._published[0] != current:
+            workflow.upsert_search_attributes([
+                LANA_ENTITY_ID.value_set(s.id), LANA_CUSTOMER_ID.value_set(s.customer_id),
+                LANA_PROCESS_TYPE.value_set("credit-facility"), LANA_STATUS.value_set(current[0]),
+                LANA_COLLATERALIZATION.value_set(current[1])])
+        self._published = shown
+        details = (f"**credit facility** {current[0]} / {current[1]}: amount {s.amount_cents} ¢, collateral "
+                   f"{s.collateral_sats} sats, CVL {s.cvl}, drawn {s.drawn_cents} ¢")
+        if s.failed_disbursals:
+            details += f"; {s.failed_disbursals} failed disbursal(s), last {s.last_disbursal_failure}"
+        if self._unconcluded:
+            details += "; NOT CONCLUDED: " + ", ".join(f"{d}: {c}" for d, c in self._unconcluded.items())
+        workflow.set_current_details(details)
 
 
 async def start_facility_workflow(client, task_queue: str, state: FacilityState) -> None:

@@ -10,11 +10,12 @@ replay the original anyway. Every step returns the facility's ``FacilityState``.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import ledger
+from activities.accounting.fiscal_years import first_open_date
 from activities.audit import record_system_action
 from activities.credit import facility_accounts as fa
 from activities.credit import store
@@ -22,6 +23,7 @@ from activities.credit.deposit_link import deposit_ledger_account, ensure_disbur
 from activities.customers.repository import customer_row, ensure_customer_verified
 from activities.price.store import current_price, latest_price
 from domain.credit import cvl as cvlmod
+from domain.credit.disbursal import Disbursal
 from domain.credit.errors import DisbursalAmountTooLarge
 from domain.credit.facility import CreditFacility
 from domain.credit.messages import (
@@ -33,7 +35,6 @@ from domain.credit.messages import (
     FacilityState,
     ReevaluateInput,
 )
-from domain.credit.status import DisbursalStatus
 from domain.credit.terms import TermValues, validate_term_values
 from domain.errors import LanaError
 from domain.ledger.errors import InsufficientBalance
@@ -173,26 +174,47 @@ async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age
 async def conclude_disbursal(conn: AsyncConnection, inp: ConcludeDisbursal, max_age: timedelta,
                              workflow_id: str | None) -> FacilityState:
     """Approved: CONFIRM_DISBURSAL (deposit account credited) + the principal obligation; denied:
-    CANCEL_DISBURSAL releases the reservation."""
+    CANCEL_DISBURSAL releases the reservation. A refused settlement (the deposit account frozen or
+    closed meanwhile, …) ends the disbursal ``Failed`` in this same transaction: the refusal's code
+    and reason recorded, the reservation released, audited; the step itself succeeds, so the
+    workflow's conclusion never dies on it. Postings take the first open date (``effective``)."""
     f = await store.load_facility(conn, inp.facility_id)
     d = await store.lock_disbursal(conn, inp.disbursal_id)
     if not d.check_conclude():
         return f.state
-    await _audit(conn, f"credit/disbursal/{d.id}",
-                 "credit:disbursal:settle" if inp.approved else "credit:credit-facility:conclude-approval-process",
-                 workflow_id)
-    obligation = f.conclude_disbursal(d, inp.approved, inp.now)
-    if d.status is DisbursalStatus.CONFIRMED:
-        await ledger.post(conn, "CONFIRM_DISBURSAL", _settle_params(f, d.amount_cents),
-                          idempotency_key=f"disbursal:{d.id}:settle", effective=inp.now.date())
-        await store.insert_obligation(conn, obligation)
+    effective = await first_open_date(conn, inp.now.date())
+    refusal = await _settle(conn, f, d, effective) if inp.approved else None
+    audited = f"credit/disbursal/{d.id}"
+    if inp.approved and refusal is None:
+        await _audit(conn, audited, "credit:disbursal:settle", workflow_id)
+        await store.insert_obligation(conn, f.conclude_disbursal(d, True, effective))
         await _reevaluate_if_priced(conn, f, max_age)
     else:
+        if refusal is None:
+            await _audit(conn, audited, "credit:credit-facility:conclude-approval-process", workflow_id)
+            f.conclude_disbursal(d, False, effective)
+        else:
+            await _audit(conn, audited, "credit:disbursal:fail-settlement", workflow_id)
+            f.fail_disbursal(d, refusal.code, refusal.detail)
         await ledger.post(conn, "CANCEL_DISBURSAL", _draw_params(f, d.amount_cents),
-                          idempotency_key=f"disbursal:{d.id}:cancel", effective=inp.now.date())
+                          idempotency_key=f"disbursal:{d.id}:cancel", effective=effective)
     await store.save_disbursal(conn, d)
     await store.save_facility(conn, f)
     return f.state
+
+
+async def _settle(conn: AsyncConnection, f: CreditFacility, d: Disbursal, effective: date) -> LanaError | None:
+    """Post CONFIRM_DISBURSAL in a savepoint; the refusal when the ledger refuses it (a transient
+    error is raised, so the step is retried as a whole)."""
+    try:
+        async with conn.begin_nested():
+            await ledger.post(conn, "CONFIRM_DISBURSAL", _settle_params(f, d.amount_cents),
+                              idempotency_key=f"disbursal:{d.id}:settle", effective=effective)
+    except LanaError as exc:
+        if exc.transient:
+            raise
+        return exc
+    return None
 
 
 async def _reevaluate_if_priced(conn: AsyncConnection, f: CreditFacility, max_age: timedelta) -> None:

@@ -36,7 +36,8 @@ ENTITY = CreditFacility.entity_type
 DISBURSAL_ENTITY = Disbursal.entity_type
 _STATE_COLUMNS = ("stage", "proposal_status", "pending_status", "status", "pending_collateralization",
                   "collateralization", "collateral_sats", "collateral_seq", "cvl", "price_cents", "drawn_cents",
-                  "disbursed_cents", "activated_at", "maturity_date")
+                  "disbursed_cents", "activated_at", "maturity_date", "failed_disbursals",
+                  "last_disbursal_failure")
 _HISTORY_COLUMNS = ("stage", "state", "cvl", "collateral_sats", "outstanding_cents", "price_cents")
 
 
@@ -153,7 +154,8 @@ async def save_disbursal(conn: AsyncConnection, d: Disbursal) -> None:
         return
     await event_store.save_entity(conn, d)
     await conn.execute(update(disbursals).where(disbursals.c.id == d.id).values(
-        status=d.status.value, version=d.version, concluded_at=func.now()))
+        status=d.status.value, version=d.version, concluded_at=func.now(), failure_code=d.failure_code,
+        failure_reason=d.failure_reason))
 
 
 async def insert_obligation(conn: AsyncConnection, o: Obligation) -> None:

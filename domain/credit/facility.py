@@ -268,7 +268,7 @@ class CreditFacility(EventSourced):
                                             "cvl_after": str(value), "price_cents": price_cents, "actor": actor})
         return Disbursal.initiate(disbursal_id, self.id, amount_cents, actor)
 
-    def conclude_disbursal(self, disbursal: Disbursal, approved: bool, now: datetime) -> Obligation | None:
+    def conclude_disbursal(self, disbursal: Disbursal, approved: bool, effective: date) -> Obligation | None:
         """Governance decided: approved settles it (its principal obligation is returned), denied
         cancels it (the amount is available again). A concluded disbursal records nothing."""
         if not disbursal.conclude(approved):
@@ -277,7 +277,17 @@ class CreditFacility(EventSourced):
                                             "amount_cents": disbursal.amount_cents})
         if disbursal.status is not DisbursalStatus.CONFIRMED:
             return None
-        return Obligation.for_disbursal(self.id, disbursal.id, disbursal.amount_cents, now.date(), self.due_dates())
+        return Obligation.for_disbursal(self.id, disbursal.id, disbursal.amount_cents, effective, self.due_dates())
+
+    def fail_disbursal(self, disbursal: Disbursal, code: str, reason: str) -> bool:
+        """Approved, but its settlement was refused: the disbursal ends ``Failed`` with the refusal's
+        code and reason and its amount is available again. False when already concluded."""
+        if not disbursal.fail(code, reason):
+            return False
+        self.record("disbursal_concluded", {"disbursal_id": disbursal.id, "status": disbursal.status.value,
+                                            "amount_cents": disbursal.amount_cents, "failure_code": code,
+                                            "failure_reason": reason})
+        return True
 
     # -- events --------------------------------------------------------------------------------
     def apply(self, event_type: str, payload: dict[str, Any]) -> None:
@@ -318,4 +328,7 @@ class CreditFacility(EventSourced):
                 s.disbursed_cents += payload["amount_cents"]
             else:
                 s.drawn_cents -= payload["amount_cents"]
+            if payload["status"] == DisbursalStatus.FAILED.value:
+                s.failed_disbursals += 1
+                s.last_disbursal_failure = f"{payload['disbursal_id']}: {payload['failure_code']}"
         # proposal_created (the state is built by propose) and structuring_fee_charged change no field

@@ -29,7 +29,9 @@ from domain.credit.messages import (
     FacilityState,
 )
 from domain.credit.status import FacilityStatus, Stage
+from domain.errors import LanaError
 from domain.governance.voting import ApprovalState, ApprovalStatus
+from domain.ledger.errors import JournalLocked
 from tests.credit_fixtures import terms
 from workers.worker import SANDBOX
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
@@ -45,6 +47,7 @@ class FakeCredit:
         self.disbursals: dict[str, Disbursal] = {}
         self.decisions: dict[str, ApprovalStatus] = {}
         self.price = PRICE
+        self.refuse_conclusion: LanaError | None = None
 
     def activities(self) -> list:
         return [self.start_approval_process, self.conclude_proposal, self.record_collateral, self.activate,
@@ -86,8 +89,10 @@ class FakeCredit:
 
     @lana_activity("credit.conclude_disbursal")
     async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityState:
+        if self.refuse_conclusion is not None:
+            raise self.refuse_conclusion
         f = self.facilities[inp.facility_id]
-        f.conclude_disbursal(self.disbursals[inp.disbursal_id], inp.approved, inp.now)
+        f.conclude_disbursal(self.disbursals[inp.disbursal_id], inp.approved, inp.now.date())
         return f.state
 
 
@@ -189,3 +194,21 @@ async def test_refused_command_fails_the_update_not_the_workflow(bank):
     fake.price = PRICE
     state = await _disburse(handle, str(uuid.uuid4()), 20_000)  # the same loan goes on
     assert (state.drawn_cents, len(state.in_flight)) == (20_000, 1)
+
+
+async def test_a_refused_conclusion_is_shown_not_dropped(bank):
+    """A conclusion the activity refuses as a whole (not retried) is logged and shown in the
+    workflow (query `unconcluded_disbursals`, current details); it keeps running and answers commands."""
+    fake = bank[0]
+    _, handle = await _active(bank, one_time_fee_rate="0")
+    fake.refuse_conclusion = JournalLocked("journal locked")
+    did = str(uuid.uuid4())
+    await _disburse(handle, did, 10_000)
+    for _ in range(400):
+        if await handle.query(CreditFacilityWorkflow.unconcluded_disbursals):
+            break
+        await asyncio.sleep(0.025)
+    assert await handle.query(CreditFacilityWorkflow.unconcluded_disbursals) == {did: "ledger.journal_locked"}
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+    fake.refuse_conclusion = None
+    assert (await _disburse(handle, str(uuid.uuid4()), 10_000)).drawn_cents == 20_000
