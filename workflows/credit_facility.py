@@ -139,17 +139,32 @@ class CreditFacilityWorkflow:
     # -- price changes ------------------------------------------------------------------------
     @workflow.signal
     async def price_changed(self, sig: PriceChanged) -> None:
-        """From PriceFeedWorkflow, only when this facility's state changes at the new price. An
-        observation not newer than one already handled is dropped (replayed signal); the activity is
-        idempotent on its own too (see activities/credit/operations.py)."""
+        """From PriceFeedWorkflow, only when this facility's state changes at the new price: an active
+        facility re-evaluates its collateralization, a pending one that became fully collateralized
+        activates (the same ``activate`` activity as after a collateral update; credit.md §3.6). An
+        observation not newer than one already handled is dropped (replayed signal); the activities
+        are idempotent on their own too (see activities/credit/operations.py). A refusal (e.g. the
+        price went stale meanwhile) is logged, never raised: a signal must not fail the loan."""
         async with self.lock:
-            if self.state.stage is not Stage.ACTIVE or self._closed():
+            if self.state.stage not in (Stage.ACTIVE, Stage.PENDING) or self._closed():
                 return
             if self._price_seen is not None and sig.observed_at <= self._price_seen:
                 return
             self._price_seen = sig.observed_at
-            await self._step(CollateralizationActivities.reevaluate_collateralization, ReevaluateInput(
-                facility_id=self.state.id, usd_cents_per_btc=sig.usd_cents_per_btc, observed_at=sig.observed_at))
+            try:
+                if self.state.stage is Stage.PENDING:
+                    await self._step(CreditFacilityActivities.activate,
+                                     ActivateInput(facility_id=self.state.id, now=workflow.now()))
+                    return
+                await self._step(CollateralizationActivities.reevaluate_collateralization, ReevaluateInput(
+                    facility_id=self.state.id, usd_cents_per_btc=sig.usd_cents_per_btc,
+                    observed_at=sig.observed_at))
+            except ActivityError as exc:
+                refusal = refusal_of(exc)
+                if refusal is None:
+                    raise
+                workflow.logger.warning("price %s not applied: %s %s", sig.usd_cents_per_btc, refusal.type,
+                                        refusal.message)
 
     # -- disbursals ----------------------------------------------------------------------------
     @workflow.update

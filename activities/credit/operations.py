@@ -35,6 +35,7 @@ from domain.credit.messages import (
     FacilityState,
     ReevaluateInput,
 )
+from domain.credit.status import Stage
 from domain.credit.terms import TermValues, validate_term_values
 from domain.errors import LanaError
 from domain.ledger.errors import InsufficientBalance
@@ -107,14 +108,13 @@ async def record_collateral(conn: AsyncConnection, inp: CollateralInput, max_age
         return f.state  # already applied (retried activity)
     price = await fresh_price(conn, max_age)
     change = f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor)
-    if change is None:
-        return f.state
-    tx = await ledger.post(conn, "ADD_COLLATERAL" if change.direction == "add" else "REMOVE_COLLATERAL", {
-        "collateral_omnibus_account_id": f.accounts["collateral_omnibus"],
-        "collateral_account_id": f.accounts["collateral"], "amount": change.amount},
-        idempotency_key=f"collateral:{f.id}:{inp.seq}", effective=change.effective)
-    await store.insert_collateral_update(conn, f, change, str(tx.id), inp.actor)
-    f.reevaluate(price)
+    if change is not None:
+        tx = await ledger.post(conn, "ADD_COLLATERAL" if change.direction == "add" else "REMOVE_COLLATERAL", {
+            "collateral_omnibus_account_id": f.accounts["collateral_omnibus"],
+            "collateral_account_id": f.accounts["collateral"], "amount": change.amount},
+            idempotency_key=f"collateral:{f.id}:{inp.seq}", effective=change.effective)
+        await store.insert_collateral_update(conn, f, change, str(tx.id), inp.actor)
+    f.reevaluate(price)  # the same amount again still re-evaluates at today's price (and may activate)
     await store.save_facility(conn, f)
     return f.state
 
@@ -127,8 +127,10 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
         return f.state
     price = await fresh_price(conn, max_age)
     collateral = (await ledger.balance(conn, uuid.UUID(f.accounts["collateral"]), "BTC")).settled
+    f.reevaluate(price)  # the pending collateralization at this price (a price change may be why we are here)
     activation = f.activate(inp.now, collateral, price)
     if activation is None:
+        await store.save_facility(conn, f)  # a changed pending state only (nothing when none)
         return f.state
     s, today = f.state, inp.now.date()
     f.attach_accounts(await fa.create_active_accounts(conn, s.id, s.customer_type, s.terms))
@@ -245,13 +247,18 @@ async def reevaluate_collateralization(conn: AsyncConnection, inp: ReevaluateInp
 
 
 async def crossing_ids(conn: AsyncConnection, price_cents: int, *, page_size: int = PAGE_SIZE) -> list[str]:
-    """Ids of the active facilities whose collateralization state changes at ``price_cents``."""
+    """Ids of the facilities whose state changes at ``price_cents``: active ones whose
+    collateralization state changes, pending ones that become fully collateralized (they activate)."""
     crossing = []
-    async for rows in store.active_facility_pages(conn, page_size):
+    async for rows in store.price_sensitive_pages(conn, page_size):
         for r in rows:
+            terms = TermValues.model_validate(r.terms)
+            if r.stage == Stage.PENDING.value:
+                if cvlmod.may_activate(r.collateral_sats, r.amount_cents, price_cents, terms):
+                    crossing.append(str(r.id))
+                continue
             previous = cvlmod.CollateralizationState(r.collateralization) if r.collateralization else None
-            _, new = cvlmod.reevaluate(previous, r.collateral_sats, r.disbursed_cents, price_cents,
-                                       TermValues.model_validate(r.terms))
+            _, new = cvlmod.reevaluate(previous, r.collateral_sats, r.disbursed_cents, price_cents, terms)
             if new is not previous:
                 crossing.append(str(r.id))
     return crossing

@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store
@@ -29,7 +29,7 @@ from domain.credit.errors import DisbursalNotFound, FacilityNotFound
 from domain.credit.facility import CollateralChange, CreditFacility
 from domain.credit.messages import FacilityState
 from domain.credit.obligation import DueDates, Obligation
-from domain.credit.status import DisbursalStatus, FacilityStatus, Stage
+from domain.credit.status import DisbursalStatus, FacilityStatus, PendingStatus, Stage
 from domain.credit.terms import TermValues
 
 ENTITY = CreditFacility.entity_type
@@ -166,12 +166,16 @@ async def insert_obligation(conn: AsyncConnection, o: Obligation) -> None:
         overdue_date=o.dates.overdue_date, liquidation_date=o.dates.liquidation_date))
 
 
-async def active_facility_pages(conn: AsyncConnection, page_size: int):
-    """The active facilities' rows (what the price re-evaluation needs), page by page by id."""
+async def price_sensitive_pages(conn: AsyncConnection, page_size: int):
+    """The rows a price change re-evaluates (§3.6): active facilities and pending ones awaiting
+    collateralization, with what the re-evaluation needs, page by page by id (keyset)."""
     t, after = facilities, None
     while True:
-        query = (select(t.c.id, t.c.collateralization, t.c.collateral_sats, t.c.disbursed_cents, t.c.terms)
-                 .where(t.c.stage == Stage.ACTIVE.value, t.c.status == FacilityStatus.ACTIVE.value)
+        query = (select(t.c.id, t.c.stage, t.c.collateralization, t.c.collateral_sats, t.c.disbursed_cents,
+                        t.c.amount_cents, t.c.terms)
+                 .where(or_(and_(t.c.stage == Stage.ACTIVE.value, t.c.status == FacilityStatus.ACTIVE.value),
+                            and_(t.c.stage == Stage.PENDING.value,
+                                 t.c.pending_status == PendingStatus.PENDING_COLLATERALIZATION.value)))
                  .order_by(t.c.id).limit(page_size))
         rows = (await conn.execute(query if after is None else query.where(t.c.id > after))).all()
         yield rows

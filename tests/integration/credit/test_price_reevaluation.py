@@ -15,7 +15,7 @@ from domain.credit.messages import ReevaluateInput
 from domain.price.model import PriceFeedInput
 from tests.fakes.bitfinex import running_fake_bitfinex
 from tests.harness import Stack
-from tests.integration.credit.facility_helpers import customer_with_deposit, propose, wait_for
+from tests.integration.credit.facility_helpers import customer_with_deposit, propose, set_price, wait_for
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
 from workflows.price_feed import PriceFeedWorkflow
 from workflows.search_attributes import LANA_COLLATERALIZATION
@@ -148,3 +148,47 @@ async def test_replayed_signal_and_reevaluation_change_nothing(feed_stack):
     async with stack.engine.connect() as conn:
         assert await crossing_ids(conn, 600_000) == []
         assert await crossing_ids(conn, 655_000, page_size=1) == [fid]
+
+
+async def _pending_with(stack, collateral_sats: int) -> dict:
+    """A pending $1,000 facility (no fee) holding ``collateral_sats``, below the activation CVL."""
+    customer_id, _ = await customer_with_deposit(stack)
+    body = (await propose(stack.http, customer_id, 100_000, one_time_fee_rate="0")).json()
+    await wait_for(lambda: stack.http.get(f"/api/v1/pending-credit-facilities/{body['id']}"),
+                   lambda b: b["pending_status"] == "PendingCollateralization")
+    r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
+                              json={"collateral": collateral_sats})
+    assert (r.json()["stage"], r.json()["collateralization_state"]) == ("pending", "UnderCollateralized"), r.text
+    return body
+
+
+async def test_price_rise_activates_a_fully_collateralized_pending_facility(feed_stack):
+    """§3.6 (issue 14 item 10): a new price re-evaluates pending facilities too; only the one that
+    becomes fully collateralized is signalled, and it activates."""
+    stack, bfx = feed_stack
+    await _feed(stack, bfx, "60000")
+    ready = await _pending_with(stack, 2_000_000)  # 0.02 BTC against $1,000: CVL 120 at $60,000
+    short = await _pending_with(stack, 1_000_000)  # CVL 60 at $60,000, 70 at $70,000
+
+    tick = await _feed(stack, bfx, "70000")  # CVL 140 = initial CVL for the first one
+    assert tick.signalled == [ready["id"]]
+    body = await wait_for(lambda: stack.http.get(f"/api/v1/credit-facilities/{ready['id']}"),
+                          lambda b: b["status"] == "Active")
+    assert (body["cvl"], body["collateralization_state"], body["price_cents"]) == (
+        {"value": "140"}, "FullyCollateralized", 7_000_000)
+    assert ("FullyCollateralized", "140", 7_000_000) in await _history(stack, ready["id"])
+    other = (await stack.http.get(f"/api/v1/pending-credit-facilities/{short['id']}")).json()
+    assert (other["stage"], other["collateralization_state"]) == ("pending", "UnderCollateralized")
+    assert short["id"] not in (await _feed(stack, bfx, "70002")).signalled  # still short of 140: not signalled
+
+
+async def test_posting_the_same_collateral_again_reevaluates_at_the_current_price(feed_stack):
+    stack, _ = feed_stack
+    await set_price(stack.engine, 6_000_000)
+    body = await _pending_with(stack, 2_000_000)
+    await set_price(stack.engine, 7_000_000)  # recorded without the feed: no signal
+    r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
+                              json={"collateral": 2_000_000})
+    assert (r.json()["status"], r.json()["cvl"]) == ("Active", {"value": "140"}), r.text
+    updates = (await stack.http.get(f"/api/v1/credit-facilities/{body['id']}/collateral-updates")).json()
+    assert len(updates) == 1  # nothing new posted for the same amount
