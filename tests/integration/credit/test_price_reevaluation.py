@@ -12,12 +12,12 @@ from activities.credit.activity import CollateralizationActivities
 from activities.credit.operations import crossing_ids
 from activities.event_store import events
 from domain.credit.messages import ReevaluateInput
-from domain.price.model import PriceFeedInput
+from domain.price.model import PriceFeedInput, PriceQuote, PriceSource
 from tests.fakes.bitfinex import running_fake_bitfinex
 from tests.harness import Stack
 from tests.integration.credit.facility_helpers import customer_with_deposit, propose, set_price, wait_for
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
-from workflows.price_feed import PriceFeedWorkflow
+from workflows.price_feed import PriceFeedWorkflow, observation_workflow_id, record_manual_price
 from workflows.search_attributes import LANA_COLLATERALIZATION
 
 
@@ -192,3 +192,26 @@ async def test_posting_the_same_collateral_again_reevaluates_at_the_current_pric
     assert (r.json()["status"], r.json()["cvl"]) == ("Active", {"value": "140"}), r.text
     updates = (await stack.http.get(f"/api/v1/credit-facilities/{body['id']}/collateral-updates")).json()
     assert len(updates) == 1  # nothing new posted for the same amount
+
+
+async def test_manual_price_drop_raises_a_margin_call(db_url, engine, ts_env):
+    """Issue 14 item 11: `PUT /price` goes through the PriceFeedWorkflow like every other price, so a
+    crash entered by hand re-evaluates the facilities; the same observation runs once."""
+    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False, price_source="manual") as stack:
+        r = await stack.http.put("/api/v1/price", json={"usd_cents_per_btc": 6_000_000})
+        assert r.status_code == 200 and r.json()["usd_cents_per_btc"] == 6_000_000, r.text
+        fid = await _active_with_outstanding(stack, 10_000_000, 50_000)  # CVL 1200 at $60,000
+        r = await stack.http.put("/api/v1/price", json={"usd_cents_per_btc": 600_000})  # CVL 120 < 125
+        assert r.status_code == 200 and r.json()["usd_cents_per_btc"] == 600_000, r.text
+        body = await _settled(stack, fid, "UnderMarginCallThreshold")
+        assert (body["cvl"], body["price_cents"]) == ({"value": "120"}, 600_000)
+        assert (await _history(stack, fid))[-1] == ("UnderMarginCallThreshold", "120", 600_000)
+
+        quote = PriceQuote(usd_cents_per_btc=550_000, source=PriceSource.MANUAL, observed_at=datetime.now(UTC))
+        queue = stack.settings.temporal_task_queue
+        first = await record_manual_price(stack.client, queue, quote)
+        handle = stack.client.get_workflow_handle(observation_workflow_id(quote))
+        run_id = (await handle.describe()).run_id
+        again = await record_manual_price(stack.client, queue, quote)
+        assert first == again and first.changed and first.status == "recorded"
+        assert (await handle.describe()).run_id == run_id  # the repeat started no second run
