@@ -100,10 +100,13 @@ class CreditFacilityWorkflow:
         return self.state.status is FacilityStatus.CLOSED
 
     async def _step(self, fn, arg) -> FacilityState:
+        """Run a step's activity and keep the newer snapshot: steps that run outside the lock (a
+        disbursal's conclusion) may complete out of order; the row's version orders them."""
         state = await workflow.execute_activity_method(fn, arg, **ACTIVITY_OPTIONS)
-        self.state = state
-        self._publish()
-        return state
+        if state.version >= self.state.version:
+            self.state = state
+            self._publish()
+        return self.state
 
     async def _command(self, fn, arg) -> FacilityState:
         """Run a command's activity; a domain refusal fails the update (not the workflow)."""
@@ -190,21 +193,22 @@ class CreditFacilityWorkflow:
     async def _conclude_disbursal(self, disbursal_id: str) -> None:
         """A refused settlement is recorded by the activity itself (the disbursal ends ``Failed``, see
         ``operations.conclude_disbursal``). A refusal of the conclusion as a whole (not retried) is
-        logged and shown in the current details, never dropped silently with the task."""
+        logged and shown in the current details, never dropped silently with the task. It runs
+        without the workflow's lock: the step locks the facility's row, so the database serialises
+        it with the commands, and a retried attempt (an outage) holds up no command."""
         status = await request_approval("disbursal", disbursal_id, f"disbursal:{disbursal_id}")
-        async with self.lock:
-            try:
-                await self._step(CreditFacilityActivities.conclude_disbursal, ConcludeDisbursal(
-                    facility_id=self.state.id, disbursal_id=disbursal_id,
-                    approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
-            except ActivityError as exc:
-                refusal = refusal_of(exc)
-                if refusal is None:
-                    raise
-                workflow.logger.error("disbursal %s could not be concluded: %s %s", disbursal_id, refusal.type,
-                                      refusal.message)
-                self._unconcluded[disbursal_id] = refusal.type or "refused"
-                self._publish()
+        try:
+            await self._step(CreditFacilityActivities.conclude_disbursal, ConcludeDisbursal(
+                facility_id=self.state.id, disbursal_id=disbursal_id,
+                approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
+        except ActivityError as exc:
+            refusal = refusal_of(exc)
+            if refusal is None:
+                raise
+            workflow.logger.error("disbursal %s could not be concluded: %s %s", disbursal_id, refusal.type,
+                                  refusal.message)
+            self._unconcluded[disbursal_id] = refusal.type or "refused"
+            self._publish()
 
     # -- visibility ----------------------------------------------------------------------------
     @workflow.query

@@ -64,7 +64,7 @@ async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool =
         id=str(row.id), customer_id=str(row.customer_id), customer_type=row.customer_type,
         amount_cents=row.amount_cents, terms=TermValues.model_validate(row.terms),
         collateral_id=str(row.collateral_id), deposit_account_id=str(row.deposit_account_id),
-        in_flight={str(r.id): r.amount_cents for r in flying},
+        in_flight={str(r.id): r.amount_cents for r in flying}, version=row.version,
         **{c: getattr(row, c) for c in _STATE_COLUMNS},
     )
     f = CreditFacility.of(state, version=row.version, accounts=row.accounts)
@@ -99,6 +99,7 @@ async def save_facility(conn: AsyncConnection, f: CreditFacility) -> None:
         return
     changes = [p for t, p in f.pending if t == "collateralization_changed"]
     await event_store.save_entity(conn, f)
+    f.state.version = f.version
     for payload in changes:
         await _history_row(conn, f.id, payload)
     await conn.execute(update(facilities).where(facilities.c.id == f.id).values(

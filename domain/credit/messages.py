@@ -44,6 +44,7 @@ class FacilityState(BaseModel):
     activated_at: datetime | None = None
     maturity_date: date | None = None
     failed_disbursals: int = 0  # approved disbursals whose settlement was refused
+    version: int = 0  # the stored row's version: of two snapshots, the workflow keeps the newer
     last_disbursal_failure: str | None = None  # "{disbursal id}: {refusal code}"
 
     @property
