@@ -28,7 +28,7 @@ from temporalio.exceptions import ActivityError
 from temporalio.service import RPCError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.boundary import ACTIVITY_OPTIONS, check, refusal_of
+    from activities.boundary import ACTIVITY_OPTIONS, COMMAND_OPTIONS, check, refusal_of, refuse
     from activities.credit.activity import CollateralizationActivities, CreditFacilityActivities
     from domain.credit.facility import CreditFacility
     from domain.credit.messages import (
@@ -79,9 +79,9 @@ class CreditFacilityWorkflow:
         self._publish()
         if self.state.stage is Stage.PROPOSAL:
             status = await request_approval("credit-facility-proposal", state.id, f"credit-facility:{state.id}")
-            async with self.lock:
-                self.state = await self._step(CreditFacilityActivities.conclude_proposal, ConcludeProposal(
-                    facility_id=state.id, approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
+            # no lock: every command is refused before the proposal concludes (validators)
+            await self._step(CreditFacilityActivities.conclude_proposal, ConcludeProposal(
+                facility_id=state.id, approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
             if self.state.stage is Stage.DENIED:
                 return self.state
         for disbursal_id in list(self.state.in_flight):  # carried over a continue-as-new
@@ -99,24 +99,28 @@ class CreditFacilityWorkflow:
     def _closed(self) -> bool:
         return self.state.status is FacilityStatus.CLOSED
 
-    async def _step(self, fn, arg) -> FacilityState:
+    async def _step(self, fn, arg, options: dict = ACTIVITY_OPTIONS) -> FacilityState:
         """Run a step's activity and keep the newer snapshot: steps that run outside the lock (a
-        disbursal's conclusion) may complete out of order; the row's version orders them."""
-        state = await workflow.execute_activity_method(fn, arg, **ACTIVITY_OPTIONS)
+        disbursal's conclusion, a price re-evaluation) may complete out of order; the row's version
+        orders them."""
+        state = await workflow.execute_activity_method(fn, arg, **options)
         if state.version >= self.state.version:
             self.state = state
             self._publish()
         return self.state
 
     async def _command(self, fn, arg) -> FacilityState:
-        """Run a command's activity; a domain refusal fails the update (not the workflow)."""
+        """Run a command's activity (under the lock, a few attempts: ``COMMAND_OPTIONS``); a domain
+        refusal fails the update (not the workflow), and so does a step that kept failing otherwise
+        (``common.unavailable``: the caller repeats; the lock is not held across an outage)."""
         try:
-            return await self._step(fn, arg)
+            return await self._step(fn, arg, COMMAND_OPTIONS)
         except ActivityError as exc:
             refusal = refusal_of(exc)
             if refusal is not None:
                 raise refusal from exc
-            raise
+            workflow.logger.warning("command step %s failed: %s", fn.__name__, exc.cause)
+            refuse(ServiceUnavailable("The step could not complete now; repeat the request.", retry_after=2))
 
     def _facility(self) -> CreditFacility:
         """The aggregate over the workflow's copy of the state, to run the domain's predicates."""
@@ -147,27 +151,27 @@ class CreditFacilityWorkflow:
         activates (the same ``activate`` activity as after a collateral update; credit.md §3.6). An
         observation not newer than one already handled is dropped (replayed signal); the activities
         are idempotent on their own too (see activities/credit/operations.py). A refusal (e.g. the
-        price went stale meanwhile) is logged, never raised: a signal must not fail the loan."""
-        async with self.lock:
-            if self.state.stage not in (Stage.ACTIVE, Stage.PENDING) or self._closed():
+        price went stale meanwhile) is logged, never raised: a signal must not fail the loan. No
+        lock: the steps decide on the locked row (retried through an outage without holding up
+        commands), and ``_step`` keeps the newer snapshot."""
+        if self.state.stage not in (Stage.ACTIVE, Stage.PENDING) or self._closed():
+            return
+        if self._price_seen is not None and sig.observed_at <= self._price_seen:
+            return
+        self._price_seen = sig.observed_at
+        try:
+            if self.state.stage is Stage.PENDING:
+                await self._step(CreditFacilityActivities.activate,
+                                 ActivateInput(facility_id=self.state.id, now=workflow.now()))
                 return
-            if self._price_seen is not None and sig.observed_at <= self._price_seen:
-                return
-            self._price_seen = sig.observed_at
-            try:
-                if self.state.stage is Stage.PENDING:
-                    await self._step(CreditFacilityActivities.activate,
-                                     ActivateInput(facility_id=self.state.id, now=workflow.now()))
-                    return
-                await self._step(CollateralizationActivities.reevaluate_collateralization, ReevaluateInput(
-                    facility_id=self.state.id, usd_cents_per_btc=sig.usd_cents_per_btc,
-                    observed_at=sig.observed_at))
-            except ActivityError as exc:
-                refusal = refusal_of(exc)
-                if refusal is None:
-                    raise
-                workflow.logger.warning("price %s not applied: %s %s", sig.usd_cents_per_btc, refusal.type,
-                                        refusal.message)
+            await self._step(CollateralizationActivities.reevaluate_collateralization, ReevaluateInput(
+                facility_id=self.state.id, usd_cents_per_btc=sig.usd_cents_per_btc, observed_at=sig.observed_at))
+        except ActivityError as exc:
+            refusal = refusal_of(exc)
+            if refusal is None:
+                raise
+            workflow.logger.warning("price %s not applied: %s %s", sig.usd_cents_per_btc, refusal.type,
+                                    refusal.message)
 
     # -- disbursals ----------------------------------------------------------------------------
     @workflow.update

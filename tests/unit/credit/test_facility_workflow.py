@@ -48,6 +48,7 @@ class FakeCredit:
         self.decisions: dict[str, ApprovalStatus] = {}
         self.price = PRICE
         self.refuse_conclusion: LanaError | None = None
+        self.collateral_outage = False
 
     def activities(self) -> list:
         return [self.start_approval_process, self.conclude_proposal, self.record_collateral, self.activate,
@@ -67,6 +68,8 @@ class FakeCredit:
 
     @lana_activity("credit.record_collateral")
     async def record_collateral(self, inp: CollateralInput) -> FacilityState:
+        if self.collateral_outage:
+            raise ConnectionError("database away")  # unexpected: retried, but not forever under the lock
         f = self.facilities[inp.facility_id]
         if f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor):
             f.reevaluate(self.price)
@@ -212,3 +215,17 @@ async def test_a_refused_conclusion_is_shown_not_dropped(bank):
     assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
     fake.refuse_conclusion = None
     assert (await _disburse(handle, str(uuid.uuid4()), 10_000)).drawn_cents == 20_000
+
+
+async def test_a_command_step_that_keeps_failing_answers_unavailable_and_frees_the_lock(bank):
+    """An Update's step under the lock gets a few attempts (COMMAND_OPTIONS), then the Update fails
+    with common.unavailable (the caller repeats); the lock is free for the next command."""
+    fake = bank[0]
+    _, handle = await _active(bank, one_time_fee_rate="0")
+    fake.collateral_outage = True
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await _collateral(handle, 20_000_000)
+    assert failed.value.cause.type == "common.unavailable"
+    fake.collateral_outage = False
+    assert (await _collateral(handle, 20_000_000)).collateral_sats == 20_000_000
+    assert (await _disburse(handle, str(uuid.uuid4()), 10_000)).drawn_cents == 10_000
