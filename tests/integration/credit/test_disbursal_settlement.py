@@ -5,11 +5,9 @@ released, audited, shown in the API and in the workflow); a closed month posts o
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 
 from activities import ledger
-from tests.harness import Stack
 from tests.integration.credit.facility_helpers import (
     PRICE,
     active_facility,
@@ -20,12 +18,6 @@ from tests.integration.credit.facility_helpers import (
     wait_for,
 )
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
-
-
-@pytest.fixture
-async def credit_stack(db_url, engine, ts_env):
-    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False) as stack:
-        yield stack
 
 
 async def _awaiting_vote(stack, amount: int):

@@ -1,8 +1,6 @@
 """Proposal → approval → collateral → activation → disbursal, through the API with the worker."""
 
-import pytest
 
-from tests.harness import Stack
 from tests.integration.credit.facility_helpers import (
     PRICE,
     customer_with_deposit,
@@ -11,12 +9,6 @@ from tests.integration.credit.facility_helpers import (
     set_price,
     wait_for,
 )
-
-
-@pytest.fixture
-async def credit_stack(db_url, engine, ts_env):
-    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False) as stack:
-        yield stack
 
 
 async def _pending(http, fid):

@@ -3,8 +3,6 @@
 import asyncio
 from datetime import timedelta
 
-import pytest
-
 from tests.credit_fixtures import terms_json
 from tests.harness import Stack
 from tests.integration.credit.facility_helpers import (
@@ -20,12 +18,6 @@ from tests.integration.credit.facility_helpers import (
     wait_for,
 )
 from tests.integration.customers_helpers import create_customer
-
-
-@pytest.fixture
-async def credit_stack(db_url, engine, ts_env):
-    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False) as stack:
-        yield stack
 
 
 async def test_proposal_denied_bycommittee(credit_stack):
