@@ -10,8 +10,11 @@ the end of the facility.
    price and, on a pending facility that reached the activation threshold
    (``activation_cvl_threshold``), activates it; ``initiate_disbursal`` reserves the amount and
    starts a ``disbursal`` approval in its own workflow task, concurrently with any others; the
-   conclusion settles (deposit account credited, principal obligation) or cancels it. A refusal
-   from an activity fails the Update (``refusal_of``), never the workflow.
+   conclusion settles (deposit account credited, principal obligation), cancels it, or, when the
+   ledger refuses the settlement, ends it ``Failed`` (recorded by the step itself). A refusal
+   from an activity fails the Update (``refusal_of``), never the workflow. Only Updates take the
+   workflow's lock, with bounded attempts (``COMMAND_OPTIONS``); background steps and the price
+   signal run without it and the newer snapshot (row version) wins.
 3. The main loop waits on conditions; interest cycles, obligation timers and liquidation will be
    further conditions/timers there. When Temporal suggests continue-as-new, it waits for in-flight
    disbursals and handlers, then continues with the state (one ``FacilityState`` model).

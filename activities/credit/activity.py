@@ -2,8 +2,9 @@
 
 ``CreditFacilityActivities`` serve the ``CreditFacility`` workflow; ``CollateralizationActivities``
 serve the price re-evaluation (credit.md §3.4/§3.6): the feed's batch pass finds the active
-facilities whose collateralization state changes at a new price (one pass over the read model, in
-pages), so only those workflows are signalled, and each then re-evaluates its own locked row.
+facilities whose collateralization state changes at a new price, and the pending ones that become
+fully collateralized (one pass over the read model, in pages), so only those workflows are
+signalled; each then re-evaluates (or activates) its own locked row.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 the domain decide and record, then persist events + read model + ledger postings together.
 
 Idempotency keys: ``facility:{id}:create``, ``collateral:{id}:{seq}``, ``facility:{id}:activate``,
-``facility:{id}:structuring-fee``, ``disbursal:{id}:initial|initiate|settle|cancel``. A retried step
+``facility:{id}:structuring-fee``, ``disbursal:{id}:initial|initiate|settle|cancel`` (a refused
+settlement is rolled back to its savepoint and the disbursal ends ``Failed`` + ``cancel``). A retried step
 finds its predicate False (already applied) and returns the stored state; a repeated posting would
 replay the original anyway. Every step returns the facility's ``FacilityState``.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
@@ -32,6 +33,7 @@ from domain.credit.status import FacilityStatus, Stage
 from domain.errors import LanaError
 from domain.governance.voting import ApprovalState, ApprovalStatus
 from domain.ledger.errors import JournalLocked
+from domain.price.model import PriceChanged
 from tests.credit_fixtures import terms
 from workers.worker import SANDBOX
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
@@ -229,3 +231,17 @@ async def test_a_command_step_that_keeps_failing_answers_unavailable_and_frees_t
     fake.collateral_outage = False
     assert (await _collateral(handle, 20_000_000)).collateral_sats == 20_000_000
     assert (await _disburse(handle, str(uuid.uuid4()), 10_000)).drawn_cents == 10_000
+
+
+async def test_price_signal_activates_a_pending_facility(bank):
+    """§3.6 (issue 14 item 10): the batch pass signals a pending facility that became fully
+    collateralized; the handler activates it through the same activate activity."""
+    fake = bank[0]
+    _, handle = await _propose(bank, one_time_fee_rate="0")
+    await _until(handle, lambda s: s.stage is Stage.PENDING)
+    assert (await _collateral(handle, 2_000_000)).stage is Stage.PENDING  # CVL 120 at $60,000
+    fake.price = 7_000_000  # CVL 140 = initial CVL
+    await handle.signal(CreditFacilityWorkflow.price_changed,
+                        PriceChanged(usd_cents_per_btc=7_000_000, observed_at=datetime.now(UTC)))
+    state = await _until(handle, lambda s: s.stage is Stage.ACTIVE)
+    assert (state.status, state.cvl) == (FacilityStatus.ACTIVE, "140")
