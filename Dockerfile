@@ -5,6 +5,7 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY ground/ ground/
 COPY domain/ domain/
 COPY workflows/ workflows/
 COPY activities/ activities/
@@ -15,7 +16,8 @@ RUN python -m venv /opt/lana && /opt/lana/bin/pip install .
 
 FROM python:3.11-slim
 COPY --from=build /opt/lana /opt/lana
-RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/lana lana
+RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/lana lana \
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/lana/audit
 ENV PATH=/opt/lana/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LANA_ENVIRONMENT=production \

@@ -11,7 +11,7 @@ from activities.access_store import _ROLE_SQL, _USER_SQL, role_dict, user_dict
 
 
 async def _keyset(conn: AsyncConnection, base: str, *, key: str, key_type: str, id_col: str, first: int,
-                  after: list | None, desc: bool, where: list[str] | None = None, group: str = "",
+                  after: tuple | None, desc: bool, where: list[str] | None = None, group: str = "",
                   params: dict | None = None) -> list:
     clauses = list(where or [])
     params = dict(params or {})
@@ -26,21 +26,21 @@ async def _keyset(conn: AsyncConnection, base: str, *, key: str, key_type: str, 
     return list(await conn.execute(text(sql), params))
 
 
-async def list_users(conn, *, first: int, after: list | None, sort: str, desc: bool) -> list[dict[str, Any]]:
+async def list_users(conn, *, first: int, after: tuple | None, sort: str, desc: bool) -> list[dict[str, Any]]:
     key, typ = ("u.email", "text") if sort == "email" else ("u.created_at", "timestamptz")
     rows = await _keyset(conn, _USER_SQL, key=key, key_type=typ, id_col="u.id", first=first, after=after,
                          desc=desc)
     return [user_dict(r) for r in rows]
 
 
-async def list_roles(conn, *, first: int, after: list | None, sort: str, desc: bool) -> list[dict[str, Any]]:
+async def list_roles(conn, *, first: int, after: tuple | None, sort: str, desc: bool) -> list[dict[str, Any]]:
     key, typ = ("r.name", "text") if sort == "name" else ("r.created_at", "timestamptz")
     rows = await _keyset(conn, _ROLE_SQL, key=key, key_type=typ, id_col="r.id", first=first, after=after,
                          desc=desc, group="r.id")
     return [role_dict(r) for r in rows]
 
 
-async def list_permission_sets(conn, *, first: int, after: list | None) -> list[dict[str, Any]]:
+async def list_permission_sets(conn, *, first: int, after: tuple | None) -> list[dict[str, Any]]:
     base = ("SELECT ps.id, ps.name, ps.description, COALESCE(json_agg(json_build_object("
             "'object', c.v1, 'action', c.v2) ORDER BY c.v2) FILTER (WHERE c.id IS NOT NULL), '[]') AS permissions "
             "FROM access_permission_sets ps LEFT JOIN casbin_rule c ON c.ptype = 'p' "
@@ -51,7 +51,7 @@ async def list_permission_sets(conn, *, first: int, after: list | None) -> list[
             for r in rows]
 
 
-async def list_audit(conn, *, first: int, after: list | None, filters: dict[str, Any]) -> list:
+async def list_audit(conn, *, first: int, after: tuple | None, filters: dict[str, Any]) -> list:
     where, params = [], {}
     for col in ("subject", "object", "action", "authorized", "request_id", "workflow_id"):
         if filters.get(col) is not None:
@@ -65,7 +65,7 @@ async def list_audit(conn, *, first: int, after: list | None, filters: dict[str,
         params["until"] = filters["until"]
     if after:
         where.append("id < :after_id")
-        params["after_id"] = int(after[0])
+        params["after_id"] = after[0]
     sql = ("SELECT id, subject, object, action, authorized, recorded_at, request_id, workflow_id "
            "FROM audit_entries" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT :n")
     params["n"] = first + 1

@@ -1,15 +1,23 @@
-"""The audit log: append entries, seal them into the hash chain, verify the chain.
+"""The audit log: append entries, seal them into the keyed hash chain, anchor its head, verify.
 
 Writers only INSERT (one row, no lock shared between requests). Sealing is done afterwards by one
 sealer at a time (advisory lock), in chain order ``(tx_id, id)`` over entries whose inserting
 transaction is older than every transaction still running, so no entry can later appear inside
-the sealed prefix. ``verify`` recomputes the chain and names the first entry that does not match.
+the sealed prefix. Seals are HMAC-SHA256 under a key from settings (never in the database), and the
+sealer appends the signed head to an anchor log outside the database (``AnchorLog``), refusing to
+anchor a head that does not extend the last anchor. ``verify`` recomputes the chain, checks it
+against the latest anchor and names the first entry (or position) that does not match.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 from sqlalchemy import (
@@ -26,7 +34,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.audit.chain import GENESIS, AuditRecord, link
+from domain.audit.chain import GENESIS, AuditRecord, anchor_signature, anchor_valid, keyed_link, link
+from ground.secrets import required_secret
+from ground.settings import Settings
 
 log = structlog.get_logger(__name__)
 metadata = MetaData()
@@ -47,9 +57,76 @@ audit_seals = Table(
     Column("position", BigInteger, primary_key=True),
     Column("entry_id", BigInteger, nullable=False),
     Column("hash", LargeBinary, nullable=False),
+    Column("key_id", String(64)),
 )
 
 SEALER_LOCK = 0x4C414E41_41554454  # "LANA" "AUDT"
+ANCHOR_LOCK = 0x4C414E41_414E4352  # "LANA" "ANCR"
+DEV_KEY_ID = "dev"
+
+
+@dataclass(frozen=True)
+class AuditKeys:
+    """The chain's HMAC keys by id: the current one seals and signs anchors, retired ones verify."""
+
+    current_id: str
+    keys: dict[str, bytes]
+
+    @property
+    def current(self) -> bytes:
+        return self.keys[self.current_id]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuditKeys:
+        """``ValueError`` in production without ``LANA_AUDIT_HMAC_KEY`` (or with a short one)."""
+        secret = required_secret(settings, settings.audit_hmac_key, "LANA_AUDIT_HMAC_KEY", "audit-hmac-key")
+        current_id = settings.audit_hmac_key_id if settings.audit_hmac_key else DEV_KEY_ID
+        keys = {kid: v.get_secret_value().encode() for kid, v in settings.audit_hmac_retired_keys.items()}
+        keys[current_id] = secret.encode()
+        return cls(current_id, keys)
+
+
+class AnchorLog:
+    """Signed chain heads, one JSON object a line, appended (O_APPEND + fsync) to a file outside
+    the database: put it on storage the database role cannot write (a volume of the API's own, or
+    one synchronised to WORM object storage)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def append(self, anchor: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(anchor, separators=(",", ":")) + "\n").encode()
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # after a torn line: start a new one
+                line = b"\n" + line
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def latest(self, block: int = 64 * 1024) -> dict | None:
+        """The last complete line (a torn last line, from a crash mid-write, is skipped); reads the
+        file from its end, so the cost does not grow with the log."""
+        if not self.path.exists():
+            return None
+        with self.path.open("rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            start = end
+            while start > 0:
+                start = max(0, start - block)
+                f.seek(start)
+                lines = f.read(end - start).splitlines()
+                for line in reversed(lines[1:] if start > 0 else lines):  # the first may be partial
+                    try:
+                        anchor = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(anchor, dict):
+                        return anchor
+        return None
 
 
 async def record(conn: AsyncConnection, subject: str, object: str, action: str, authorized: bool, *,
@@ -80,7 +157,7 @@ def _record(row) -> AuditRecord:
 _COLS = "e.id, e.subject, e.object, e.action, e.authorized, e.recorded_at, e.request_id, e.workflow_id"
 
 
-async def seal(engine: AsyncEngine, batch: int = 5000) -> int:
+async def seal(engine: AsyncEngine, keys: AuditKeys, batch: int = 5000) -> int:
     """Chain every entry that can be sealed now; returns how many were sealed (0 if another
     sealer holds the lock)."""
     total = 0
@@ -102,13 +179,45 @@ async def seal(engine: AsyncEngine, batch: int = 5000) -> int:
                 return total
             seals = []
             for row in rows:
-                prev = link(prev, _record(row))
+                prev = keyed_link(keys.current, prev, _record(row))
                 position += 1
-                seals.append({"position": position, "entry_id": row.id, "hash": prev})
+                seals.append({"position": position, "entry_id": row.id, "hash": prev, "key_id": keys.current_id})
             await conn.execute(insert(audit_seals), seals)
             total += len(seals)
         if len(rows) < batch:
             return total
+
+
+async def anchor(engine: AsyncEngine, keys: AuditKeys, anchors: AnchorLog) -> dict | None:
+    """Append the signed chain head to ``anchors`` unless it is already the latest anchor. Refuses (logs
+    an error, returns None) when the chain no longer contains the latest anchor's head: a truncated
+    or rewritten chain is never anchored over its evidence."""
+    async with engine.begin() as conn:  # one anchor writer at a time, across processes
+        if not (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ANCHOR_LOCK})).scalar():
+            return None
+        head = (await conn.execute(text(
+            "SELECT position, entry_id, hash FROM audit_seals ORDER BY position DESC LIMIT 1"))).first()
+        if head is None:
+            return None
+        last = anchors.latest()
+        if last is not None:
+            if last.get("position") == head.position and last.get("hash") == bytes(head.hash).hex():
+                return None
+            at = (await conn.execute(text("SELECT entry_id, hash FROM audit_seals WHERE position = :p"),
+                                     {"p": last.get("position")})).first()
+            if at is None or at.entry_id != last.get("entry_id") or bytes(at.hash).hex() != last.get("hash"):
+                log.error("audit chain does not extend its last anchor: not anchoring; run `lana audit verify`",
+                          anchor_position=last.get("position"), anchors=str(anchors.path))
+                return None
+        # seals made before the chain was keyed: a prefix, fixed once keyed seals follow it
+        legacy_until = last.get("legacy_until", 0) if last is not None else (await conn.execute(text(
+            "SELECT coalesce(max(position), 0) FROM audit_seals WHERE key_id IS NULL"))).scalar_one()
+        new = {"position": head.position, "entry_id": head.entry_id, "hash": bytes(head.hash).hex(),
+               "legacy_until": legacy_until, "anchored_at": datetime.now(UTC).isoformat(),
+               "key_id": keys.current_id}
+        new["sig"] = anchor_signature(keys.current, new)
+        await asyncio.to_thread(anchors.append, new)
+        return new
 
 
 @dataclass
@@ -117,36 +226,77 @@ class VerifyReport:
     unsealed: int
     first_bad_entry: int | None = None
     problem: str | None = None
+    first_bad_position: int | None = None
+    anchor: dict | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.first_bad_entry is None and self.problem is None
 
 
-async def verify(engine: AsyncEngine, batch: int = 10000) -> VerifyReport:
-    """Recompute the chain over every sealed entry, in chain order."""
-    prev, checked, position = GENESIS, 0, 0
+def _anchor_problem(keys: AuditKeys, anchor: dict | None) -> str | None:
+    if anchor is None:
+        return None
+    key = keys.keys.get(anchor.get("key_id"))
+    if key is None:
+        return f"the latest anchor is signed with unknown key {anchor.get('key_id')!r}"
+    if not anchor_valid(key, anchor) or not isinstance(anchor.get("position"), int):
+        return "the latest anchor's signature is invalid"
+    return None
+
+
+async def verify(engine: AsyncEngine, keys: AuditKeys, anchors: AnchorLog | None = None,
+                 batch: int = 10000) -> VerifyReport:
+    """Recompute the chain over every sealed entry, in chain order, and check it reaches and
+    matches the latest anchor (when ``anchors`` is given)."""
+    latest = anchors.latest() if anchors is not None else None
+    prev, checked, position, keyed = GENESIS, 0, 0, False
     async with engine.connect() as conn:
+
+        async def bad(entry_id: int | None, problem: str, at: int) -> VerifyReport:
+            return VerifyReport(checked, await _unsealed(conn), entry_id, problem, at, latest)
+
+        if (problem := _anchor_problem(keys, latest)) is not None:
+            return await bad(None, problem, None)
         while True:
             rows = (await conn.execute(text(
-                f"SELECT s.position, s.entry_id, s.hash, e.id IS NOT NULL AS present, {_COLS} "
+                f"SELECT s.position, s.entry_id, s.hash, s.key_id, e.id IS NOT NULL AS present, {_COLS} "
                 "FROM audit_seals s LEFT JOIN audit_entries e ON e.id = s.entry_id "
                 "WHERE s.position > :p ORDER BY s.position LIMIT :n"), {"p": position, "n": batch})).all()
             for row in rows:
                 position += 1
                 if row.position != position:
-                    return VerifyReport(checked, await _unsealed(conn), row.entry_id,
-                                        f"seal {position} is missing")
+                    return await bad(row.entry_id, f"seal {position} is missing", position)
                 if not row.present:
-                    return VerifyReport(checked, await _unsealed(conn), row.entry_id,
-                                        f"entry {row.entry_id} was deleted")
-                prev = link(prev, _record(row))
+                    return await bad(row.entry_id, f"entry {row.entry_id} was deleted", position)
+                if row.key_id is None:  # sealed before the chain was keyed: only an anchored prefix
+                    if keyed or (latest is not None and position > latest.get("legacy_until", 0)):
+                        return await bad(row.entry_id, f"entry {row.entry_id} has an unkeyed seal after the "
+                                         "keyed chain began (altered)", position)
+                    prev = link(prev, _record(row))
+                else:
+                    key = keys.keys.get(row.key_id)
+                    if key is None:
+                        return await bad(row.entry_id, f"entry {row.entry_id} is sealed with unknown key "
+                                         f"{row.key_id!r}", position)
+                    keyed = True
+                    prev = keyed_link(key, prev, _record(row))
                 if prev != bytes(row.hash):
-                    return VerifyReport(checked, await _unsealed(conn), row.entry_id,
-                                        f"entry {row.entry_id} does not match its seal (altered)")
+                    return await bad(row.entry_id, f"entry {row.entry_id} does not match its seal (altered)",
+                                     position)
+                if latest is not None and position == latest["position"] and (
+                        row.entry_id != latest.get("entry_id") or prev.hex() != latest.get("hash")):
+                    return await bad(row.entry_id, f"entry {row.entry_id} (position {position}) does not "
+                                     "match the latest anchor (the chain was rewritten)", position)
                 checked += 1
             if len(rows) < batch:
-                return VerifyReport(checked, await _unsealed(conn))
+                break
+        if latest is not None and position < latest["position"]:
+            return await bad(None, f"the chain ends at position {position} but the latest anchor "
+                             f"({latest.get('anchored_at')}) has position {latest['position']} (entry "
+                             f"{latest.get('entry_id')}): the entries sealed after position {position} "
+                             "were deleted with their seals", position + 1)
+        return VerifyReport(checked, await _unsealed(conn), anchor=latest)
 
 
 async def _unsealed(conn: AsyncConnection) -> int:
@@ -155,15 +305,19 @@ async def _unsealed(conn: AsyncConnection) -> int:
         "(SELECT 1 FROM audit_seals s WHERE s.entry_id = e.id)"))).scalar_one()
 
 
-async def run_sealer(engine: AsyncEngine, interval: float) -> None:
-    """Background task of each API process: seal every ``interval`` seconds until cancelled."""
+async def run_sealer(engine: AsyncEngine, keys: AuditKeys, interval: float, anchors: AnchorLog | None = None,
+                     anchor_interval: float = 10.0) -> None:
+    """Background task of each API process: seal every ``interval`` seconds, and anchor the head
+    at most every ``anchor_interval`` seconds, until cancelled."""
+    anchored_at = -float("inf")
     while True:
         try:
-            await seal(engine)
+            await seal(engine, keys)
+            if anchors is not None and time.monotonic() - anchored_at >= anchor_interval:
+                anchored_at = time.monotonic()
+                await anchor(engine, keys, anchors)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - keep sealing after a transient database error
             log.exception("audit sealer failed")
         await asyncio.sleep(interval)
-
-

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from domain.customers.documents import link_signature
+from ground.secrets import required_secret
 
 
 class DocumentStorage(Protocol):
@@ -97,4 +98,10 @@ class S3Storage:
 def build_storage(settings) -> DocumentStorage:
     if settings.documents_storage == "s3":
         return S3Storage(settings.documents_bucket)
-    return LocalStorage(settings.documents_root, settings.base_url, settings.documents_link_secret)
+    return LocalStorage(settings.documents_root, settings.base_url, document_link_secret(settings))
+
+
+def document_link_secret(settings) -> str:
+    """The local-storage link secret (``ValueError`` in production when missing or short)."""
+    return required_secret(settings, settings.documents_link_secret, "LANA_DOCUMENTS_LINK_SECRET",
+                           "documents-link-secret")

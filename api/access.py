@@ -13,7 +13,7 @@ from activities import access_queries, access_store
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.pagination import Page, PageParams, cursor_after, page_from, page_params
 
 router = APIRouter(tags=["access"])
 
@@ -80,11 +80,12 @@ _CAPABILITIES = {"can_create_user": "access:user:create", "can_create_prospect":
                  "can_create_custodian": "custody:custodian:create"}
 
 
-def _page(items: list[dict], first: int, key: str) -> dict:
-    more = len(items) > first
-    items = items[:first]
-    cursor = encode_cursor([items[-1][key], items[-1]["id"]]) if more and items else None
-    return {"items": items, "next_cursor": cursor}
+def _page(items: list[dict], page: PageParams, key: str) -> Page:
+    return page_from(items, page, lambda r: (r[key], r["id"]))
+
+
+def _after(page: PageParams, sort: str) -> tuple | None:
+    return cursor_after(page, datetime if sort == "created_at" else str, uuid.UUID)
 
 
 @router.get("/me", response_model=MeOut)
@@ -100,9 +101,9 @@ async def me(request: Request, conn: ReadConn, principal: Principal = require("a
 async def list_users(conn: ReadConn, page: PageParams = Depends(page_params),
                      sort: Literal["created_at", "email"] = "created_at", direction: Direction = "desc",
                      principal: Principal = require("access:user:list")):
-    items = await access_queries.list_users(conn, first=page.first, after=decode_cursor(page.after), sort=sort,
+    items = await access_queries.list_users(conn, first=page.first, after=_after(page, sort), sort=sort,
                                             desc=direction == "desc")
-    return _page(items, page.first, sort)
+    return _page(items, page, sort)
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
@@ -132,9 +133,9 @@ async def update_user_role(user_id: uuid.UUID, body: RoleAssign, engine: EngineD
 async def list_roles(conn: ReadConn, page: PageParams = Depends(page_params),
                      sort: Literal["created_at", "name"] = "created_at", direction: Direction = "desc",
                      principal: Principal = require("access:role:list")):
-    items = await access_queries.list_roles(conn, first=page.first, after=decode_cursor(page.after), sort=sort,
+    items = await access_queries.list_roles(conn, first=page.first, after=_after(page, sort), sort=sort,
                                             desc=direction == "desc")
-    return _page(items, page.first, sort)
+    return _page(items, page, sort)
 
 
 @router.get("/roles/{role_id}", response_model=RoleOut)
@@ -175,5 +176,5 @@ async def remove_permission_sets(role_id: uuid.UUID, body: PermissionSetIds, eng
 @router.get("/permission-sets", response_model=Page[PermissionSetOut])
 async def list_permission_sets(conn: ReadConn, page: PageParams = Depends(page_params),
                                principal: Principal = require("access:permission-set:list")):
-    items = await access_queries.list_permission_sets(conn, first=page.first, after=decode_cursor(page.after))
-    return _page(items, page.first, "name")
+    items = await access_queries.list_permission_sets(conn, first=page.first, after=_after(page, "name"))
+    return _page(items, page, "name")

@@ -11,7 +11,10 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from activities.storage import document_link_secret
 from api import errors, health, idempotency, security_setup
+from api.body_limit import MULTIPART_OVERHEAD, BodyLimitMiddleware, BodyLimits
+from api.customers.webhooks import check_webhook_secret
 from api.deps import LazyTemporal
 from ground.db import create_engine
 from ground.settings import Settings
@@ -48,6 +51,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
+        if settings.documents_storage != "s3":
+            document_link_secret(settings)  # production refuses to start without one
+        check_webhook_secret(settings)
         app.state.engine = engine or create_engine(
             settings.database_url, pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
@@ -70,6 +76,8 @@ def create_app(
     )
     errors.install(app)
     idempotency.install(app)
+    limits = body_limits(settings)
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -80,7 +88,10 @@ def create_app(
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=rid)
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - escaped a middleware: answer here, so it is logged below
+            response = errors.unexpected_error_response(request, exc)
         response.headers["x-request-id"] = rid
         access_log.info("request", method=request.method, path=request.url.path, status=response.status_code,
                         duration_ms=round((time.perf_counter() - started) * 1000, 1))
@@ -91,4 +102,18 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     for router in public_routers():
         app.include_router(router)
+    limits.check(app.routes)
     return app
+
+
+def body_limits(settings: Settings) -> BodyLimits:
+    """Per-route request body limits; everything else gets ``LANA_API_MAX_BODY_BYTES``."""
+    from api.accounting.chart import MAX_CSV_BYTES
+
+    csv = MAX_CSV_BYTES + MULTIPART_OVERHEAD
+    return (BodyLimits(settings.api_max_body_bytes)
+            .prefix("/webhooks/", settings.webhook_max_body_bytes)
+            .route("POST", f"{API_PREFIX}/customers/{{customer_id}}/documents",
+                   settings.documents_max_bytes + MULTIPART_OVERHEAD)
+            .route("POST", f"{API_PREFIX}/chart-of-accounts/import", csv)
+            .route("POST", f"{API_PREFIX}/chart-of-accounts/import-with-base-config", csv))

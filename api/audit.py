@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from activities import access_queries
 from api.authz import Principal, require
 from api.deps import ReadConn
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.pagination import Page, PageParams, cursor_after, page_from, page_params
 
 router = APIRouter(tags=["audit"])
 
@@ -42,12 +42,9 @@ async def list_audit_entries(
 ):
     filters = {"subject": subject, "object": object, "action": action, "authorized": authorized,
                "request_id": request_id, "workflow_id": workflow_id, "since": since, "until": until}
-    rows = await access_queries.list_audit(conn, first=page.first, after=decode_cursor(page.after),
+    rows = await access_queries.list_audit(conn, first=page.first, after=cursor_after(page, int),
                                            filters=filters)
-    more = len(rows) > page.first
-    rows = rows[: page.first]
-    return {"items": [dict(r._mapping) for r in rows],
-            "next_cursor": encode_cursor([rows[-1].id]) if more and rows else None}
+    return page_from(rows, page, lambda r: (r.id,), lambda r: dict(r._mapping))
 
 
 @router.get("/audit-entries/subjects", response_model=list[str])

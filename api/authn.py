@@ -8,17 +8,22 @@ The token's subject is the operator's user id, taken from claim ``lanaId`` (dire
 from __future__ import annotations
 
 import asyncio
+import math
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.errors import Unauthenticated
 from ground.settings import Settings
 
+log = structlog.get_logger(__name__)
 DEV_ISSUER = "lana-dev"
 DEV_KEY_FILE = "dev-signing-key.pem"
 SUBJECT_CLAIMS = ("lanaId", "subject", "sub")
@@ -28,9 +33,18 @@ def dev_signing_allowed(settings: Settings) -> bool:
     return settings.auth_dev_signing and not settings.is_production
 
 
-def dev_private_key(settings: Settings) -> rsa.RSAPrivateKey:
-    """The development signing key, generated once into the data directory (mode 0600)."""
+class NoDevSigningKey(RuntimeError):
+    """``lana token`` found no development key: it would sign with a key the API does not know."""
+
+
+def dev_private_key(settings: Settings, *, create: bool = True) -> rsa.RSAPrivateKey:
+    """The development signing key, generated once into the data directory (mode 0600).
+
+    ``create=False`` (``lana token``) never makes a new one: a token signed by a key the running
+    API does not hold would only be refused."""
     path = Path(settings.data_dir) / DEV_KEY_FILE
+    if not path.exists() and not create:
+        raise NoDevSigningKey(f"no development signing key in {path.parent.resolve()}")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -50,15 +64,63 @@ def _kid(public_key) -> str:
     return "lana-dev-" + hashlib.sha256(der).hexdigest()[:16]
 
 
-def issue_dev_token(settings: Settings, user_id: uuid.UUID, *, ttl_s: int | None = None) -> str:
+def issue_dev_token(settings: Settings, user_id: uuid.UUID, *, ttl_s: int | None = None,
+                    create_key: bool = True) -> str:
     if not dev_signing_allowed(settings):
         raise RuntimeError("development token signing is disabled: set LANA_AUTH_DEV_SIGNING=true "
                            "(never available in production)")
-    key = dev_private_key(settings)
+    key = dev_private_key(settings, create=create_key)
     now = int(time.time())
     claims = {"iss": DEV_ISSUER, "aud": settings.oidc_audience, "sub": str(user_id), "iat": now,
               "exp": now + (ttl_s if ttl_s is not None else settings.auth_dev_token_ttl_s)}
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": _kid(key.public_key())})
+
+
+class JwksKeys:
+    """The identity provider's signing keys by kid, fetched at most once per ``refetch_interval_s``.
+
+    Keys are refreshed every ``lifespan_s``; a token naming a kid we do not know triggers a refetch
+    (the provider may have rotated) only if none happened in the last ``refetch_interval_s``, so
+    tokens with random kids cost no request to the provider and no thread waiting on one.
+    """
+
+    def __init__(self, url: str, *, lifespan_s: float, refetch_interval_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, cache_keys=False, timeout=10)
+        self._lifespan, self._interval, self._clock = lifespan_s, refetch_interval_s, clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = self._attempted_at = -math.inf
+        self._lock = threading.Lock()
+
+    def _due(self, now: float, kid: str | None) -> bool:
+        if now - self._attempted_at < self._interval:
+            return False
+        return kid not in self._keys or now - self._fetched_at >= self._lifespan
+
+    def fetch_due(self, kid: str | None) -> bool:
+        """Whether looking ``kid`` up would ask the provider (then call ``key`` from a thread)."""
+        return isinstance(kid, str) and self._due(self._clock(), kid)
+
+    def _fetch(self, now: float) -> None:
+        self._attempted_at = now
+        try:
+            keys = self._client.get_signing_keys()
+        except jwt.PyJWTError:  # unreachable, or not a usable key set
+            log.warning("JWKS fetch failed; keeping the keys we have", keys=len(self._keys))
+            return
+        self._keys = {k.key_id: k for k in keys if k.key_id}
+        self._fetched_at = now
+
+    def key(self, kid: str | None) -> jwt.PyJWK | None:
+        """The key for ``kid``, or None; blocks on the provider when ``fetch_due(kid)``."""
+        if not isinstance(kid, str):
+            return None
+        if self.fetch_due(kid):
+            with self._lock:
+                now = self._clock()
+                if self._due(now, kid):  # another thread may have fetched while we waited
+                    self._fetch(now)
+        return self._keys.get(kid)
 
 
 class TokenVerifier:
@@ -73,8 +135,8 @@ class TokenVerifier:
             raise ValueError("LANA_OIDC_ISSUER is required with LANA_OIDC_JWKS_URL: tokens must name their issuer")
         if settings.is_production and not settings.oidc_jwks_url:
             raise ValueError("production needs an OIDC provider: set LANA_OIDC_JWKS_URL and LANA_OIDC_ISSUER")
-        self.jwks = (jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True,
-                                     lifespan=settings.oidc_jwks_lifespan_s, timeout=10)
+        self.jwks = (JwksKeys(settings.oidc_jwks_url, lifespan_s=settings.oidc_jwks_lifespan_s,
+                              refetch_interval_s=settings.oidc_jwks_refetch_interval_s)
                      if settings.oidc_jwks_url else None)
 
     async def user_id(self, authorization: str | None) -> uuid.UUID:
@@ -87,12 +149,16 @@ class TokenVerifier:
             raise Unauthenticated("Invalid token.") from exc
         if self.dev_key is not None and header.get("kid") == self.dev_kid:
             key, issuer = self.dev_key, DEV_ISSUER
+        elif str(header.get("kid", "")).startswith("lana-dev-") and self.jwks is None:
+            raise Unauthenticated("Token signed by another development key: make it with `lana token` and the "
+                                  "LANA_DATA_DIR of this API (printed by `lana dev` at start).")
         elif self.jwks is not None:
-            try:
-                key = (await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)).key
-            except jwt.PyJWTError as exc:
-                raise Unauthenticated("Invalid token.") from exc
-            issuer = self.settings.oidc_issuer
+            kid = header.get("kid")
+            jwk = (await asyncio.to_thread(self.jwks.key, kid) if self.jwks.fetch_due(kid)
+                   else self.jwks.key(kid))
+            if jwk is None:
+                raise Unauthenticated("Invalid token.")
+            key, issuer = jwk.key, self.settings.oidc_issuer
         else:
             raise Unauthenticated("Invalid token.")
         try:

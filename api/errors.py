@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import traceback
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import LanaError
@@ -50,6 +53,73 @@ def problem(status: int, code: str, title: str, detail: str, request: Request, *
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def payload_too_large(request: Request, limit: int) -> JSONResponse:
+    return problem(413, "common.payload_too_large", "Payload too large",
+                   f"The request body is limited to {limit} bytes.", request, max_bytes=limit)
+
+
+# How long a client should wait before repeating a request that met an unavailable database.
+STORE_RETRY_AFTER_S = 2
+# SQLSTATE classes / codes that mean "the connection, not the request": 08 connection exception,
+# 57P01-57P03 admin / crash shutdown, cannot connect now (starting or stopping).
+_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _through_driver(exc: BaseException) -> bool:
+    """Whether the exception was raised inside the database driver or SQLAlchemy."""
+    return any(("/asyncpg/" in f.filename or "/sqlalchemy/" in f.filename)
+               for f in traceback.extract_tb(exc.__traceback__))
+
+
+def _driver_error(exc: DBAPIError) -> BaseException | None:
+    """The driver's own exception under SQLAlchemy's wrapper (asyncpg's, under the adapter's)."""
+    return getattr(exc.orig, "__cause__", None) or exc.orig
+
+
+def _bad_bind_value(exc: DBAPIError) -> bool:
+    """asyncpg refused a parameter before sending it (e.g. an integer beyond int64): the input."""
+    return type(_driver_error(exc)).__name__ == "DataError"
+
+
+def store_unavailable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is the database being unreachable rather than the request
+    being wrong: refused or reset connections, a dropped server connection, a pool timeout."""
+    for _ in range(8):
+        if exc is None:
+            return False
+        if isinstance(exc, PoolTimeout):
+            return True
+        if isinstance(exc, DBAPIError):
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                return True
+            if isinstance(exc, InterfaceError) and not _bad_bind_value(exc):
+                return True
+        if isinstance(exc, OSError) and _through_driver(exc):  # refused, reset, timed out, unresolvable
+            return True
+        if str(getattr(exc, "sqlstate", "") or "").startswith(_CONNECTION_SQLSTATES):
+            return True
+        if type(exc).__module__.startswith("asyncpg") and type(exc).__name__ == "ConnectionDoesNotExistError":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def store_unavailable_problem(request: Request) -> JSONResponse:
+    return problem(503, "common.store_unavailable", "Store unavailable",
+                   "The database is unreachable; retry later. Repeating the request with the same "
+                   "Idempotency-Key is safe.",
+                   request, retry_after=STORE_RETRY_AFTER_S)
+
+
+def unexpected_error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The answer for an exception no handler took: 503 when the database is away, else 500."""
+    if store_unavailable(exc):
+        log.warning("database unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        return store_unavailable_problem(request)
+    log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    return problem(500, "common.internal", "Internal error", "An unexpected error occurred.", request)
+
+
 def _jsonable_errors(errors) -> list[dict]:
     out = []
     for e in errors:
@@ -69,6 +139,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 413 and isinstance(getattr(exc, "limit", None), int):
+            return payload_too_large(request, exc.limit)  # a streamed body passed its limit
         code = _HTTP_CODES.get(exc.status_code, "common.http_error")
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
 
@@ -78,14 +150,20 @@ def install(app: FastAPI) -> None:
         # character in text or an out-of-range number. The transaction was rolled back: a 422.
         sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None),
                                                                    "sqlstate", None)
-        if sqlstate and str(sqlstate).startswith("22"):
+        if (sqlstate and str(sqlstate).startswith("22")) or _bad_bind_value(exc):
             return problem(422, "common.invalid_input", "Invalid input",
                            "The request contains a value that cannot be stored (e.g. a NUL character).",
                            request)
-        log.exception("database error", path=request.url.path)
-        return problem(500, "common.internal", "Internal error", "An unexpected error occurred.", request)
+        return unexpected_error_response(request, exc)
+
+    @app.exception_handler(SQLAlchemyError)  # pool timeouts and other non-driver errors
+    async def _sqlalchemy(request: Request, exc: SQLAlchemyError):
+        return unexpected_error_response(request, exc)
+
+    @app.exception_handler(OSError)  # a refused or reset connection raised as it is by the driver
+    async def _os(request: Request, exc: OSError):
+        return unexpected_error_response(request, exc)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):
-        log.exception("unhandled error", path=request.url.path)
-        return problem(500, "common.internal", "Internal error", "An unexpected error occurred.", request)
+        return unexpected_error_response(request, exc)

@@ -14,7 +14,7 @@ from activities.governance import committees, policies, processes
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.pagination import Page, PageParams, cursor_after, page_from, page_params
 from api.workflow_calls import WorkflowNotRunning, call
 from domain.errors import Forbidden, ServiceUnavailable
 from domain.governance.errors import ApprovalProcessNotFound
@@ -49,10 +49,8 @@ async def create_committee(body: CommitteeCreate, engine: EngineDep,
 @router.get("/committees", response_model=Page[Committee])
 async def list_committees(conn: ReadConn, page: Annotated[PageParams, Depends(page_params)],
                           _: Principal = require("governance:committee:list")):
-    rows = await committees.page(conn, page.first, decode_cursor(page.after))
-    items = rows[: page.first]
-    nxt = encode_cursor([items[-1]["created_at"].isoformat(), items[-1]["id"]]) if len(rows) > page.first else None
-    return Page(items=items, next_cursor=nxt)
+    rows = await committees.page(conn, page.first, cursor_after(page, datetime, UUID))
+    return page_from(rows, page, lambda r: (r["created_at"], r["id"]))
 
 
 @router.get("/committees/{committee_id}", response_model=Committee)
@@ -97,8 +95,8 @@ class AutoApproveInput(BaseModel):
 @router.get("/policies", response_model=Page[Policy])
 async def list_policies(conn: ReadConn, page: Annotated[PageParams, Depends(page_params)],
                         _: Principal = require("governance:policy:list")):
-    rows = (await conn.execute(text("SELECT id::text FROM gov_policies ORDER BY process_type"))).all()
-    return Page(items=[await policies.get(conn, r[0]) for r in rows], next_cursor=None)
+    rows = await policies.page(conn, page.first, cursor_after(page, str))
+    return page_from(rows, page, lambda r: (r["process_type"],))
 
 
 @router.get("/policies/{policy_id}", response_model=Policy)
@@ -126,19 +124,16 @@ async def list_processes(conn: ReadConn, page: Annotated[PageParams, Depends(pag
                          status: ApprovalStatus | None = Query(None),
                          process_type: str | None = Query(None, max_length=64),
                          _: Principal = require("governance:approval-process:list")):
-    after = decode_cursor(page.after)
+    after = cursor_after(page, datetime, UUID)
     rows = (await conn.execute(
         text("SELECT id::text AS process_id, process_type, target_ref, eligible, threshold, status, votes,"
              " ended_reason, created_at FROM gov_approval_processes"
              " WHERE (CAST(:st AS text) IS NULL OR status = :st) AND (CAST(:pt AS text) IS NULL OR process_type = :pt)"
              " AND (CAST(:a AS timestamptz) IS NULL OR (created_at, id::text) < (CAST(:a AS timestamptz), :aid))"
              " ORDER BY created_at DESC, id DESC LIMIT :n"),
-        {"st": status.value if status else None, "pt": process_type, "a": committees.after_time(after),
-         "aid": after[1] if after else "", "n": page.first + 1})).all()
-    items = [processes._state(r) for r in rows[: page.first]]
-    nxt = encode_cursor([rows[page.first - 1].created_at.isoformat(), rows[page.first - 1].process_id]) \
-        if len(rows) > page.first else None
-    return Page(items=items, next_cursor=nxt)
+        {"st": status.value if status else None, "pt": process_type, "a": after[0] if after else None,
+         "aid": str(after[1]) if after else "", "n": page.first + 1})).all()
+    return page_from(rows, page, lambda r: (r.created_at, r.process_id), processes._state)
 
 
 @router.get("/approval-processes/{process_id}", response_model=ApprovalState)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from activities import ledger
 from api.authz import Principal, require
 from api.deps import ReadConn
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.pagination import Page, PageParams, cursor_after, entry_key, page_from, page_params
 from domain.errors import ValidationFailed
 
 router = APIRouter(tags=["ledger"])
@@ -166,19 +166,9 @@ async def get_account_entries(
     account_id: uuid.UUID, conn: ReadConn, page: PageParams = Depends(page_params),
     principal: Principal = require("accounting:ledger-account:read-history", id_param="account_id"),
 ):
-    cursor = decode_cursor(page.after)
-    after = None
-    if cursor is not None:
-        try:
-            after = (dt.datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]), int(cursor[2]))
-        except (ValueError, IndexError, TypeError) as exc:
-            raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
+    after = cursor_after(page, dt.datetime, uuid.UUID, int)
     rows = await ledger.entries(conn, account_id, first=page.first + 1, after=after)
-    items, more = rows[: page.first], len(rows) > page.first
-    last = items[-1] if items else None
-    next_cursor = encode_cursor([last["recorded_at"].isoformat(), str(last["transaction_id"]), last["sequence"]]) \
-        if more and last else None
-    return Page[EntryOut](items=[EntryOut(**r) for r in items], next_cursor=next_cursor)
+    return page_from(rows, page, entry_key, lambda r: EntryOut(**r))
 
 
 @router.get("/ledger-account-sets/{set_id}", response_model=AccountSetOut)

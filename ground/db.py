@@ -11,7 +11,9 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"timezone": "UTC", "application_name": "lana"}},
+        # An unreachable server (dropped packets, not a refusal) fails a connection after 10 s, not
+        # asyncpg's 60 s: 503 common.store_unavailable (api/errors.py) instead of a held request.
+        connect_args={"timeout": 10, "server_settings": {"timezone": "UTC", "application_name": "lana"}},
     )
 
 

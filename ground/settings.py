@@ -12,8 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DOCUMENTS_LINK_MAX_TTL_S = 7 * 24 * 3600  # also S3's longest presigned URL
 
 
 class Settings(BaseSettings):
@@ -37,6 +39,10 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Request body limits (413 problem+json before the body is read): JSON and other bodies, and the
+    # unauthenticated webhooks. Uploads are limited by their own settings (documents_max_bytes).
+    api_max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    webhook_max_body_bytes: int = Field(64 * 1024, ge=1024)
     postgres_port: int = 5433
     temporal_ui_port: int = 8233
 
@@ -46,6 +52,9 @@ class Settings(BaseSettings):
     oidc_audience: str = "lana-api"
     oidc_jwks_url: str | None = None
     oidc_jwks_lifespan_s: int = 1800
+    # At most one JWKS request per this many seconds, whatever kids tokens name (unknown kids are
+    # refused from the cache until then: random kids cannot make the API hammer the provider).
+    oidc_jwks_refetch_interval_s: float = Field(30.0, gt=0)
     # Development: tokens signed by a local key in data_dir (`lana token EMAIL`). Refused unless set,
     # and always refused in production.
     auth_dev_signing: bool = False
@@ -57,6 +66,16 @@ class Settings(BaseSettings):
     # Audit: turning it off exists only for the benchmark (`lana bench audit`).
     audit_enabled: bool = True
     audit_seal_interval_s: float = 1.0
+    # The chain's HMAC-SHA256 key, held outside the database (required in production; development
+    # generates one into data_dir, key id "dev"). Its id is stored with every seal: to rotate, move
+    # the current key into audit_hmac_retired_keys under its id and set a new key and id.
+    audit_hmac_key: SecretStr | None = None
+    audit_hmac_key_id: str = Field("1", min_length=1, max_length=64)
+    audit_hmac_retired_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    # Signed chain heads ("anchors"), appended by the sealer to a log outside the database
+    # (default <data_dir>/audit/anchors.jsonl); `lana audit verify` checks the chain against the latest.
+    audit_anchor_path: Path | None = None
+    audit_anchor_interval_s: float = Field(10.0, ge=0)
     # Customers: KYC through SumSub (customers-deposits.md §6)
     sumsub_base_url: str = "https://api.sumsub.com"
     sumsub_app_token: str = ""
@@ -80,8 +99,11 @@ class Settings(BaseSettings):
     documents_max_bytes: int = 10 * 1024 * 1024
     documents_allowed_types: list[str] = Field(default_factory=lambda: [
         "application/pdf", "image/png", "image/jpeg", "text/csv", "text/plain"])
-    documents_link_secret: str = "dev-local-storage-signing-secret"
-    documents_link_ttl_seconds: int = 3600
+    # Signs local-storage download links; required in production with local storage (no default:
+    # development generates one into data_dir). Links live at most documents_link_ttl_seconds,
+    # enforced by the download route as well.
+    documents_link_secret: SecretStr | None = None
+    documents_link_ttl_seconds: int = Field(3600, ge=1, le=DOCUMENTS_LINK_MAX_TTL_S)
     public_base_url: str = ""  # default: http://<api_host>:<api_port>
 
     # Customer activity classification (Active / Inactive / Suspended)
@@ -116,6 +138,10 @@ class Settings(BaseSettings):
     @property
     def documents_root(self) -> Path:
         return self.documents_dir or self.data_dir / "documents"
+
+    @property
+    def audit_anchor_file(self) -> Path:
+        return self.audit_anchor_path or self.data_dir / "audit" / "anchors.jsonl"
 
     @property
     def base_url(self) -> str:

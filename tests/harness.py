@@ -96,6 +96,8 @@ def test_settings(db_url: str, **overrides) -> Settings:
         "data_dir": _DEV_KEY_DIR,
         "auth_dev_signing": True,
         "audit_seal_interval_s": 0.5,
+        # the data dir is shared by the session; each stack's chain has its own anchors
+        "audit_anchor_path": Path(tempfile.mkdtemp(prefix="lana-test-anchors-")) / "anchors.jsonl",
     }
     values.update(overrides)
     return Settings(**values)

@@ -9,21 +9,53 @@ import click
 
 from ground.settings import get_settings
 
+DEV_STACK_FILE = "dev-stack.json"  # written by `lana dev` into its data directory
+
+
+def _dev_settings():
+    """Settings for `lana token`: an explicit LANA_DATA_DIR wins; otherwise the nearest `.lana` with a
+    development key, from this directory upwards, and the database URL `lana dev` recorded there."""
+    import json
+    import os
+    from pathlib import Path
+
+    from api.authn import DEV_KEY_FILE
+
+    s = get_settings()
+    if "LANA_DATA_DIR" not in os.environ:
+        for folder in (Path.cwd(), *Path.cwd().parents):
+            if (folder / ".lana" / DEV_KEY_FILE).exists():
+                s = s.model_copy(update={"data_dir": folder / ".lana"})
+                break
+    stack = Path(s.data_dir) / DEV_STACK_FILE
+    if "LANA_DATABASE_URL" not in os.environ and stack.exists():
+        s = s.model_copy(update={"database_url": json.loads(stack.read_text())["database_url"]})
+    return s
+
 
 @click.command()
 @click.argument("email")
 @click.option("--ttl", type=int, default=None, help="Lifetime in seconds (default LANA_AUTH_DEV_TOKEN_TTL_S)")
 def token(email: str, ttl: int | None) -> None:
-    """Print a short-lived development token for the operator EMAIL (needs LANA_AUTH_DEV_SIGNING=true)."""
+    """Print a short-lived development token for the operator EMAIL (needs LANA_AUTH_DEV_SIGNING=true).
+
+    Signs with the key of the `lana dev` stack: LANA_DATA_DIR, or the nearest `.lana` above the
+    current directory. Never creates a key (the API would not know it)."""
     from sqlalchemy import text
 
-    from api.authn import dev_signing_allowed, issue_dev_token
+    from api.authn import NoDevSigningKey, dev_private_key, dev_signing_allowed, issue_dev_token
     from ground.db import create_engine
 
-    s = get_settings()
+    s = _dev_settings()
     if not dev_signing_allowed(s):
         click.echo("error: development signing is disabled (set LANA_AUTH_DEV_SIGNING=true; "
                    "never available in production)", err=True)
+        sys.exit(2)
+    try:
+        dev_private_key(s, create=False)
+    except NoDevSigningKey as exc:
+        click.echo(f"error: {exc}; run `lana token` with the LANA_DATA_DIR of your `lana dev` (it prints the "
+                   "full command at start), or from inside the folder that holds its `.lana`", err=True)
         sys.exit(2)
 
     async def _user_id():
@@ -35,11 +67,16 @@ def token(email: str, ttl: int | None) -> None:
         finally:
             await engine.dispose()
 
-    user_id = asyncio.run(_user_id())
+    try:
+        user_id = asyncio.run(_user_id())
+    except OSError as exc:
+        click.echo(f"error: cannot reach the database at {s.database_url} ({exc}); is `lana dev` running? "
+                   "Use the command it printed at start.", err=True)
+        sys.exit(2)
     if user_id is None:
         click.echo(f"error: no operator with e-mail {email!r}", err=True)
         sys.exit(1)
-    click.echo(issue_dev_token(s, user_id, ttl_s=ttl))
+    click.echo(issue_dev_token(s, user_id, ttl_s=ttl, create_key=False))
 
 
 @click.group()
@@ -60,23 +97,47 @@ def _with_engine(fn):
     return asyncio.run(run())
 
 
+def _chain():
+    from activities.audit import AnchorLog, AuditKeys
+
+    s = get_settings()
+    try:
+        return AuditKeys.from_settings(s), AnchorLog(s.audit_anchor_file)
+    except ValueError as exc:  # production without LANA_AUDIT_HMAC_KEY
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
 @audit.command()
 def seal() -> None:
-    """Seal every entry that can be sealed now (the API does this in the background)."""
+    """Seal every entry that can be sealed now and anchor the head (the API does this in the background)."""
+    from activities.audit import anchor
     from activities.audit import seal as do_seal
 
-    click.echo(f"sealed {_with_engine(do_seal)} entries")
+    keys, anchors = _chain()
+
+    async def run(engine):
+        return await do_seal(engine, keys), await anchor(engine, keys, anchors)
+
+    sealed, anchored = _with_engine(run)
+    click.echo(f"sealed {sealed} entries" + (f", anchored position {anchored['position']}" if anchored else ""))
 
 
 @audit.command()
 def verify() -> None:
-    """Recompute the chain; name the first altered entry; exit 1 if the chain is broken."""
+    """Recompute the chain, check it against the latest anchor; name the first bad entry; exit 1 if broken."""
     from activities.audit import verify as do_verify
 
-    report = _with_engine(do_verify)
+    keys, anchors = _chain()
+    report = _with_engine(lambda engine: do_verify(engine, keys, anchors))
+    anchored = (f"latest anchor: position {report.anchor['position']} ({report.anchor.get('anchored_at')})"
+                if report.anchor else f"no anchor in {anchors.path} yet")
     if report.ok:
-        click.echo(f"audit chain OK: {report.sealed} sealed entries verified, {report.unsealed} not sealed yet")
+        click.echo(f"audit chain OK: {report.sealed} sealed entries verified, {report.unsealed} not sealed yet; "
+                   f"{anchored}")
         return
-    click.echo(f"audit chain BROKEN at entry {report.first_bad_entry}: {report.problem} "
-               f"({report.sealed} entries verified before it, {report.unsealed} not sealed yet)")
+    where = (f"entry {report.first_bad_entry}" if report.first_bad_entry is not None
+             else f"position {report.first_bad_position}" if report.first_bad_position is not None else "its anchor")
+    click.echo(f"audit chain BROKEN at {where}: {report.problem} "
+               f"({report.sealed} entries verified before it, {report.unsealed} not sealed yet; {anchored})")
     sys.exit(1)

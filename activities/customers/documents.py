@@ -7,7 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store
 from activities.customers.tables import customer_documents
-from domain.customers.documents import CustomerDocument, DocumentStatus, sanitize_filename, storage_path
+from domain.customers.documents import (
+    CustomerDocument,
+    DocumentStatus,
+    document_id_of_path,
+    sanitize_filename,
+    storage_path,
+)
 from domain.customers.errors import DocumentNotFound
 
 
@@ -46,3 +52,20 @@ async def document_row(conn: AsyncConnection, document_id: str):
     if row is None:
         raise DocumentNotFound(f"Customer document {document_id} does not exist.")
     return row
+
+
+async def existing_document(conn: AsyncConnection, document_id: str):
+    """The read-model row of ``document_id`` (deleted included), or None when none was committed."""
+    return (await conn.execute(select(customer_documents).where(customer_documents.c.id == document_id))).first()
+
+
+async def serves_links(conn: AsyncConnection, path: str) -> bool:
+    """True iff ``path`` is the file of an active (neither archived nor deleted) document."""
+    document_id = document_id_of_path(path)
+    if document_id is None:
+        return False
+    t = customer_documents
+    row = (await conn.execute(select(t.c.id).where(
+        t.c.id == document_id, t.c.path_in_storage == path, t.c.deleted.is_(False),
+        t.c.status == DocumentStatus.ACTIVE.value))).first()
+    return row is not None

@@ -4,6 +4,11 @@ Every save appends the entity's events (optimistic concurrency) and refreshes it
 the caller's transaction. Status-sensitive operations first lock the account's row
 (``lock_account``): postings take it FOR SHARE, status changes (freeze, unfreeze, close) FOR UPDATE,
 so no deposit or withdrawal can slip past a concurrent freeze.
+
+Lock order (docs/deposits.md, "Lock order"): customer row → deposit account row → ledger rows.
+``lock_account`` takes the holder's customer row first, so a deposit (which later moves the
+customer's last activity) and a KYC freeze (which writes the customer, then the accounts) queue on
+the customer instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -78,6 +83,11 @@ _PUBLIC_ID = text("nextval('public_id_seq')::text")
 
 async def lock_account(conn: AsyncConnection, account_id: str, *, exclusive: bool = False) -> DepositAccount:
     mode = "UPDATE" if exclusive else "SHARE"
+    # The customer first (lock order above). FOR NO KEY UPDATE is what the customer's own updates
+    # take, so this queues behind a KYC transaction and never upgrades a weaker lock later.
+    await conn.execute(text(
+        "SELECT 1 FROM customers WHERE id = (SELECT holder_id FROM deposit_accounts WHERE id = CAST(:id AS uuid))"
+        " FOR NO KEY UPDATE"), {"id": account_id})
     row = (await conn.execute(text(f"SELECT id FROM deposit_accounts WHERE id = CAST(:id AS uuid) FOR {mode}"),
                               {"id": account_id})).first()
     if row is None:

@@ -9,7 +9,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store
-from domain.errors import ValidationFailed
 from domain.governance.errors import (
     CannotRemoveLastMember,
     CommitteeMustHaveAtLeastOneMember,
@@ -120,20 +119,10 @@ async def get(conn: AsyncConnection, cid: str) -> dict:
     return dict(row)
 
 
-async def page(conn: AsyncConnection, first: int, after: list | None) -> list[dict]:
-    """Up to ``first + 1`` committees, newest first, after the cursor ``[created_at, id]``."""
+async def page(conn: AsyncConnection, first: int, after: tuple[datetime, uuid.UUID] | None) -> list[dict]:
+    """Up to ``first + 1`` committees, newest first, after the key ``(created_at, id)``."""
     rows = await conn.execute(
         text(_SELECT + " WHERE CAST(:a AS timestamptz) IS NULL OR (c.created_at, c.id::text) < (CAST(:a AS timestamptz), :aid)"
              " GROUP BY c.id ORDER BY c.created_at DESC, c.id DESC LIMIT :n"),
-        {"a": after_time(after), "aid": after[1] if after else "", "n": first + 1})
+        {"a": after[0] if after else None, "aid": str(after[1]) if after else "", "n": first + 1})
     return [dict(r) for r in rows.mappings()]
-
-
-def after_time(after: list | None) -> datetime | None:
-    """The cursor's timestamp as a datetime (asyncpg binds timestamptz parameters from datetimes only)."""
-    if not after:
-        return None
-    try:
-        return datetime.fromisoformat(after[0])
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc

@@ -22,6 +22,15 @@ async def get(conn: AsyncConnection, policy_id: str) -> dict:
     return dict(row)
 
 
+async def page(conn: AsyncConnection, first: int, after: tuple[str] | None) -> list[dict]:
+    """Up to ``first + 1`` policies by process type (unique), after the key ``(process_type,)``."""
+    rows = await conn.execute(text(
+        "SELECT id::text, process_type, rules, created_at FROM gov_policies"
+        " WHERE CAST(:a AS text) IS NULL OR process_type > :a ORDER BY process_type LIMIT :n"),
+        {"a": after[0] if after else None, "n": first + 1})
+    return [dict(r) for r in rows.mappings()]
+
+
 async def by_process_type(conn: AsyncConnection, process_type: str) -> dict:
     row = (await conn.execute(
         text("SELECT id::text, process_type, rules, created_at FROM gov_policies WHERE process_type = :p"),

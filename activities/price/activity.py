@@ -6,12 +6,26 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.price import store
 from activities.price.bitfinex import BitfinexClient, BitfinexError
 from domain.price.model import NoPrice, PriceQuote, PriceSource, PriceTick
 from ground.settings import Settings
+
+PROVIDER_HINT = ("without a network, set LANA_PRICE_SOURCE=manual and PUT /api/v1/price "
+                 "(or LANA_PRICE_SOURCE=fixed with LANA_PRICE_FIXED_USD_CENTS_PER_BTC)")
+MANUAL_HINT = "set a price with PUT /api/v1/price"
+
+
+def expected_failure(detail: str, code: str, *, retryable: bool, hint: str) -> ApplicationError:
+    """A provider failure the feed expects (network down, provider error, no manual price yet).
+
+    BENIGN: the SDK logs such an activity failure at DEBUG, without a traceback; the feed workflow
+    logs one line per run with this message (cause and hint). Anything else keeps its traceback.
+    """
+    return ApplicationError(f"{detail} (hint: {hint})", type=code, non_retryable=not retryable,
+                            category=ApplicationErrorCategory.BENIGN)
 
 
 class PriceActivities:
@@ -27,9 +41,9 @@ class PriceActivities:
         try:
             cents = await self._fetch()
         except BitfinexError as exc:
-            raise ApplicationError(exc.detail, type=exc.code, non_retryable=not exc.retryable) from exc
+            raise expected_failure(exc.detail, exc.code, retryable=exc.retryable, hint=PROVIDER_HINT) from None
         except NoPrice as exc:
-            raise ApplicationError(exc.detail, type=exc.code, non_retryable=True) from exc
+            raise expected_failure(exc.detail, exc.code, retryable=False, hint=MANUAL_HINT) from None
         return PriceQuote(usd_cents_per_btc=cents, source=self.source, observed_at=observed_at)
 
     async def _fetch(self) -> int:

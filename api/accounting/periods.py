@@ -14,7 +14,7 @@ from activities.accounting import fiscal_years, manual_transactions
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent, new_entity_id
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.pagination import Page, PageParams, cursor_after, page_from, page_params
 from domain.errors import ValidationFailed
 
 router = APIRouter(tags=["accounting: fiscal years and manual transactions"])
@@ -113,9 +113,14 @@ async def open_next(fiscal_year_id: uuid.UUID, request: Request, engine: EngineD
 
 # --- Manual transactions ---------------------------------------------------------------------
 
+AMOUNT_PATTERN = r"^[0-9]{1,17}(\.[0-9]{1,18})?$"
+
+
 class ManualEntryIn(BaseModel):
     account_ref: str = Field(min_length=1, max_length=200, description="Ledger account id, or a leaf chart code")
-    amount: str = Field(min_length=1, max_length=40, description="Decimal string in major units, e.g. \"12.30\"")
+    amount: str = Field(min_length=1, max_length=36, pattern=AMOUNT_PATTERN,
+                        description="Decimal string in major units, e.g. \"12.30\": at most 17 integer digits "
+                                    "and 18 decimals (the minor units must fit the ledger's 64-bit integers)")
     currency: Literal["USD", "BTC"]
     direction: Literal["debit", "credit"]
     description: str = Field("", max_length=500)
@@ -181,14 +186,5 @@ async def get_manual_transaction(manual_transaction_id: uuid.UUID, conn: ReadCon
 @router.get("/manual-transactions", response_model=Page[ManualTransactionOut])
 async def list_manual_transactions(conn: ReadConn, page: PageParams = Depends(page_params),
                                    principal: Principal = require("accounting:manual-transaction:list")):
-    cursor = decode_cursor(page.after)
-    after = None
-    if cursor is not None:
-        try:
-            after = (dt.datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]))
-        except (ValueError, IndexError, TypeError) as exc:
-            raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
-    rows = await manual_transactions.list_page(conn, page.first + 1, after)
-    items, more = rows[: page.first], len(rows) > page.first
-    nxt = encode_cursor([items[-1]["created_at"].isoformat(), str(items[-1]["id"])]) if more and items else None
-    return Page[ManualTransactionOut](items=[_mt(r) for r in items], next_cursor=nxt)
+    rows = await manual_transactions.list_page(conn, page.first + 1, cursor_after(page, dt.datetime, uuid.UUID))
+    return page_from(rows, page, lambda r: (r["created_at"], r["id"]), _mt)

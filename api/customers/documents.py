@@ -11,7 +11,13 @@ import structlog
 from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from sqlalchemy import select
 
-from activities.customers.documents import document_row, insert_document, load_document, save_document
+from activities.customers.documents import (
+    document_row,
+    existing_document,
+    insert_document,
+    load_document,
+    save_document,
+)
 from activities.customers.repository import customer_row
 from activities.customers.tables import customer_documents
 from activities.storage import DocumentStorage, build_storage
@@ -20,8 +26,13 @@ from api.customers.schemas import DocumentOut, DownloadLinkOut
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
-from domain.customers.documents import CustomerDocument, storage_path
-from domain.customers.errors import DocumentTooLarge, DocumentTypeNotAllowed
+from domain.customers.documents import CustomerDocument, DocumentStatus, storage_path
+from domain.customers.errors import (
+    DocumentArchived,
+    DocumentNotFound,
+    DocumentTooLarge,
+    DocumentTypeNotAllowed,
+)
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["customer documents"])
@@ -69,15 +80,23 @@ async def upload_document(customer_id: uuid.UUID, request: Request, response: Re
                                   content_type=content_type, size_bytes=len(data), sha256=sha,
                                   storage_identifier=storage.identifier, actor=principal.subject)
     path = storage_path(document_id, content_type)
-    await storage.upload(data, path, content_type)
-    try:
-        async with engine.begin() as conn:
-            await insert_document(conn, doc, original_filename=filename, content_type=content_type,
-                                  size_bytes=len(data), sha256=sha, storage_identifier=storage.identifier)
-            row = await document_row(conn, document_id)
-    except Exception:
-        await storage.remove(path)  # nothing persisted: do not leave an orphan file
-        raise
+    async with engine.connect() as conn:
+        row = await existing_document(conn, document_id)
+    if row is None:  # a retry of a request whose document was committed never touches its file
+        await storage.upload(data, path, content_type)
+        try:
+            async with engine.begin() as conn:
+                await insert_document(conn, doc, original_filename=filename, content_type=content_type,
+                                      size_bytes=len(data), sha256=sha, storage_identifier=storage.identifier)
+                row = await document_row(conn, document_id)
+        except Exception:
+            async with engine.connect() as conn:
+                committed = await existing_document(conn, document_id) is not None
+            if not committed:  # nothing persisted: do not leave an orphan file
+                await storage.remove(path)
+            raise
+    elif row.deleted:
+        raise DocumentNotFound(f"Customer document {document_id} was deleted.")
     response.headers["Location"] = f"/api/v1/customer-documents/{document_id}"
     return DocumentOut.from_row(row)
 
@@ -108,6 +127,8 @@ async def download_link(document_id: uuid.UUID, request: Request, engine: Engine
     settings = request.app.state.settings
     async with engine.begin() as conn:
         doc = await load_document(conn, str(document_id))
+        if doc.status != DocumentStatus.ACTIVE:
+            raise DocumentArchived(f"Customer document {document_id} is archived.")
         url, expires = storage.download_link(doc.path_in_storage, settings.documents_link_ttl_seconds,
                                              now_ts(request))
         expires_at = datetime.fromtimestamp(expires, UTC)
@@ -135,7 +156,12 @@ async def delete_document(document_id: uuid.UUID, engine: EngineDep,
                                                          id_param="document_id")) -> Response:
     async with engine.begin() as conn:
         doc = await load_document(conn, str(document_id))
-        await storage.remove(doc.path_in_storage)
         doc.delete(principal.subject)
         await save_document(conn, doc)
+    # only once the deletion is committed: a failed transaction must leave the file of a live row
+    try:
+        await storage.remove(doc.path_in_storage)
+    except Exception:  # noqa: BLE001 - the row is gone; an orphan file is harmless, log it
+        log.exception("document file not removed after delete", document_id=str(document_id),
+                      path=doc.path_in_storage)
     return Response(status_code=204)

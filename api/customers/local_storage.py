@@ -1,7 +1,9 @@
 """`GET /local-storage/{base64url(path)}?expires=&sig=`: serve a locally stored file to a signed link.
 
 Checks (custody-price-reports.md §5.3): bad encoding or a path escaping the root → 400; bad signature →
-403 "Invalid signature" (checked first); expired → 403 "Link has expired"; missing file → 404.
+403 "Invalid signature" (checked first); expired → 403 "Link has expired"; an expiry further ahead than
+``LANA_DOCUMENTS_LINK_TTL_SECONDS`` → 403 (no link outlives the configured lifetime, even one signed
+with a leaked secret); the document archived or deleted, or the file missing → 404.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import mimetypes
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
+from activities.customers.documents import serves_links
 from activities.storage import DocumentStorage, LocalStorage, decode_path
 from api.customers.documents import get_storage, now_ts
+from api.deps import ReadConn
 from domain.customers.documents import link_valid
+from domain.customers.errors import DocumentNotFound
 from domain.errors import Forbidden, LanaError, NotFound
 
 router = APIRouter(tags=["documents"])
@@ -22,7 +27,7 @@ router = APIRouter(tags=["documents"])
 
 @router.get("/local-storage/{encoded_path}", summary="Download a locally stored file through a signed link",
             response_class=FileResponse)
-async def local_download(encoded_path: str, expires: int, sig: str, request: Request,
+async def local_download(encoded_path: str, expires: int, sig: str, request: Request, conn: ReadConn,
                          storage: DocumentStorage = Depends(get_storage)) -> FileResponse:
     if not isinstance(storage, LocalStorage):
         raise NotFound("Local storage is not in use.")
@@ -35,8 +40,14 @@ async def local_download(encoded_path: str, expires: int, sig: str, request: Req
         raise LanaError("Invalid path.", code="common.bad_request")
     if not link_valid(storage.secret, path, expires, sig):
         raise Forbidden("Invalid signature", code="customer.document_link_invalid")
-    if expires < now_ts(request):
+    now = now_ts(request)
+    if expires < now:
         raise Forbidden("Link has expired", code="customer.document_link_expired")
+    if expires > now + request.app.state.settings.documents_link_ttl_seconds:
+        # longer than any link this API issues: a forged or stale-policy link, never served
+        raise Forbidden("Link lifetime exceeds the maximum", code="customer.document_link_invalid")
+    if not await serves_links(conn, path):
+        raise DocumentNotFound("The document is archived or deleted.")
     if not target.is_file():
         raise NotFound("File not found.")
     media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"

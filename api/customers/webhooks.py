@@ -28,6 +28,18 @@ log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
+def check_webhook_secret(settings) -> None:
+    """At start-up: without ``LANA_SUMSUB_WEBHOOK_SECRET`` every SumSub callback is refused (401).
+    Production refuses to start; development says so once, with the fix."""
+    if settings.sumsub_webhook_secret:
+        return
+    if settings.is_production:
+        raise ValueError("production needs LANA_SUMSUB_WEBHOOK_SECRET (the secret of your SumSub webhook): "
+                         "without it every KYC callback is refused")
+    log.warning("LANA_SUMSUB_WEBHOOK_SECRET is unset: every SumSub webhook will be refused with 401; set it to "
+                "the secret configured for the webhook in SumSub (README, 'KYC webhooks')")
+
+
 class InvalidWebhookSignature(Unauthenticated):
     code = "customer.webhook_signature_invalid"
     title = "Invalid webhook signature"
@@ -37,7 +49,9 @@ class InvalidWebhookSignature(Unauthenticated):
              responses={401: {"description": "Missing or invalid X-Payload-Digest"}})
 async def sumsub_webhook(request: Request, conn: ReadConn, client: TemporalDep) -> dict:
     settings = request.app.state.settings
-    body = await request.body()
+    if not settings.sumsub_webhook_secret or not request.headers.get("x-payload-digest"):
+        raise InvalidWebhookSignature("The SumSub payload digest is missing or does not match.")
+    body = await request.body()  # bounded by LANA_WEBHOOK_MAX_BODY_BYTES (api/body_limit.py)
     if not verify_digest(settings.sumsub_webhook_secret, body, request.headers.get("x-payload-digest"),
                          request.headers.get("x-payload-digest-alg")):
         raise InvalidWebhookSignature("The SumSub payload digest is missing or does not match.")

@@ -13,7 +13,6 @@ from activities import event_store
 from activities.deposits import accounts as ops
 from activities.deposits import balances, store
 from api.authz import Principal, require
-from api.deposits.listing import page_of
 from api.deposits.schemas import (
     BalanceOut,
     DepositAccountCreate,
@@ -24,10 +23,9 @@ from api.deposits.schemas import (
 )
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent, new_entity_id
-from api.pagination import Page, PageParams, decode_cursor, encode_cursor, page_params
+from api.pagination import Page, PageParams, cursor_after, entry_key, page_from, page_of, page_params
 from domain.deposits.errors import DepositAccountNotFound
 from domain.deposits.model import AccountStatus, DepositAccount, DepositStatus, WithdrawalStatus
-from domain.errors import ValidationFailed
 
 router = APIRouter(tags=["deposits"])
 T = store.deposit_accounts
@@ -138,23 +136,12 @@ async def history(account_id: uuid.UUID, conn: ReadConn, page: PageParams = Depe
                   principal: Principal = require("deposit:deposit-account:read", id_param="account_id"),
                   ) -> Page[HistoryEntry]:
     await _account(conn, account_id)
-    cursor = decode_cursor(page.after)
-    after = None
-    if cursor:
-        try:
-            after = (datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]), int(cursor[2]))
-        except (ValueError, IndexError, TypeError) as exc:
-            raise ValidationFailed("Invalid pagination cursor.", code="common.invalid_cursor") from exc
-    rows = await balances.history(conn, str(account_id), page.first + 1, after)
-    items = [HistoryEntry(transaction_id=str(r["transaction_id"]), sequence=r["sequence"],
+    rows = await balances.history(conn, str(account_id), page.first + 1,
+                                  cursor_after(page, datetime, uuid.UUID, int))
+    return page_from(rows, page, entry_key, lambda r: HistoryEntry(transaction_id=str(r["transaction_id"]), sequence=r["sequence"],
                           template_code=r["template_code"], entry_type=r["entry_type"], direction=r["direction"],
                           layer=r["layer"], amount=int(r["units"]), currency=r["currency"],
-                          effective=r["effective"], recorded_at=r["recorded_at"]) for r in rows[: page.first]]
-    nxt = None
-    if len(rows) > page.first:
-        last = rows[page.first - 1]
-        nxt = encode_cursor([last["recorded_at"].isoformat(), str(last["transaction_id"]), last["sequence"]])
-    return Page(items=items, next_cursor=nxt)
+                          effective=r["effective"], recorded_at=r["recorded_at"]))
 
 
 @router.get("/deposit-accounts/{account_id}/deposits", response_model=Page[DepositOut],

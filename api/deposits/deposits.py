@@ -10,11 +10,10 @@ from sqlalchemy import select
 
 from activities.deposits import operations, store
 from api.authz import Principal, require
-from api.deposits.listing import page_of
 from api.deposits.schemas import DepositOut, MoneyIn
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent, new_entity_id
-from api.pagination import Page, PageParams, page_params
+from api.pagination import Page, PageParams, page_of, page_params
 from domain.deposits.errors import DepositNotFound
 from domain.deposits.model import DepositStatus
 

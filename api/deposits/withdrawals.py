@@ -14,11 +14,10 @@ from temporalio.client import Client
 
 from activities.deposits import operations, store
 from api.authz import Principal, require
-from api.deposits.listing import page_of
 from api.deposits.schemas import MoneyIn, WithdrawalOut
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
-from api.pagination import Page, PageParams, page_params
+from api.pagination import Page, PageParams, page_of, page_params
 from api.workflow_calls import WorkflowNotRunning, call
 from domain.deposits.errors import WithdrawalNotFound
 from domain.deposits.model import RESERVED, Withdrawal, WithdrawalStatus

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -29,12 +30,26 @@ def storage_path(document_id: str, content_type: str) -> str:
     return f"documents/customer_document/{document_id}{_EXTENSIONS.get(content_type, '')}"
 
 
+def document_id_of_path(path: str) -> str | None:
+    """The document id a storage path names (``storage_path``'s inverse), or None."""
+    prefix = "documents/customer_document/"
+    if not path.startswith(prefix):
+        return None
+    stem = path[len(prefix):].split(".", 1)[0]
+    try:
+        return str(uuid.UUID(stem))
+    except ValueError:
+        return None
+
+
 def link_signature(secret: str, path: str, expires: int) -> str:
     return hmac.new(secret.encode(), f"{path}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 def link_valid(secret: str, path: str, expires: int, sig: str) -> bool:
-    return hmac.compare_digest(link_signature(secret, path, expires), sig)
+    # bytes, not text: compare_digest refuses non-ASCII str (a TypeError, i.e. a 500)
+    return hmac.compare_digest(link_signature(secret, path, expires).encode(),
+                               sig.encode("utf-8", "surrogatepass"))
 
 
 @dataclass

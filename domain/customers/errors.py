@@ -45,6 +45,12 @@ class DocumentNotFound(NotFound):
 
 
 @register
+class DocumentArchived(Conflict):
+    code = "customer.document_archived"
+    title = "The document is archived: no download links"
+
+
+@register
 class DocumentTooLarge(LanaError):
     code = "customer.document_too_large"
     status = 413

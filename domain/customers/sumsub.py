@@ -23,7 +23,8 @@ def verify_digest(secret: str, body: bytes, digest: str | None, algorithm: str |
     if hash_fn is None:
         return False
     expected = hmac.new(secret.encode(), body, hash_fn).hexdigest()
-    return hmac.compare_digest(expected, digest.strip().lower())
+    # bytes, not text: compare_digest refuses non-ASCII str (a TypeError, i.e. a 500)
+    return hmac.compare_digest(expected.encode(), digest.strip().lower().encode("utf-8", "surrogatepass"))
 
 
 def sign_request(secret: str, ts: str, method: str, path_with_query: str, body: bytes) -> str:

@@ -7,7 +7,7 @@ Revision ID: 0031_credit_disbursal_failed
 from alembic import op
 
 revision = "0031_credit_disbursal_failed"
-down_revision = "0010_credit_facilities"
+down_revision = "0012_workflow_starts"  # the credit branch head (merge of deposits and credit)
 branch_labels = None
 depends_on = None
 

@@ -60,9 +60,13 @@ async def test_manual_transaction_rejections_post_nothing(stack, engine):
          "accounting.unknown_account"),
         ([_entry("61.02", "10.001", "debit"), _entry("21.01.0102", "10.001", "credit")],
          "accounting.invalid_manual_transaction"),
-        ([_entry("61.02", "-1", "debit"), _entry("21.01.0102", "-1", "credit")], "accounting.invalid_manual_transaction"),
-        ([_entry("61.02", "abc", "debit"), _entry("21.01.0102", "abc", "credit")],
-         "accounting.invalid_manual_transaction"),
+        ([_entry("61.02", "0", "debit"), _entry("21.01.0102", "0", "credit")], "accounting.invalid_manual_transaction"),
+        # the schema bounds the format: sign, letters, and more than 28 significant digits (once a 500)
+        ([_entry("61.02", "-1", "debit"), _entry("21.01.0102", "-1", "credit")], "common.validation_failed"),
+        ([_entry("61.02", "abc", "debit"), _entry("21.01.0102", "abc", "credit")], "common.validation_failed"),
+        ([_entry("61.02", "1" * 29, "debit"), _entry("21.01.0102", "1" * 29, "credit")], "common.validation_failed"),
+        ([_entry("61.02", "1." + "0" * 30, "debit"), _entry("21.01.0102", "1." + "0" * 30, "credit")],
+         "common.validation_failed"),
     ]
     for entries, code in cases:
         r = await http.post("/api/v1/manual-transactions",

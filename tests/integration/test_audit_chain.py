@@ -1,10 +1,18 @@
-"""The audit log: append-only, hash-chained, sealed out of band, tampering detected by verify."""
+"""The audit log: append-only, HMAC-chained, sealed out of band, its head anchored outside the
+database; tampering detected by verify."""
+
+import hashlib
+import os
+import sys
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from activities import audit
+from domain.audit.chain import AuditRecord, link
+
+KEYS = audit.AuditKeys("k1", {"k1": b"test-audit-key-" + b"x" * 17})
 
 
 async def _entries(engine, **where):
@@ -20,8 +28,9 @@ async def test_requests_are_audited_sealed_and_tampering_is_named(stack):
     rows = await _entries(stack.engine, subject=f"user:{me}", action="access:role:list")
     assert len(rows) == 3 and all(r.authorized and r.object == "access/role/*" and r.request_id for r in rows)
 
-    await audit.seal(stack.engine)
-    report = await audit.verify(stack.engine)
+    keys = audit.AuditKeys.from_settings(stack.settings)
+    await audit.seal(stack.engine, keys)
+    report = await audit.verify(stack.engine, keys)
     assert report.ok and report.sealed >= 4
 
     # listing through the API, filtered and paginated, newest first
@@ -47,7 +56,7 @@ async def test_requests_are_audited_sealed_and_tampering_is_named(stack):
         await conn.execute(text("UPDATE audit_entries SET subject = 'user:someone-else' WHERE id = :id"),
                            {"id": rows[1].id})
         await conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"))
-    report = await audit.verify(stack.engine)
+    report = await audit.verify(stack.engine, keys)
     assert not report.ok and report.first_bad_entry == rows[1].id and "altered" in report.problem
 
 
@@ -56,13 +65,13 @@ async def test_deleted_entry_is_detected(engine):
         ids = [await audit.record_system_action(conn, "deposit/withdrawal/1", "deposit:withdrawal:confirm",
                                                 subject="deposit-approval", workflow_id=f"wf-{i}")
                for i in range(3)]
-    await audit.seal(engine)
-    assert (await audit.verify(engine)).ok
+    await audit.seal(engine, KEYS)
+    assert (await audit.verify(engine, KEYS)).ok
     async with engine.begin() as conn:
         await conn.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only"))
         await conn.execute(text("DELETE FROM audit_entries WHERE id = :id"), {"id": ids[1]})
         await conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only"))
-    report = await audit.verify(engine)
+    report = await audit.verify(engine, KEYS)
     assert report.first_bad_entry == ids[1] and "deleted" in report.problem
 
 
@@ -88,11 +97,157 @@ async def test_an_entry_committed_late_is_chained_after_the_ones_sealed_before(e
     async with engine.begin() as conn:
         late = await audit.record(conn, "system:fast", "x/y/*", "x:y:z", True)
     assert late > early
-    await audit.seal(engine)
-    report = await audit.verify(engine)
+    await audit.seal(engine, KEYS)
+    report = await audit.verify(engine, KEYS)
     assert report.ok and report.sealed == 0 and report.unsealed == 1  # waits for the open transaction
     await slow.commit()
     await slow.close()
-    await audit.seal(engine)
-    report = await audit.verify(engine)
+    await audit.seal(engine, KEYS)
+    report = await audit.verify(engine, KEYS)
     assert report.ok and report.sealed == 2 and report.unsealed == 0
+
+
+# --- keyed chain and anchors: what the database role alone cannot hide ----------------------------
+
+KEY_TEXT = KEYS.keys["k1"].decode()
+
+
+async def _triggers(conn, action: str) -> None:
+    for table in ("audit_entries", "audit_seals"):
+        await conn.execute(text(f"ALTER TABLE {table} {action} TRIGGER USER"))
+
+
+async def _chain_of(engine, n: int, anchors) -> list[int]:
+    async with engine.begin() as conn:
+        ids = [await audit.record(conn, "system:test", f"x/y/{i}", "x:y:z", True) for i in range(n)]
+    await audit.seal(engine, KEYS)
+    assert await audit.anchor(engine, KEYS, anchors) is not None
+    return ids
+
+
+async def _positions(engine) -> dict[int, int]:
+    async with engine.connect() as conn:
+        return dict((await conn.execute(text("SELECT entry_id, position FROM audit_seals"))).all())
+
+
+async def _rewrite_from(engine, entry_id: int, hasher, key_id) -> None:
+    """What a tamperer with the database role does: recompute every seal from ``entry_id`` on."""
+    async with engine.begin() as conn:
+        await _triggers(conn, "DISABLE")
+        rows = (await conn.execute(text(
+            f"SELECT s.position, s.hash, {audit._COLS} FROM audit_seals s "
+            "JOIN audit_entries e ON e.id = s.entry_id ORDER BY s.position"))).all()
+        prev, started = bytes(32), False
+        for row in rows:
+            started = started or row.id == entry_id
+            if not started:
+                prev = bytes(row.hash)
+                continue
+            prev = hasher(prev, audit._record(row))
+            await conn.execute(text("UPDATE audit_seals SET hash = :h, key_id = :k WHERE position = :p"),
+                               {"h": prev, "k": key_id, "p": row.position})
+        await _triggers(conn, "ENABLE")
+
+
+async def _lana_audit(*args: str, db_url: str, anchors) -> tuple[int, str]:
+    import asyncio
+
+    env = {**os.environ, "LANA_ENVIRONMENT": "test", "LANA_DATABASE_URL": db_url,
+           "LANA_AUDIT_ANCHOR_PATH": str(anchors.path), "LANA_AUDIT_HMAC_KEY": KEY_TEXT,
+           "LANA_AUDIT_HMAC_KEY_ID": "k1", "LANA_LOG_JSON": "false"}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "workers.cli", "audit", *args, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    return proc.returncode, out.decode()
+
+
+async def test_deleting_the_newest_entries_with_their_seals_is_detected_by_the_anchor(engine, db_url, tmp_path):
+    anchors = audit.AnchorLog(tmp_path / "anchors.jsonl")
+    ids = await _chain_of(engine, 5, anchors)
+    positions = await _positions(engine)
+    code, out = await _lana_audit("verify", db_url=db_url, anchors=anchors)
+    assert code == 0 and "audit chain OK" in out, out
+
+    async with engine.begin() as conn:
+        await _triggers(conn, "DISABLE")
+        await conn.execute(text("DELETE FROM audit_seals WHERE entry_id = ANY(:ids)"), {"ids": ids[3:]})
+        await conn.execute(text("DELETE FROM audit_entries WHERE id = ANY(:ids)"), {"ids": ids[3:]})
+        await _triggers(conn, "ENABLE")
+    assert (await audit.verify(engine, KEYS)).ok  # the database alone cannot tell ...
+    report = await audit.verify(engine, KEYS, anchors)  # ... the anchor can
+    assert not report.ok and report.first_bad_position == positions[ids[3]]
+    assert "deleted with their seals" in report.problem and f"entry {ids[4]}" in report.problem
+    code, out = await _lana_audit("verify", db_url=db_url, anchors=anchors)
+    assert code == 1 and f"BROKEN at position {positions[ids[3]]}" in out, out
+
+    # the sealer goes on sealing, but never anchors a head that does not extend the last anchor
+    async with engine.begin() as conn:
+        await audit.record(conn, "system:test", "x/y/new", "x:y:z", True)
+    await audit.seal(engine, KEYS)
+    assert await audit.anchor(engine, KEYS, anchors) is None
+    assert not (await audit.verify(engine, KEYS, anchors)).ok
+
+
+def _unkeyed(prev: bytes, record: AuditRecord) -> bytes:
+    return link(prev, record)
+
+
+def _guessed_key(prev: bytes, record: AuditRecord) -> bytes:
+    from domain.audit.chain import keyed_link
+
+    return keyed_link(b"a guess at the key", prev, record)
+
+
+@pytest.mark.parametrize("rewrite", ["trigger disabled, seals kept", "recomputed unkeyed",
+                                     "recomputed as pre-key seals", "recomputed with a guessed key"])
+async def test_an_edited_entry_is_named_even_when_the_chain_is_recomputed(engine, tmp_path, rewrite):
+    anchors = audit.AnchorLog(tmp_path / "anchors.jsonl")
+    ids = await _chain_of(engine, 4, anchors)
+    async with engine.begin() as conn:
+        await _triggers(conn, "DISABLE")
+        await conn.execute(text("UPDATE audit_entries SET authorized = false WHERE id = :id"), {"id": ids[1]})
+        await _triggers(conn, "ENABLE")
+    if rewrite == "recomputed unkeyed":
+        await _rewrite_from(engine, ids[1], _unkeyed, "k1")
+    elif rewrite == "recomputed as pre-key seals":
+        await _rewrite_from(engine, ids[1], _unkeyed, None)
+    elif rewrite == "recomputed with a guessed key":
+        await _rewrite_from(engine, ids[1], _guessed_key, "k1")
+    for with_anchor in (anchors, None):  # the key alone names it; the anchor does not hide it
+        report = await audit.verify(engine, KEYS, with_anchor)
+        assert not report.ok and report.first_bad_entry == ids[1], report
+        assert "altered" in report.problem
+
+
+async def test_keys_rotate_and_pre_key_seals_are_accepted_as_an_anchored_prefix(engine, tmp_path):
+    anchors = audit.AnchorLog(tmp_path / "anchors.jsonl")
+    async with engine.begin() as conn:
+        old = [await audit.record(conn, "system:test", "x/y/old", "x:y:z", True) for _ in range(2)]
+    await audit.seal(engine, KEYS)
+    await _rewrite_from(engine, old[0], _unkeyed, None)  # as sealed before the chain was keyed
+    ids = await _chain_of(engine, 2, anchors)
+    assert anchors.latest()["legacy_until"] == (await _positions(engine))[old[1]]
+    assert (await audit.verify(engine, KEYS, anchors)).ok
+
+    rotated = audit.AuditKeys("k2", {"k1": KEYS.keys["k1"], "k2": hashlib.sha256(b"next").digest()})
+    async with engine.begin() as conn:
+        newer = await audit.record(conn, "system:test", "x/y/newer", "x:y:z", True)
+    await audit.seal(engine, rotated)
+    assert (await audit.anchor(engine, rotated, anchors))["key_id"] == "k2"
+    assert (await audit.verify(engine, rotated, anchors)).ok
+    report = await audit.verify(engine, KEYS)  # without the new key
+    assert not report.ok and report.first_bad_entry == newer and "unknown key 'k2'" in report.problem
+    assert ids
+
+
+def test_the_anchor_log_survives_a_torn_last_line(tmp_path):
+    anchors = audit.AnchorLog(tmp_path / "audit" / "anchors.jsonl")
+    assert anchors.latest() is None
+    for position in range(1, 2001):
+        anchors.append({"position": position, "pad": "x" * 64})
+    with anchors.path.open("ab") as f:  # a crash in the middle of a write
+        f.write(b'{"position": 2001, "pa')
+    assert anchors.latest(block=512)["position"] == 2000
+    anchors.append({"position": 2002})
+    assert anchors.latest()["position"] == 2002
+    assert anchors.path.stat().st_mode & 0o777 == 0o600

@@ -1,5 +1,6 @@
 """Authentication: dev tokens and OIDC tokens verified against a JWKS served by a local fake IdP."""
 
+import asyncio
 import json
 import threading
 import time
@@ -57,17 +58,31 @@ def test_dev_signing_refused_unless_enabled(tmp_path):
         issue_dev_token(Settings(data_dir=tmp_path, auth_dev_signing=True, environment="production"), uuid.uuid4())
 
 
+class FakeIdp:
+    """A JWKS endpoint on a real HTTP server; ``add_key`` rotates a new signing key in."""
+
+    def __init__(self) -> None:
+        self.jwks: list[dict] = []
+        self.hits: list[str] = []
+        self.key = self.add_key("idp-1")
+        self.url = ""
+
+    def add_key(self, kid: str) -> rsa.RSAPrivateKey:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+        jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
+        self.jwks.append(jwk)
+        return key
+
+
 @pytest.fixture
 def fake_idp():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwk.update({"kid": "idp-1", "use": "sig", "alg": "RS256"})
-    body = json.dumps({"keys": [jwk]}).encode()
-    hits = []
+    idp = FakeIdp()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            hits.append(self.path)
+            idp.hits.append(self.path)
+            body = json.dumps({"keys": idp.jwks}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -78,15 +93,22 @@ def fake_idp():
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    idp.url = f"http://127.0.0.1:{server.server_port}/certs"
     try:
-        yield key, f"http://127.0.0.1:{server.server_port}/certs", hits
+        yield idp
     finally:
         server.shutdown()
         server.server_close()
 
 
+def idp_token(sub: str, signer, kid: str) -> str:
+    now = int(time.time())
+    return jwt.encode({"lanaId": sub, "aud": AUDIENCE, "iss": ISSUER, "iat": now, "exp": now + 300}, signer,
+                      algorithm="RS256", headers={"kid": kid})
+
+
 async def test_oidc_tokens_against_jwks(db_url, engine, ts_env, fake_idp):
-    key, jwks_url, hits = fake_idp
+    key, jwks_url, hits = fake_idp.key, fake_idp.url, fake_idp.hits
     async with Stack.start(db_url, engine, ts_env.client, oidc_jwks_url=jwks_url, oidc_issuer=ISSUER,
                            oidc_audience=AUDIENCE) as stack:
         admin_id = (await stack.http.get("/api/v1/me")).json()["user"]["id"]
@@ -111,3 +133,30 @@ async def test_oidc_tokens_against_jwks(db_url, engine, ts_env, fake_idp):
         _assert_401(await me(token(sub=str(uuid.uuid4()))), "Unknown user.")
         _assert_401(await me(token(sub="not-a-uuid")), "Invalid token subject.")
         assert len(hits) == 1, "JWKS keys are cached between requests"
+
+
+async def test_unknown_key_ids_refetch_the_jwks_at_most_once_per_interval(db_url, engine, ts_env, fake_idp):
+    interval = 2.0
+    async with Stack.start(db_url, engine, ts_env.client, oidc_jwks_url=fake_idp.url, oidc_issuer=ISSUER,
+                           oidc_audience=AUDIENCE, oidc_jwks_refetch_interval_s=interval) as stack:
+        admin_id = (await stack.http.get("/api/v1/me")).json()["user"]["id"]
+        anon = stack.anonymous()
+
+        async def me(tok):
+            return await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {tok}"})
+
+        assert (await me(idp_token(admin_id, fake_idp.key, "idp-1"))).status_code == 200
+        assert len(fake_idp.hits) == 1
+        started = time.monotonic()
+        for _ in range(25):  # random kids: refused from the cache, the provider is not asked again
+            _assert_401(await me(idp_token(admin_id, fake_idp.key, uuid.uuid4().hex)), "Invalid token.")
+        assert time.monotonic() - started < interval, "the test host is too slow for this interval"
+        assert len(fake_idp.hits) == 1
+
+        rotated = fake_idp.add_key("idp-2")  # the provider rotates: known after the interval
+        await asyncio.sleep(interval + 0.1)
+        assert (await me(idp_token(admin_id, rotated, "idp-2"))).status_code == 200
+        for _ in range(10):
+            _assert_401(await me(idp_token(admin_id, rotated, uuid.uuid4().hex)), "Invalid token.")
+        assert len(fake_idp.hits) == 2
+        assert (await me(idp_token(admin_id, fake_idp.key, "idp-1"))).status_code == 200

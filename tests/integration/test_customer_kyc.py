@@ -87,6 +87,16 @@ async def test_forged_or_missing_signature_is_401_and_changes_nothing(cstack):
         await cstack.client.get_workflow_handle(kyc_workflow_id(c["id"])).describe()
 
 
+async def test_a_non_ascii_digest_is_401_not_500(cstack):
+    c = await create_customer(cstack.http)
+    body = review(c["id"], "GREEN")
+    for digest in ("é".encode("latin-1") * 64, "ü".encode("latin-1")):
+        r = await cstack.http.post("/webhooks/sumsub", content=body, headers={
+            "content-type": "application/json", "x-payload-digest": digest})
+        assert r.status_code == 401, r.text
+        assert r.json()["code"] == "customer.webhook_signature_invalid"
+
+
 async def test_replayed_and_out_of_order_webhooks_are_harmless(cstack):
     c = await create_customer(cstack.http)
     cid = c["id"]

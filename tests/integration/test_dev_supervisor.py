@@ -49,6 +49,17 @@ def _stop_and_check(proc):
     return out
 
 
+def test_lana_token_without_the_dev_stack_key_fails_with_the_reason(tmp_path):
+    """Regression (new-user #9): outside the repository it created a new key and printed a token the
+    API then refused with a bare "Invalid token"."""
+    lana = os.path.join(os.path.dirname(sys.executable), "lana")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LANA_")}, "LANA_AUTH_DEV_SIGNING": "true"}
+    r = subprocess.run([lana, "token", "admin@lana.local"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "no development signing key" in r.stderr and "LANA_DATA_DIR" in r.stderr
+    assert not (tmp_path / ".lana").exists()  # nothing created
+
+
 @pytest.mark.slow
 def test_dev_starts_restarts_and_stops_cleanly(tmp_path):
     ports = [free_port() for _ in range(4)]
@@ -60,7 +71,20 @@ def test_dev_starts_restarts_and_stops_cleanly(tmp_path):
     # A second start resumes the same data directory (no new cluster).
     proc = _start(tmp_path, ports)
     _wait_ready(proc, ports[0])
-    out = _stop_and_check(proc)
+    printed = ""
+    for line in proc.stdout:
+        printed += line
+        if "admin token" in line:
+            break
+    command = printed.split("admin token", 1)[1].strip()
+    # runs as printed, from any directory (regression, new-user #9)
+    made = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("LANA_")})
+    assert made.returncode == 0, made.stderr
+    me = httpx.get(f"http://127.0.0.1:{ports[0]}/api/v1/me", timeout=10,
+                   headers={"Authorization": f"Bearer {made.stdout.strip()}"})
+    assert me.status_code == 200 and me.json()["user"]["email"] == "admin@lana.local", me.text
+    out = printed + _stop_and_check(proc)
     assert "created PostgreSQL cluster" not in out
     assert (tmp_path / "data" / "temporal.db").exists()
 

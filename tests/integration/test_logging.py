@@ -84,3 +84,69 @@ async def test_activity_log_lines_carry_workflow_id_and_activity(capsys, restore
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
     entry = next(e for e in lines if e["event"] == "inside activity")
     assert entry["workflow_id"] == "withdrawal-42" and entry["activity"] == "post_something"
+
+
+async def test_database_down_is_503_store_unavailable_with_an_access_line(db_url, engine, capsys, restore_logging):
+    """PostgreSQL unreachable (connection refused): every request answers 503
+    ``common.store_unavailable`` with Retry-After, never 500, and each one gets its access-log line."""
+    from ground.db import create_engine
+    from workers.embedded_pg import free_port
+
+    configure("INFO", json=True)
+    settings = harness.test_settings(db_url)
+    app = create_app(settings, engine=engine)
+    down = create_engine(f"postgresql+asyncpg://lana:lana@127.0.0.1:{free_port()}/lana")
+    async with app.router.lifespan_context(app):
+        token = harness.issue_dev_token(settings, "00000000-0000-0000-0000-000000000001")
+        # The database goes away: every connection the app makes now is refused.
+        app.state.engine = down
+        app.state.authz.engine = down
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lana.test",
+                                     headers={"Authorization": f"Bearer {token}"}) as http:
+            requests = [("GET", "/api/v1/customers", None, {}),
+                        ("GET", "/api/v1/audit-entries", None, {}),
+                        ("POST", "/api/v1/customers", {"email": "a@example.com", "telegram_handle": "hdown",
+                                                       "customer_type": "Individual"}, {"Idempotency-Key": "k-1"})]
+            for i, (method, path, body, headers) in enumerate(requests):
+                r = await http.request(method, path, json=body, headers={"x-request-id": f"down-{i}", **headers})
+                assert r.status_code == 503, r.text
+                assert r.headers["content-type"].startswith("application/problem+json")
+                assert r.json()["code"] == "common.store_unavailable"
+                assert int(r.headers["Retry-After"]) >= 1
+    await down.dispose()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+    access = {e["request_id"]: e for e in lines if e["event"] == "request"}
+    for i in range(len(requests)):
+        assert access[f"down-{i}"]["status"] == 503
+    assert not [e for e in lines if e["level"] == "error"]  # an expected outage: warnings, no tracebacks
+
+
+async def test_price_provider_failure_logs_one_line_with_the_hint_and_no_traceback(
+        db_url, engine, ts_env, capsys, restore_logging):
+    """No network / Bitfinex failing: one warning per feed run naming the cause and the
+    LANA_PRICE_SOURCE=manual hint, no traceback (the SDK used to log one per fetch attempt)."""
+    import uuid
+    from datetime import timedelta
+
+    from domain.price.model import PriceFeedInput
+    from tests.fakes.bitfinex import running_fake_bitfinex
+    from workers.embedded_pg import free_port
+    from workflows.price_feed import PriceFeedWorkflow
+
+    configure("INFO", json=True)
+    async with running_fake_bitfinex() as bfx:
+        bfx.status = 503
+        for url in (bfx.url, f"http://127.0.0.1:{free_port()}"):  # failing provider, then no network at all
+            async with harness.Stack.start(db_url, engine, ts_env.client, price_bitfinex_url=url) as stack:
+                capsys.readouterr()
+                tick = await stack.client.execute_workflow(
+                    PriceFeedWorkflow.run, PriceFeedInput(), id=f"price-feed-{uuid.uuid4().hex[:8]}",
+                    task_queue=stack.settings.temporal_task_queue, execution_timeout=timedelta(minutes=5))
+                assert tick.status == "fetch_failed"
+                lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+                assert not [e for e in lines if "exception" in e or "Traceback" in str(e)], lines
+                failures = [e for e in lines if "price fetch failed" in e["event"]]
+                assert len(failures) == 1, lines
+                assert "LANA_PRICE_SOURCE=manual" in failures[0]["event"]
+                assert ("503" if url == bfx.url else "unreachable") in failures[0]["event"]

@@ -4,6 +4,8 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import text
+
 from activities.deposits import operations
 from tests.integration.deposits_helpers import deposit, open_account
 from workers.reconcile import sweep
@@ -17,6 +19,15 @@ async def _wait_status(stack, withdrawal_id, wanted):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(r.json())
+
+
+async def _wait_pending(stack, proposal_id):
+    for _ in range(200):
+        body = (await stack.http.get(f"/api/v1/credit-facility-proposals/{proposal_id}")).json()
+        if body["stage"] == "pending":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(body)
 
 
 async def test_lost_withdrawal_start_is_restarted_once(stack):
@@ -67,9 +78,51 @@ async def test_lost_proposal_start_is_restarted(db_url, engine, ts_env):
         assert proposal["stage"] == "proposal"
 
         assert await sweep(stack.engine, stack.client, stack.settings.temporal_task_queue, grace=timedelta(0)) == 1
-        for _ in range(200):
-            body = (await stack.http.get(f"/api/v1/credit-facility-proposals/{proposal['id']}")).json()
-            if body["stage"] == "pending":
-                break
-            await asyncio.sleep(0.05)
-        assert body["stage"] == "pending", body
+        await _wait_pending(stack, proposal["id"])
+
+
+async def test_entities_lost_in_a_two_hour_outage_are_all_started(db_url, engine, ts_env):
+    """Temporal down for two hours: a withdrawal and a proposal written then (their rows committed,
+    their starts failed) are found by the next sweep whatever their age, started, and counted."""
+    from structlog.testing import capture_logs
+
+    from tests.credit_fixtures import terms_json
+    from tests.harness import Stack
+    from tests.integration.credit.facility_helpers import customer_with_deposit
+    from workers.reconcile import STARTED, SweepCounts
+
+    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False) as stack:
+        customer_id, account_id = await customer_with_deposit(stack)
+        account = str(account_id)
+        assert (await deposit(stack, account, 10_000)).status_code == 201
+        real = stack.app.state.temporal._client
+        stack.app.state.temporal.set(_TemporalDown())
+        try:
+            w = await stack.http.post("/api/v1/withdrawals", json={"deposit_account_id": account, "amount": 100})
+            p = await stack.http.post("/api/v1/credit-facility-proposals", json={
+                "customer_id": customer_id, "amount": 100_000, "terms": terms_json()})
+        finally:
+            stack.app.state.temporal.set(real)
+        assert w.status_code == 503 and p.status_code == 503, (w.text, p.text)
+        async with stack.engine.begin() as conn:  # the outage began two hours ago
+            for table in ("withdrawals", "credit_facilities", "workflow_starts"):
+                await conn.execute(text(f"UPDATE {table} SET created_at = created_at - interval '2 hours'"))
+        [withdrawal] = (await stack.http.get("/api/v1/withdrawals")).json()["items"]
+        [proposal] = (await stack.http.get("/api/v1/credit-facility-proposals")).json()["items"]
+
+        before = dict(STARTED)
+        counts = SweepCounts()
+        args = (stack.engine, stack.client, stack.settings.temporal_task_queue)
+        with capture_logs() as logs:
+            assert await sweep(*args, grace=timedelta(minutes=1), counts=counts) == 2
+        assert counts.started == {"withdrawal": 1, "credit_facility": 1}
+        assert STARTED["withdrawal"] == before.get("withdrawal", 0) + 1
+        assert STARTED["credit_facility"] == before.get("credit_facility", 0) + 1
+        [line] = [e for e in logs if e["event"] == "workflow start sweep"]
+        assert line["started"] == 2 and line["checked"] == 2
+        await _wait_status(stack, withdrawal["id"], "PENDING_CONFIRMATION")
+        await _wait_pending(stack, proposal["id"])
+        # Started rows leave the outbox; the next sweep has nothing to look at.
+        async with stack.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM workflow_starts"))).scalar() == 0
+        assert await sweep(*args, grace=timedelta(0)) == 0

@@ -37,6 +37,13 @@ async def _funded(stack, amount=100_00) -> str:
     return acct
 
 
+async def _one_voter_committee(stack):
+    """A funded account and a one-member committee deciding withdrawals; returns (account, voter)."""
+    ids, voters = await _members(stack, 1)
+    await _committee_policy(stack.http, ids, threshold=1)
+    return await _funded(stack), voters[0]
+
+
 async def _approval_started(stack, wid: str) -> None:
     """Wait for what a vote needs: the process's record and its workflow running (not for time)."""
     handle = stack.client.get_workflow_handle(approval_workflow_id(wid))
@@ -89,15 +96,13 @@ async def test_approved_confirmed_then_reverted(stack):
 
 
 async def test_denied_releases_the_reservation(stack):
-    ids, voters = await _members(stack, 1)
-    await _committee_policy(stack.http, ids, threshold=1)
-    acct = await _funded(stack)
+    acct, voter = await _one_voter_committee(stack)
     w = (await withdraw(stack, acct, 40_00)).json()
     await _approval_started(stack, w["id"])
     r = await stack.http.post(f"{API}/withdrawals/{w['id']}/confirm")
     assert r.status_code == 409 and r.json()["code"] == "deposit.not_approved"
     assert "PENDING_APPROVAL" in r.json()["detail"]
-    r = await voters[0].post(f"{API}/approval-processes/{w['id']}/deny", json={"reason": "sanctions hit"})
+    r = await voter.post(f"{API}/approval-processes/{w['id']}/deny", json={"reason": "sanctions hit"})
     assert r.status_code == 200, r.text
     assert await stack.client.get_workflow_handle(withdrawal_workflow_id(w["id"])).result() == "DENIED"
     assert (await stack.http.get(f"{API}/withdrawals/{w['id']}")).json()["status"] == "DENIED"
@@ -110,16 +115,14 @@ async def test_denied_releases_the_reservation(stack):
 
 
 async def test_cancelled_before_and_after_approval(stack):
-    ids, voters = await _members(stack, 1)
-    await _committee_policy(stack.http, ids, threshold=1)
-    acct = await _funded(stack)
+    acct, voter = await _one_voter_committee(stack)
     w = (await withdraw(stack, acct, 25_00)).json()
     await _approval_started(stack, w["id"])
     r = await stack.http.post(f"{API}/withdrawals/{w['id']}/cancel")
     assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
     assert (await balance(stack, acct))["available"] == 100_00
     # the cancellation ended the approval process: a late vote is refused and nothing is posted
-    r = await voters[0].post(f"{API}/approval-processes/{w['id']}/approve")
+    r = await voter.post(f"{API}/approval-processes/{w['id']}/approve")
     assert r.status_code == 409 and r.json()["code"] == "governance.approval_process_cancelled"
     assert await stack.client.get_workflow_handle(withdrawal_workflow_id(w["id"])).result() == "CANCELLED"
     body = (await stack.http.get(f"{API}/withdrawals/{w['id']}")).json()
@@ -189,13 +192,11 @@ async def test_frozen_account_refuses_confirm_until_unfrozen(stack):
 async def test_denial_on_a_frozen_account_waits_for_unfreeze_then_releases(stack, ts_env):
     """The release of a denied withdrawal hits the frozen (locked) account: the workflow neither fails
     nor retries the refused posting in a loop; it waits on a timer and releases after unfreeze."""
-    ids, voters = await _members(stack, 1)
-    await _committee_policy(stack.http, ids, threshold=1)
-    acct = await _funded(stack)
+    acct, voter = await _one_voter_committee(stack)
     w = (await withdraw(stack, acct, 30_00)).json()
     await _approval_started(stack, w["id"])
     assert (await stack.http.post(f"{API}/deposit-accounts/{acct}/freeze")).status_code == 200
-    r = await voters[0].post(f"{API}/approval-processes/{w['id']}/deny", json={"reason": "no"})
+    r = await voter.post(f"{API}/approval-processes/{w['id']}/deny", json={"reason": "no"})
     assert r.status_code == 200, r.text
     handle = stack.client.get_workflow_handle(withdrawal_workflow_id(w["id"]))
     for _ in range(200):
@@ -215,9 +216,7 @@ async def test_denial_on_a_frozen_account_waits_for_unfreeze_then_releases(stack
 
 async def test_approval_process_id_is_readable_at_once(stack):
     """Regression (new-user #3): the process was created later, by the workflow, and answered 404."""
-    ids, _ = await _members(stack, 1)
-    await _committee_policy(stack.http, ids, threshold=1)
-    acct = await _funded(stack)
+    acct, _ = await _one_voter_committee(stack)
     # no worker on this queue: nothing but the API's own transaction can have created the process
     stack.app.state.settings = stack.settings.model_copy(update={"temporal_task_queue": f"none-{uuid.uuid4().hex[:6]}"})
     r = await withdraw(stack, acct, 10_00)
@@ -253,9 +252,7 @@ async def test_cancel_while_awaiting_approval_ends_the_approval_process(stack):
 async def test_worker_crash_between_reservation_and_approval(stack):
     """Stop the worker while the withdrawal waits for its vote; a new worker finishes it and the
     ledger holds exactly what one execution posts."""
-    ids, voters = await _members(stack, 1)
-    await _committee_policy(stack.http, ids, threshold=1)
-    acct = await _funded(stack)
+    acct, voter = await _one_voter_committee(stack)
     tq = f"crash-{uuid.uuid4().hex[:8]}"
     stack.app.state.settings = stack.settings.model_copy(update={"temporal_task_queue": tq})
     deps = Deps(engine=stack.engine, settings=stack.settings)
@@ -270,7 +267,7 @@ async def test_worker_crash_between_reservation_and_approval(stack):
     assert (await stack.http.get(f"{API}/withdrawals/{w['id']}")).json()["status"] == "PENDING_APPROVAL"
     assert (await balance(stack, acct))["available"] == 55_00
     async with new_worker():
-        assert (await voters[0].post(f"{API}/approval-processes/{w['id']}/approve")).status_code == 200
+        assert (await voter.post(f"{API}/approval-processes/{w['id']}/approve")).status_code == 200
         await wait_status(stack, w["id"], "PENDING_CONFIRMATION")
         r = await stack.http.post(f"{API}/withdrawals/{w['id']}/confirm")
         assert r.status_code == 200 and r.json()["status"] == "CONFIRMED", r.text
@@ -302,9 +299,7 @@ async def test_every_step_activity_is_idempotent_when_retried(stack):
 
 
 async def test_workflow_query_shows_state(stack):
-    ids, _ = await _members(stack, 1)
-    await _committee_policy(stack.http, ids, threshold=1)
-    acct = await _funded(stack)
+    acct, _ = await _one_voter_committee(stack)
     w = (await withdraw(stack, acct, 5_00)).json()
     await _approval_started(stack, w["id"])
     state = await stack.client.get_workflow_handle(withdrawal_workflow_id(w["id"])).query(WithdrawalWorkflow.current)

@@ -15,7 +15,9 @@ A, B, C, N = (uuid.uuid4() for _ in range(4))
 def test_amounts_are_exact_and_refuse_extra_decimals():
     assert to_minor("12.3", "USD") == 1230 and to_minor("0.00000001", "BTC") == 1
     assert to_minor("1.10", "USD") == 110 and to_major(-1230, "USD") == "-12.30" and to_major(1, "BTC") == "0.00000001"
-    for bad in ("1.001", "x", "NaN", "Infinity"):
+    assert to_minor("92233720368547758.07", "USD") == 2**63 - 1
+    # 29+ significant digits used to raise decimal.InvalidOperation (a 500 through the API)
+    for bad in ("1.001", "x", "NaN", "Infinity", "1" * 29, "0." + "0" * 30 + "1", "1" * 20 + ".5", "92233720368547758.08"):
         with pytest.raises(ValueError):
             to_minor(bad, "USD")
 

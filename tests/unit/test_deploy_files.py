@@ -76,3 +76,75 @@ def test_kubernetes_manifests_are_consistent():
                 refs = {next(iter(e.values()))["name"] for e in c["envFrom"]}
                 assert refs == {"lana-config", "lana-secrets"}
                 assert c["args"][0] in {"api", "worker", "migrate"}
+
+
+PRODUCTION_SECRETS = ("LANA_DOCUMENTS_LINK_SECRET", "LANA_AUDIT_HMAC_KEY")
+
+
+def test_production_secrets_are_required_by_compose_and_come_from_the_kubernetes_secret():
+    compose = _docs(ROOT / "docker-compose.yml")[0]["services"]
+    docs = [d for p in K8S for d in _docs(p)]
+    secret = next(d for d in docs if d["kind"] == "Secret")["stringData"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    for name in PRODUCTION_SECRETS:
+        for service in ("api", "worker", "migrate"):
+            assert compose[service]["environment"][name] == f"${{{name}:?set {name} to a random secret of 32+ characters}}"
+        assert name in secret and name not in config
+
+
+def test_the_sumsub_webhook_secret_is_set_by_compose_and_kubernetes():
+    compose = _docs(ROOT / "docker-compose.yml")[0]["services"]
+    secret = next(d for p in K8S for d in _docs(p) if d["kind"] == "Secret")["stringData"]
+    assert "LANA_SUMSUB_WEBHOOK_SECRET" in secret
+    for service in ("api", "worker", "migrate"):
+        assert compose[service]["environment"]["LANA_SUMSUB_WEBHOOK_SECRET"].startswith("${LANA_SUMSUB_WEBHOOK_SECRET:?")
+
+
+def test_development_warns_at_start_up_when_the_sumsub_webhook_secret_is_unset(capsys):
+    from api.customers.webhooks import check_webhook_secret
+
+    check_webhook_secret(Settings(sumsub_webhook_secret=""))
+    assert "LANA_SUMSUB_WEBHOOK_SECRET is unset" in capsys.readouterr().out
+    check_webhook_secret(Settings(sumsub_webhook_secret="s"))
+    assert "LANA_SUMSUB_WEBHOOK_SECRET" not in capsys.readouterr().out
+
+
+def test_production_refuses_to_start_without_the_document_link_secret():
+    import pytest
+
+    from activities.storage import document_link_secret
+
+    prod = {"environment": "production", "oidc_jwks_url": "http://idp/certs", "oidc_issuer": "http://idp"}
+    for value in (None, "", "CHANGE-ME", "dev-local-storage-signing-secret"):
+        with pytest.raises(ValueError, match="LANA_DOCUMENTS_LINK_SECRET"):
+            document_link_secret(Settings(**prod, documents_link_secret=value))
+    assert document_link_secret(Settings(**prod, documents_link_secret="x" * 32)) == "x" * 32
+
+
+async def test_the_api_refuses_to_start_in_production_without_its_secrets():
+    import pytest
+
+    prod = {"environment": "production", "oidc_jwks_url": "http://idp/certs", "oidc_issuer": "http://idp",
+            "database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "sumsub_webhook_secret": "from-sumsub"}
+    for missing, values in (("LANA_DOCUMENTS_LINK_SECRET", {}),
+                            ("LANA_SUMSUB_WEBHOOK_SECRET", {"documents_link_secret": "d" * 32,
+                                                            "sumsub_webhook_secret": ""}),
+                            ("LANA_AUDIT_HMAC_KEY", {"documents_link_secret": "d" * 32}),
+                            ("LANA_AUDIT_HMAC_KEY", {"documents_link_secret": "d" * 32, "audit_hmac_key": "short"})):
+        app = create_app(Settings(**{**prod, **values}))
+        with pytest.raises(ValueError, match=missing):
+            async with app.router.lifespan_context(app):
+                pass
+
+
+def test_audit_anchors_live_outside_the_database_on_the_api_volume():
+    compose = _docs(ROOT / "docker-compose.yml")[0]["services"]
+    path = compose["api"]["environment"]["LANA_AUDIT_ANCHOR_PATH"]
+    assert any(v.split(":")[1] == str(Path(path).parent) for v in compose["api"]["volumes"])
+    docs = [d for p in K8S for d in _docs(p)]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "lana-api")
+    mounts = api["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert str(Path(config["LANA_AUDIT_ANCHOR_PATH"]).parent) in {m["mountPath"] for m in mounts}
+    assert ("PersistentVolumeClaim", "lana-audit-anchors") in {(d["kind"], d["metadata"]["name"]) for d in docs
+                                                             if "metadata" in d}

@@ -14,3 +14,28 @@ def test_unknown_code_keeps_code_and_status():
 def test_subclass_code_override():
     err = Conflict("dup", code="customer.email_taken")
     assert err.code == "customer.email_taken" and err.status == 409
+
+
+def test_connection_level_database_errors_are_store_unavailable():
+    import asyncpg
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from api.errors import store_unavailable
+
+    class _Adapted(Exception):  # what SQLAlchemy's asyncpg adapter wraps asyncpg errors in
+        pass
+
+    def wrapped(cls, driver_error):
+        orig = _Adapted(str(driver_error))
+        orig.__cause__ = driver_error
+        return cls("SELECT 1", {}, orig)
+
+    assert store_unavailable(PoolTimeout("QueuePool limit reached"))
+    assert store_unavailable(wrapped(OperationalError, RuntimeError("server closed the connection")))
+    assert store_unavailable(wrapped(InterfaceError, asyncpg.ConnectionDoesNotExistError("closed")))
+    assert store_unavailable(asyncpg.CannotConnectNowError("the database system is starting up"))
+    # A bad bind value (asyncpg's DataError is an InterfaceError too) is the request's fault, not the store's.
+    assert not store_unavailable(wrapped(InterfaceError, asyncpg.DataError("value out of int64 range")))
+    assert not store_unavailable(ConnectionRefusedError("a provider, not the database"))
+    assert not store_unavailable(RuntimeError("boom"))
