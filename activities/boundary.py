@@ -10,7 +10,8 @@ exceptions are retried (they are bugs or outages, not decisions).
 - :func:`application_error` is the conversion itself (also used by workflows);
 - :func:`refuse` / :func:`check` reject an Update in its validator or handler;
 - :func:`refusal_of` turns a failed activity back into the refusal an Update should answer with;
-- :data:`ACTIVITY_OPTIONS` are the options every workflow passes to ``execute_activity*``.
+- :data:`ACTIVITY_OPTIONS` are the options every workflow passes to ``execute_activity*``;
+  :data:`COMMAND_OPTIONS` (bounded attempts) for a step run under a lock for a waiting caller.
 
 Safe to import from workflows (no I/O at import time).
 """
@@ -34,6 +35,13 @@ T = TypeVar("T")
 RETRY_POLICY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                            maximum_interval=timedelta(seconds=30))
 ACTIVITY_OPTIONS: dict[str, Any] = {"start_to_close_timeout": timedelta(seconds=30), "retry_policy": RETRY_POLICY}
+# A step run under a workflow lock for a caller who is waiting (an Update): a few quick attempts
+# (well inside the API's 8 s), then the Update fails ``common.unavailable`` and the caller repeats,
+# so no handler holds its lock across an outage's retries.
+COMMAND_RETRY_POLICY = RetryPolicy(initial_interval=timedelta(milliseconds=500), backoff_coefficient=2.0,
+                                   maximum_interval=timedelta(seconds=2), maximum_attempts=3)
+COMMAND_OPTIONS: dict[str, Any] = {"start_to_close_timeout": timedelta(seconds=5),
+                                   "retry_policy": COMMAND_RETRY_POLICY}
 
 
 def application_error(exc: LanaError) -> ApplicationError:

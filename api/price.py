@@ -15,8 +15,10 @@ from pydantic import BaseModel, Field
 
 from activities.price import store
 from api.authz import Principal, require
-from api.deps import EngineDep, ReadConn
+from api.deps import EngineDep, ReadConn, TemporalDep
+from api.workflow_calls import call
 from domain.price.model import CurrentPrice, ManualPriceDisabled, NoPrice, PriceQuote, PriceSource, is_stale
+from workflows.price_feed import record_manual_price
 
 router = APIRouter(tags=["price"])
 
@@ -64,9 +66,14 @@ async def price_history(conn: ReadConn, limit: Annotated[int, Query(ge=1, le=100
                            source=r.source, observed_at=r.observed_at) for r in await store.history(conn, limit)]
 
 
-@router.put("/price", response_model=PriceOut, summary="Set the BTC price (only with LANA_PRICE_SOURCE=manual)")
-async def set_price(body: ManualPriceIn, request: Request, engine: EngineDep,
+@router.put("/price", response_model=PriceOut, summary="Set the BTC price (only with LANA_PRICE_SOURCE=manual)",
+            responses={503: {"description": "No worker recorded it in time (`common.unavailable`, Retry-After)"}})
+async def set_price(body: ManualPriceIn, request: Request, engine: EngineDep, temporal: TemporalDep,
                     principal: Principal = require("price:provider:update")) -> PriceOut:
+    """The operator's price is stored (the feed re-confirms it on every tick), then recorded by the
+    ``PriceFeedWorkflow`` with this observation as input, like any other price: a change is
+    published and re-evaluates the facilities (margin calls, activations). Answers once recorded;
+    503 with Retry-After when no worker did so in time (safe to repeat)."""
     settings = request.app.state.settings
     if settings.price_source != PriceSource.MANUAL.value:
         raise ManualPriceDisabled(f"The price source is {settings.price_source!r}; set LANA_PRICE_SOURCE=manual "
@@ -74,8 +81,9 @@ async def set_price(body: ManualPriceIn, request: Request, engine: EngineDep,
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         await store.set_manual_price(conn, body.usd_cents_per_btc, principal.subject, now)
-        await store.record_observation(conn, PriceQuote(usd_cents_per_btc=body.usd_cents_per_btc,
-                                                        source=PriceSource.MANUAL, observed_at=now))
+    quote = PriceQuote(usd_cents_per_btc=body.usd_cents_per_btc, source=PriceSource.MANUAL, observed_at=now)
+    await call(record_manual_price(temporal, settings.temporal_task_queue, quote))
+    async with engine.connect() as conn:
         price = await store.latest_price(conn)
     assert price is not None
-    return PriceOut.build(price, now, settings.price_max_age_seconds)
+    return PriceOut.build(price, datetime.now(UTC), settings.price_max_age_seconds)

@@ -10,8 +10,11 @@ the end of the facility.
    price and, on a pending facility that reached the activation threshold
    (``activation_cvl_threshold``), activates it; ``initiate_disbursal`` reserves the amount and
    starts a ``disbursal`` approval in its own workflow task, concurrently with any others; the
-   conclusion settles (deposit account credited, principal obligation) or cancels it. A refusal
-   from an activity fails the Update (``refusal_of``), never the workflow.
+   conclusion settles (deposit account credited, principal obligation), cancels it, or, when the
+   ledger refuses the settlement, ends it ``Failed`` (recorded by the step itself). A refusal
+   from an activity fails the Update (``refusal_of``), never the workflow. Only Updates take the
+   workflow's lock, with bounded attempts (``COMMAND_OPTIONS``); background steps and the price
+   signal run without it and the newer snapshot (row version) wins.
 3. The main loop waits on conditions; interest cycles, obligation timers and liquidation will be
    further conditions/timers there. When Temporal suggests continue-as-new, it waits for in-flight
    disbursals and handlers, then continues with the state (one ``FacilityState`` model).
@@ -28,7 +31,7 @@ from temporalio.exceptions import ActivityError
 from temporalio.service import RPCError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.boundary import ACTIVITY_OPTIONS, check, refusal_of
+    from activities.boundary import ACTIVITY_OPTIONS, COMMAND_OPTIONS, check, refusal_of, refuse
     from activities.credit.activity import CollateralizationActivities, CreditFacilityActivities
     from domain.credit.facility import CreditFacility
     from domain.credit.messages import (
@@ -71,6 +74,7 @@ class CreditFacilityWorkflow:
         self.lock = asyncio.Lock()
         self.disbursal_tasks: dict[str, asyncio.Task] = {}
         self._published: tuple | None = None
+        self._unconcluded: dict[str, str] = {}  # disbursal id -> code of the refused conclusion
         self._price_seen: datetime | None = None
 
     @workflow.run
@@ -78,9 +82,9 @@ class CreditFacilityWorkflow:
         self._publish()
         if self.state.stage is Stage.PROPOSAL:
             status = await request_approval("credit-facility-proposal", state.id, f"credit-facility:{state.id}")
-            async with self.lock:
-                self.state = await self._step(CreditFacilityActivities.conclude_proposal, ConcludeProposal(
-                    facility_id=state.id, approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
+            # no lock: every command is refused before the proposal concludes (validators)
+            await self._step(CreditFacilityActivities.conclude_proposal, ConcludeProposal(
+                facility_id=state.id, approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
             if self.state.stage is Stage.DENIED:
                 return self.state
         for disbursal_id in list(self.state.in_flight):  # carried over a continue-as-new
@@ -98,21 +102,28 @@ class CreditFacilityWorkflow:
     def _closed(self) -> bool:
         return self.state.status is FacilityStatus.CLOSED
 
-    async def _step(self, fn, arg) -> FacilityState:
-        state = await workflow.execute_activity_method(fn, arg, **ACTIVITY_OPTIONS)
-        self.state = state
-        self._publish()
-        return state
+    async def _step(self, fn, arg, options: dict = ACTIVITY_OPTIONS) -> FacilityState:
+        """Run a step's activity and keep the newer snapshot: steps that run outside the lock (a
+        disbursal's conclusion, a price re-evaluation) may complete out of order; the row's version
+        orders them."""
+        state = await workflow.execute_activity_method(fn, arg, **options)
+        if state.version >= self.state.version:
+            self.state = state
+            self._publish()
+        return self.state
 
     async def _command(self, fn, arg) -> FacilityState:
-        """Run a command's activity; a domain refusal fails the update (not the workflow)."""
+        """Run a command's activity (under the lock, a few attempts: ``COMMAND_OPTIONS``); a domain
+        refusal fails the update (not the workflow), and so does a step that kept failing otherwise
+        (``common.unavailable``: the caller repeats; the lock is not held across an outage)."""
         try:
-            return await self._step(fn, arg)
+            return await self._step(fn, arg, COMMAND_OPTIONS)
         except ActivityError as exc:
             refusal = refusal_of(exc)
             if refusal is not None:
                 raise refusal from exc
-            raise
+            workflow.logger.warning("command step %s failed: %s", fn.__name__, exc.cause)
+            refuse(ServiceUnavailable("The step could not complete now; repeat the request.", retry_after=2))
 
     def _facility(self) -> CreditFacility:
         """The aggregate over the workflow's copy of the state, to run the domain's predicates."""
@@ -138,17 +149,32 @@ class CreditFacilityWorkflow:
     # -- price changes ------------------------------------------------------------------------
     @workflow.signal
     async def price_changed(self, sig: PriceChanged) -> None:
-        """From PriceFeedWorkflow, only when this facility's state changes at the new price. An
-        observation not newer than one already handled is dropped (replayed signal); the activity is
-        idempotent on its own too (see activities/credit/operations.py)."""
-        async with self.lock:
-            if self.state.stage is not Stage.ACTIVE or self._closed():
+        """From PriceFeedWorkflow, only when this facility's state changes at the new price: an active
+        facility re-evaluates its collateralization, a pending one that became fully collateralized
+        activates (the same ``activate`` activity as after a collateral update; credit.md §3.6). An
+        observation not newer than one already handled is dropped (replayed signal); the activities
+        are idempotent on their own too (see activities/credit/operations.py). A refusal (e.g. the
+        price went stale meanwhile) is logged, never raised: a signal must not fail the loan. No
+        lock: the steps decide on the locked row (retried through an outage without holding up
+        commands), and ``_step`` keeps the newer snapshot."""
+        if self.state.stage not in (Stage.ACTIVE, Stage.PENDING) or self._closed():
+            return
+        if self._price_seen is not None and sig.observed_at <= self._price_seen:
+            return
+        self._price_seen = sig.observed_at
+        try:
+            if self.state.stage is Stage.PENDING:
+                await self._step(CreditFacilityActivities.activate,
+                                 ActivateInput(facility_id=self.state.id, now=workflow.now()))
                 return
-            if self._price_seen is not None and sig.observed_at <= self._price_seen:
-                return
-            self._price_seen = sig.observed_at
             await self._step(CollateralizationActivities.reevaluate_collateralization, ReevaluateInput(
                 facility_id=self.state.id, usd_cents_per_btc=sig.usd_cents_per_btc, observed_at=sig.observed_at))
+        except ActivityError as exc:
+            refusal = refusal_of(exc)
+            if refusal is None:
+                raise
+            workflow.logger.warning("price %s not applied: %s %s", sig.usd_cents_per_btc, refusal.type,
+                                    refusal.message)
 
     # -- disbursals ----------------------------------------------------------------------------
     @workflow.update
@@ -172,11 +198,24 @@ class CreditFacilityWorkflow:
             self.disbursal_tasks[disbursal_id] = asyncio.create_task(self._conclude_disbursal(disbursal_id))
 
     async def _conclude_disbursal(self, disbursal_id: str) -> None:
+        """A refused settlement is recorded by the activity itself (the disbursal ends ``Failed``, see
+        ``operations.conclude_disbursal``). A refusal of the conclusion as a whole (not retried) is
+        logged and shown in the current details, never dropped silently with the task. It runs
+        without the workflow's lock: the step locks the facility's row, so the database serialises
+        it with the commands, and a retried attempt (an outage) holds up no command."""
         status = await request_approval("disbursal", disbursal_id, f"disbursal:{disbursal_id}")
-        async with self.lock:
+        try:
             await self._step(CreditFacilityActivities.conclude_disbursal, ConcludeDisbursal(
-                facility_id=self.state.id, disbursal_id=disbursal_id, approved=status is ApprovalStatus.APPROVED,
-                now=workflow.now()))
+                facility_id=self.state.id, disbursal_id=disbursal_id,
+                approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
+        except ActivityError as exc:
+            refusal = refusal_of(exc)
+            if refusal is None:
+                raise
+            workflow.logger.error("disbursal %s could not be concluded: %s %s", disbursal_id, refusal.type,
+                                  refusal.message)
+            self._unconcluded[disbursal_id] = refusal.type or "refused"
+            self._publish()
 
     # -- visibility ----------------------------------------------------------------------------
     @workflow.query
@@ -187,19 +226,30 @@ class CreditFacilityWorkflow:
     def summary(self) -> FacilitySummary:
         return FacilitySummary.of(self.state)
 
+    @workflow.query
+    def unconcluded_disbursals(self) -> dict[str, str]:
+        """Disbursals whose conclusion was refused as a whole (id -> code); normally empty."""
+        return dict(self._unconcluded)
+
     def _publish(self) -> None:
         s = self.state
         current = (s.status_label, s.collateralization_label)
-        if current == self._published:
+        shown = (current, s.failed_disbursals, tuple(self._unconcluded.items()))
+        if shown == self._published:
             return
-        self._published = current
-        workflow.upsert_search_attributes([
-            LANA_ENTITY_ID.value_set(s.id), LANA_CUSTOMER_ID.value_set(s.customer_id),
-            LANA_PROCESS_TYPE.value_set("credit-facility"), LANA_STATUS.value_set(current[0]),
-            LANA_COLLATERALIZATION.value_set(current[1])])
-        workflow.set_current_details(
-            f"**credit facility** {current[0]} / {current[1]}: amount {s.amount_cents} ¢, collateral "
-            f"{s.collateral_sats} sats, CVL {s.cvl}, drawn {s.drawn_cents} ¢")
+        if self._published is None or self._published[0] != current:
+            workflow.upsert_search_attributes([
+                LANA_ENTITY_ID.value_set(s.id), LANA_CUSTOMER_ID.value_set(s.customer_id),
+                LANA_PROCESS_TYPE.value_set("credit-facility"), LANA_STATUS.value_set(current[0]),
+                LANA_COLLATERALIZATION.value_set(current[1])])
+        self._published = shown
+        details = (f"**credit facility** {current[0]} / {current[1]}: amount {s.amount_cents} ¢, collateral "
+                   f"{s.collateral_sats} sats, CVL {s.cvl}, drawn {s.drawn_cents} ¢")
+        if s.failed_disbursals:
+            details += f"; {s.failed_disbursals} failed disbursal(s), last {s.last_disbursal_failure}"
+        if self._unconcluded:
+            details += "; NOT CONCLUDED: " + ", ".join(f"{d}: {c}" for d, c in self._unconcluded.items())
+        workflow.set_current_details(details)
 
 
 async def start_facility_workflow(client, task_queue: str, state: FacilityState) -> None:

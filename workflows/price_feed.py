@@ -1,11 +1,13 @@
-"""PriceFeedWorkflow: one fetch → record of the BTC price, started by a Temporal Schedule.
+"""PriceFeedWorkflow: one fetch → record of the BTC price, started by a Temporal Schedule, or
+record of an operator's manual price (``PUT /price`` → :func:`record_manual_price`, the quote as
+input, no fetch): every price change, from any source, takes this one path.
 
 Each run is short (two activities), so there is no history to manage; the schedule fires every
 ``LANA_PRICE_POLL_SECONDS`` and skips a tick while the previous run is still going. A failed fetch
 does not fail the run: the last price stays in force (and turns stale after
 ``LANA_PRICE_MAX_AGE_SECONDS``). When the price changed (the store has published the
 ``price_updated`` event), one batch activity finds the active facilities whose collateralization
-state changes at the new price and the run signals ``price_changed`` to just those workflows
+state changes at the new price (and the pending ones that become fully collateralized) and the run signals ``price_changed`` to just those workflows
 (docs/architecture.md, "Cross-process reactions"): a tick costs no facility any history event
 unless a threshold is crossed.
 """
@@ -16,8 +18,8 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.credit.activity import CollateralizationActivities
@@ -37,16 +39,18 @@ class PriceFeedWorkflow:
     @workflow.run
     async def run(self, inp: PriceFeedInput) -> PriceTick:
         workflow.upsert_search_attributes([LANA_PROCESS_TYPE.value_set("price-feed")])
-        try:
-            quote: PriceQuote = await workflow.execute_activity_method(
-                PriceActivities.fetch_btc_price, start_to_close_timeout=timedelta(seconds=15),
-                retry_policy=FETCH_RETRY)
-        except ActivityError as exc:
-            # One line per run: the activity's expected failures carry the cause and a hint, and
-            # are logged by the SDK without a traceback (activities/price/activity.py).
-            error = str(getattr(exc.cause, "message", exc.cause))
-            workflow.logger.warning("price fetch failed: %s", error)
-            return PriceTick(status="fetch_failed", error=error)
+        quote = inp.quote  # given: the operator's manual price (record_manual_price), nothing to fetch
+        if quote is None:
+            try:
+                quote = await workflow.execute_activity_method(
+                    PriceActivities.fetch_btc_price, start_to_close_timeout=timedelta(seconds=15),
+                    retry_policy=FETCH_RETRY)
+            except ActivityError as exc:
+                # One line per run: the activity's expected failures carry the cause and a hint, and
+                # are logged by the SDK without a traceback (activities/price/activity.py).
+                error = str(getattr(exc.cause, "message", exc.cause))
+                workflow.logger.warning("price fetch failed: %s", error)
+                return PriceTick(status="fetch_failed", error=error)
         tick: PriceTick = await workflow.execute_activity_method(
             PriceActivities.record_btc_price, quote, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RECORD_RETRY)
@@ -66,3 +70,24 @@ class PriceFeedWorkflow:
             if isinstance(result, BaseException):  # e.g. the facility's workflow already ended
                 workflow.logger.warning("price_changed not delivered to facility %s: %s", fid, result)
         return [fid for fid, result in zip(ids, results, strict=True) if not isinstance(result, BaseException)]
+
+
+def observation_workflow_id(quote: PriceQuote) -> str:
+    """One run per observation: a repeated start of the same observation reaches the same run."""
+    micros = int(quote.observed_at.timestamp() * 1_000_000)
+    return f"price-observation-{quote.source.value}-{micros}-{quote.usd_cents_per_btc}"
+
+
+async def record_manual_price(client, task_queue: str, quote: PriceQuote) -> PriceTick:
+    """Run the feed workflow on the operator's ``quote`` and wait for what it recorded (the caller
+    bounds the wait: ``api/workflow_calls.call``). The id comes from the observation: a repeat reaches
+    the running run (USE_EXISTING) or the finished one's result (REJECT_DUPLICATE), never a second run."""
+    wid = observation_workflow_id(quote)
+    try:
+        handle = await client.start_workflow(
+            PriceFeedWorkflow.run, PriceFeedInput(quote=quote), id=wid, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, execution_timeout=timedelta(minutes=10))
+    except WorkflowAlreadyStartedError:
+        handle = client.get_workflow_handle_for(PriceFeedWorkflow.run, wid)
+    return await handle.result()

@@ -45,6 +45,14 @@ async def _set_journal(conn: AsyncConnection, *, closed_through: dt.date | None 
         {"c": closed_through, "o": open_until, "j": ledger.DEFAULT_JOURNAL_ID})
 
 
+async def first_open_date(conn: AsyncConnection, today: dt.date) -> dt.date:
+    """``today``, or the first day after the journal's ``closed_through`` when today's month is
+    closed (``fiscal.first_open_date``): the date a system posting dated "now" may take."""
+    closed = (await conn.execute(text("SELECT closed_through FROM ledger_journals WHERE id = :j"),
+                                 {"j": ledger.DEFAULT_JOURNAL_ID})).scalar_one_or_none()
+    return fiscal.first_open_date(today, closed)
+
+
 async def get(conn: AsyncConnection, fy_id: uuid.UUID, *, for_update: bool = False) -> dict[str, Any]:
     row = (await conn.execute(text(f"SELECT {_COLS} FROM accounting_fiscal_years WHERE id = :id"
                                    + (" FOR UPDATE" if for_update else "")), {"id": fy_id})).first()

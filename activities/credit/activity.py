@@ -2,8 +2,9 @@
 
 ``CreditFacilityActivities`` serve the ``CreditFacility`` workflow; ``CollateralizationActivities``
 serve the price re-evaluation (credit.md §3.4/§3.6): the feed's batch pass finds the active
-facilities whose collateralization state changes at a new price (one pass over the read model, in
-pages), so only those workflows are signalled, and each then re-evaluates its own locked row.
+facilities whose collateralization state changes at a new price, and the pending ones that become
+fully collateralized (one pass over the read model, in pages), so only those workflows are
+signalled; each then re-evaluates (or activates) its own locked row.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class CreditFacilityActivities:
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self.engine = engine
         self.max_age = timedelta(seconds=settings.price_max_age_seconds)
+        self.kyc_required = settings.kyc_required
 
     @lana_activity("credit.conclude_proposal")
     async def conclude_proposal(self, inp: ConcludeProposal) -> FacilityState:
@@ -55,7 +57,7 @@ class CreditFacilityActivities:
     @lana_activity("credit.initiate_disbursal")
     async def initiate_disbursal(self, inp: DisbursalInput) -> FacilityState:
         async with self.engine.begin() as conn:
-            return await operations.initiate_disbursal(conn, inp, self.max_age)
+            return await operations.initiate_disbursal(conn, inp, self.max_age, kyc_required=self.kyc_required)
 
     @lana_activity("credit.conclude_disbursal")
     async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityState:

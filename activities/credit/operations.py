@@ -2,7 +2,8 @@
 the domain decide and record, then persist events + read model + ledger postings together.
 
 Idempotency keys: ``facility:{id}:create``, ``collateral:{id}:{seq}``, ``facility:{id}:activate``,
-``facility:{id}:structuring-fee``, ``disbursal:{id}:initial|initiate|settle|cancel``. A retried step
+``facility:{id}:structuring-fee``, ``disbursal:{id}:initial|initiate|settle|cancel`` (a refused
+settlement is rolled back to its savepoint and the disbursal ends ``Failed`` + ``cancel``). A retried step
 finds its predicate False (already applied) and returns the stored state; a repeated posting would
 replay the original anyway. Every step returns the facility's ``FacilityState``.
 """
@@ -10,18 +11,20 @@ replay the original anyway. Every step returns the facility's ``FacilityState``.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import ledger
+from activities.accounting.fiscal_years import first_open_date
 from activities.audit import record_system_action
 from activities.credit import facility_accounts as fa
 from activities.credit import store
-from activities.credit.deposit_link import deposit_ledger_account
+from activities.credit.deposit_link import deposit_ledger_account, ensure_disbursable
 from activities.customers.repository import customer_row, ensure_customer_verified
 from activities.price.store import current_price, latest_price
 from domain.credit import cvl as cvlmod
+from domain.credit.disbursal import Disbursal
 from domain.credit.errors import DisbursalAmountTooLarge
 from domain.credit.facility import CreditFacility
 from domain.credit.messages import (
@@ -33,7 +36,7 @@ from domain.credit.messages import (
     FacilityState,
     ReevaluateInput,
 )
-from domain.credit.status import DisbursalStatus
+from domain.credit.status import Stage
 from domain.credit.terms import TermValues, validate_term_values
 from domain.errors import LanaError
 from domain.ledger.errors import InsufficientBalance
@@ -106,14 +109,13 @@ async def record_collateral(conn: AsyncConnection, inp: CollateralInput, max_age
         return f.state  # already applied (retried activity)
     price = await fresh_price(conn, max_age)
     change = f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor)
-    if change is None:
-        return f.state
-    tx = await ledger.post(conn, "ADD_COLLATERAL" if change.direction == "add" else "REMOVE_COLLATERAL", {
-        "collateral_omnibus_account_id": f.accounts["collateral_omnibus"],
-        "collateral_account_id": f.accounts["collateral"], "amount": change.amount},
-        idempotency_key=f"collateral:{f.id}:{inp.seq}", effective=change.effective)
-    await store.insert_collateral_update(conn, f, change, str(tx.id), inp.actor)
-    f.reevaluate(price)
+    if change is not None:
+        tx = await ledger.post(conn, "ADD_COLLATERAL" if change.direction == "add" else "REMOVE_COLLATERAL", {
+            "collateral_omnibus_account_id": f.accounts["collateral_omnibus"],
+            "collateral_account_id": f.accounts["collateral"], "amount": change.amount},
+            idempotency_key=f"collateral:{f.id}:{inp.seq}", effective=change.effective)
+        await store.insert_collateral_update(conn, f, change, str(tx.id), inp.actor)
+    f.reevaluate(price)  # the same amount again still re-evaluates at today's price (and may activate)
     await store.save_facility(conn, f)
     return f.state
 
@@ -126,8 +128,10 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
         return f.state
     price = await fresh_price(conn, max_age)
     collateral = (await ledger.balance(conn, uuid.UUID(f.accounts["collateral"]), "BTC")).settled
+    f.reevaluate(price)  # the pending collateralization at this price (a price change may be why we are here)
     activation = f.activate(inp.now, collateral, price)
     if activation is None:
+        await store.save_facility(conn, f)  # a changed pending state only (nothing when none)
         return f.state
     s, today = f.state, inp.now.date()
     f.attach_accounts(await fa.create_active_accounts(conn, s.id, s.customer_type, s.terms))
@@ -146,12 +150,16 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
     return f.state
 
 
-async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age: timedelta) -> FacilityState:
-    """Reserve the amount on the facility (the FAC account's settled ≥ 0 control is the limit)."""
+async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age: timedelta, *,
+                             kyc_required: bool) -> FacilityState:
+    """Reserve the amount on the facility (the FAC account's settled ≥ 0 control is the limit),
+    for an eligible customer (KYC verified, deposit account active), else refused, nothing written."""
     f = await store.load_facility(conn, inp.facility_id)
     if (await store.disbursal_exists(conn, inp.disbursal_id)
             or not f.check_disbursal(inp.amount_cents, inp.now, inp.disbursal_id)):
         return f.state
+    await ensure_customer_verified(conn, f.state.customer_id, kyc_required=kyc_required)
+    await ensure_disbursable(conn, f.state.deposit_account_id)
     price = await fresh_price(conn, max_age)
     uncovered = (await ledger.balance(conn, uuid.UUID(f.accounts["uncovered_outstanding"]), "USD")).settled
     d = f.initiate_disbursal(inp.disbursal_id, inp.amount_cents, inp.actor, inp.now, uncovered, price)
@@ -169,26 +177,47 @@ async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age
 async def conclude_disbursal(conn: AsyncConnection, inp: ConcludeDisbursal, max_age: timedelta,
                              workflow_id: str | None) -> FacilityState:
     """Approved: CONFIRM_DISBURSAL (deposit account credited) + the principal obligation; denied:
-    CANCEL_DISBURSAL releases the reservation."""
+    CANCEL_DISBURSAL releases the reservation. A refused settlement (the deposit account frozen or
+    closed meanwhile, …) ends the disbursal ``Failed`` in this same transaction: the refusal's code
+    and reason recorded, the reservation released, audited; the step itself succeeds, so the
+    workflow's conclusion never dies on it. Postings take the first open date (``effective``)."""
     f = await store.load_facility(conn, inp.facility_id)
     d = await store.lock_disbursal(conn, inp.disbursal_id)
     if not d.check_conclude():
         return f.state
-    await _audit(conn, f"credit/disbursal/{d.id}",
-                 "credit:disbursal:settle" if inp.approved else "credit:credit-facility:conclude-approval-process",
-                 workflow_id)
-    obligation = f.conclude_disbursal(d, inp.approved, inp.now)
-    if d.status is DisbursalStatus.CONFIRMED:
-        await ledger.post(conn, "CONFIRM_DISBURSAL", _settle_params(f, d.amount_cents),
-                          idempotency_key=f"disbursal:{d.id}:settle", effective=inp.now.date())
-        await store.insert_obligation(conn, obligation)
+    effective = await first_open_date(conn, inp.now.date())
+    refusal = await _settle(conn, f, d, effective) if inp.approved else None
+    audited = f"credit/disbursal/{d.id}"
+    if inp.approved and refusal is None:
+        await _audit(conn, audited, "credit:disbursal:settle", workflow_id)
+        await store.insert_obligation(conn, f.conclude_disbursal(d, True, effective))
         await _reevaluate_if_priced(conn, f, max_age)
     else:
+        if refusal is None:
+            await _audit(conn, audited, "credit:credit-facility:conclude-approval-process", workflow_id)
+            f.conclude_disbursal(d, False, effective)
+        else:
+            await _audit(conn, audited, "credit:disbursal:fail-settlement", workflow_id)
+            f.fail_disbursal(d, refusal.code, refusal.detail)
         await ledger.post(conn, "CANCEL_DISBURSAL", _draw_params(f, d.amount_cents),
-                          idempotency_key=f"disbursal:{d.id}:cancel", effective=inp.now.date())
+                          idempotency_key=f"disbursal:{d.id}:cancel", effective=effective)
     await store.save_disbursal(conn, d)
     await store.save_facility(conn, f)
     return f.state
+
+
+async def _settle(conn: AsyncConnection, f: CreditFacility, d: Disbursal, effective: date) -> LanaError | None:
+    """Post CONFIRM_DISBURSAL in a savepoint; the refusal when the ledger refuses it (a transient
+    error is raised, so the step is retried as a whole)."""
+    try:
+        async with conn.begin_nested():
+            await ledger.post(conn, "CONFIRM_DISBURSAL", _settle_params(f, d.amount_cents),
+                              idempotency_key=f"disbursal:{d.id}:settle", effective=effective)
+    except LanaError as exc:
+        if exc.transient:
+            raise
+        return exc
+    return None
 
 
 async def _reevaluate_if_priced(conn: AsyncConnection, f: CreditFacility, max_age: timedelta) -> None:
@@ -219,13 +248,18 @@ async def reevaluate_collateralization(conn: AsyncConnection, inp: ReevaluateInp
 
 
 async def crossing_ids(conn: AsyncConnection, price_cents: int, *, page_size: int = PAGE_SIZE) -> list[str]:
-    """Ids of the active facilities whose collateralization state changes at ``price_cents``."""
+    """Ids of the facilities whose state changes at ``price_cents``: active ones whose
+    collateralization state changes, pending ones that become fully collateralized (they activate)."""
     crossing = []
-    async for rows in store.active_facility_pages(conn, page_size):
+    async for rows in store.price_sensitive_pages(conn, page_size):
         for r in rows:
+            terms = TermValues.model_validate(r.terms)
+            if r.stage == Stage.PENDING.value:
+                if cvlmod.may_activate(r.collateral_sats, r.amount_cents, price_cents, terms):
+                    crossing.append(str(r.id))
+                continue
             previous = cvlmod.CollateralizationState(r.collateralization) if r.collateralization else None
-            _, new = cvlmod.reevaluate(previous, r.collateral_sats, r.disbursed_cents, price_cents,
-                                       TermValues.model_validate(r.terms))
+            _, new = cvlmod.reevaluate(previous, r.collateral_sats, r.disbursed_cents, price_cents, terms)
             if new is not previous:
                 crossing.append(str(r.id))
     return crossing

@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store
@@ -29,14 +29,15 @@ from domain.credit.errors import DisbursalNotFound, FacilityNotFound
 from domain.credit.facility import CollateralChange, CreditFacility
 from domain.credit.messages import FacilityState
 from domain.credit.obligation import DueDates, Obligation
-from domain.credit.status import DisbursalStatus, FacilityStatus, Stage
+from domain.credit.status import DisbursalStatus, FacilityStatus, PendingStatus, Stage
 from domain.credit.terms import TermValues
 
 ENTITY = CreditFacility.entity_type
 DISBURSAL_ENTITY = Disbursal.entity_type
 _STATE_COLUMNS = ("stage", "proposal_status", "pending_status", "status", "pending_collateralization",
                   "collateralization", "collateral_sats", "collateral_seq", "cvl", "price_cents", "drawn_cents",
-                  "disbursed_cents", "activated_at", "maturity_date")
+                  "disbursed_cents", "activated_at", "maturity_date", "failed_disbursals",
+                  "last_disbursal_failure")
 _HISTORY_COLUMNS = ("stage", "state", "cvl", "collateral_sats", "outstanding_cents", "price_cents")
 
 
@@ -63,7 +64,7 @@ async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool =
         id=str(row.id), customer_id=str(row.customer_id), customer_type=row.customer_type,
         amount_cents=row.amount_cents, terms=TermValues.model_validate(row.terms),
         collateral_id=str(row.collateral_id), deposit_account_id=str(row.deposit_account_id),
-        in_flight={str(r.id): r.amount_cents for r in flying},
+        in_flight={str(r.id): r.amount_cents for r in flying}, version=row.version,
         **{c: getattr(row, c) for c in _STATE_COLUMNS},
     )
     f = CreditFacility.of(state, version=row.version, accounts=row.accounts)
@@ -98,6 +99,7 @@ async def save_facility(conn: AsyncConnection, f: CreditFacility) -> None:
         return
     changes = [p for t, p in f.pending if t == "collateralization_changed"]
     await event_store.save_entity(conn, f)
+    f.state.version = f.version
     for payload in changes:
         await _history_row(conn, f.id, payload)
     await conn.execute(update(facilities).where(facilities.c.id == f.id).values(
@@ -153,7 +155,8 @@ async def save_disbursal(conn: AsyncConnection, d: Disbursal) -> None:
         return
     await event_store.save_entity(conn, d)
     await conn.execute(update(disbursals).where(disbursals.c.id == d.id).values(
-        status=d.status.value, version=d.version, concluded_at=func.now()))
+        status=d.status.value, version=d.version, concluded_at=func.now(), failure_code=d.failure_code,
+        failure_reason=d.failure_reason))
 
 
 async def insert_obligation(conn: AsyncConnection, o: Obligation) -> None:
@@ -164,12 +167,16 @@ async def insert_obligation(conn: AsyncConnection, o: Obligation) -> None:
         overdue_date=o.dates.overdue_date, liquidation_date=o.dates.liquidation_date))
 
 
-async def active_facility_pages(conn: AsyncConnection, page_size: int):
-    """The active facilities' rows (what the price re-evaluation needs), page by page by id."""
+async def price_sensitive_pages(conn: AsyncConnection, page_size: int):
+    """The rows a price change re-evaluates (§3.6): active facilities and pending ones awaiting
+    collateralization, with what the re-evaluation needs, page by page by id (keyset)."""
     t, after = facilities, None
     while True:
-        query = (select(t.c.id, t.c.collateralization, t.c.collateral_sats, t.c.disbursed_cents, t.c.terms)
-                 .where(t.c.stage == Stage.ACTIVE.value, t.c.status == FacilityStatus.ACTIVE.value)
+        query = (select(t.c.id, t.c.stage, t.c.collateralization, t.c.collateral_sats, t.c.disbursed_cents,
+                        t.c.amount_cents, t.c.terms)
+                 .where(or_(and_(t.c.stage == Stage.ACTIVE.value, t.c.status == FacilityStatus.ACTIVE.value),
+                            and_(t.c.stage == Stage.PENDING.value,
+                                 t.c.pending_status == PendingStatus.PENDING_COLLATERALIZATION.value)))
                  .order_by(t.c.id).limit(page_size))
         rows = (await conn.execute(query if after is None else query.where(t.c.id > after))).all()
         yield rows

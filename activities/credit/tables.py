@@ -1,4 +1,5 @@
-"""Read-model tables of the credit facility lifecycle (migration 0010_credit_facilities)."""
+"""Read-model tables of the credit facility lifecycle (migrations 0010_credit_facilities,
+0031_credit_disbursal_failed)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ facilities = Table(
     Column("accounts", JSONB, nullable=False),
     Column("activated_at", DateTime(timezone=True)),
     Column("maturity_date", Date),
+    Column("failed_disbursals", BigInteger, nullable=False),  # migration 0031_credit_disbursal_failed
+    Column("last_disbursal_failure", String),
     Column("version", BigInteger, nullable=False),
     Column("created_by", String(128), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -84,6 +87,8 @@ disbursals = Table(
     Column("created_by", String(128), nullable=False),
     Column("created_at", DateTime(timezone=True)),
     Column("concluded_at", DateTime(timezone=True)),
+    Column("failure_code", String),  # migration 0031_credit_disbursal_failed
+    Column("failure_reason", String),
 )
 
 obligations = Table(

@@ -92,13 +92,16 @@ class DisbursalOut(BaseModel):
     liquidation_date: date | None
     created_at: datetime
     concluded_at: datetime | None
+    failure_code: str | None = None  # status Failed: the refusal's code (e.g. ledger.account_locked)
+    failure_reason: str | None = None  # and its detail
 
     @classmethod
     def from_row(cls, r) -> DisbursalOut:
         return cls(id=str(r.id), public_id=r.public_id, credit_facility_id=str(r.facility_id), amount=r.amount_cents,
                    status=r.status, is_initial=r.is_initial, approval_process_id=str(r.approval_process_id),
                    due_date=r.due_date, overdue_date=r.overdue_date, liquidation_date=r.liquidation_date,
-                   created_at=r.created_at, concluded_at=r.concluded_at)
+                   created_at=r.created_at, concluded_at=r.concluded_at, failure_code=r.failure_code,
+                   failure_reason=r.failure_reason)
 
 
 class HistoryEntry(BaseModel):

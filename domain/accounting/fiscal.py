@@ -14,6 +14,13 @@ def month_end(d: dt.date) -> dt.date:
     return d.replace(day=calendar.monthrange(d.year, d.month)[1])
 
 
+def first_open_date(today: dt.date, closed_through: dt.date | None) -> dt.date:
+    """The date a posting dated ``today`` takes: today, or the day after the last closed period."""
+    if closed_through is None or today > closed_through:
+        return today
+    return closed_through + dt.timedelta(days=1)
+
+
 def year_end(opened_as_of: dt.date) -> dt.date:
     return dt.date(opened_as_of.year, 12, 31)
 

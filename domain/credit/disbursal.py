@@ -1,7 +1,8 @@
-"""A disbursal (credit.md §5) as an event-sourced aggregate: New, then Confirmed or Denied.
+"""A disbursal (credit.md §5) as an event-sourced aggregate: New, then Confirmed, Denied or Failed.
 
-Stream ``credit_disbursal``: ``initiated``, then ``approved`` + ``settled`` or ``denied`` +
-``cancelled``; the initial disbursal made at activation is ``initiated`` + ``settled`` at once
+Stream ``credit_disbursal``: ``initiated``, then ``approved`` + ``settled``, ``denied`` +
+``cancelled``, or ``approved`` + ``settlement_failed`` (the settlement posting was refused, e.g. the
+deposit account was frozen or closed meanwhile: the reservation is released, the reason kept); the initial disbursal made at activation is ``initiated`` + ``settled`` at once
 (pre-approved with the proposal, §0.4). Concluding twice records nothing the second time.
 """
 
@@ -24,6 +25,8 @@ class Disbursal(EventSourced):
     is_initial: bool = False
     created_by: str = ""
     status: DisbursalStatus = DisbursalStatus.NEW
+    failure_code: str | None = None
+    failure_reason: str | None = None
 
     @classmethod
     def initiate(cls, disbursal_id: str, facility_id: str, amount_cents: int, actor: str, *,
@@ -57,6 +60,15 @@ class Disbursal(EventSourced):
             self.record(event_type, {})
         return True
 
+    def fail(self, code: str, reason: str) -> bool:
+        """Approved, but the settlement was refused (``code``/``reason`` of the refusal): the
+        disbursal ends ``Failed``. False when already concluded."""
+        if not self.check_conclude():
+            return False
+        self.record("approved", {})
+        self.record("settlement_failed", {"code": code, "reason": reason})
+        return True
+
     def apply(self, event_type: str, payload: dict[str, Any]) -> None:
         if event_type == "initiated":
             self.facility_id = payload["facility_id"]
@@ -69,3 +81,6 @@ class Disbursal(EventSourced):
             self.status = DisbursalStatus.CONFIRMED
         elif event_type in ("denied", "cancelled"):
             self.status = DisbursalStatus.DENIED
+        elif event_type == "settlement_failed":
+            self.status = DisbursalStatus.FAILED
+            self.failure_code, self.failure_reason = payload["code"], payload["reason"]

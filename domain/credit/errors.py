@@ -69,3 +69,9 @@ class BelowMarginLimit(ValidationFailed):
 class DepositAccountNotFound(ValidationFailed):
     code = "credit.deposit_account_not_found"
     title = "The customer has no deposit account to disburse into"
+
+
+@register
+class DepositAccountNotActive(Conflict):
+    code = "credit.deposit_account_not_active"
+    title = "The customer's deposit account is frozen or closed"

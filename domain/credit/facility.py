@@ -24,6 +24,7 @@ from domain.credit.disbursal import Disbursal
 from domain.credit.errors import (
     BelowMarginLimit,
     CollateralUpdateNotAllowed,
+    DepositAccountNotActive,
     DisbursalAmountTooLarge,
     DisbursalOnInactiveFacility,
     DisbursalPastMaturityDate,
@@ -35,6 +36,7 @@ from domain.credit.messages import FacilityState
 from domain.credit.obligation import DueDates, Obligation
 from domain.credit.status import DisbursalStatus, FacilityStatus, PendingStatus, ProposalStatus, Stage
 from domain.credit.terms import TermValues
+from domain.deposits.model import AccountStatus
 from domain.events import EventSourced
 
 MAX_SATS = 21_000_000 * 100_000_000
@@ -49,6 +51,14 @@ def check_disbursal_cvl(terms: TermValues, collateral_sats: int, outstanding_cen
             f"CVL after the disbursal would be {value}, below the margin-call CVL {terms.margin_call_cvl}.",
             cvl=str(value), margin_call_cvl=str(terms.margin_call_cvl))
     return value
+
+
+def ensure_deposit_account_active(account_id: str, status: str) -> None:
+    """§4.1 / §5.1: a proposal or a disbursal needs an active deposit account to pay into; a frozen
+    (KYC rejection, operator freeze) or closed one is refused."""
+    if status != AccountStatus.ACTIVE.value:
+        raise DepositAccountNotActive(f"Deposit account {account_id} is {status}; an active account is required.",
+                                      deposit_account_id=account_id, deposit_account_status=status)
 
 
 def initial_disbursal_cents(terms: TermValues, amount_cents: int) -> int:
@@ -209,7 +219,8 @@ class CreditFacility(EventSourced):
         amount = initial_disbursal_cents(s.terms, s.amount_cents)
         if amount:
             initial = Disbursal.initial(s.id, amount)
-            obligation = Obligation.for_disbursal(s.id, initial.id, amount, now.date(), self.due_dates())
+            obligation = Obligation.for_disbursal(s.id, initial.id, amount, now.date(), self.due_dates(),
+                                                  is_initial=True)
             self.record("initial_disbursal_settled", {"disbursal_id": initial.id, "amount_cents": amount})
         fee = s.terms.one_time_fee_cents(s.amount_cents)
         if fee:
@@ -257,7 +268,7 @@ class CreditFacility(EventSourced):
                                             "cvl_after": str(value), "price_cents": price_cents, "actor": actor})
         return Disbursal.initiate(disbursal_id, self.id, amount_cents, actor)
 
-    def conclude_disbursal(self, disbursal: Disbursal, approved: bool, now: datetime) -> Obligation | None:
+    def conclude_disbursal(self, disbursal: Disbursal, approved: bool, effective: date) -> Obligation | None:
         """Governance decided: approved settles it (its principal obligation is returned), denied
         cancels it (the amount is available again). A concluded disbursal records nothing."""
         if not disbursal.conclude(approved):
@@ -266,7 +277,17 @@ class CreditFacility(EventSourced):
                                             "amount_cents": disbursal.amount_cents})
         if disbursal.status is not DisbursalStatus.CONFIRMED:
             return None
-        return Obligation.for_disbursal(self.id, disbursal.id, disbursal.amount_cents, now.date(), self.due_dates())
+        return Obligation.for_disbursal(self.id, disbursal.id, disbursal.amount_cents, effective, self.due_dates())
+
+    def fail_disbursal(self, disbursal: Disbursal, code: str, reason: str) -> bool:
+        """Approved, but its settlement was refused: the disbursal ends ``Failed`` with the refusal's
+        code and reason and its amount is available again. False when already concluded."""
+        if not disbursal.fail(code, reason):
+            return False
+        self.record("disbursal_concluded", {"disbursal_id": disbursal.id, "status": disbursal.status.value,
+                                            "amount_cents": disbursal.amount_cents, "failure_code": code,
+                                            "failure_reason": reason})
+        return True
 
     # -- events --------------------------------------------------------------------------------
     def apply(self, event_type: str, payload: dict[str, Any]) -> None:
@@ -307,4 +328,7 @@ class CreditFacility(EventSourced):
                 s.disbursed_cents += payload["amount_cents"]
             else:
                 s.drawn_cents -= payload["amount_cents"]
+            if payload["status"] == DisbursalStatus.FAILED.value:
+                s.failed_disbursals += 1
+                s.last_disbursal_failure = f"{payload['disbursal_id']}: {payload['failure_code']}"
         # proposal_created (the state is built by propose) and structuring_fee_charged change no field

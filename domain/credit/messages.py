@@ -43,6 +43,9 @@ class FacilityState(BaseModel):
     disbursal_count: int = 0
     activated_at: datetime | None = None
     maturity_date: date | None = None
+    failed_disbursals: int = 0  # approved disbursals whose settlement was refused
+    version: int = 0  # the stored row's version: of two snapshots, the workflow keeps the newer
+    last_disbursal_failure: str | None = None  # "{disbursal id}: {refusal code}"
 
     @property
     def status_label(self) -> str:
@@ -135,10 +138,13 @@ class FacilitySummary(BaseModel):
     drawn_cents: int
     disbursed_cents: int
     in_flight_cents: int
+    failed_disbursals: int = 0
+    last_disbursal_failure: str | None = None
 
     @classmethod
     def of(cls, s: FacilityState) -> FacilitySummary:
         return cls(status=s.status_label, collateralization=s.collateralization_label, cvl=s.cvl_out(),
                    price_cents=s.price_cents, collateral_sats=s.collateral_sats, amount_cents=s.amount_cents,
                    remaining_cents=s.remaining_cents, drawn_cents=s.drawn_cents, disbursed_cents=s.disbursed_cents,
-                   in_flight_cents=sum(s.in_flight.values()))
+                   in_flight_cents=sum(s.in_flight.values()), failed_disbursals=s.failed_disbursals,
+                   last_disbursal_failure=s.last_disbursal_failure)

@@ -37,6 +37,7 @@ class Obligation:
     dates: DueDates
     obligation_type: str = "Disbursal"
     status: str = "NotYetDue"
+    is_initial: bool = False  # the disbursal made at activation (credit.md §5, §13 reference)
 
     @property
     def outstanding_cents(self) -> int:
@@ -44,11 +45,13 @@ class Obligation:
 
     @property
     def reference(self) -> str:
-        return f"disbursal-{self.disbursal_id}"
+        """§13: ``initial-disbursal-{id}`` for the disbursal made at activation, else ``disbursal-{id}``."""
+        return f"{'initial-disbursal' if self.is_initial else 'disbursal'}-{self.disbursal_id}"
 
     @classmethod
     def for_disbursal(cls, facility_id: str, disbursal_id: str, amount_cents: int, effective: date,
-                      dates: DueDates) -> Obligation:
+                      dates: DueDates, *, is_initial: bool = False) -> Obligation:
         """The principal obligation of a settled disbursal (its id follows from the disbursal's)."""
         return cls(id=str(uuid.uuid5(uuid.UUID(disbursal_id), "obligation")), facility_id=facility_id,
-                   disbursal_id=disbursal_id, amount_cents=amount_cents, effective=effective, dates=dates)
+                   disbursal_id=disbursal_id, amount_cents=amount_cents, effective=effective, dates=dates,
+                   is_initial=is_initial)

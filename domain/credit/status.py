@@ -34,3 +34,4 @@ class DisbursalStatus(StrEnum):
     APPROVED = "Approved"
     DENIED = "Denied"
     CONFIRMED = "Confirmed"
+    FAILED = "Failed"  # approved, but its settlement was refused (credit.md, issue 14 decisions)

@@ -30,9 +30,12 @@ class PriceQuote(BaseModel):
 
 
 class PriceFeedInput(BaseModel):
-    """Input of one scheduled feed run (empty today; the source comes from settings)."""
+    """Input of one feed run: empty for a scheduled run (the source comes from settings); an
+    operator's manual price arrives as ``quote`` and is recorded as is (no fetch), through the same
+    record → re-evaluate path as every other price."""
 
     note: str = ""
+    quote: PriceQuote | None = None
 
 
 class PriceTick(BaseModel):

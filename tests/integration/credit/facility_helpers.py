@@ -66,6 +66,43 @@ async def wait_for(fetch, predicate, *, within: float = 20.0):
         await asyncio.sleep(0.05)
 
 
+async def committee(stack, process_type):
+    """A one-member committee for ``process_type``; returns that member's API client."""
+    voter = await stack.client_for(f"v-{uuid.uuid4().hex[:6]}@bank.test", "bank-manager")
+    voter_id = (await voter.get("/api/v1/me")).json()["user"]["id"]
+    http = stack.http
+    r = await http.post("/api/v1/committees", json={"name": f"c-{uuid.uuid4().hex[:6]}", "member_user_ids": [voter_id]})
+    assert r.status_code == 201, r.text
+    pid = next(p["id"] for p in (await http.get("/api/v1/policies")).json()["items"]
+               if p["process_type"] == process_type)
+    r = await http.put(f"/api/v1/policies/{pid}/rules",
+                       json={"type": "committee", "committee_id": r.json()["id"], "threshold": 1})
+    assert r.status_code == 200, r.text
+    return voter
+
+
+async def vote(voter, process_id, approve=True):
+    await wait_for(lambda: voter.get(f"/api/v1/approval-processes/{process_id}"), lambda b: True)
+    for _ in range(200):  # the approval workflow (child) may still be starting
+        r = await (voter.post(f"/api/v1/approval-processes/{process_id}/approve") if approve else
+                   voter.post(f"/api/v1/approval-processes/{process_id}/deny", json={"reason": "too risky"}))
+        if r.status_code == 200:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(r.text)
+
+
+async def active_facility(stack, amount=100_000, **terms):
+    customer_id, deposit = await customer_with_deposit(stack)
+    body = (await propose(stack.http, customer_id, amount, **terms)).json()
+    await wait_for(lambda: stack.http.get(f"/api/v1/pending-credit-facilities/{body['id']}"),
+                   lambda b: b["pending_status"] == "PendingCollateralization")
+    r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
+                              json={"collateral": 10_000_000})  # 0.1 BTC = $6,000 at $60,000
+    assert r.json()["status"] == "Active", r.text
+    return body["id"], body["collateral_id"], deposit
+
+
 async def deposit_balance(stack, account_id: uuid.UUID) -> int:
     from activities import ledger
 

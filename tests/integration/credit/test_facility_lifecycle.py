@@ -1,8 +1,6 @@
 """Proposal → approval → collateral → activation → disbursal, through the API with the worker."""
 
-import pytest
 
-from tests.harness import Stack
 from tests.integration.credit.facility_helpers import (
     PRICE,
     customer_with_deposit,
@@ -11,12 +9,6 @@ from tests.integration.credit.facility_helpers import (
     set_price,
     wait_for,
 )
-
-
-@pytest.fixture
-async def credit_stack(db_url, engine, ts_env):
-    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False) as stack:
-        yield stack
 
 
 async def _pending(http, fid):
@@ -100,3 +92,15 @@ async def test_full_path_to_the_cent(credit_stack):
     assert actions == sorted(["credit:credit-facility:conclude-approval-process", "credit:credit-facility:activate",
                               "credit:disbursal:settle"])  # the initial disbursal is part of activation
     assert all(e["workflow_id"] == facility_workflow_id(fid) for e in audit)
+
+    # obligations (credit.md §5/§13): the initial disbursal's is referenced initial-disbursal-{id}
+    from sqlalchemy import select
+
+    from activities.credit.tables import obligations
+
+    initial = next(d["id"] for d in disb if d["is_initial"])
+    later = next(d["id"] for d in disb if not d["is_initial"])
+    async with stack.engine.connect() as conn:
+        refs = dict((await conn.execute(select(obligations.c.disbursal_id, obligations.c.reference).where(
+            obligations.c.facility_id == fid))).all())
+    assert refs == {initial: f"initial-disbursal-{initial}", later: f"disbursal-{later}"}

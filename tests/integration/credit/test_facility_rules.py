@@ -1,75 +1,32 @@
 """Denials, refusals and replays of the facility lifecycle, through the API with the worker."""
 
 import asyncio
-import uuid
 from datetime import timedelta
-
-import pytest
 
 from tests.credit_fixtures import terms_json
 from tests.harness import Stack
 from tests.integration.credit.facility_helpers import (
     PRICE,
+    active_facility,
+    committee,
     customer_with_deposit,
     deposit_balance,
     propose,
     set_price,
     unverified_customer_with_ledger_deposit,
+    vote,
     wait_for,
 )
 from tests.integration.customers_helpers import create_customer
 
 
-@pytest.fixture
-async def credit_stack(db_url, engine, ts_env):
-    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False) as stack:
-        yield stack
-
-
-async def _committee(stack, process_type):
-    """A one-member committee for ``process_type``; returns that member's API client."""
-    voter = await stack.client_for(f"v-{uuid.uuid4().hex[:6]}@bank.test", "bank-manager")
-    voter_id = (await voter.get("/api/v1/me")).json()["user"]["id"]
-    http = stack.http
-    r = await http.post("/api/v1/committees", json={"name": f"c-{uuid.uuid4().hex[:6]}", "member_user_ids": [voter_id]})
-    assert r.status_code == 201, r.text
-    pid = next(p["id"] for p in (await http.get("/api/v1/policies")).json()["items"]
-               if p["process_type"] == process_type)
-    r = await http.put(f"/api/v1/policies/{pid}/rules",
-                       json={"type": "committee", "committee_id": r.json()["id"], "threshold": 1})
-    assert r.status_code == 200, r.text
-    return voter
-
-
-async def _vote(voter, process_id, approve=True):
-    await wait_for(lambda: voter.get(f"/api/v1/approval-processes/{process_id}"), lambda b: True)
-    for _ in range(200):  # the approval workflow (child) may still be starting
-        r = await (voter.post(f"/api/v1/approval-processes/{process_id}/approve") if approve else
-                   voter.post(f"/api/v1/approval-processes/{process_id}/deny", json={"reason": "too risky"}))
-        if r.status_code == 200:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(r.text)
-
-
-async def _active(stack, amount=100_000, **terms):
-    customer_id, deposit = await customer_with_deposit(stack)
-    body = (await propose(stack.http, customer_id, amount, **terms)).json()
-    await wait_for(lambda: stack.http.get(f"/api/v1/pending-credit-facilities/{body['id']}"),
-                   lambda b: b["pending_status"] == "PendingCollateralization")
-    r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
-                              json={"collateral": 10_000_000})  # 0.1 BTC = $6,000 at $60,000
-    assert r.json()["status"] == "Active", r.text
-    return body["id"], body["collateral_id"], deposit
-
-
-async def test_proposal_denied_by_committee(credit_stack):
+async def test_proposal_denied_bycommittee(credit_stack):
     stack = credit_stack
     await set_price(stack.engine, PRICE)
-    voter = await _committee(stack, "credit-facility-proposal")
+    voter = await committee(stack, "credit-facility-proposal")
     customer_id, _ = await customer_with_deposit(stack)
     fid = (await propose(stack.http, customer_id)).json()["id"]
-    await _vote(voter, fid, approve=False)
+    await vote(voter, fid, approve=False)
     body = await wait_for(lambda: stack.http.get(f"/api/v1/credit-facility-proposals/{fid}"),
                           lambda b: b["proposal_status"] != "PendingApproval")
     assert (body["proposal_status"], body["stage"]) == ("Denied", "denied")
@@ -83,15 +40,15 @@ async def test_proposal_denied_by_committee(credit_stack):
 async def test_disbursal_denied_posts_nothing_lasting(credit_stack):
     stack = credit_stack
     await set_price(stack.engine, PRICE)
-    fid, _, deposit = await _active(stack, one_time_fee_rate="0")
-    voter = await _committee(stack, "disbursal")
+    fid, _, deposit = await active_facility(stack, one_time_fee_rate="0")
+    voter = await committee(stack, "disbursal")
     r = await stack.http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 30_000})
     assert r.status_code == 201, r.text
     did = r.json()["id"]
     assert r.json()["status"] == "New"
     bal = (await stack.http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
     assert (bal["facility_remaining"], bal["uncovered_outstanding"]) == (70_000, 30_000)  # reserved
-    await _vote(voter, did, approve=False)
+    await vote(voter, did, approve=False)
     body = await wait_for(lambda: stack.http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "New")
     assert body["status"] == "Denied"
     bal = (await stack.http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
@@ -137,12 +94,12 @@ async def test_invalid_terms_rejected_field_by_field(credit_stack):
 async def test_below_margin_and_single_policy_refusals(credit_stack):
     stack = credit_stack
     await set_price(stack.engine, PRICE)
-    fid, _, _ = await _active(stack, one_time_fee_rate="0")
+    fid, _, _ = await active_facility(stack, one_time_fee_rate="0")
     await set_price(stack.engine, PRICE // 40)  # collateral now worth $150: CVL(150 / 200) < 125
     r = await stack.http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 20_000})
     assert r.status_code == 422 and r.json()["code"] == "credit.below_margin_limit", r.text
     await set_price(stack.engine, PRICE)
-    single, _, deposit = await _active(stack, one_time_fee_rate="2", disbursal_policy="SingleDisbursal")
+    single, _, deposit = await active_facility(stack, one_time_fee_rate="2", disbursal_policy="SingleDisbursal")
     body = (await stack.http.get(f"/api/v1/credit-facilities/{single}")).json()
     assert (body["drawn"], body["remaining"]) == (100_000, 0)
     assert await deposit_balance(stack, deposit) == 98_000  # full amount in, 2 % fee out
@@ -153,7 +110,7 @@ async def test_below_margin_and_single_policy_refusals(credit_stack):
 async def test_concurrent_disbursals_never_exceed_the_facility(credit_stack):
     stack = credit_stack
     await set_price(stack.engine, PRICE)
-    fid, _, deposit = await _active(stack, amount=100_000, one_time_fee_rate="0")
+    fid, _, deposit = await active_facility(stack, amount=100_000, one_time_fee_rate="0")
     rs = await asyncio.gather(*[stack.http.post(f"/api/v1/credit-facilities/{fid}/disbursals",
                                                 json={"amount": 30_000}) for _ in range(4)])
     assert sorted(r.status_code for r in rs) == [201, 201, 201, 422]

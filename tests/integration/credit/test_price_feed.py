@@ -135,3 +135,19 @@ async def test_schedule_is_created_once_and_runs(db_url, engine, dev_env):
                                                         result_type=PriceTick).result()
         assert (result.status, result.changed, result.usd_cents_per_btc) == ("recorded", True, 6_500_000)
         assert (await stack.http.get("/api/v1/price")).json()["usd_cents_per_btc"] == 6_500_000
+
+
+async def test_put_price_without_a_worker_answers_503_and_the_next_tick_records_it(db_url, engine, ts_env,
+                                                                                  monkeypatch):
+    """Issue 14 item 11: `PUT /price` waits for the feed workflow to record, bounded; with no worker
+    it is 503 + Retry-After (safe to repeat), and the stored manual price is recorded by the next tick."""
+    monkeypatch.setattr("api.workflow_calls.UPDATE_TIMEOUT_S", 1.0)
+    async with Stack.start(db_url, engine, ts_env.client, price_source="manual") as stack:
+        stack.app.state.settings = stack.settings.model_copy(
+            update={"temporal_task_queue": f"no-worker-{uuid.uuid4().hex[:6]}"})
+        r = await stack.http.put("/api/v1/price", json={"usd_cents_per_btc": 6_100_000})
+        assert r.status_code == 503 and r.json()["code"] == "common.unavailable", r.text
+        assert int(r.headers["Retry-After"]) >= 1
+        assert (await stack.http.get("/api/v1/price")).status_code == 503  # nothing recorded yet
+        tick = await run_feed(stack)  # the scheduled run re-confirms the operator's price
+        assert (tick.status, tick.changed, tick.usd_cents_per_btc) == ("recorded", True, 6_100_000)

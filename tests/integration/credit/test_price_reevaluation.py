@@ -12,12 +12,12 @@ from activities.credit.activity import CollateralizationActivities
 from activities.credit.operations import crossing_ids
 from activities.event_store import events
 from domain.credit.messages import ReevaluateInput
-from domain.price.model import PriceFeedInput
+from domain.price.model import PriceFeedInput, PriceQuote, PriceSource
 from tests.fakes.bitfinex import running_fake_bitfinex
 from tests.harness import Stack
-from tests.integration.credit.facility_helpers import customer_with_deposit, propose, wait_for
+from tests.integration.credit.facility_helpers import customer_with_deposit, propose, set_price, wait_for
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
-from workflows.price_feed import PriceFeedWorkflow
+from workflows.price_feed import PriceFeedWorkflow, observation_workflow_id, record_manual_price
 from workflows.search_attributes import LANA_COLLATERALIZATION
 
 
@@ -148,3 +148,70 @@ async def test_replayed_signal_and_reevaluation_change_nothing(feed_stack):
     async with stack.engine.connect() as conn:
         assert await crossing_ids(conn, 600_000) == []
         assert await crossing_ids(conn, 655_000, page_size=1) == [fid]
+
+
+async def _pending_with(stack, collateral_sats: int) -> dict:
+    """A pending $1,000 facility (no fee) holding ``collateral_sats``, below the activation CVL."""
+    customer_id, _ = await customer_with_deposit(stack)
+    body = (await propose(stack.http, customer_id, 100_000, one_time_fee_rate="0")).json()
+    await wait_for(lambda: stack.http.get(f"/api/v1/pending-credit-facilities/{body['id']}"),
+                   lambda b: b["pending_status"] == "PendingCollateralization")
+    r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
+                              json={"collateral": collateral_sats})
+    assert (r.json()["stage"], r.json()["collateralization_state"]) == ("pending", "UnderCollateralized"), r.text
+    return body
+
+
+async def test_price_rise_activates_a_fully_collateralized_pending_facility(feed_stack):
+    """§3.6 (issue 14 item 10): a new price re-evaluates pending facilities too; only the one that
+    becomes fully collateralized is signalled, and it activates."""
+    stack, bfx = feed_stack
+    await _feed(stack, bfx, "60000")
+    ready = await _pending_with(stack, 2_000_000)  # 0.02 BTC against $1,000: CVL 120 at $60,000
+    short = await _pending_with(stack, 1_000_000)  # CVL 60 at $60,000, 70 at $70,000
+
+    tick = await _feed(stack, bfx, "70000")  # CVL 140 = initial CVL for the first one
+    assert tick.signalled == [ready["id"]]
+    body = await wait_for(lambda: stack.http.get(f"/api/v1/credit-facilities/{ready['id']}"),
+                          lambda b: b["status"] == "Active")
+    assert (body["cvl"], body["collateralization_state"], body["price_cents"]) == (
+        {"value": "140"}, "FullyCollateralized", 7_000_000)
+    assert ("FullyCollateralized", "140", 7_000_000) in await _history(stack, ready["id"])
+    other = (await stack.http.get(f"/api/v1/pending-credit-facilities/{short['id']}")).json()
+    assert (other["stage"], other["collateralization_state"]) == ("pending", "UnderCollateralized")
+    assert short["id"] not in (await _feed(stack, bfx, "70002")).signalled  # still short of 140: not signalled
+
+
+async def test_posting_the_same_collateral_again_reevaluates_at_the_current_price(feed_stack):
+    stack, _ = feed_stack
+    await set_price(stack.engine, 6_000_000)
+    body = await _pending_with(stack, 2_000_000)
+    await set_price(stack.engine, 7_000_000)  # recorded without the feed: no signal
+    r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
+                              json={"collateral": 2_000_000})
+    assert (r.json()["status"], r.json()["cvl"]) == ("Active", {"value": "140"}), r.text
+    updates = (await stack.http.get(f"/api/v1/credit-facilities/{body['id']}/collateral-updates")).json()
+    assert len(updates) == 1  # nothing new posted for the same amount
+
+
+async def test_manual_price_drop_raises_a_margin_call(db_url, engine, ts_env):
+    """Issue 14 item 11: `PUT /price` goes through the PriceFeedWorkflow like every other price, so a
+    crash entered by hand re-evaluates the facilities; the same observation runs once."""
+    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False, price_source="manual") as stack:
+        r = await stack.http.put("/api/v1/price", json={"usd_cents_per_btc": 6_000_000})
+        assert r.status_code == 200 and r.json()["usd_cents_per_btc"] == 6_000_000, r.text
+        fid = await _active_with_outstanding(stack, 10_000_000, 50_000)  # CVL 1200 at $60,000
+        r = await stack.http.put("/api/v1/price", json={"usd_cents_per_btc": 600_000})  # CVL 120 < 125
+        assert r.status_code == 200 and r.json()["usd_cents_per_btc"] == 600_000, r.text
+        body = await _settled(stack, fid, "UnderMarginCallThreshold")
+        assert (body["cvl"], body["price_cents"]) == ({"value": "120"}, 600_000)
+        assert (await _history(stack, fid))[-1] == ("UnderMarginCallThreshold", "120", 600_000)
+
+        quote = PriceQuote(usd_cents_per_btc=550_000, source=PriceSource.MANUAL, observed_at=datetime.now(UTC))
+        queue = stack.settings.temporal_task_queue
+        first = await record_manual_price(stack.client, queue, quote)
+        handle = stack.client.get_workflow_handle(observation_workflow_id(quote))
+        run_id = (await handle.describe()).run_id
+        again = await record_manual_price(stack.client, queue, quote)
+        assert first == again and first.changed and first.status == "recorded"
+        assert (await handle.describe()).run_id == run_id  # the repeat started no second run

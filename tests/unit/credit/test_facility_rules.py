@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from domain.accounting.fiscal import first_open_date
 from domain.credit.errors import (
     BelowMarginLimit,
     CollateralUpdateNotAllowed,
@@ -129,6 +130,7 @@ def test_lifecycle_records_its_events():
     activation = f.activate(NOW, 2_333_334, 6_000_000)
     assert activation.fee_cents == 1_000 and activation.initial_disbursal.amount_cents == 1_000
     assert activation.obligation.dates.due_date == date(2026, 4, 10) == f.state.maturity_date
+    assert activation.obligation.reference == f"initial-disbursal-{activation.initial_disbursal.id}"  # §5/§13
     assert [t for t, _ in f.pending] == [
         "proposal_concluded", "pending_facility_created", "collateral_updated", "collateralization_changed",
         "pending_facility_completed", "facility_activated", "initial_disbursal_settled", "structuring_fee_charged",
@@ -138,8 +140,24 @@ def test_lifecycle_records_its_events():
     did = str(uuid.uuid4())
     d = f.initiate_disbursal(did, 50_000, "op", NOW, 1_000, 6_000_000)
     assert f.state.in_flight == {did: 50_000} and f.state.remaining_cents == 49_000
-    obligation = f.conclude_disbursal(d, True, NOW)
+    obligation = f.conclude_disbursal(d, True, NOW.date())
     assert obligation.amount_cents == 50_000 and obligation.dates.overdue_date == date(2026, 5, 30)
-    assert f.conclude_disbursal(d, False, NOW) is None  # concluded already: nothing recorded
+    assert obligation.reference == f"disbursal-{did}"
+    assert f.conclude_disbursal(d, False, NOW.date()) is None  # concluded already: nothing recorded
     assert (f.state.in_flight, f.state.disbursed_cents, [t for t, _ in d.pending]) == (
         {}, 51_000, ["initiated", "approved", "settled"])
+    failing = f.initiate_disbursal(str(uuid.uuid4()), 20_000, "op", NOW, 51_000, 6_000_000)
+    assert f.state.drawn_cents == 71_000
+    assert f.fail_disbursal(failing, "ledger.account_locked", "locked") and not f.fail_disbursal(failing, "x", "y")
+    assert (failing.status.value, failing.failure_code, [t for t, _ in failing.pending][1:]) == (
+        "Failed", "ledger.account_locked", ["approved", "settlement_failed"])
+    assert (f.state.in_flight, f.state.drawn_cents, f.state.disbursed_cents, f.state.failed_disbursals) == (
+        {}, 51_000, 51_000, 1)
+    assert f.state.last_disbursal_failure == f"{failing.id}: ledger.account_locked"
+
+
+def test_first_open_date_follows_the_closed_period():
+    assert first_open_date(date(2026, 2, 3), None) == date(2026, 2, 3)
+    assert first_open_date(date(2026, 2, 3), date(2026, 1, 31)) == date(2026, 2, 3)
+    assert first_open_date(date(2026, 1, 31), date(2026, 1, 31)) == date(2026, 2, 1)
+    assert first_open_date(date(2026, 1, 15), date(2026, 1, 31)) == date(2026, 2, 1)

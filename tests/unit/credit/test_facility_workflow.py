@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
@@ -29,7 +30,10 @@ from domain.credit.messages import (
     FacilityState,
 )
 from domain.credit.status import FacilityStatus, Stage
+from domain.errors import LanaError
 from domain.governance.voting import ApprovalState, ApprovalStatus
+from domain.ledger.errors import JournalLocked
+from domain.price.model import PriceChanged
 from tests.credit_fixtures import terms
 from workers.worker import SANDBOX
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
@@ -45,6 +49,8 @@ class FakeCredit:
         self.disbursals: dict[str, Disbursal] = {}
         self.decisions: dict[str, ApprovalStatus] = {}
         self.price = PRICE
+        self.refuse_conclusion: LanaError | None = None
+        self.collateral_outage = False
 
     def activities(self) -> list:
         return [self.start_approval_process, self.conclude_proposal, self.record_collateral, self.activate,
@@ -64,6 +70,8 @@ class FakeCredit:
 
     @lana_activity("credit.record_collateral")
     async def record_collateral(self, inp: CollateralInput) -> FacilityState:
+        if self.collateral_outage:
+            raise ConnectionError("database away")  # unexpected: retried, but not forever under the lock
         f = self.facilities[inp.facility_id]
         if f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor):
             f.reevaluate(self.price)
@@ -86,8 +94,10 @@ class FakeCredit:
 
     @lana_activity("credit.conclude_disbursal")
     async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityState:
+        if self.refuse_conclusion is not None:
+            raise self.refuse_conclusion
         f = self.facilities[inp.facility_id]
-        f.conclude_disbursal(self.disbursals[inp.disbursal_id], inp.approved, inp.now)
+        f.conclude_disbursal(self.disbursals[inp.disbursal_id], inp.approved, inp.now.date())
         return f.state
 
 
@@ -189,3 +199,49 @@ async def test_refused_command_fails_the_update_not_the_workflow(bank):
     fake.price = PRICE
     state = await _disburse(handle, str(uuid.uuid4()), 20_000)  # the same loan goes on
     assert (state.drawn_cents, len(state.in_flight)) == (20_000, 1)
+
+
+async def test_a_refused_conclusion_is_shown_not_dropped(bank):
+    """A conclusion the activity refuses as a whole (not retried) is logged and shown in the
+    workflow (query `unconcluded_disbursals`, current details); it keeps running and answers commands."""
+    fake = bank[0]
+    _, handle = await _active(bank, one_time_fee_rate="0")
+    fake.refuse_conclusion = JournalLocked("journal locked")
+    did = str(uuid.uuid4())
+    await _disburse(handle, did, 10_000)
+    for _ in range(400):
+        if await handle.query(CreditFacilityWorkflow.unconcluded_disbursals):
+            break
+        await asyncio.sleep(0.025)
+    assert await handle.query(CreditFacilityWorkflow.unconcluded_disbursals) == {did: "ledger.journal_locked"}
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+    fake.refuse_conclusion = None
+    assert (await _disburse(handle, str(uuid.uuid4()), 10_000)).drawn_cents == 20_000
+
+
+async def test_a_command_step_that_keeps_failing_answers_unavailable_and_frees_the_lock(bank):
+    """An Update's step under the lock gets a few attempts (COMMAND_OPTIONS), then the Update fails
+    with common.unavailable (the caller repeats); the lock is free for the next command."""
+    fake = bank[0]
+    _, handle = await _active(bank, one_time_fee_rate="0")
+    fake.collateral_outage = True
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await _collateral(handle, 20_000_000)
+    assert failed.value.cause.type == "common.unavailable"
+    fake.collateral_outage = False
+    assert (await _collateral(handle, 20_000_000)).collateral_sats == 20_000_000
+    assert (await _disburse(handle, str(uuid.uuid4()), 10_000)).drawn_cents == 10_000
+
+
+async def test_price_signal_activates_a_pending_facility(bank):
+    """§3.6 (issue 14 item 10): the batch pass signals a pending facility that became fully
+    collateralized; the handler activates it through the same activate activity."""
+    fake = bank[0]
+    _, handle = await _propose(bank, one_time_fee_rate="0")
+    await _until(handle, lambda s: s.stage is Stage.PENDING)
+    assert (await _collateral(handle, 2_000_000)).stage is Stage.PENDING  # CVL 120 at $60,000
+    fake.price = 7_000_000  # CVL 140 = initial CVL
+    await handle.signal(CreditFacilityWorkflow.price_changed,
+                        PriceChanged(usd_cents_per_btc=7_000_000, observed_at=datetime.now(UTC)))
+    state = await _until(handle, lambda s: s.stage is Stage.ACTIVE)
+    assert (state.status, state.cvl) == (FacilityStatus.ACTIVE, "140")
