@@ -110,7 +110,8 @@ async def ensure_customer_verified(conn: AsyncConnection, customer_id: str, *, k
     row = await customer_row(conn, customer_id, share_lock=True)
     if row.status != CustomerStatus.ACTIVE.value:
         raise CustomerNotEligibleForProduct(
-            f"Customer {customer_id} is {row.status}: it cannot take a new product.", status=row.status)
+            f"Customer {customer_id} is {row.status}: it cannot take a new product.",
+            customer_status=row.status)
     if kyc_required and row.kyc_status != KycStatus.VERIFIED.value:
         raise CustomerNotVerified(
             f"Customer {customer_id} has KYC status {row.kyc_status}; a Verified customer is required.",

@@ -87,7 +87,7 @@ def ensure_open(customer_id: str, status: str, command: str) -> None:
     """Closed is terminal: every command on a Closed customer is refused (409 ``customer.is_closed``)."""
     if status == CustomerStatus.CLOSED:
         raise CustomerIsClosed(f"Customer {customer_id} is Closed: cannot {command}.",
-                               status=CustomerStatus.CLOSED.value)
+                               customer_status=CustomerStatus.CLOSED.value)
 
 
 @dataclass(frozen=True)
