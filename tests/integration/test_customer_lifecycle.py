@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from activities.event_store import events
 from tests.integration.credit.facility_helpers import (
     PRICE,
     customer_with_deposit,
@@ -17,7 +15,7 @@ from tests.integration.credit.facility_helpers import (
     set_price,
     wait_for,
 )
-from tests.integration.customers_helpers import create_customer, customer_stack, deliver, review
+from tests.integration.customers_helpers import create_customer, customer_events, deliver, review
 from tests.integration.deposits_helpers import (
     API,
     balance,
@@ -29,17 +27,8 @@ from tests.integration.deposits_helpers import (
 )
 
 
-@pytest.fixture
-async def cstack(db_url, engine, ts_env):
-    async with customer_stack(db_url, engine, ts_env.client) as s:
-        yield s
-
-
 async def _event_types(stack, entity_type: str, entity_id: str) -> list[str]:
-    async with stack.engine.connect() as conn:
-        return list((await conn.execute(select(events.c.event_type).where(
-            events.c.entity_type == entity_type, events.c.entity_id == entity_id).order_by(events.c.sequence)
-        )).scalars())
+    return [t for t, _ in await customer_events(stack, entity_id, entity_type)]
 
 
 async def _audited(stack, obj: str, action: str) -> list[dict]:
