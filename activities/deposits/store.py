@@ -4,6 +4,11 @@ Every save appends the entity's events (optimistic concurrency) and refreshes it
 the caller's transaction. Status-sensitive operations first lock the account's row
 (``lock_account``): postings take it FOR SHARE, status changes (freeze, unfreeze, close) FOR UPDATE,
 so no deposit or withdrawal can slip past a concurrent freeze.
+
+Lock order: customer → deposit account → ledger. ``lock_account`` locks the holder's customer row
+first (FOR NO KEY UPDATE: a posting ends by moving the customer's last activity), so a posting and a
+customer command (freeze, close, a KYC hook: customer row, then its accounts) never wait on each
+other in a cycle.
 """
 
 from __future__ import annotations
@@ -78,6 +83,8 @@ _PUBLIC_ID = text("nextval('public_id_seq')::text")
 
 async def lock_account(conn: AsyncConnection, account_id: str, *, exclusive: bool = False) -> DepositAccount:
     mode = "UPDATE" if exclusive else "SHARE"
+    await conn.execute(text("SELECT id FROM customers WHERE id = (SELECT holder_id FROM deposit_accounts"
+                            " WHERE id = CAST(:id AS uuid)) FOR NO KEY UPDATE"), {"id": account_id})
     row = (await conn.execute(text(f"SELECT id FROM deposit_accounts WHERE id = CAST(:id AS uuid) FOR {mode}"),
                               {"id": account_id})).first()
     if row is None:

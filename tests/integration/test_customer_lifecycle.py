@@ -4,6 +4,7 @@ refusals (customers-deposits.md §4.2), closed is terminal, the status filter, a
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from sqlalchemy import text
@@ -112,6 +113,23 @@ async def test_freeze_and_unfreeze_carry_the_deposit_accounts(stack):
         assert len(decided) == 2 and not any(e["subject"].startswith("system:") for e in decided)
         followed = await _audited(stack, f"deposit/deposit-account/{acct}", f"deposit:deposit-account:{action}")
         assert [e["subject"] for e in followed] == ["system:customer-sync"]
+
+
+async def test_a_freeze_racing_deposits_never_deadlocks(stack):
+    """Postings lock the customer first too (customer → deposit account → ledger): a freeze racing
+    deposits answers each one 201 (before it) or 409 (after it), never a 500 deadlock."""
+    cid = await verified_customer(stack)
+    acct = await open_account(stack, cid)
+    booked = 0
+    for _ in range(3):
+        *deposits, frozen = await asyncio.gather(*[deposit(stack, acct, 1_00) for _ in range(6)],
+                                                 stack.http.post(f"{API}/customers/{cid}/freeze"))
+        assert frozen.status_code == 200, frozen.text
+        assert {r.status_code for r in deposits} <= {201, 409}, [r.text for r in deposits]
+        booked += 1_00 * sum(r.status_code == 201 for r in deposits)
+        assert (await balance(stack, acct))["frozen"] == booked
+        assert (await stack.http.post(f"{API}/customers/{cid}/unfreeze")).status_code == 200
+    assert (await balance(stack, acct))["available"] == booked
 
 
 async def test_a_kyc_red_still_holds_the_accounts_after_an_unfreeze(cstack):
