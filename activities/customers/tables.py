@@ -1,4 +1,4 @@
-"""Read-model tables of the customer module (migration 0004_customers)."""
+"""Read-model tables of the customer module (migrations 0004_customers, 0030_customer_lifecycle)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ customers = Table(
     Column("kyc_level", String(16), nullable=False),
     Column("applicant_id", String(64)),
     Column("activity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
     Column("last_activity_at", DateTime(timezone=True), nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

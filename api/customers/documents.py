@@ -33,6 +33,7 @@ from domain.customers.errors import (
     DocumentTooLarge,
     DocumentTypeNotAllowed,
 )
+from domain.customers.model import ensure_open
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["customer documents"])
@@ -72,7 +73,7 @@ async def upload_document(customer_id: uuid.UUID, request: Request, response: Re
                                      allowed=settings.documents_allowed_types)
     data = await _read_limited(file, settings.documents_max_bytes)
     async with engine.connect() as conn:
-        await customer_row(conn, str(customer_id))
+        ensure_open(str(customer_id), (await customer_row(conn, str(customer_id))).status, "add a document")
     document_id = str(new_entity_id(request))
     filename = (file.filename or "file")[:255]
     sha = hashlib.sha256(data).hexdigest()

@@ -1,4 +1,5 @@
-"""Customers: create, read, list (filters: type, KYC status, activity), find by e-mail, KYC link."""
+"""Customers: create, read, list (filters: type, KYC status, activity, status), find by e-mail, KYC link;
+lifecycle commands (api-surface §4 C7–C11): e-mail, Telegram handle, freeze, unfreeze, close."""
 
 from __future__ import annotations
 
@@ -10,16 +11,25 @@ from sqlalchemy import func, select
 from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 
+from activities.customers import operations
 from activities.customers.repository import customer_row, insert_customer
 from activities.customers.tables import customers
 from api.authz import Principal, require
-from api.customers.schemas import CustomerCreate, CustomerOut, KycLinkOut
+from api.customers.schemas import CustomerCreate, CustomerOut, EmailUpdate, KycLinkOut, TelegramHandleUpdate
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from domain.customers.errors import CustomerNotFound, KycProviderUnavailable
 from domain.customers.messages import KycLinkRequest
-from domain.customers.model import Activity, Customer, CustomerType, KycStatus
+from domain.customers.model import (
+    Activity,
+    ContactField,
+    Customer,
+    CustomerStatus,
+    CustomerType,
+    KycStatus,
+    ensure_open,
+)
 from domain.errors import from_code
 from workflows.customer_kyc import KycLinkWorkflow
 
@@ -47,12 +57,13 @@ async def list_customers(
     customer_type: CustomerType | None = None,
     kyc_status: KycStatus | None = None,
     activity: Activity | None = None,
+    status: CustomerStatus | None = None,
     direction: Literal["asc", "desc"] = "desc",
     principal: Principal = require("customer:customer:list"),
 ) -> Page[CustomerOut]:
     query = select(customers)
     for column, value in ((customers.c.customer_type, customer_type), (customers.c.kyc_status, kyc_status),
-                          (customers.c.activity, activity)):
+                          (customers.c.activity, activity), (customers.c.status, status)):
         if value is not None:
             query = query.where(column == value.value)
     return await keyset_page(conn, query, customers, page, CustomerOut.from_row, direction=direction)
@@ -80,7 +91,7 @@ async def get_customer(customer_id: uuid.UUID, conn: ReadConn,
 async def create_kyc_link(customer_id: uuid.UUID, request: Request, conn: ReadConn, client: TemporalDep,
                           principal: Principal = require("customer:customer:start-kyc", id_param="customer_id"),
                           ) -> KycLinkOut:
-    await customer_row(conn, str(customer_id))
+    ensure_open(str(customer_id), (await customer_row(conn, str(customer_id))).status, "start KYC")
     settings = request.app.state.settings
     try:
         url = await client.execute_workflow(
@@ -96,3 +107,55 @@ async def create_kyc_link(customer_id: uuid.UUID, request: Request, conn: ReadCo
             code = KycProviderUnavailable.code
         raise from_code(code, str(getattr(cause, "message", cause))) from exc
     return KycLinkOut(url=url)
+
+
+async def _command(engine, customer_id: uuid.UUID, operation, *args) -> CustomerOut:
+    """Run one customer command in one transaction and answer with the customer as it now is."""
+    async with engine.begin() as conn:
+        await operation(conn, str(customer_id), *args)
+        return CustomerOut.from_row(await customer_row(conn, str(customer_id)))
+
+
+@router.put("/customers/{customer_id}/email", response_model=CustomerOut,
+            summary="Change the e-mail (unique; unchanged → 200, nothing recorded)")
+async def update_email(customer_id: uuid.UUID, body: EmailUpdate, engine: EngineDep,
+                       principal: Principal = require("customer:party:update", id_param="customer_id"),
+                       ) -> CustomerOut:
+    return await _command(engine, customer_id, operations.update_contact, ContactField.EMAIL, body.email,
+                          principal.subject)
+
+
+@router.put("/customers/{customer_id}/telegram-handle", response_model=CustomerOut,
+            summary="Change the Telegram handle (unique; unchanged → 200, nothing recorded)")
+async def update_telegram_handle(customer_id: uuid.UUID, body: TelegramHandleUpdate, engine: EngineDep,
+                                 principal: Principal = require("customer:party:update", id_param="customer_id"),
+                                 ) -> CustomerOut:
+    return await _command(engine, customer_id, operations.update_contact, ContactField.TELEGRAM_HANDLE,
+                          body.telegram_handle.lstrip("@"), principal.subject)
+
+
+@router.post("/customers/{customer_id}/freeze", response_model=CustomerOut,
+             summary="Freeze the customer and, in the same transaction, its deposit accounts")
+async def freeze(customer_id: uuid.UUID, engine: EngineDep,
+                 principal: Principal = require("customer:customer:freeze", id_param="customer_id"),
+                 ) -> CustomerOut:
+    return await _command(engine, customer_id, operations.set_frozen, Customer.freeze, principal.subject)
+
+
+@router.post("/customers/{customer_id}/unfreeze", response_model=CustomerOut,
+             summary="Unfreeze the customer and its deposit accounts (unless a KYC RED still holds them)")
+async def unfreeze(customer_id: uuid.UUID, engine: EngineDep,
+                   principal: Principal = require("customer:customer:unfreeze", id_param="customer_id"),
+                   ) -> CustomerOut:
+    return await _command(engine, customer_id, operations.set_frozen, Customer.unfreeze, principal.subject)
+
+
+@router.post("/customers/{customer_id}/close", response_model=CustomerOut,
+             summary="Close (terminal) once no facility, proposal, deposit account or pending withdrawal is open")
+async def close(customer_id: uuid.UUID, engine: EngineDep,
+                principal: Principal = require("customer:customer:close", id_param="customer_id"),
+                _facilities: Principal = require("credit:credit-facility:list"),
+                _accounts: Principal = require("deposit:deposit-account:list"),
+                _withdrawals: Principal = require("deposit:withdrawal:list"),
+                ) -> CustomerOut:
+    return await _command(engine, customer_id, operations.close, principal.subject)

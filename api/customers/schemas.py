@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
-from domain.customers.model import Activity, CustomerType, KycLevel, KycStatus
+from domain.customers.model import Activity, CustomerStatus, CustomerType, KycLevel, KycStatus
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320,
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -21,6 +21,14 @@ class CustomerCreate(BaseModel):
     customer_type: CustomerType
 
 
+class EmailUpdate(BaseModel):
+    email: Email
+
+
+class TelegramHandleUpdate(BaseModel):
+    telegram_handle: TelegramHandle
+
+
 class CustomerOut(BaseModel):
     id: str
     email: str
@@ -30,6 +38,7 @@ class CustomerOut(BaseModel):
     kyc_level: KycLevel
     applicant_id: str | None
     activity: Activity
+    status: CustomerStatus
     last_activity_at: datetime
     created_at: datetime
 
@@ -37,7 +46,8 @@ class CustomerOut(BaseModel):
     def from_row(cls, r) -> CustomerOut:
         return cls(id=str(r.id), email=r.email, telegram_handle=r.telegram_handle,
                    customer_type=r.customer_type, kyc_status=r.kyc_status, kyc_level=r.kyc_level,
-                   applicant_id=r.applicant_id, activity=r.activity, last_activity_at=r.last_activity_at,
+                   applicant_id=r.applicant_id, activity=r.activity, status=r.status,
+                   last_activity_at=r.last_activity_at,
                    created_at=r.created_at)
 
 

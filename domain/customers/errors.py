@@ -68,3 +68,56 @@ class DocumentTypeNotAllowed(LanaError):
 class DocumentDeleted(Conflict):
     code = "customer.document_deleted"
     title = "Document was deleted"
+
+
+@register
+class CustomerIsClosed(Conflict):
+    """Closed is terminal: every command on a closed customer is refused with this code."""
+
+    code = "customer.is_closed"
+    title = "The customer is closed"
+
+
+@register
+class CustomerNotEligibleForProduct(Conflict):
+    """A Frozen or Closed customer may not attach a product (deposit account, credit facility), §4.3."""
+
+    code = "customer.not_eligible_for_product"
+    title = "The customer's status does not allow a new product"
+
+
+class ClosePreconditionFailed(Conflict):
+    """Close refused while something is still open (§4.2); each subclass's code names what."""
+
+    code = "customer.close_precondition_failed"
+    title = "The customer still has open products"
+
+
+@register
+class HasActiveCreditFacilities(ClosePreconditionFailed):
+    code = "customer.has_active_credit_facilities"
+    title = "The customer has credit facilities that are not closed"
+
+
+@register
+class HasPendingCreditFacilityProposals(ClosePreconditionFailed):
+    code = "customer.has_pending_credit_facility_proposals"
+    title = "The customer has credit facility proposals awaiting a decision"
+
+
+@register
+class HasPendingCreditFacilities(ClosePreconditionFailed):
+    code = "customer.has_pending_credit_facilities"
+    title = "The customer has pending credit facilities awaiting collateralization"
+
+
+@register
+class HasOpenDepositAccounts(ClosePreconditionFailed):
+    code = "customer.has_open_deposit_accounts"
+    title = "The customer has deposit accounts that are not closed"
+
+
+@register
+class HasPendingWithdrawals(ClosePreconditionFailed):
+    code = "customer.has_pending_withdrawals"
+    title = "The customer has withdrawals pending approval or confirmation"

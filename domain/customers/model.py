@@ -4,6 +4,10 @@ KYC follows the product brief (one Customer, `PendingVerification` → `Verified
 lana's prospect/customer split (customers-deposits.md §4.5). A RED review of a verified customer
 asks for its deposit accounts to be frozen and a later GREEN asks for them to be unfrozen (§4.4);
 the request is recorded as an event, the deposit module acts on it.
+
+Lifecycle (§4.1): ``Active`` ⇄ ``Frozen`` → ``Closed`` (terminal). An operator freeze holds the
+deposit accounts frozen just as a KYC RED does: the accounts are frozen while either holds
+(``holds_deposit_accounts``). Closing needs every product closed (§4.2, ``check_close``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.customers.errors import (
+    CustomerIsClosed,
+    HasActiveCreditFacilities,
+    HasOpenDepositAccounts,
+    HasPendingCreditFacilities,
+    HasPendingCreditFacilityProposals,
+    HasPendingWithdrawals,
+)
 from domain.events import EventSourced
 
 
@@ -44,6 +56,17 @@ class Activity(StrEnum):
     SUSPENDED = "Suspended"
 
 
+class CustomerStatus(StrEnum):
+    ACTIVE = "Active"
+    FROZEN = "Frozen"
+    CLOSED = "Closed"
+
+
+class ContactField(StrEnum):
+    EMAIL = "email"
+    TELEGRAM_HANDLE = "telegram_handle"
+
+
 class DepositAccountAction(StrEnum):
     FREEZE = "freeze"
     UNFREEZE = "unfreeze"
@@ -60,6 +83,36 @@ class KycReview:
     reviewed_at: datetime | None
 
 
+def ensure_open(customer_id: str, status: str, command: str) -> None:
+    """Closed is terminal: every command on a Closed customer is refused (409 ``customer.is_closed``)."""
+    if status == CustomerStatus.CLOSED:
+        raise CustomerIsClosed(f"Customer {customer_id} is Closed: cannot {command}.",
+                               customer_status=CustomerStatus.CLOSED.value)
+
+
+@dataclass(frozen=True)
+class OpenProducts:
+    """What the customer still has open, counted by the close operation (§4.2)."""
+
+    active_credit_facilities: int = 0
+    pending_credit_facility_proposals: int = 0
+    pending_credit_facilities: int = 0
+    open_deposit_accounts: int = 0
+    pending_withdrawals: int = 0
+
+
+# §4.2, checked in this order: (count field, refusal, what is still open)
+_CLOSE_BLOCKERS = (
+    ("active_credit_facilities", HasActiveCreditFacilities, "credit facilities that are not closed"),
+    ("pending_credit_facility_proposals", HasPendingCreditFacilityProposals,
+     "credit facility proposals awaiting a decision"),
+    ("pending_credit_facilities", HasPendingCreditFacilities,
+     "pending credit facilities awaiting collateralization"),
+    ("open_deposit_accounts", HasOpenDepositAccounts, "deposit accounts that are not closed"),
+    ("pending_withdrawals", HasPendingWithdrawals, "withdrawals pending approval or confirmation"),
+)
+
+
 @dataclass
 class Customer(EventSourced):
     entity_type = "customer"
@@ -73,6 +126,7 @@ class Customer(EventSourced):
     last_review_at: datetime | None = None
     accounts_frozen_by_kyc: bool = False
     activity: Activity = Activity.ACTIVE
+    status: CustomerStatus = CustomerStatus.ACTIVE
     processed_kyc_events: set[str] = field(default_factory=set, repr=False)
     deposit_requests: set[str] = field(default_factory=set, repr=False)
 
@@ -126,6 +180,63 @@ class Customer(EventSourced):
         self.record("deposit_accounts_action_requested", {"action": action.value, "reason": reason, "key": key})
         return True
 
+    # -- lifecycle (§4.1) ------------------------------------------------------------------------
+    @property
+    def holds_deposit_accounts(self) -> bool:
+        """The deposit accounts stay frozen while the customer is Frozen or a KYC RED holds them."""
+        return self.status == CustomerStatus.FROZEN or self.accounts_frozen_by_kyc
+
+    def _ensure_open(self, command: str) -> None:
+        ensure_open(self.id, self.status, command)
+
+    def check_update_contact(self, contact: ContactField, value: str) -> bool:
+        """True = record the new value; False = unchanged (an idempotent replay)."""
+        self._ensure_open(f"update its {contact.value}")
+        return getattr(self, contact.value) != value
+
+    def update_contact(self, contact: ContactField, value: str, actor: str) -> bool:
+        if not self.check_update_contact(contact, value):
+            return False
+        self.record(f"{contact.value}_updated", {contact.value: value, "actor": actor})
+        return True
+
+    def check_freeze(self) -> bool:
+        self._ensure_open("freeze")
+        return self.status != CustomerStatus.FROZEN
+
+    def freeze(self, actor: str) -> bool:
+        if not self.check_freeze():
+            return False
+        self.record("frozen", {"status": CustomerStatus.FROZEN.value, "actor": actor})
+        return True
+
+    def check_unfreeze(self) -> bool:
+        self._ensure_open("unfreeze")
+        return self.status == CustomerStatus.FROZEN
+
+    def unfreeze(self, actor: str) -> bool:
+        if not self.check_unfreeze():
+            return False
+        self.record("unfrozen", {"status": CustomerStatus.ACTIVE.value, "actor": actor})
+        return True
+
+    def check_close(self, open_products: OpenProducts) -> bool:
+        """False when already closed; raises the first §4.2 precondition that fails."""
+        if self.status == CustomerStatus.CLOSED:
+            return False
+        for name, refusal, what in _CLOSE_BLOCKERS:
+            count = getattr(open_products, name)
+            if count:
+                raise refusal(f"Customer {self.id} cannot be closed: it has {count} {what}.", open=name,
+                              count=count)
+        return True
+
+    def close(self, open_products: OpenProducts, actor: str) -> bool:
+        if not self.check_close(open_products):
+            return False
+        self.record("closed", {"status": CustomerStatus.CLOSED.value, "actor": actor})
+        return True
+
     # -- activity --------------------------------------------------------------------------------
     def classify(self, activity: Activity, as_of: datetime) -> bool:
         if activity == self.activity or self.activity == Activity.SUSPENDED:
@@ -157,3 +268,8 @@ class Customer(EventSourced):
             self.accounts_frozen_by_kyc = payload["action"] == DepositAccountAction.FREEZE.value
         elif event_type == "activity_classified":
             self.activity = Activity(payload["activity"])
+        elif event_type in ("email_updated", "telegram_handle_updated"):
+            field_name = event_type.removesuffix("_updated")
+            setattr(self, field_name, payload[field_name])
+        elif event_type in ("frozen", "unfrozen", "closed"):
+            self.status = CustomerStatus(payload["status"])

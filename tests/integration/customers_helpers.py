@@ -8,6 +8,9 @@ import json
 import uuid
 from contextlib import asynccontextmanager
 
+from sqlalchemy import select
+
+from activities.event_store import events
 from tests.fakes.sumsub import running_fake_sumsub
 from tests.harness import Stack
 from workflows.customer_kyc import kyc_workflow_id
@@ -64,3 +67,11 @@ async def deliver(stack, customer_id: str, body: bytes) -> None:
     r = await post_webhook(stack, body)
     assert r.status_code == 200, r.text
     await stack.client.get_workflow_handle(kyc_workflow_id(customer_id)).result()
+
+
+async def customer_events(stack, entity_id: str, entity_type: str = "customer") -> list[tuple[str, dict]]:
+    """The entity's events (type, payload) in order (a customer's unless ``entity_type`` says)."""
+    async with stack.engine.connect() as conn:
+        rows = await conn.execute(select(events.c.event_type, events.c.payload).where(
+            events.c.entity_type == entity_type, events.c.entity_id == entity_id).order_by(events.c.sequence))
+        return [(r.event_type, r.payload) for r in rows]

@@ -13,25 +13,13 @@ from domain.customers.messages import KycWorkflowInput
 from domain.customers.sumsub import KycNotice, parse_notice
 from tests.integration.customers_helpers import (
     create_customer,
+    customer_events,
     customer_stack,
     deliver,
     post_webhook,
     review,
 )
 from workflows.customer_kyc import CustomerKycWorkflow, kyc_workflow_id
-
-
-@pytest.fixture
-async def cstack(db_url, engine, ts_env):
-    async with customer_stack(db_url, engine, ts_env.client) as s:
-        yield s
-
-
-async def customer_events(stack, customer_id: str) -> list[tuple[str, dict]]:
-    async with stack.engine.connect() as conn:
-        rows = await conn.execute(select(events.c.event_type, events.c.payload).where(
-            events.c.entity_type == "customer", events.c.entity_id == customer_id).order_by(events.c.sequence))
-        return [(r.event_type, r.payload) for r in rows]
 
 
 async def get(stack, customer_id: str) -> dict:

@@ -8,13 +8,7 @@ import pytest
 
 from activities.customers.repository import ensure_customer_verified
 from domain.customers.errors import CustomerNotVerified
-from tests.integration.customers_helpers import create_customer, customer_stack, deliver, review
-
-
-@pytest.fixture
-async def cstack(db_url, engine, ts_env):
-    async with customer_stack(db_url, engine, ts_env.client) as s:
-        yield s
+from tests.integration.customers_helpers import create_customer, deliver, review
 
 
 async def test_create_read_and_reject_duplicates(cstack):

@@ -114,3 +114,66 @@ async def test_s3_storage_adapter_calls_the_bucket():
     await s3.remove("documents/customer_document/d.pdf")
     assert s3.identifier == "s3:docs" and expires == 1300 and url.endswith("X-Amz-Expires=300")
     assert [c[0] for c in fake.calls] == ["put", "delete"]
+
+
+def test_lifecycle_freeze_unfreeze_close_and_closed_is_terminal():
+    import pytest
+
+    from domain.customers.errors import CustomerIsClosed
+    from domain.customers.model import ContactField, CustomerStatus, OpenProducts
+
+    c = Customer.create("c1", "a@b.co", "h", CustomerType.INDIVIDUAL, "system")
+    assert c.status == CustomerStatus.ACTIVE and not c.holds_deposit_accounts
+    assert not c.check_unfreeze() and not c.unfreeze("u")  # not frozen: nothing to do
+    assert c.freeze("u") and not c.freeze("u") and c.holds_deposit_accounts
+    assert c.unfreeze("u") and c.status == CustomerStatus.ACTIVE
+    assert c.update_contact(ContactField.EMAIL, "new@b.co", "u")
+    assert not c.update_contact(ContactField.EMAIL, "new@b.co", "u")  # unchanged: idempotent
+    assert c.update_contact(ContactField.TELEGRAM_HANDLE, "h2", "u")
+    assert c.close(OpenProducts(), "u") and not c.close(OpenProducts(open_deposit_accounts=1), "u")
+    for command in (lambda: c.freeze("u"), lambda: c.unfreeze("u"),
+                    lambda: c.update_contact(ContactField.EMAIL, "x@b.co", "u"),
+                    lambda: c.update_contact(ContactField.EMAIL, "new@b.co", "u")):
+        with pytest.raises(CustomerIsClosed) as err:
+            command()
+        assert err.value.code == "customer.is_closed" and err.value.status == 409
+    rebuilt = Customer.rebuild("c1", [_ev(i, t, p) for i, (t, p) in enumerate(c.pending, 1)])
+    assert (rebuilt.status, rebuilt.email, rebuilt.telegram_handle) == (CustomerStatus.CLOSED, "new@b.co", "h2")
+    assert [t for t, _ in c.pending][1:] == ["frozen", "unfrozen", "email_updated", "telegram_handle_updated",
+                                             "closed"]
+
+
+def test_close_preconditions_in_spec_order():
+    import pytest
+
+    from domain.customers.errors import ClosePreconditionFailed
+    from domain.customers.model import OpenProducts
+
+    c = Customer.create("c1", "a@b.co", "h", CustomerType.INDIVIDUAL, "system")
+    counts = {"active_credit_facilities": "customer.has_active_credit_facilities",
+              "pending_credit_facility_proposals": "customer.has_pending_credit_facility_proposals",
+              "pending_credit_facilities": "customer.has_pending_credit_facilities",
+              "open_deposit_accounts": "customer.has_open_deposit_accounts",
+              "pending_withdrawals": "customer.has_pending_withdrawals"}
+    everything = dict.fromkeys(counts, 1)
+    for name, code in counts.items():  # the first still open is the one named
+        with pytest.raises(ClosePreconditionFailed) as err:
+            c.check_close(OpenProducts(**everything))
+        assert err.value.code == code and err.value.status == 409 and err.value.extra["open"] == name
+        everything[name] = 0
+    assert c.check_close(OpenProducts(**everything)) and len(c.pending) == 1  # a predicate records nothing
+
+
+def test_a_kyc_hold_and_a_freeze_each_hold_the_deposit_accounts():
+    c = Customer.create("c1", "a@b.co", "h", CustomerType.INDIVIDUAL, "system")
+    c.apply_review(review("e1", True, T0), KycLevel.BASIC)
+    assert c.apply_review(review("e2", False, T0 + timedelta(days=1)), KycLevel.BASIC) == DepositAccountAction.FREEZE
+    c.request_deposit_action(DepositAccountAction.FREEZE, "kyc", "k1")
+    c.freeze("u")
+    c.unfreeze("u")
+    assert c.holds_deposit_accounts  # the KYC RED still holds them
+    c.freeze("u")
+    c.request_deposit_action(DepositAccountAction.UNFREEZE, "kyc", "k2")
+    assert c.holds_deposit_accounts  # the freeze still holds them
+    c.unfreeze("u")
+    assert not c.holds_deposit_accounts

@@ -1,0 +1,74 @@
+"""Customer commands (api-surface §4 C7–C11): one PostgreSQL transaction each, under the customer's
+row lock, taken first (lock order customer → deposit account → ledger).
+
+The rules are the aggregate's (``domain/customers/model.py``); these functions load, call, save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from activities.credit.tables import facilities
+from activities.customers.deposit_account_hooks import hold_deposit_accounts
+from activities.customers.repository import lock_customer, save_customer
+from activities.deposits.store import deposit_accounts, withdrawals
+from domain.credit.status import FacilityStatus, PendingStatus, ProposalStatus, Stage
+from domain.customers.model import ContactField, Customer, OpenProducts
+from domain.deposits.model import RESERVED, AccountStatus
+
+
+async def update_contact(conn: AsyncConnection, customer_id: str, contact: ContactField, value: str,
+                         actor: str) -> bool:
+    """New e-mail / Telegram handle (unique: a taken one → 409); False when unchanged."""
+    customer = await lock_customer(conn, customer_id)
+    changed = customer.update_contact(contact, value, actor)
+    await save_customer(conn, customer)
+    return changed
+
+
+async def set_frozen(conn: AsyncConnection, customer_id: str, command: Callable[[Customer, str], bool],
+                     actor: str) -> bool:
+    """``Customer.freeze`` / ``Customer.unfreeze``, with the deposit accounts following in the same
+    transaction (``hold_deposit_accounts``); False when already in that state (nothing touched)."""
+    customer = await lock_customer(conn, customer_id)
+    changed = command(customer, actor)
+    await save_customer(conn, customer)
+    if changed:
+        verb = command.__name__
+        await hold_deposit_accounts(conn, customer, actor, f"{verb} of customer {customer_id} by {actor}")
+    return changed
+
+
+async def open_products(conn: AsyncConnection, customer_id: str) -> OpenProducts:
+    """Count what still blocks closing the customer (customers-deposits.md §4.2)."""
+    f = facilities
+    row = (await conn.execute(select(
+        func.count().filter(and_(f.c.stage == Stage.ACTIVE.value,
+                                 func.coalesce(f.c.status, "") != FacilityStatus.CLOSED.value)),
+        func.count().filter(and_(f.c.stage == Stage.PROPOSAL.value,
+                                 f.c.proposal_status.notin_([ProposalStatus.APPROVED.value,
+                                                             ProposalStatus.DENIED.value]))),
+        func.count().filter(and_(f.c.stage == Stage.PENDING.value,
+                                 or_(f.c.pending_status.is_(None),
+                                     f.c.pending_status != PendingStatus.COMPLETED.value))),
+    ).where(f.c.customer_id == customer_id))).one()
+    a, w = deposit_accounts, withdrawals
+    open_accounts = (await conn.execute(select(func.count()).where(
+        a.c.holder_id == customer_id, a.c.status != AccountStatus.CLOSED.value))).scalar_one()
+    pending_withdrawals = (await conn.execute(select(func.count()).select_from(w.join(
+        a, a.c.id == w.c.deposit_account_id)).where(
+        a.c.holder_id == customer_id, w.c.status.in_([s.value for s in RESERVED])))).scalar_one()
+    return OpenProducts(active_credit_facilities=row[0], pending_credit_facility_proposals=row[1],
+                        pending_credit_facilities=row[2], open_deposit_accounts=open_accounts,
+                        pending_withdrawals=pending_withdrawals)
+
+
+async def close(conn: AsyncConnection, customer_id: str, actor: str) -> bool:
+    """Close (terminal) once nothing is open; False when already closed."""
+    customer = await lock_customer(conn, customer_id)
+    changed = customer.close(await open_products(conn, customer_id), actor)
+    await save_customer(conn, customer)
+    return changed
