@@ -10,13 +10,14 @@ row per ``collateralization_changed`` event and updates the row, all in the call
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from activities import event_store
+from activities import event_store, ledger
 from activities.credit.tables import (
     collateral_updates,
     collateralization_history,
@@ -24,6 +25,7 @@ from activities.credit.tables import (
     facilities,
     obligations,
 )
+from domain.credit.balance import FacilityBalanceSummary, summarize
 from domain.credit.disbursal import Disbursal
 from domain.credit.errors import DisbursalNotFound, FacilityNotFound
 from domain.credit.facility import CollateralChange, CreditFacility
@@ -183,3 +185,14 @@ async def price_sensitive_pages(conn: AsyncConnection, page_size: int):
         if len(rows) < page_size:
             return
         after = rows[-1].id
+
+
+_BALANCE_ROLES = {"facility": "USD", "collateral": "BTC", "disbursed_receivable_not_yet_due": "USD",
+                  "uncovered_outstanding": "USD", "fee_income": "USD"}
+
+
+async def facility_balance(conn: AsyncConnection, accounts: dict[str, str]) -> FacilityBalanceSummary:
+    """credit.md §13 from the ledger: one balance read per account role, the figures by the domain."""
+    balances = {role: await ledger.balance(conn, uuid.UUID(accounts[role]), currency)
+                for role, currency in _BALANCE_ROLES.items() if accounts.get(role)}
+    return summarize(balances)

@@ -14,9 +14,9 @@ import uuid
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
-from activities import event_store, ledger
+from activities import event_store
 from activities.credit import operations
-from activities.credit.store import ENTITY, facility_row
+from activities.credit.store import ENTITY, facility_balance, facility_row
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
 from api.authz import Principal, require
 from api.credit.schemas import (
@@ -161,20 +161,7 @@ async def collateral_history(facility_id: uuid.UUID, conn: ReadConn,
 async def balance(facility_id: uuid.UUID, conn: ReadConn,
                   principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
     row = await facility_row(conn, str(facility_id))
-
-    async def bal(role: str, currency: str = "USD"):
-        aid = row.accounts.get(role)
-        return await ledger.balance(conn, uuid.UUID(aid), currency) if aid else None
-
-    fac, coll, dr, uncov, fee = (await bal("facility"), await bal("collateral", "BTC"),
-                                 await bal("disbursed_receivable_not_yet_due"), await bal("uncovered_outstanding"),
-                                 await bal("fee_income"))
-    nyd = dr.settled if dr else 0
-    return FacilityBalance(
-        facility=fac.pending_amounts.cr if fac else 0, facility_remaining=fac.settled if fac else 0,
-        collateral=coll.settled if coll else 0, disbursed=dr.settled_amounts.dr if dr else 0,
-        not_yet_due_disbursed_outstanding=nyd, uncovered_outstanding=uncov.settled if uncov else 0,
-        fee_income=fee.settled if fee else 0, total_outstanding=nyd)
+    return FacilityBalance(**(await facility_balance(conn, row.accounts)).as_dict())
 
 
 @router.post("/collaterals/{collateral_id}/manual-update", response_model=CreditFacilityOut, responses=UNAVAILABLE,
