@@ -28,13 +28,23 @@ async def _audited(http, fid):
     return r.json()["items"]
 
 
-async def test_accepted_proposal_is_approved_and_activates(credit_stack):
-    stack, http = credit_stack, credit_stack.http
+async def _proposal(stack, **terms) -> dict:
+    """A new customer's proposal, at a fresh price; the customer has not decided yet."""
     await set_price(stack.engine, PRICE)
     customer_id, _ = await customer_with_deposit(stack)
-    r = await propose(http, customer_id, accept=False)
+    r = await propose(stack.http, customer_id, accept=False, **terms)
     assert r.status_code == 201, r.text
-    body = r.json()
+    return r.json()
+
+
+async def _refused(http, fid, approved=True) -> None:
+    r = await customer_decision(http, fid, approved)
+    assert r.status_code == 409 and r.json()["code"] == NOT_PENDING, r.text
+
+
+async def test_accepted_proposal_is_approved_and_activates(credit_stack):
+    stack, http = credit_stack, credit_stack.http
+    body = await _proposal(stack)
     fid = body["id"]
     assert (body["stage"], body["proposal_status"], body["terms"]["customer_acceptance_required"]) == (
         "proposal", "PendingCustomerApproval", True)
@@ -52,8 +62,7 @@ async def test_accepted_proposal_is_approved_and_activates(credit_stack):
     assert r.json()["proposal_status"] in ("PendingApproval", "Approved")  # governance auto-approves
     await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"),
                    lambda b: b["pending_status"] == "PendingCollateralization")
-    r = await customer_decision(http, fid, True)  # once only
-    assert r.status_code == 409 and r.json()["code"] == NOT_PENDING, r.text
+    await _refused(http, fid)  # once only
     r = await http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update", json={"collateral": 10_000_000})
     assert r.status_code == 200 and r.json()["status"] == "Active", r.text
 
@@ -66,10 +75,7 @@ async def test_accepted_proposal_is_approved_and_activates(credit_stack):
 
 async def test_rejected_proposal_ends_with_nothing_posted(credit_stack):
     stack, http = credit_stack, credit_stack.http
-    await set_price(stack.engine, PRICE)
-    customer_id, _ = await customer_with_deposit(stack)
-    body = (await propose(http, customer_id, accept=False)).json()
-    fid = body["id"]
+    fid = (await _proposal(stack))["id"]
     r = await customer_decision(http, fid, False)
     assert r.status_code == 200, r.text
     assert (r.json()["stage"], r.json()["proposal_status"]) == ("denied", "CustomerDenied")
@@ -84,25 +90,19 @@ async def test_rejected_proposal_ends_with_nothing_posted(credit_stack):
     assert [(e["event_type"], e["payload"].get("approved")) for e in events] == [
         ("proposal_created", None), ("customer_approval_concluded", False)]
     for approved in (True, False):  # the workflow is closed: still the same refusal
-        r = await customer_decision(http, fid, approved)
-        assert r.status_code == 409 and r.json()["code"] == NOT_PENDING, r.text
+        await _refused(http, fid, approved)
     assert len(await _audited(http, fid)) == 3
 
 
 async def test_terms_without_the_step_behave_as_before(credit_stack):
     stack, http = credit_stack, credit_stack.http
-    await set_price(stack.engine, PRICE)
-    customer_id, _ = await customer_with_deposit(stack)
-    r = await propose(http, customer_id, customer_acceptance_required=False)
-    assert r.status_code == 201, r.text
-    assert (r.json()["proposal_status"], r.json()["terms"]["customer_acceptance_required"]) == (
-        "PendingApproval", False)
-    fid = r.json()["id"]
+    body = await _proposal(stack, customer_acceptance_required=False)
+    assert (body["proposal_status"], body["terms"]["customer_acceptance_required"]) == ("PendingApproval", False)
+    fid = body["id"]
     await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"),
                    lambda b: b["pending_status"] == "PendingCollateralization")
     assert "customer_approval_concluded" not in [e["event_type"] for e in await _events(http, fid)]
-    r = await customer_decision(http, fid, True)
-    assert r.status_code == 409 and r.json()["code"] == NOT_PENDING, r.text
+    await _refused(http, fid)
     r = await customer_decision(http, str(uuid.uuid4()), True)
     assert r.status_code == 404 and r.json()["code"] == "credit.facility_not_found", r.text
     r = await http.post(f"/api/v1/credit-facility-proposals/{fid}/customer-decision", json={})
