@@ -64,5 +64,5 @@ def _credit_activities(deps: Deps) -> list[Callable[..., Any]]:
 
     credit = CreditFacilityActivities(deps.engine, deps.settings)
     reeval = CollateralizationActivities(deps.engine)
-    return [credit.conclude_proposal, credit.record_collateral, credit.activate, credit.initiate_disbursal,
+    return [credit.conclude_customer_approval, credit.conclude_proposal, credit.record_collateral, credit.activate, credit.initiate_disbursal,
             credit.conclude_disbursal, reeval.facilities_crossing_thresholds, reeval.reevaluate_collateralization]

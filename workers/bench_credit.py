@@ -1,5 +1,5 @@
-"""`lana bench credit`: N facilities through proposal → approval → collateral → activation → one
-disbursal, through the real API (in-process), one worker, a Temporal dev server, and an embedded
+"""`lana bench credit`: N facilities through proposal → the customer's acceptance → approval →
+collateral → activation → one disbursal, through the real API (in-process), one worker, a Temporal dev server, and an embedded
 PostgreSQL with durability on. Prints facilities completed per second next to the rate of a no-op
 workflow on the same server in the same run, and the ratio. Asserts nothing about speed.
 """
@@ -30,6 +30,8 @@ async def _one(http, customer_id: str) -> None:
                         json={"customer_id": customer_id, "amount": 100_000, "terms": TERMS})
     r.raise_for_status()
     fid, collateral_id = r.json()["id"], r.json()["collateral_id"]
+    r = await http.post(f"/api/v1/credit-facility-proposals/{fid}/customer-decision", json={"approved": True})
+    r.raise_for_status()  # the terms ask for it (the new-product default)
     await _poll(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"), lambda r: r.status_code == 200)
     r = await http.post(f"/api/v1/collaterals/{collateral_id}/manual-update", json={"collateral": 3_000_000})
     r.raise_for_status()
@@ -132,7 +134,7 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
         await env.shutdown()
         await engine.dispose()
     credit_rate, noop_rate = n / credit_s, n / noop_s
-    print(f"credit: {n} facilities (proposal → approval → collateral → activation → 1 disbursal) in {credit_s:.1f} s"
+    print(f"credit: {n} facilities (proposal → acceptance → approval → collateral → activation → 1 disbursal) in {credit_s:.1f} s"
           f" → {credit_rate:.1f} facilities/s (concurrency {concurrency})")
     print(f"no-op workflow: {n} in {noop_s:.1f} s → {noop_rate:.1f} workflows/s (same server, same worker)")
     print(f"ratio facility/no-op: {credit_rate / noop_rate:.3f} (one facility = {noop_rate / credit_rate:.1f} no-ops)")

@@ -1,7 +1,11 @@
 """CreditFacility: one long-lived workflow per loan (id ``credit-facility-{id}``), from proposal to
 the end of the facility.
 
-1. Proposal: a ``credit-facility-proposal`` approval process (governance); denied → the run ends.
+1. Proposal: when its terms ask for it (``customer_acceptance_required``), the proposal first waits
+   in ``PendingCustomerApproval`` for the Update ``customer_decision`` (rejected → ``CustomerDenied``,
+   the run ends; guarded by ``workflow.patched("customer-acceptance")``, so runs started before the
+   step existed replay their old path). Then a ``credit-facility-proposal`` approval process
+   (governance); denied → the run ends.
    Approved → activity ``credit.conclude_proposal`` creates the pending facility, its ledger accounts
    and the off-balance commitment.
 2. Operator commands are Temporal Updates whose validators run the aggregate's predicates
@@ -40,13 +44,15 @@ with workflow.unsafe.imports_passed_through():
         CollateralInput,
         ConcludeDisbursal,
         ConcludeProposal,
+        CustomerDecisionCommand,
+        CustomerDecisionInput,
         DisbursalCommand,
         DisbursalInput,
         FacilityState,
         FacilitySummary,
         ReevaluateInput,
     )
-    from domain.credit.status import FacilityStatus, Stage
+    from domain.credit.status import FacilityStatus, ProposalStatus, Stage
     from domain.errors import ServiceUnavailable
     from domain.governance.voting import ApprovalStatus
     from domain.price.model import PriceChanged
@@ -81,6 +87,12 @@ class CreditFacilityWorkflow:
     async def run(self, state: FacilityState) -> FacilityState:
         self._publish()
         if self.state.stage is Stage.PROPOSAL:
+            if workflow.patched("customer-acceptance"):
+                # at once when the terms have no customer step (or the decision came in the first activation)
+                await workflow.wait_condition(self._customer_decided)
+                if self.state.stage is Stage.DENIED:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    return self.state
             status = await request_approval("credit-facility-proposal", state.id, f"credit-facility:{state.id}")
             # no lock: every command is refused before the proposal concludes (validators)
             await self._step(CreditFacilityActivities.conclude_proposal, ConcludeProposal(
@@ -98,6 +110,9 @@ class CreditFacilityWorkflow:
             workflow.continue_as_new(self.state)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
+
+    def _customer_decided(self) -> bool:
+        return self.state.proposal_status is not ProposalStatus.PENDING_CUSTOMER_APPROVAL
 
     def _closed(self) -> bool:
         return self.state.status is FacilityStatus.CLOSED
@@ -128,6 +143,19 @@ class CreditFacilityWorkflow:
     def _facility(self) -> CreditFacility:
         """The aggregate over the workflow's copy of the state, to run the domain's predicates."""
         return CreditFacility.of(self.state)
+
+    # -- customer acceptance (credit.md §4.2) ---------------------------------------------------
+    @workflow.update
+    async def customer_decision(self, cmd: CustomerDecisionCommand) -> FacilityState:
+        async with self.lock:
+            check(CreditFacility.check_customer_decision, self._facility())  # a second one waited for the lock
+            await self._command(CreditFacilityActivities.conclude_customer_approval, CustomerDecisionInput(
+                facility_id=self.state.id, approved=cmd.approved, actor=cmd.actor))
+            return self.state
+
+    @customer_decision.validator
+    def validate_customer_decision(self, cmd: CustomerDecisionCommand) -> None:
+        check(CreditFacility.check_customer_decision, self._facility())
 
     # -- collateral and activation -------------------------------------------------------------
     @workflow.update

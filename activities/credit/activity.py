@@ -21,6 +21,7 @@ from domain.credit.messages import (
     CollateralInput,
     ConcludeDisbursal,
     ConcludeProposal,
+    CustomerDecisionInput,
     DisbursalInput,
     FacilityState,
     ReevaluateInput,
@@ -38,6 +39,11 @@ class CreditFacilityActivities:
         self.engine = engine
         self.max_age = timedelta(seconds=settings.price_max_age_seconds)
         self.kyc_required = settings.kyc_required
+
+    @lana_activity("credit.conclude_customer_approval")
+    async def conclude_customer_approval(self, inp: CustomerDecisionInput) -> FacilityState:
+        async with self.engine.begin() as conn:
+            return await operations.conclude_customer_approval(conn, inp)
 
     @lana_activity("credit.conclude_proposal")
     async def conclude_proposal(self, inp: ConcludeProposal) -> FacilityState:

@@ -32,6 +32,7 @@ from domain.credit.messages import (
     CollateralInput,
     ConcludeDisbursal,
     ConcludeProposal,
+    CustomerDecisionInput,
     DisbursalInput,
     FacilityState,
     ReevaluateInput,
@@ -83,6 +84,16 @@ async def create_proposal(conn: AsyncConnection, facility_id: str, customer_id: 
         await store.insert_proposal(conn, CreditFacility.propose(
             facility_id, customer_id, customer.customer_type, amount_cents, terms, str(deposit), custodian_id, actor))
     return (await store.load_facility(conn, facility_id, lock=False)).state, await store.facility_row(conn, facility_id)
+
+
+async def conclude_customer_approval(conn: AsyncConnection, inp: CustomerDecisionInput) -> FacilityState:
+    """The customer's decision (§4.2): an event on the facility's stream, nothing posted. Accepted,
+    the workflow then asks governance; rejected, the proposal ends ``CustomerDenied``. A retried step
+    (same decision stored) returns the stored state; any other decision is refused."""
+    f = await store.load_facility(conn, inp.facility_id)
+    if f.conclude_customer_approval(inp.approved, inp.actor):
+        await store.save_facility(conn, f)
+    return f.state
 
 
 async def conclude_proposal(conn: AsyncConnection, inp: ConcludeProposal, workflow_id: str | None) -> FacilityState:

@@ -24,6 +24,7 @@ from api.credit.schemas import (
     CollateralUpdate,
     CollateralUpdateEntry,
     CreditFacilityOut,
+    CustomerDecision,
     DirectionDep,
     FacilityBalance,
     HistoryEntry,
@@ -32,11 +33,11 @@ from api.credit.schemas import (
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
-from api.workflow_calls import call
+from api.workflow_calls import WorkflowNotRunning, call
 from domain.credit.cvl import cvl_json
-from domain.credit.errors import CollateralUpdateNotAllowed, FacilityNotFound
-from domain.credit.messages import CollateralCommand
-from domain.credit.status import Stage
+from domain.credit.errors import CollateralUpdateNotAllowed, CustomerDecisionNotPending, FacilityNotFound
+from domain.credit.messages import CollateralCommand, CustomerDecisionCommand
+from domain.credit.status import ProposalStatus, Stage
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id, start_facility_workflow
 
 router = APIRouter(tags=["credit: facilities"])
@@ -60,6 +61,29 @@ async def create_proposal(
         await start_facility_workflow(temporal, settings.temporal_task_queue, state)
     response.headers["Location"] = f"/api/v1/credit-facility-proposals/{facility_id}"
     return CreditFacilityOut.from_row(row)
+
+
+@router.post("/credit-facility-proposals/{facility_id}/customer-decision", response_model=CreditFacilityOut,
+             responses={409: {"description": "Not awaiting the customer (credit.customer_decision_not_pending)"},
+                        **UNAVAILABLE},
+             summary="Record the customer's acceptance (governance approval starts) or rejection (the end)")
+async def customer_decision(
+    facility_id: uuid.UUID, body: CustomerDecision, conn: ReadConn, temporal: TemporalDep,
+    principal: Principal = require("credit:credit-facility:customer-approve", id_param="facility_id"),
+) -> CreditFacilityOut:
+    await facility_row(conn, str(facility_id))
+    await conn.rollback()  # do not hold a snapshot while the workflow writes
+    handle = temporal.get_workflow_handle(facility_workflow_id(str(facility_id)))
+    try:
+        await call(handle.execute_update(CreditFacilityWorkflow.customer_decision, CustomerDecisionCommand(
+            approved=body.approved, actor=principal.subject)))
+    except WorkflowNotRunning:
+        row = await facility_row(conn, str(facility_id))
+        if row.proposal_status == ProposalStatus.PENDING_CUSTOMER_APPROVAL.value:
+            raise  # its workflow is not started yet (the sweeper starts it): 503, repeat the request
+        raise CustomerDecisionNotPending(f"Facility {facility_id} is {row.proposal_status}; it is not awaiting "
+                                         "the customer's decision.", proposal_status=row.proposal_status) from None
+    return CreditFacilityOut.from_row(await facility_row(conn, str(facility_id)))
 
 
 async def _get(conn, facility_id: uuid.UUID, stage: str) -> CreditFacilityOut:

@@ -10,7 +10,7 @@ from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from domain.credit.cvl import cvl_json
-from domain.credit.terms import TermValues
+from domain.credit.terms import TermValues, TermValuesInput
 
 MAX_CENTS = 10**15
 
@@ -18,8 +18,12 @@ MAX_CENTS = 10**15
 class ProposalCreate(BaseModel):
     customer_id: uuid.UUID
     amount: int = Field(gt=0, le=MAX_CENTS, description="Facility amount, USD cents")
-    terms: TermValues
+    terms: TermValuesInput  # customer_acceptance_required defaults to true here
     custodian_id: uuid.UUID | None = None
+
+
+class CustomerDecision(BaseModel):
+    approved: bool = Field(description="true: the customer accepts the proposal; false: rejects it")
 
 
 class CollateralUpdate(BaseModel):

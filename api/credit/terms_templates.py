@@ -23,7 +23,7 @@ from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
-from domain.credit.terms import DurationClass, TermValues
+from domain.credit.terms import DurationClass, TermValues, TermValuesInput
 from domain.credit.terms_template import TermsTemplate, clean_name
 from domain.errors import IdempotencyKeyReused
 
@@ -32,11 +32,11 @@ router = APIRouter(tags=["credit: terms templates"])
 
 class TermsTemplateCreate(BaseModel):
     name: str
-    terms: TermValues
+    terms: TermValuesInput  # customer_acceptance_required defaults to true (a new product)
 
 
 class TermsTemplateUpdate(BaseModel):
-    terms: TermValues
+    terms: TermValuesInput
 
 
 class TermsTemplateOut(BaseModel):

@@ -75,3 +75,9 @@ class DepositAccountNotFound(ValidationFailed):
 class DepositAccountNotActive(Conflict):
     code = "credit.deposit_account_not_active"
     title = "The customer's deposit account is frozen or closed"
+
+
+@register
+class CustomerDecisionNotPending(Conflict):
+    code = "credit.customer_decision_not_pending"
+    title = "The proposal is not awaiting the customer's decision"

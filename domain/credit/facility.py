@@ -24,6 +24,7 @@ from domain.credit.disbursal import Disbursal
 from domain.credit.errors import (
     BelowMarginLimit,
     CollateralUpdateNotAllowed,
+    CustomerDecisionNotPending,
     DepositAccountNotActive,
     DisbursalAmountTooLarge,
     DisbursalOnInactiveFacility,
@@ -113,9 +114,11 @@ class CreditFacility(EventSourced):
     def propose(cls, facility_id: str, customer_id: str, customer_type: str, amount_cents: int, terms: TermValues,
                 deposit_account_id: str, custodian_id: str | None, actor: str) -> CreditFacility:
         collateral_id = str(uuid.uuid5(uuid.UUID(facility_id), "collateral"))
+        status = (ProposalStatus.PENDING_CUSTOMER_APPROVAL if terms.customer_acceptance_required
+                  else ProposalStatus.PENDING_APPROVAL)
         f = cls.of(FacilityState(id=facility_id, customer_id=customer_id, customer_type=customer_type,
                                  amount_cents=amount_cents, terms=terms, collateral_id=collateral_id,
-                                 deposit_account_id=deposit_account_id))
+                                 deposit_account_id=deposit_account_id, proposal_status=status))
         f.custodian_id, f.created_by = custodian_id, actor
         f.record("proposal_created", {
             "customer_id": customer_id, "amount_cents": amount_cents, "custodian_id": custodian_id,
@@ -127,6 +130,25 @@ class CreditFacility(EventSourced):
         return f"Facility {self.id} is {self.state.status_label}."
 
     # -- proposal ------------------------------------------------------------------------------
+    def check_customer_decision(self, approved: bool | None = None) -> bool:
+        """§4.2, once only: True while the proposal awaits the customer; False when ``approved`` is
+        the decision already recorded (a retried step); otherwise refused (a second decision, terms
+        without the step, a concluded proposal)."""
+        s = self.state
+        if s.proposal_status is ProposalStatus.PENDING_CUSTOMER_APPROVAL:
+            return True
+        if approved is not None and s.customer_accepted is approved:
+            return False
+        raise CustomerDecisionNotPending(f"{self._refusal_detail()} It is not awaiting the customer's decision.",
+                                         proposal_status=s.proposal_status.value)
+
+    def conclude_customer_approval(self, approved: bool, actor: str) -> bool:
+        """The customer accepted (governance approval comes next) or rejected it (the end)."""
+        if not self.check_customer_decision(approved):
+            return False
+        self.record("customer_approval_concluded", {"approved": approved, "actor": actor})
+        return True
+
     def check_conclude_proposal(self) -> bool:
         return self.state.proposal_status is ProposalStatus.PENDING_APPROVAL
 
@@ -292,7 +314,12 @@ class CreditFacility(EventSourced):
     # -- events --------------------------------------------------------------------------------
     def apply(self, event_type: str, payload: dict[str, Any]) -> None:
         s = self.state
-        if event_type == "proposal_concluded":
+        if event_type == "customer_approval_concluded":
+            if payload["approved"]:
+                s.proposal_status = ProposalStatus.PENDING_APPROVAL
+            else:
+                s.stage, s.proposal_status = Stage.DENIED, ProposalStatus.CUSTOMER_DENIED
+        elif event_type == "proposal_concluded":
             if payload["approved"]:
                 s.stage, s.proposal_status = Stage.PENDING, ProposalStatus.APPROVED
                 s.pending_status = PendingStatus.PENDING_COLLATERALIZATION

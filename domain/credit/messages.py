@@ -57,6 +57,14 @@ class FacilityState(BaseModel):
         return self.proposal_status.value
 
     @property
+    def customer_accepted(self) -> bool | None:
+        """The customer's decision (§4.2): None when the terms have no such step or it is awaited."""
+        if (not self.terms.customer_acceptance_required
+                or self.proposal_status is ProposalStatus.PENDING_CUSTOMER_APPROVAL):
+            return None
+        return self.proposal_status is not ProposalStatus.CUSTOMER_DENIED
+
+    @property
     def collateralization_label(self) -> str:
         state = self.collateralization or self.pending_collateralization
         return state.value if state else "NotYetCollateralized"
@@ -70,6 +78,11 @@ class FacilityState(BaseModel):
 
 
 # --- Updates (operator commands) -----------------------------------------------------------------
+class CustomerDecisionCommand(BaseModel):
+    approved: bool
+    actor: str
+
+
 class CollateralCommand(BaseModel):
     collateral_sats: int
     effective: date | None = None
@@ -87,6 +100,12 @@ class ConcludeProposal(BaseModel):
     facility_id: str
     approved: bool
     now: datetime
+
+
+class CustomerDecisionInput(BaseModel):
+    facility_id: str
+    approved: bool
+    actor: str
 
 
 class CollateralInput(BaseModel):

@@ -13,6 +13,8 @@ class Stage(StrEnum):
 
 
 class ProposalStatus(StrEnum):
+    PENDING_CUSTOMER_APPROVAL = "PendingCustomerApproval"  # terms with customer_acceptance_required
+    CUSTOMER_DENIED = "CustomerDenied"  # the customer rejected it (terminal, stage denied)
     PENDING_APPROVAL = "PendingApproval"
     APPROVED = "Approved"
     DENIED = "Denied"

@@ -13,9 +13,9 @@ import calendar
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.credit.money import cents_to_sats_round_up, percent_of_cents_round_up
 from domain.errors import ValidationFailed, register
@@ -70,6 +70,11 @@ class TermValues(BaseModel):
     margin_call_cvl: Decimal
     initial_cvl: Decimal
     disbursal_policy: DisbursalPolicy
+    # Lana's customer-decision step (credit.md §4.2, CR5). False when absent: terms stored before the
+    # step existed (rows, events, workflow histories) keep today's path. A request's terms default
+    # to True instead (``NewTermValues``): a new product asks for the customer's acceptance.
+    customer_acceptance_required: bool = Field(
+        default=False, description="The proposal waits for the customer's acceptance before governance approval")
 
     # -- derived values (§2.3) ------------------------------------------------------------------
     @property
@@ -101,6 +106,22 @@ class TermValues(BaseModel):
 
     def is_disbursal_allowed(self, cvl: Decimal) -> bool:
         return cvl >= self.margin_call_cvl
+
+
+class NewTermValues(TermValues):
+    """TermValues as a request gives them (proposal, terms template): a new product asks for the
+    customer's acceptance unless ``customer_acceptance_required`` says false."""
+
+    customer_acceptance_required: bool = Field(
+        default=True, description="The proposal waits for the customer's acceptance before governance approval")
+
+
+def _as_term_values(t: TermValues) -> TermValues:
+    return TermValues.model_validate(t.model_dump())
+
+
+# The request field's type: validated with the new-product default, then a plain ``TermValues``.
+TermValuesInput = Annotated[NewTermValues, AfterValidator(_as_term_values)]
 
 
 def add_months(d: date, months: int) -> date:

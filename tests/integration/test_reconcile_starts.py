@@ -62,7 +62,7 @@ class _TemporalDown:
 async def test_lost_proposal_start_is_restarted(db_url, engine, ts_env):
     from tests.credit_fixtures import terms_json
     from tests.harness import Stack
-    from tests.integration.credit.facility_helpers import customer_with_deposit
+    from tests.integration.credit.facility_helpers import customer_decision, customer_with_deposit
 
     async with Stack.start(db_url, engine, ts_env.client, kyc_required=False) as stack:
         customer_id, _ = await customer_with_deposit(stack)
@@ -76,8 +76,13 @@ async def test_lost_proposal_start_is_restarted(db_url, engine, ts_env):
         assert r.status_code == 503, r.text
         [proposal] = (await stack.http.get("/api/v1/credit-facility-proposals")).json()["items"]
         assert proposal["stage"] == "proposal"
+        # the customer's decision finds no workflow yet: a retryable 503, not "not pending"
+        r = await customer_decision(stack.http, proposal["id"], True)
+        assert r.status_code == 503 and r.headers.get("retry-after"), r.text
 
         assert await sweep(stack.engine, stack.client, stack.settings.temporal_task_queue, grace=timedelta(0)) == 1
+        r = await customer_decision(stack.http, proposal["id"], True)
+        assert r.status_code == 200, r.text
         await _wait_pending(stack, proposal["id"])
 
 
@@ -99,8 +104,9 @@ async def test_entities_lost_in_a_two_hour_outage_are_all_started(db_url, engine
         stack.app.state.temporal.set(_TemporalDown())
         try:
             w = await stack.http.post("/api/v1/withdrawals", json={"deposit_account_id": account, "amount": 100})
-            p = await stack.http.post("/api/v1/credit-facility-proposals", json={
-                "customer_id": customer_id, "amount": 100_000, "terms": terms_json()})
+            p = await stack.http.post("/api/v1/credit-facility-proposals", json={  # no customer step
+                "customer_id": customer_id, "amount": 100_000,
+                "terms": terms_json(customer_acceptance_required=False)})
         finally:
             stack.app.state.temporal.set(real)
         assert w.status_code == 503 and p.status_code == 503, (w.text, p.text)

@@ -108,7 +108,19 @@ async def price_feed(db_url: str, engine: AsyncEngine, client: Client) -> dict[s
 
 
 async def credit_facility(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
-    """Proposal → approval → collateral → activation (with the fee's initial disbursal) → a disbursal."""
+    """Proposal (terms without the customer step) → approval → collateral → activation (with the
+    fee's initial disbursal) → a disbursal."""
+    return await _credit_facility(db_url, engine, client, "credit_facility", customer_acceptance_required=False)
+
+
+async def credit_facility_acceptance(db_url: str, engine: AsyncEngine,
+                                     client: Client) -> dict[str, WorkflowHandle]:
+    """The same loan with the customer's acceptance first (the new-product default, CR5)."""
+    return await _credit_facility(db_url, engine, client, "credit_facility_acceptance")
+
+
+async def _credit_facility(db_url: str, engine: AsyncEngine, client: Client, name: str,
+                           **terms) -> dict[str, WorkflowHandle]:
     from tests.integration.credit.facility_helpers import (
         PRICE,
         customer_with_deposit,
@@ -122,7 +134,8 @@ async def credit_facility(db_url: str, engine: AsyncEngine, client: Client) -> d
         http = stack.http
         await set_price(engine, PRICE)
         customer_id, _ = await customer_with_deposit(stack)
-        r = await propose(http, customer_id, 100_000, one_time_fee_rate="1", disbursal_policy="MultipleDisbursal")
+        r = await propose(http, customer_id, 100_000, one_time_fee_rate="1", disbursal_policy="MultipleDisbursal",
+                          **terms)  # with the customer step, the helper's customer accepts
         assert r.status_code == 201, r.text
         fid, collateral_id = r.json()["id"], r.json()["collateral_id"]
         await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"),
@@ -134,12 +147,13 @@ async def credit_facility(db_url: str, engine: AsyncEngine, client: Client) -> d
         did = r.json()["id"]
         done = await wait_for(lambda: http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "New")
         assert done["status"] == "Confirmed", done
-        return {"credit_facility": client.get_workflow_handle(facility_workflow_id(fid))}
+        return {name: client.get_workflow_handle(facility_workflow_id(fid))}
 
 
 SCENARIOS: dict[str, Scenario] = {
     "withdrawal": withdrawal, "customer_kyc": customer_kyc, "customer_activity": customer_activity,
     "price_feed": price_feed, "credit_facility": credit_facility,
+    "credit_facility_acceptance": credit_facility_acceptance,
 }
 
 

@@ -48,9 +48,21 @@ async def unverified_customer_with_ledger_deposit(stack) -> str:
     return customer["id"]
 
 
-async def propose(http, customer_id: str, amount: int = 100_000, **terms):
-    return await http.post("/api/v1/credit-facility-proposals",
-                           json={"customer_id": customer_id, "amount": amount, "terms": terms_json(**terms)})
+async def propose(http, customer_id: str, amount: int = 100_000, *, accept: bool = True, **terms):
+    """Create a proposal (the creation's response). Its terms ask for the customer's acceptance by
+    default (``customer_acceptance_required=False`` turns the step off), and the customer then
+    accepts it unless ``accept`` is False, so governance approval follows as before."""
+    r = await http.post("/api/v1/credit-facility-proposals",
+                        json={"customer_id": customer_id, "amount": amount, "terms": terms_json(**terms)})
+    if accept and r.status_code == 201 and r.json()["proposal_status"] == "PendingCustomerApproval":
+        d = await customer_decision(http, r.json()["id"], True)
+        assert d.status_code == 200, d.text
+    return r
+
+
+async def customer_decision(http, facility_id: str, approved: bool):
+    return await http.post(f"/api/v1/credit-facility-proposals/{facility_id}/customer-decision",
+                           json={"approved": approved})
 
 
 async def wait_for(fetch, predicate, *, within: float = 20.0):

@@ -30,7 +30,8 @@ async def test_full_path_to_the_cent(credit_stack):
     proposal = r.json()
     fid, collateral_id = proposal["id"], proposal["collateral_id"]
     assert r.headers["location"] == f"/api/v1/credit-facility-proposals/{fid}"
-    assert proposal["proposal_status"] == "PendingApproval"
+    assert proposal["proposal_status"] == "PendingCustomerApproval"  # the helper's customer then accepts
+    assert proposal["terms"]["customer_acceptance_required"] is True  # the new-product default
     pending = await _pending(http, fid)
     assert pending["proposal_status"] == "Approved"
     assert pending["collateralization_state"] == "NotYetCollateralized"
@@ -71,7 +72,8 @@ async def test_full_path_to_the_cent(credit_stack):
 
     # visibility: history, collateralization history, lists, workflow queries
     events = [e["event_type"] for e in (await http.get(f"/api/v1/credit-facilities/{fid}/history")).json()]
-    assert events[:4] == ["proposal_created", "proposal_concluded", "pending_facility_created", "collateral_updated"]
+    assert events[:5] == ["proposal_created", "customer_approval_concluded", "proposal_concluded",
+                          "pending_facility_created", "collateral_updated"]
     assert "facility_activated" in events and "disbursal_concluded" in events
     states = [h["state"] for h in (await http.get(f"/api/v1/credit-facilities/{fid}/collateralization-history")).json()]
     assert states == ["UnderCollateralized", "FullyCollateralized", "FullyCollateralized"]

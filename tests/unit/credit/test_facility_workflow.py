@@ -25,6 +25,8 @@ from domain.credit.messages import (
     CollateralInput,
     ConcludeDisbursal,
     ConcludeProposal,
+    CustomerDecisionCommand,
+    CustomerDecisionInput,
     DisbursalCommand,
     DisbursalInput,
     FacilityState,
@@ -53,7 +55,7 @@ class FakeCredit:
         self.collateral_outage = False
 
     def activities(self) -> list:
-        return [self.start_approval_process, self.conclude_proposal, self.record_collateral, self.activate,
+        return [self.start_approval_process, self.conclude_customer_approval, self.conclude_proposal, self.record_collateral, self.activate,
                 self.initiate_disbursal, self.conclude_disbursal]
 
     @lana_activity("governance.start_approval_process")
@@ -61,6 +63,12 @@ class FakeCredit:
         return ApprovalState(process_id=inp.process_id, process_type=inp.process_type, target_ref=inp.target_ref,
                              eligible=[], threshold=0,
                              status=self.decisions.get(inp.process_id, ApprovalStatus.APPROVED))
+
+    @lana_activity("credit.conclude_customer_approval")
+    async def conclude_customer_approval(self, inp: CustomerDecisionInput) -> FacilityState:
+        f = self.facilities[inp.facility_id]
+        f.conclude_customer_approval(inp.approved, inp.actor)
+        return f.state
 
     @lana_activity("credit.conclude_proposal")
     async def conclude_proposal(self, inp: ConcludeProposal) -> FacilityState:
@@ -245,3 +253,46 @@ async def test_price_signal_activates_a_pending_facility(bank):
                         PriceChanged(usd_cents_per_btc=7_000_000, observed_at=datetime.now(UTC)))
     state = await _until(handle, lambda s: s.stage is Stage.ACTIVE)
     assert (state.status, state.cvl) == (FacilityStatus.ACTIVE, "140")
+
+
+async def _decide(handle: WorkflowHandle, approved: bool) -> FacilityState:
+    return await handle.execute_update(CreditFacilityWorkflow.customer_decision,
+                                       CustomerDecisionCommand(approved=approved, actor="user:customer"))
+
+
+async def test_customer_acceptance_then_governance_then_pending(bank):
+    """Terms with the step: the proposal waits for the customer (no approval asked yet), the
+    acceptance starts governance, a second decision is refused by the validator."""
+    fake = bank[0]
+    fid, handle = await _propose(bank, customer_acceptance_required=True)
+    state = await _until(handle, lambda s: True)
+    assert (state.stage, state.proposal_status.value) == (Stage.PROPOSAL, "PendingCustomerApproval")
+    assert (await handle.query(CreditFacilityWorkflow.summary)).status == "PendingCustomerApproval"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # not before the customer accepted
+        await _collateral(handle, 10_000_000)
+    assert refused.value.cause.type == "credit.collateral_update_not_allowed"
+    assert fake.facilities[fid].state.proposal_status.value == "PendingCustomerApproval"
+    state = await _decide(handle, True)
+    assert state.proposal_status.value in ("PendingApproval", "Approved")
+    assert (await _until(handle, lambda s: s.stage is Stage.PENDING)).proposal_status.value == "Approved"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await _decide(handle, True)
+    assert refused.value.cause.type == "credit.customer_decision_not_pending"
+    assert (await _collateral(handle, 10_000_000)).status is FacilityStatus.ACTIVE
+
+
+async def test_customer_rejection_ends_the_run(bank):
+    _, handle = await _propose(bank, customer_acceptance_required=True)
+    state = await _decide(handle, False)
+    assert (state.stage, state.proposal_status.value) == (Stage.DENIED, "CustomerDenied")
+    result = await handle.result()
+    assert (result.stage, result.proposal_status.value, result.customer_accepted) == (
+        Stage.DENIED, "CustomerDenied", False)
+
+
+async def test_without_the_step_a_decision_is_refused(bank):
+    _, handle = await _propose(bank)  # terms() stored without the field: no customer step
+    assert (await _until(handle, lambda s: s.stage is Stage.PENDING)).proposal_status.value == "Approved"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await _decide(handle, True)
+    assert refused.value.cause.type == "credit.customer_decision_not_pending"
