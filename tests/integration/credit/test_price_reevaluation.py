@@ -23,9 +23,13 @@ from workflows.search_attributes import LANA_COLLATERALIZATION
 
 @pytest.fixture
 async def feed_stack(db_url, engine, ts_env):
-    async with running_fake_bitfinex() as bfx, \
-            Stack.start(db_url, engine, ts_env.client, kyc_required=False, price_bitfinex_url=bfx.url) as stack:
-        yield stack, bfx
+    # No time skipping while a test awaits a feed run: the test server would otherwise jump to the
+    # next timer it knows of, its own 10-year run timeout of the idle facility workflows, and time
+    # them out (the feed's signal then finds no facility). Nothing here waits on a timer.
+    with ts_env.auto_time_skipping_disabled():
+        async with running_fake_bitfinex() as bfx, \
+                Stack.start(db_url, engine, ts_env.client, kyc_required=False, price_bitfinex_url=bfx.url) as stack:
+            yield stack, bfx
 
 
 async def _feed(stack, bfx, dollars: str):
