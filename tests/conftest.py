@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -25,9 +28,16 @@ TEMPLATE_DB = "lana_template"
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    with running_postgres(tmp_path_factory.mktemp("pg"), migrated=TEMPLATE_DB) as server:
-        yield server
+def pg_server():
+    # Not under pytest's basetemp: a second pytest run started meanwhile (another checkout, a
+    # developer's second terminal) prunes old basetemp folders and would delete this server's
+    # data directory under it (the server then dies at its next file access).
+    data_dir = Path(tempfile.mkdtemp(prefix="lana-test-pg-"))
+    try:
+        with running_postgres(data_dir, migrated=TEMPLATE_DB) as server:
+            yield server
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
