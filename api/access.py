@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from activities import access_queries, access_store
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
+from api.enums import Direction, api_enum
 from api.idempotency import idempotent
 from api.pagination import Page, PageParams, cursor_after, page_from, page_params
 
@@ -74,7 +74,8 @@ class PermissionSetIds(BaseModel):
     permission_set_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
 
 
-Direction = Annotated[Literal["asc", "desc"], Query()]
+UserSort = api_enum("created_at", "email")
+RoleSort = api_enum("created_at", "name")
 _CAPABILITIES = {"can_create_user": "access:user:create", "can_create_prospect": "customer:prospect:create",
                  "can_create_terms_template": "terms:terms-template:create",
                  "can_create_custodian": "custody:custodian:create"}
@@ -99,7 +100,7 @@ async def me(request: Request, conn: ReadConn, principal: Principal = require("a
 
 @router.get("/users", response_model=Page[UserOut])
 async def list_users(conn: ReadConn, page: PageParams = Depends(page_params),
-                     sort: Literal["created_at", "email"] = "created_at", direction: Direction = "desc",
+                     sort: UserSort = "created_at", direction: Direction = "desc",
                      principal: Principal = require("access:user:list")):
     items = await access_queries.list_users(conn, first=page.first, after=_after(page, sort), sort=sort,
                                             desc=direction == "desc")
@@ -131,7 +132,7 @@ async def update_user_role(user_id: uuid.UUID, body: RoleAssign, engine: EngineD
 
 @router.get("/roles", response_model=Page[RoleOut])
 async def list_roles(conn: ReadConn, page: PageParams = Depends(page_params),
-                     sort: Literal["created_at", "name"] = "created_at", direction: Direction = "desc",
+                     sort: RoleSort = "created_at", direction: Direction = "desc",
                      principal: Principal = require("access:role:list")):
     items = await access_queries.list_roles(conn, first=page.first, after=_after(page, sort), sort=sort,
                                             desc=direction == "desc")

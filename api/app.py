@@ -16,6 +16,7 @@ from api import errors, health, idempotency, security_setup
 from api.body_limit import MULTIPART_OVERHEAD, BodyLimitMiddleware, BodyLimits
 from api.customers.webhooks import check_webhook_secret
 from api.deps import LazyTemporal
+from api.enums import canonical_openapi
 from ground.db import create_engine
 from ground.settings import Settings
 from ground.temporal import connect
@@ -103,7 +104,20 @@ def create_app(
     for router in public_routers():
         app.include_router(router)
     limits.check(app.routes)
+    _canonical_openapi(app)
     return app
+
+
+def _canonical_openapi(app: FastAPI) -> None:
+    """The OpenAPI document with enum defaults in the API's spelling (api/enums.py)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = canonical_openapi(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def body_limits(settings: Settings) -> BodyLimits:

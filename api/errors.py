@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.enums import accepted_values
 from domain.errors import LanaError
 
 log = structlog.get_logger(__name__)
@@ -121,9 +122,18 @@ def unexpected_error_response(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _jsonable_errors(errors) -> list[dict]:
+    """``loc`` / ``msg`` / ``type`` of each error; an enum, literal or tag mismatch also lists the
+    ``accepted`` values (canonical SCREAMING_SNAKE spelling, api/enums.py) and says them in ``msg``."""
     out = []
     for e in errors:
-        out.append({"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg")), "type": e.get("type")})
+        item = {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg")), "type": e.get("type")}
+        accepted = accepted_values(e)
+        if accepted:
+            item["accepted"] = accepted
+            if e.get("type") != "union_tag_invalid":
+                item["type"] = "enum"
+            item["msg"] = f"Input should be one of: {', '.join(accepted)}"
+        out.append(item)
     return out
 
 

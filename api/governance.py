@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 from sqlalchemy import text
 
 from activities.governance import committees, policies, processes
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn, TemporalDep
+from api.enums import ApiEnum, api_enum, normalize
 from api.idempotency import idempotent
 from api.pagination import Page, PageParams, cursor_after, page_from, page_params
 from api.workflow_calls import WorkflowNotRunning, call
 from domain.errors import Forbidden, ServiceUnavailable
 from domain.governance.errors import ApprovalProcessNotFound
-from domain.governance.rules import AutoApprove, CommitteeRule
-from domain.governance.voting import ApprovalState, ApprovalStatus, ensure_open
+from domain.governance.rules import AutoApprove, CommitteeRule, ProcessType
+from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, ensure_open
 from workflows.approval_process import ApprovalProcessWorkflow, VoteInput, approval_workflow_id
 
 router = APIRouter(tags=["governance"])
@@ -75,21 +76,55 @@ async def remove_member(committee_id: UUID, user_id: UUID, engine: EngineDep,
         return await committees.get(conn, str(committee_id))
 
 
+# Rule kinds as the API spells them; the stored rules keep the domain's "committee" / "auto_approve".
+COMMITTEE, AUTO_APPROVE = "committee", "auto_approve"
+
+
+def _rule_kind(value: Any) -> str | None:
+    """The union tag of a rule, whatever its spelling (a dict or a rule model)."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return normalize(kind) if isinstance(kind, str) else None
+
+
+class CommitteeRuleOut(BaseModel):
+    type: api_enum(COMMITTEE)  # type: ignore[valid-type]
+    committee_id: str
+    threshold: int = Field(description="Approving votes needed to conclude approved")
+
+
+class AutoApproveOut(BaseModel):
+    type: api_enum(AUTO_APPROVE)  # type: ignore[valid-type]
+
+
 class Policy(BaseModel):
     id: str
-    process_type: str
-    rules: AutoApprove | CommitteeRule
+    process_type: ApiEnum[ProcessType]
+    rules: Annotated[Annotated[CommitteeRuleOut, Tag("COMMITTEE")] | Annotated[AutoApproveOut, Tag("AUTO_APPROVE")],
+                     Discriminator(_rule_kind)]
     created_at: datetime
 
 
 class CommitteeRuleInput(BaseModel):
-    type: Literal["committee"]
+    type: api_enum(COMMITTEE)  # type: ignore[valid-type]
     committee_id: UUID
     threshold: int | None = Field(None, description="Approvals needed; default: every member")
 
 
 class AutoApproveInput(BaseModel):
-    type: Literal["auto_approve"]
+    type: api_enum(AUTO_APPROVE)  # type: ignore[valid-type]
+
+
+class ApprovalProcessOut(BaseModel):
+    """An approval process (domain ApprovalState) with the API's enum spelling."""
+
+    process_id: str
+    process_type: ApiEnum[ProcessType]
+    target_ref: str
+    eligible: list[str]
+    threshold: int
+    votes: list[Vote] = []
+    status: ApiEnum[ApprovalStatus]
+    ended_reason: str | None = None
 
 
 @router.get("/policies", response_model=Page[Policy])
@@ -106,8 +141,10 @@ async def get_policy(policy_id: UUID, conn: ReadConn,
 
 
 @router.put("/policies/{policy_id}/rules", response_model=Policy)
-async def set_policy_rules(policy_id: UUID, body: Annotated[CommitteeRuleInput | AutoApproveInput,
-                           Field(discriminator="type")], engine: EngineDep,
+async def set_policy_rules(policy_id: UUID, body: Annotated[
+                               Annotated[CommitteeRuleInput, Tag("COMMITTEE")] | Annotated[AutoApproveInput,
+                                                                                         Tag("AUTO_APPROVE")],
+                               Discriminator(_rule_kind)], engine: EngineDep,
                            _: Principal = require("governance:policy:update-policy-rules", id_param="policy_id")):
     async with engine.begin() as conn:
         if isinstance(body, CommitteeRuleInput):
@@ -119,10 +156,10 @@ async def set_policy_rules(policy_id: UUID, body: Annotated[CommitteeRuleInput |
         return await policies.set_rules(conn, str(policy_id), rules)
 
 
-@router.get("/approval-processes", response_model=Page[ApprovalState])
+@router.get("/approval-processes", response_model=Page[ApprovalProcessOut])
 async def list_processes(conn: ReadConn, page: Annotated[PageParams, Depends(page_params)],
-                         status: ApprovalStatus | None = Query(None),
-                         process_type: str | None = Query(None, max_length=64),
+                         status: ApiEnum[ApprovalStatus] | None = Query(None),
+                         process_type: ApiEnum[ProcessType] | None = Query(None),
                          _: Principal = require("governance:approval-process:list")):
     after = cursor_after(page, datetime, UUID)
     rows = (await conn.execute(
@@ -131,12 +168,12 @@ async def list_processes(conn: ReadConn, page: Annotated[PageParams, Depends(pag
              " WHERE (CAST(:st AS text) IS NULL OR status = :st) AND (CAST(:pt AS text) IS NULL OR process_type = :pt)"
              " AND (CAST(:a AS timestamptz) IS NULL OR (created_at, id::text) < (CAST(:a AS timestamptz), :aid))"
              " ORDER BY created_at DESC, id DESC LIMIT :n"),
-        {"st": status.value if status else None, "pt": process_type, "a": after[0] if after else None,
+        {"st": status.value if status else None, "pt": process_type.value if process_type else None, "a": after[0] if after else None,
          "aid": str(after[1]) if after else "", "n": page.first + 1})).all()
     return page_from(rows, page, lambda r: (r.created_at, r.process_id), processes._state)
 
 
-@router.get("/approval-processes/{process_id}", response_model=ApprovalState)
+@router.get("/approval-processes/{process_id}", response_model=ApprovalProcessOut)
 async def get_process(process_id: UUID, conn: ReadConn,
                       _: Principal = require("governance:approval-process:read", id_param="process_id")):
     state = await processes.load(conn, str(process_id))
@@ -179,13 +216,13 @@ def _voter(principal: Principal) -> str:
     return principal.user_id
 
 
-@router.post("/approval-processes/{process_id}/approve", response_model=ApprovalState)
+@router.post("/approval-processes/{process_id}/approve", response_model=ApprovalProcessOut)
 async def approve(process_id: UUID, conn: ReadConn, client: TemporalDep,
                   principal: Principal = require("governance:approval-process:approve")):
     return await _vote(process_id, conn, client, VoteInput(voter_id=_voter(principal), approve=True))
 
 
-@router.post("/approval-processes/{process_id}/deny", response_model=ApprovalState)
+@router.post("/approval-processes/{process_id}/deny", response_model=ApprovalProcessOut)
 async def deny(process_id: UUID, body: DenyInput, conn: ReadConn, client: TemporalDep,
                principal: Principal = require("governance:approval-process:deny", id_param="process_id")):
     vote = VoteInput(voter_id=_voter(principal), approve=False, reason=body.reason)

@@ -17,14 +17,18 @@ from pydantic import BaseModel
 from activities import ledger
 from api.authz import Principal, require
 from api.deps import ReadConn
+from api.enums import ApiEnum, api_enum
 from api.pagination import Page, PageParams, cursor_after, entry_key, page_from, page_params
 from domain.errors import ValidationFailed
+from domain.ledger.model import BalanceControl, Currency, Direction, Layer, NormalSide
 
 router = APIRouter(tags=["ledger"])
+AccountStatus = api_enum("active", "locked")
+MemberType = api_enum("account", "account_set")
 
 
 class BalanceOut(BaseModel):
-    currency: str
+    currency: ApiEnum[Currency]
     settled: int
     pending: int
     encumbrance: int
@@ -43,17 +47,17 @@ class AccountOut(BaseModel):
     code: str
     name: str
     external_id: str | None
-    normal_balance_type: str
-    status: str
+    normal_balance_type: ApiEnum[NormalSide]
+    status: AccountStatus
     description: str | None
     metadata: dict[str, Any]
-    balance_control: str | None
+    balance_control: ApiEnum[BalanceControl] | None
     created_at: dt.datetime
     balances: list[BalanceOut]
 
 
 class RangeOut(BaseModel):
-    currency: str
+    currency: ApiEnum[Currency]
     open: BalanceOut
     close: BalanceOut
     period: dict[str, dict[str, int]]
@@ -71,10 +75,10 @@ class EntryOut(BaseModel):
     transaction_id: uuid.UUID
     sequence: int
     account_id: uuid.UUID
-    currency: str
+    currency: ApiEnum[Currency]
     units: int
-    direction: str
-    layer: str
+    direction: ApiEnum[Direction]
+    layer: ApiEnum[Layer]
     entry_type: str
     effective: dt.date
     recorded_at: dt.datetime
@@ -84,7 +88,7 @@ class EntryOut(BaseModel):
 
 class MemberOut(BaseModel):
     id: uuid.UUID
-    type: str
+    type: MemberType
     name: str
 
 
@@ -93,7 +97,7 @@ class AccountSetOut(BaseModel):
     journal_id: uuid.UUID
     name: str
     external_id: str | None
-    normal_balance_type: str
+    normal_balance_type: ApiEnum[NormalSide]
     description: str | None
     metadata: dict[str, Any]
     created_at: dt.datetime

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from activities.price import store
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn, TemporalDep
+from api.enums import ApiEnum
 from api.workflow_calls import call
 from domain.price.model import CurrentPrice, ManualPriceDisabled, NoPrice, PriceQuote, PriceSource, is_stale
 from workflows.price_feed import record_manual_price
@@ -25,7 +26,7 @@ router = APIRouter(tags=["price"])
 
 class PriceOut(BaseModel):
     usd_cents_per_btc: int
-    source: PriceSource
+    source: ApiEnum[PriceSource]
     observed_at: datetime
     changed_at: datetime
     age_seconds: int
@@ -41,7 +42,7 @@ class PriceOut(BaseModel):
 class PriceChangeOut(BaseModel):
     usd_cents_per_btc: int
     previous_cents: int | None
-    source: PriceSource
+    source: ApiEnum[PriceSource]
     observed_at: datetime
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.responses import PlainTextResponse
@@ -13,13 +13,16 @@ from pydantic import BaseModel, Field
 from activities.accounting import chart, integration
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
+from api.enums import ApiEnum, api_enum
 from api.idempotency import idempotent
 from domain.accounting.codes import fmt
 from domain.accounting.config import CATEGORIES, OFF_BALANCE
 from domain.accounting.errors import InvalidBaseConfig, InvalidChartCsv
+from domain.ledger.model import Currency, NormalSide
 
 router = APIRouter(tags=["accounting: chart of accounts"])
 config_router = APIRouter(tags=["accounting: module configs"])
+Category = api_enum(*CATEGORIES, OFF_BALANCE)
 MAX_CSV_BYTES = 1_000_000
 CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "CSV"}}
 
@@ -28,7 +31,7 @@ class NodeOut(BaseModel):
     code: str
     name: str
     parent_code: str | None
-    normal_balance: str
+    normal_balance: ApiEnum[NormalSide]
     account_set_id: uuid.UUID
     manual_account_id: uuid.UUID | None = None
     is_leaf: bool
@@ -87,7 +90,7 @@ async def export_chart(conn: ReadConn, principal: Principal = require("accountin
 
 @router.get("/chart-of-accounts/categories/{category}/account-sets", response_model=list[NodeOut],
             summary="Nodes of one base-config category (flat, in code order)")
-async def category_nodes(category: Literal[*CATEGORIES, OFF_BALANCE], conn: ReadConn,  # type: ignore[valid-type]
+async def category_nodes(category: Category, conn: ReadConn,
                          principal: Principal = require("accounting:chart:list")) -> list[NodeOut]:
     base = await chart.base_config(conn)
     all_nodes = await chart.nodes(conn)
@@ -172,7 +175,7 @@ for _module in ("deposit", "credit"):
 
 
 class NodeBalance(BaseModel):
-    currency: str
+    currency: ApiEnum[Currency]
     settled: int
     pending: int
     available: int
@@ -181,7 +184,7 @@ class NodeBalance(BaseModel):
 class LedgerAccountByCodeOut(BaseModel):
     code: str
     name: str
-    normal_balance: str
+    normal_balance: ApiEnum[NormalSide]
     account_set_id: uuid.UUID
     parent_code: str | None
     ancestor_codes: list[str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
@@ -13,9 +13,11 @@ from pydantic import BaseModel, Field
 from activities.accounting import fiscal_years, manual_transactions
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn
+from api.enums import ApiEnum
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, cursor_after, page_from, page_params
 from domain.errors import ValidationFailed
+from domain.ledger.model import Currency, Direction, Layer
 
 router = APIRouter(tags=["accounting: fiscal years and manual transactions"])
 
@@ -121,8 +123,8 @@ class ManualEntryIn(BaseModel):
     amount: str = Field(min_length=1, max_length=36, pattern=AMOUNT_PATTERN,
                         description="Decimal string in major units, e.g. \"12.30\": at most 17 integer digits "
                                     "and 18 decimals (the minor units must fit the ledger's 64-bit integers)")
-    currency: Literal["USD", "BTC"]
-    direction: Literal["debit", "credit"]
+    currency: ApiEnum[Currency]
+    direction: ApiEnum[Direction]
     description: str = Field("", max_length=500)
 
 
@@ -136,10 +138,10 @@ class ManualTransactionIn(BaseModel):
 class LedgerEntryOut(BaseModel):
     sequence: int
     account_id: uuid.UUID
-    currency: str
+    currency: ApiEnum[Currency]
     units: int
-    direction: str
-    layer: str
+    direction: ApiEnum[Direction]
+    layer: ApiEnum[Layer]
     entry_type: str
 
 
@@ -167,7 +169,7 @@ async def post_manual_transaction(body: ManualTransactionIn, request: Request, r
                                   principal: Principal = require("accounting:manual-transaction:create"),
                                   _idem: str | None = idempotent()) -> ManualTransactionOut:
     reference = body.reference or str(new_entity_id(request))
-    entries = [manual_transactions.EntryIn(e.account_ref, e.amount, e.currency, e.direction, e.description)
+    entries = [manual_transactions.EntryIn(e.account_ref, e.amount, str(e.currency), str(e.direction), e.description)
                for e in body.entries]
     async with engine.begin() as conn:
         row = await manual_transactions.execute(conn, reference=reference, description=body.description,

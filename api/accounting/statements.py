@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
@@ -16,18 +16,21 @@ from pydantic import BaseModel, Field
 from activities.accounting import statements
 from api.authz import Principal, require
 from api.deps import ReadConn
+from api.enums import ApiEnum, api_enum
 from domain.accounting import statements as st
 from domain.errors import ValidationFailed
+from domain.ledger.model import Currency as Ccy
+from domain.ledger.model import Layer, NormalSide
 
 router = APIRouter(tags=["accounting: statements"])
 
-Currency = Annotated[Literal["USD", "BTC"], Query(description="Currency of the statement")]
-LayerQ = Annotated[Literal["settled", "pending", "encumbrance"], Query(description="Balance layer")]
-Format = Annotated[Literal["json", "csv"], Query(description="json (minor units) or csv (major units)")]
+Currency = Annotated[ApiEnum[Ccy], Query(description="Currency of the statement")]
+LayerQ = Annotated[ApiEnum[Layer], Query(description="Balance layer")]
+Format = Annotated[api_enum("json", "csv"), Query(description="JSON (minor units) or CSV (major units)")]
 From = Annotated[dt.date, Query(alias="from", description="Period start (effective date, inclusive)")]
 Until = Annotated[dt.date, Query(description="Period end (effective date, inclusive)")]
 CSV = {200: {"content": {"application/json": {}, "text/csv": {}},
-             "description": "The statement (JSON, or CSV with ?format=csv)"}}
+             "description": "The statement (JSON, or CSV with ?format=CSV)"}}
 
 
 class TrialBalanceLine(BaseModel):
@@ -35,7 +38,7 @@ class TrialBalanceLine(BaseModel):
     name: str
     parent_code: str | None
     level: int
-    normal_balance: str
+    normal_balance: ApiEnum[NormalSide]
     opening_balance: int
     period_debits: int
     period_credits: int
@@ -57,8 +60,8 @@ class TrialBalanceTotals(BaseModel):
 class TrialBalanceOut(BaseModel):
     from_: dt.date = Field(serialization_alias="from")
     until: dt.date
-    currency: str
-    layer: str
+    currency: ApiEnum[Ccy]
+    layer: ApiEnum[Layer]
     lines: list[TrialBalanceLine]
     totals: TrialBalanceTotals
 
@@ -67,7 +70,7 @@ class StatementLine(BaseModel):
     code: str
     name: str
     level: int
-    normal_balance: str
+    normal_balance: ApiEnum[NormalSide]
     balance: int
 
 
@@ -84,8 +87,8 @@ class EquitySection(Section):
 
 class BalanceSheetOut(BaseModel):
     as_of: dt.date
-    currency: str
-    layer: str
+    currency: ApiEnum[Ccy]
+    layer: ApiEnum[Layer]
     fiscal_year_start: dt.date
     assets: Section
     liabilities: Section
@@ -97,8 +100,8 @@ class BalanceSheetOut(BaseModel):
 class ProfitAndLossOut(BaseModel):
     from_: dt.date = Field(serialization_alias="from")
     until: dt.date
-    currency: str
-    layer: str
+    currency: ApiEnum[Ccy]
+    layer: ApiEnum[Layer]
     revenue: Section
     cost_of_revenue: Section
     expenses: Section
@@ -117,8 +120,8 @@ def _csv(body: str, name: str) -> Response:
 
 @router.get("/statements/trial-balance", response_model=TrialBalanceOut, responses=CSV,
             summary="Trial balance: every chart node's opening, period debits/credits and closing")
-async def trial_balance(conn: ReadConn, start: From, until: Until, currency: Currency = "USD",
-                        layer: LayerQ = "settled", format: Format = "json",
+async def trial_balance(conn: ReadConn, start: From, until: Until, currency: Currency = Ccy.USD,
+                        layer: LayerQ = Layer.SETTLED, format: Format = "json",
                         principal: Principal = require("accounting:trial-balance:read")):
     _period(start, until)
     tb = await statements.trial_balance(conn, start, until, currency, layer)
@@ -130,7 +133,7 @@ async def trial_balance(conn: ReadConn, start: From, until: Until, currency: Cur
 @router.get("/statements/balance-sheet", response_model=BalanceSheetOut, responses=CSV,
             summary="Balance sheet at a date: assets = liabilities + equity (with current earnings)")
 async def balance_sheet(conn: ReadConn, as_of: Annotated[dt.date, Query(description="Date (inclusive)")],
-                        currency: Currency = "USD", layer: LayerQ = "settled", format: Format = "json",
+                        currency: Currency = Ccy.USD, layer: LayerQ = Layer.SETTLED, format: Format = "json",
                         principal: Principal = require("accounting:balance-sheet:read")):
     bs = await statements.balance_sheet(conn, as_of, currency, layer)
     if format == "csv":
@@ -140,8 +143,8 @@ async def balance_sheet(conn: ReadConn, as_of: Annotated[dt.date, Query(descript
 
 @router.get("/statements/profit-and-loss", response_model=ProfitAndLossOut, responses=CSV,
             summary="Profit and loss for a period: revenue − cost of revenue − expenses")
-async def profit_and_loss(conn: ReadConn, start: From, until: Until, currency: Currency = "USD",
-                          layer: LayerQ = "settled", format: Format = "json",
+async def profit_and_loss(conn: ReadConn, start: From, until: Until, currency: Currency = Ccy.USD,
+                          layer: LayerQ = Layer.SETTLED, format: Format = "json",
                           principal: Principal = require("accounting:profit-and-loss:read")):
     _period(start, until)
     pl = await statements.profit_and_loss(conn, start, until, currency, layer)

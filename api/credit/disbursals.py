@@ -14,11 +14,13 @@ from api.authz import Principal, require
 from api.credit.facilities import UNAVAILABLE
 from api.credit.schemas import DirectionDep, DisbursalCreate, DisbursalOut, HistoryEntry
 from api.deps import ReadConn, TemporalDep
+from api.enums import ApiEnum
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import call
 from domain.credit.errors import DisbursalNotFound, DisbursalOnInactiveFacility
 from domain.credit.messages import DisbursalCommand
+from domain.credit.status import DisbursalStatus
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
 
 router = APIRouter(tags=["credit: disbursals"])
@@ -75,11 +77,11 @@ async def disbursal_history(disbursal_id: uuid.UUID, conn: ReadConn,
 
 @router.get("/disbursals", response_model=Page[DisbursalOut], summary="List disbursals")
 async def list_disbursals(conn: ReadConn, page: PageParams = Depends(page_params), direction: str = DirectionDep,
-                          status: str | None = None, credit_facility_id: uuid.UUID | None = None,
+                          status: ApiEnum[DisbursalStatus] | None = None, credit_facility_id: uuid.UUID | None = None,
                           principal: Principal = require("credit:disbursal:list")) -> Page[DisbursalOut]:
     where = []
     if status:
-        where.append(disbursals.c.status == status)
+        where.append(disbursals.c.status == str(status))
     if credit_facility_id:
         where.append(disbursals.c.facility_id == str(credit_facility_id))
     return await keyset_page(conn, select(disbursals).where(*where), disbursals, page, DisbursalOut.from_row,

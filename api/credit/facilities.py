@@ -20,6 +20,8 @@ from activities.credit.store import ENTITY, facility_balance, facility_row
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
 from api.authz import Principal, require
 from api.credit.schemas import (
+    STATUS_DEPS,
+    CollateralizationDep,
     CollateralizationEntry,
     CollateralUpdate,
     CollateralUpdateEntry,
@@ -55,7 +57,7 @@ async def create_proposal(
     settings = request.app.state.settings
     async with engine.begin() as conn:
         state, row = await operations.create_proposal(
-            conn, facility_id, str(body.customer_id), body.amount, body.terms,
+            conn, facility_id, str(body.customer_id), body.amount, body.terms.to_domain(),
             body.custodian_id and str(body.custodian_id), principal.subject, kyc_required=settings.kyc_required)
     if state.stage is Stage.PROPOSAL:
         await start_facility_workflow(temporal, settings.temporal_task_queue, state)
@@ -101,10 +103,10 @@ def _filters(stage: str, status: str | None, collateralization_state: str | None
         where.append(t.c.stage.in_([s.value for s in _STAGES[stage]]))
     column = {"proposal": t.c.proposal_status, "pending": t.c.pending_status, "facility": t.c.status}[stage]
     if status:
-        where.append(column == status)
+        where.append(column == str(status))
     if collateralization_state:
         coll = t.c.pending_collateralization if stage == "pending" else t.c.collateralization
-        where.append(coll == collateralization_state)
+        where.append(coll == str(collateralization_state))
     if customer_id:
         where.append(t.c.customer_id == str(customer_id))
     return where
@@ -118,7 +120,8 @@ def _routes(prefix: str, stage: str, noun: str) -> None:
 
     @router.get(f"/{prefix}", response_model=Page[CreditFacilityOut], summary=f"List {noun}s")
     async def list_all(conn: ReadConn, page: PageParams = Depends(page_params), direction: str = DirectionDep,
-                       status: str | None = None, collateralization_state: str | None = None,
+                       status: str | None = STATUS_DEPS[stage],
+                       collateralization_state: str | None = CollateralizationDep,
                        customer_id: uuid.UUID | None = None,
                        principal: Principal = require("credit:credit-facility:list")):
         where = _filters(stage, status, collateralization_state, customer_id)

@@ -4,21 +4,67 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import Depends
 from pydantic import BaseModel, Field
 
-from domain.credit.cvl import cvl_json
-from domain.credit.terms import TermValues, TermValuesInput
+from api.enums import ApiEnum, Direction, api_enum
+from domain.credit.cvl import CollateralizationState, PendingCollateralizationState, cvl_json
+from domain.credit.status import DisbursalStatus, FacilityStatus, PendingStatus, ProposalStatus, Stage
+from domain.credit.terms import (
+    DisbursalPolicy,
+    FacilityDuration,
+    InterestInterval,
+    ObligationDuration,
+    TermValues,
+)
+from domain.customers.model import CustomerType
 
 MAX_CENTS = 10**15
+# Active and pending collateralization states share FULLY_COLLATERALIZED; one field carries either.
+Collateralization = api_enum(CollateralizationState, PendingCollateralizationState)
+CollateralDirection = api_enum("add", "remove")
+
+
+class Months(FacilityDuration):
+    period: api_enum("MONTHS") = "MONTHS"  # type: ignore[valid-type]
+
+
+class Days(ObligationDuration):
+    period: api_enum("DAYS") = "DAYS"  # type: ignore[valid-type]
+
+
+class Terms(TermValues):
+    """The loan terms as the API spells them (enum values SCREAMING_SNAKE, api/enums.py).
+
+    Hand ``to_domain()`` to the domain: the domain, the store and the workflows keep TermValues."""
+
+    duration: Months
+    interest_due_duration_from_accrual: Days
+    obligation_overdue_duration_from_due: Days | None
+    obligation_liquidation_duration_from_due: Days | None
+    accrual_cycle_interval: ApiEnum[InterestInterval]
+    accrual_interval: ApiEnum[InterestInterval]
+    disbursal_policy: ApiEnum[DisbursalPolicy]
+
+    def to_domain(self) -> TermValues:
+        return TermValues.model_validate(self.model_dump())
+
+
+class NewTerms(Terms):
+    """Terms as a request gives them (proposal, terms template): a new product asks for the
+    customer's acceptance unless ``customer_acceptance_required`` says false (stored terms without
+    the field, read back through ``Terms``, keep false)."""
+
+    customer_acceptance_required: bool = Field(
+        default=True, description="The proposal waits for the customer's acceptance before governance approval")
 
 
 class ProposalCreate(BaseModel):
     customer_id: uuid.UUID
     amount: int = Field(gt=0, le=MAX_CENTS, description="Facility amount, USD cents")
-    terms: TermValuesInput  # customer_acceptance_required defaults to true here
+    terms: NewTerms  # customer_acceptance_required defaults to true here
     custodian_id: uuid.UUID | None = None
 
 
@@ -41,17 +87,17 @@ class CreditFacilityOut(BaseModel):
     id: str
     public_id: int
     customer_id: str
-    customer_type: str
+    customer_type: ApiEnum[CustomerType]
     amount: int
-    terms: TermValues
+    terms: Terms
     custodian_id: str | None
     collateral_id: str
-    stage: str
-    proposal_status: str
+    stage: ApiEnum[Stage]
+    proposal_status: ApiEnum[ProposalStatus]
     approval_process_id: str
-    pending_status: str | None
-    status: str | None
-    collateralization_state: str | None
+    pending_status: ApiEnum[PendingStatus] | None
+    status: ApiEnum[FacilityStatus] | None
+    collateralization_state: Collateralization | None
     collateral: int
     cvl: dict | None
     price_cents: int | None
@@ -67,7 +113,7 @@ class CreditFacilityOut(BaseModel):
     def from_row(cls, r) -> CreditFacilityOut:
         return cls(
             id=str(r.id), public_id=r.public_id, customer_id=str(r.customer_id), customer_type=r.customer_type,
-            amount=r.amount_cents, terms=TermValues.model_validate(r.terms),
+            amount=r.amount_cents, terms=Terms.model_validate(r.terms),
             custodian_id=str(r.custodian_id) if r.custodian_id else None, collateral_id=str(r.collateral_id),
             stage=r.stage, proposal_status=r.proposal_status, approval_process_id=str(r.id),
             pending_status=r.pending_status, status=r.status,
@@ -88,7 +134,7 @@ class DisbursalOut(BaseModel):
     public_id: int
     credit_facility_id: str
     amount: int
-    status: str
+    status: ApiEnum[DisbursalStatus]
     is_initial: bool
     approval_process_id: str
     due_date: date
@@ -96,7 +142,7 @@ class DisbursalOut(BaseModel):
     liquidation_date: date | None
     created_at: datetime
     concluded_at: datetime | None
-    failure_code: str | None = None  # status Failed: the refusal's code (e.g. ledger.account_locked)
+    failure_code: str | None = None  # status FAILED: the refusal's code (e.g. ledger.account_locked)
     failure_reason: str | None = None  # and its detail
 
     @classmethod
@@ -117,8 +163,8 @@ class HistoryEntry(BaseModel):
 
 class CollateralizationEntry(BaseModel):
     seq: int
-    stage: str
-    state: str
+    stage: ApiEnum[Stage]
+    state: Collateralization
     cvl: dict
     collateral: int
     outstanding: int
@@ -131,7 +177,7 @@ class CollateralUpdateEntry(BaseModel):
     collateral_id: str
     previous: int
     collateral: int
-    direction: str
+    direction: CollateralDirection
     effective: date
     ledger_transaction_id: str | None
     recorded_by: str
@@ -151,11 +197,29 @@ class FacilityBalance(BaseModel):
     total_outstanding: int
 
 
-Direction = Literal["asc", "desc"]
-
-
 def direction_param(direction: Direction = "desc") -> str:
     return direction
 
 
 DirectionDep = Depends(direction_param)
+
+
+def proposal_status_param(status: ApiEnum[ProposalStatus] | None = None) -> str | None:
+    return status
+
+
+def pending_status_param(status: ApiEnum[PendingStatus] | None = None) -> str | None:
+    return status
+
+
+def facility_status_param(status: ApiEnum[FacilityStatus] | None = None) -> str | None:
+    return status
+
+
+def collateralization_param(collateralization_state: Collateralization | None = None) -> str | None:
+    return collateralization_state
+
+
+STATUS_DEPS = {"proposal": Depends(proposal_status_param), "pending": Depends(pending_status_param),
+               "facility": Depends(facility_status_param)}
+CollateralizationDep = Depends(collateralization_param)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
@@ -20,10 +19,12 @@ from activities.credit.terms_templates import (
     terms_templates,
 )
 from api.authz import Principal, require
+from api.credit.schemas import NewTerms, Terms
 from api.deps import EngineDep, ReadConn
+from api.enums import ApiEnum, Direction
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
-from domain.credit.terms import DurationClass, TermValues, TermValuesInput
+from domain.credit.terms import DurationClass, TermValues
 from domain.credit.terms_template import TermsTemplate, clean_name
 from domain.errors import IdempotencyKeyReused
 
@@ -32,18 +33,18 @@ router = APIRouter(tags=["credit: terms templates"])
 
 class TermsTemplateCreate(BaseModel):
     name: str
-    terms: TermValuesInput  # customer_acceptance_required defaults to true (a new product)
+    terms: NewTerms
 
 
 class TermsTemplateUpdate(BaseModel):
-    terms: TermValuesInput
+    terms: NewTerms
 
 
 class TermsTemplateOut(BaseModel):
     id: str
     name: str
-    terms: TermValues
-    duration_class: DurationClass
+    terms: Terms
+    duration_class: ApiEnum[DurationClass]
     effective_annual_rate: Decimal
     version: int
     created_at: datetime
@@ -51,7 +52,7 @@ class TermsTemplateOut(BaseModel):
 
     @classmethod
     def from_row(cls, r) -> TermsTemplateOut:
-        terms = TermValues.model_validate(r.term_values)
+        terms = Terms.model_validate(r.term_values)
         return cls(id=str(r.id), name=r.name, terms=terms, duration_class=terms.duration_class,
                    effective_annual_rate=terms.effective_annual_rate, version=r.version,
                    created_at=r.created_at, updated_at=r.updated_at)
@@ -66,7 +67,7 @@ async def create_terms_template(
 ) -> TermsTemplateOut:
     # With an Idempotency-Key the id derives from (caller, key): a re-run lands on the same row.
     template_id = str(new_entity_id(request))
-    template = TermsTemplate.create(template_id, body.name, body.terms, principal.subject)
+    template = TermsTemplate.create(template_id, body.name, body.terms.to_domain(), principal.subject)
     try:
         async with engine.begin() as conn:
             await insert_template(conn, template, principal.subject)
@@ -75,7 +76,7 @@ async def create_terms_template(
         async with engine.connect() as conn:
             row = await template_row(conn, template_id)
         first = await _first_values(engine, template_id)
-        if row.name != clean_name(body.name) or first != body.terms:
+        if row.name != clean_name(body.name) or first != body.terms.to_domain():
             raise IdempotencyKeyReused("This Idempotency-Key was used for a different terms template.") from None
     response.headers["Location"] = f"/api/v1/terms-templates/{template_id}"
     return TermsTemplateOut.from_row(row)
@@ -98,7 +99,7 @@ async def update_terms_template(
 ) -> TermsTemplateOut:
     async with engine.begin() as conn:
         template = await load_template(conn, str(template_id))
-        template.update_values(body.terms, principal.subject)
+        template.update_values(body.terms.to_domain(), principal.subject)
         await save_template(conn, template)
         row = await template_row(conn, str(template_id))
     return TermsTemplateOut.from_row(row)
@@ -115,7 +116,7 @@ async def get_terms_template(
 @router.get("/terms-templates", response_model=Page[TermsTemplateOut], summary="List terms templates")
 async def list_terms_templates(
     conn: ReadConn, page: PageParams = Depends(page_params),
-    direction: Literal["asc", "desc"] = "desc",
+    direction: Direction = "desc",
     principal: Principal = require("terms:terms-template:list"),
 ) -> Page[TermsTemplateOut]:
     t = terms_templates

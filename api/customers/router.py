@@ -4,7 +4,7 @@ lifecycle commands (api-surface §4 C7–C11): e-mail, Telegram handle, freeze, 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, select
@@ -17,6 +17,7 @@ from activities.customers.tables import customers
 from api.authz import Principal, require
 from api.customers.schemas import CustomerCreate, CustomerOut, EmailUpdate, KycLinkOut, TelegramHandleUpdate
 from api.deps import EngineDep, ReadConn, TemporalDep
+from api.enums import ApiEnum, Direction
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from domain.customers.errors import CustomerNotFound, KycProviderUnavailable
@@ -37,7 +38,7 @@ router = APIRouter(tags=["customers"])
 
 
 @router.post("/customers", status_code=201, response_model=CustomerOut,
-             summary="Create a customer (KYC status PendingVerification)")
+             summary="Create a customer (KYC status PENDING_VERIFICATION)")
 async def create_customer(body: CustomerCreate, request: Request, response: Response, engine: EngineDep,
                           principal: Principal = require("customer:customer:create"),
                           _idem: str | None = idempotent()) -> CustomerOut:
@@ -54,11 +55,11 @@ async def create_customer(body: CustomerCreate, request: Request, response: Resp
 async def list_customers(
     conn: ReadConn,
     page: PageParams = Depends(page_params),
-    customer_type: CustomerType | None = None,
-    kyc_status: KycStatus | None = None,
-    activity: Activity | None = None,
-    status: CustomerStatus | None = None,
-    direction: Literal["asc", "desc"] = "desc",
+    customer_type: ApiEnum[CustomerType] | None = None,
+    kyc_status: ApiEnum[KycStatus] | None = None,
+    activity: ApiEnum[Activity] | None = None,
+    status: ApiEnum[CustomerStatus] | None = None,
+    direction: Direction = "desc",
     principal: Principal = require("customer:customer:list"),
 ) -> Page[CustomerOut]:
     query = select(customers)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
+from api.enums import ApiEnum
+from domain.customers.documents import DocumentStatus
 from domain.customers.model import Activity, CustomerStatus, CustomerType, KycLevel, KycStatus
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320,
@@ -18,7 +20,7 @@ TelegramHandle = Annotated[str, StringConstraints(strip_whitespace=True, min_len
 class CustomerCreate(BaseModel):
     email: Email
     telegram_handle: TelegramHandle
-    customer_type: CustomerType
+    customer_type: ApiEnum[CustomerType]
 
 
 class EmailUpdate(BaseModel):
@@ -33,12 +35,12 @@ class CustomerOut(BaseModel):
     id: str
     email: str
     telegram_handle: str
-    customer_type: CustomerType
-    kyc_status: KycStatus
-    kyc_level: KycLevel
+    customer_type: ApiEnum[CustomerType]
+    kyc_status: ApiEnum[KycStatus]
+    kyc_level: ApiEnum[KycLevel]
     applicant_id: str | None
-    activity: Activity
-    status: CustomerStatus
+    activity: ApiEnum[Activity]
+    status: ApiEnum[CustomerStatus]
     last_activity_at: datetime
     created_at: datetime
 
@@ -62,7 +64,7 @@ class DocumentOut(BaseModel):
     sanitized_filename: str
     content_type: str
     size_bytes: int
-    status: str
+    status: ApiEnum[DocumentStatus]
     created_at: datetime
 
     @classmethod

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
@@ -22,8 +21,10 @@ from api.deposits.schemas import (
     WithdrawalOut,
 )
 from api.deps import EngineDep, ReadConn
+from api.enums import ApiEnum, Direction
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, cursor_after, entry_key, page_from, page_of, page_params
+from domain.customers.model import Activity
 from domain.deposits.errors import DepositAccountNotFound
 from domain.deposits.model import AccountStatus, DepositAccount, DepositStatus, WithdrawalStatus
 
@@ -50,9 +51,8 @@ async def open_account(body: DepositAccountCreate, request: Request, response: R
 
 
 @router.get("/deposit-accounts", response_model=Page[DepositAccountOut], summary="List deposit accounts")
-async def list_accounts(conn: ReadConn, page: PageParams = Depends(page_params), status: AccountStatus | None = None,
-                        activity: Literal["Active", "Inactive", "Suspended"] | None = None,
-                        direction: Literal["asc", "desc"] = "desc",
+async def list_accounts(conn: ReadConn, page: PageParams = Depends(page_params), status: ApiEnum[AccountStatus] | None = None,
+                        activity: ApiEnum[Activity] | None = None, direction: Direction = "desc",
                         principal: Principal = require("deposit:deposit-account:list")) -> Page[DepositAccountOut]:
     return await page_of(conn, T, page, DepositAccountOut.from_row, {"status": status, "activity": activity},
                          direction)
@@ -147,7 +147,7 @@ async def history(account_id: uuid.UUID, conn: ReadConn, page: PageParams = Depe
 @router.get("/deposit-accounts/{account_id}/deposits", response_model=Page[DepositOut],
             summary="Deposits of the account")
 async def account_deposits(account_id: uuid.UUID, conn: ReadConn, page: PageParams = Depends(page_params),
-                           status: DepositStatus | None = None,
+                           status: ApiEnum[DepositStatus] | None = None,
                            principal: Principal = require("deposit:deposit:list")) -> Page[DepositOut]:
     return await page_of(conn, store.deposits, page, DepositOut.from_row,
                          {"deposit_account_id": account_id, "status": status})
@@ -156,7 +156,7 @@ async def account_deposits(account_id: uuid.UUID, conn: ReadConn, page: PagePara
 @router.get("/deposit-accounts/{account_id}/withdrawals", response_model=Page[WithdrawalOut],
             summary="Withdrawals of the account")
 async def account_withdrawals(account_id: uuid.UUID, conn: ReadConn, page: PageParams = Depends(page_params),
-                              status: WithdrawalStatus | None = None,
+                              status: ApiEnum[WithdrawalStatus] | None = None,
                               principal: Principal = require("deposit:withdrawal:list")) -> Page[WithdrawalOut]:
     return await page_of(conn, store.withdrawals, page, WithdrawalOut.from_row,
                          {"deposit_account_id": account_id, "status": status})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from activities.deposits import operations, store
 from api.authz import Principal, require
 from api.deposits.schemas import DepositOut, MoneyIn
 from api.deps import EngineDep, ReadConn
+from api.enums import ApiEnum, Direction
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, page_of, page_params
 from domain.deposits.errors import DepositNotFound
@@ -38,8 +38,8 @@ async def record_deposit(body: MoneyIn, request: Request, response: Response, en
 
 
 @router.get("/deposits", response_model=Page[DepositOut], summary="List deposits")
-async def list_deposits(conn: ReadConn, page: PageParams = Depends(page_params), status: DepositStatus | None = None,
-                        direction: Literal["asc", "desc"] = "desc",
+async def list_deposits(conn: ReadConn, page: PageParams = Depends(page_params), status: ApiEnum[DepositStatus] | None = None,
+                        direction: Direction = "desc",
                         principal: Principal = require("deposit:deposit:list")) -> Page[DepositOut]:
     return await page_of(conn, T, page, DepositOut.from_row, {"status": status}, direction)
 

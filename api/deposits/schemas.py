@@ -7,6 +7,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from api.enums import ApiEnum
+from domain.customers.model import Activity, CustomerType
+from domain.deposits.model import AccountStatus, DepositStatus, WithdrawalStatus
+from domain.ledger.model import Currency, Layer
+from domain.ledger.model import Direction as EntryDirection
+
 MAX_CENTS = 2**63 - 1
 
 
@@ -18,9 +24,9 @@ class DepositAccountOut(BaseModel):
     id: str
     public_id: str
     account_holder_id: str
-    customer_type: str
-    status: str
-    activity: str
+    customer_type: ApiEnum[CustomerType]
+    status: ApiEnum[AccountStatus]
+    activity: ApiEnum[Activity]
     ledger_account_id: str
     frozen_ledger_account_id: str
     created_at: datetime
@@ -35,7 +41,7 @@ class DepositAccountOut(BaseModel):
 
 
 class BalanceOut(BaseModel):
-    currency: str = "USD"
+    currency: ApiEnum[Currency] = Currency.USD
     settled: int = Field(description="Booked funds: available + pending withdrawals + frozen")
     pending: int = Field(description="Withdrawals reserved, not yet confirmed / cancelled / denied")
     available: int = Field(description="What can be withdrawn now")
@@ -47,10 +53,10 @@ class HistoryEntry(BaseModel):
     sequence: int
     template_code: str
     entry_type: str
-    direction: str
-    layer: str
+    direction: ApiEnum[EntryDirection]
+    layer: ApiEnum[Layer]
     amount: int
-    currency: str
+    currency: ApiEnum[Currency]
     effective: date
     recorded_at: datetime
 
@@ -68,7 +74,7 @@ class DepositOut(BaseModel):
     deposit_account_id: str
     amount: int
     reference: str
-    status: str
+    status: ApiEnum[DepositStatus]
     created_at: datetime
     updated_at: datetime
 
@@ -80,6 +86,7 @@ class DepositOut(BaseModel):
 
 
 class WithdrawalOut(DepositOut):
+    status: ApiEnum[WithdrawalStatus]
     approval_process_id: str
     approved: bool | None = None
     workflow_id: str

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from activities.deposits import operations, store
 from api.authz import Principal, require
 from api.deposits.schemas import MoneyIn, WithdrawalOut
 from api.deps import EngineDep, ReadConn, TemporalDep
+from api.enums import ApiEnum, Direction
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, page_of, page_params
 from api.workflow_calls import WorkflowNotRunning, call
@@ -55,7 +55,7 @@ async def initiate(body: MoneyIn, request: Request, response: Response, engine: 
 
 @router.get("/withdrawals", response_model=Page[WithdrawalOut], summary="List withdrawals")
 async def list_withdrawals(conn: ReadConn, page: PageParams = Depends(page_params),
-                           status: WithdrawalStatus | None = None, direction: Literal["asc", "desc"] = "desc",
+                           status: ApiEnum[WithdrawalStatus] | None = None, direction: Direction = "desc",
                            principal: Principal = require("deposit:withdrawal:list")) -> Page[WithdrawalOut]:
     return await page_of(conn, T, page, WithdrawalOut.from_row, {"status": status}, direction)
 

@@ -96,7 +96,7 @@ async def test_api_chart_import_rejects_whole_file_and_adds_nodes(stack):
     r = await http.post("/api/v1/chart-of-accounts/nodes", json={"parent": "11.01", "code": "11.01.0103",
                                                                    "name": "Crypto Cash"})
     assert r.status_code == 201, r.text
-    assert r.json()["normal_balance"] == "debit"
+    assert r.json()["normal_balance"] == "DEBIT"
     again = await http.post("/api/v1/chart-of-accounts/nodes", json={"parent": "11.01", "code": "11.01.0103",
                                                                        "name": "Crypto Cash"})
     assert again.status_code == 201 and again.json()["account_set_id"] == r.json()["account_set_id"]

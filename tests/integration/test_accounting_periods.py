@@ -36,7 +36,7 @@ async def test_known_scenario_with_the_accrual_posted_through_the_api(stack, eng
         assert r.status_code == 201, r.text
         body = r.json()
         assert body["reference"] == "ACCR-2026-02" and r.headers["location"].endswith(body["id"])
-        assert sorted((e["direction"], e["units"]) for e in body["entries"]) == [("credit", 123_456), ("debit", 123_456)]
+        assert sorted((e["direction"], e["units"]) for e in body["entries"]) == [("CREDIT", 123_456), ("DEBIT", 123_456)]
         again = await stack.http.post("/api/v1/manual-transactions", json={
             "description": "Accrue February interest", "effective": "2026-02-28", "reference": "ACCR-2026-02",
             "entries": [_entry("62.01", "1234.56", "debit"), _entry("21.01.0103", "1234.56", "credit")]})

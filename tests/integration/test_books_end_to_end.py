@@ -95,15 +95,15 @@ async def test_books_balance_across_deposits_and_credit(books_stack, configs_fir
     assert r.status_code == 201, r.text
     fid, collateral_id = r.json()["id"], r.json()["collateral_id"]
     await wait_for(lambda: http.get(f"{API}/pending-credit-facilities/{fid}"),
-                   lambda b: b["pending_status"] == "PendingCollateralization")
+                   lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
     r = await http.post(f"{API}/collaterals/{collateral_id}/manual-update", json={"collateral": COLLATERAL})
     assert r.status_code == 200, r.text
-    assert (r.json()["stage"], r.json()["status"], r.json()["cvl"]) == ("active", "Active", {"value": "243"})
+    assert (r.json()["stage"], r.json()["status"], r.json()["cvl"]) == ("ACTIVE", "ACTIVE", {"value": "243"})
     r = await http.post(f"{API}/credit-facilities/{fid}/disbursals", json={"amount": DISBURSAL})
     assert r.status_code == 201, r.text
     did = r.json()["id"]
-    done = await wait_for(lambda: http.get(f"{API}/disbursals/{did}"), lambda b: b["status"] != "New")
-    assert done["status"] == "Confirmed", done
+    done = await wait_for(lambda: http.get(f"{API}/disbursals/{did}"), lambda b: b["status"] != "NEW")
+    assert done["status"] == "CONFIRMED", done
     if not configs_first:
         assert await _unattached_product_sets(stack.engine)  # nothing to attach them to yet
         await _load_chart_and_inject_equity(stack, today)

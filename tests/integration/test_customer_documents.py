@@ -93,9 +93,9 @@ async def test_archive_and_delete(dstack, tmp_path):
     doc = (await upload(dstack, c["id"])).json()
     for _ in range(2):  # idempotent
         r = await dstack.http.post(f"/api/v1/customer-documents/{doc['id']}/archive")
-        assert r.status_code == 200 and r.json()["status"] == "Archived"
+        assert r.status_code == 200 and r.json()["status"] == "ARCHIVED"
     listed = (await dstack.http.get(f"/api/v1/customers/{c['id']}/documents")).json()["items"]
-    assert [d["status"] for d in listed] == ["Archived"]
+    assert [d["status"] for d in listed] == ["ARCHIVED"]
 
     r = await dstack.http.delete(f"/api/v1/customer-documents/{doc['id']}")
     assert r.status_code == 204

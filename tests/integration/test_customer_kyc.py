@@ -32,9 +32,9 @@ async def test_green_verifies_with_mapped_level(cstack):
     await deliver(cstack, basic["id"], review(basic["id"], "GREEN"))
     await deliver(cstack, company["id"], review(company["id"], "GREEN", level="kyb-advanced"))
     assert (await get(cstack, basic["id"]))[
-        "kyc_status"] == "Verified" and (await get(cstack, basic["id"]))["kyc_level"] == "Basic"
+        "kyc_status"] == "VERIFIED" and (await get(cstack, basic["id"]))["kyc_level"] == "BASIC"
     verified = await get(cstack, company["id"])
-    assert verified["kyc_status"] == "Verified" and verified["kyc_level"] == "Advanced"
+    assert verified["kyc_status"] == "VERIFIED" and verified["kyc_level"] == "ADVANCED"
     assert verified["applicant_id"] == "app-0001"
     audit = (await cstack.http.get("/api/v1/audit-entries", params={"subject": "system:sumsub"})).json()
     assert sorted(e["object"] for e in audit["items"]) == sorted(
@@ -46,15 +46,15 @@ async def test_red_rejects_then_freezes_and_green_unfreezes_deposit_accounts(cst
     c = await create_customer(cstack.http)
     cid = c["id"]
     await deliver(cstack, cid, review(cid, "RED", created_at="2026-01-01 09:00:00.000"))
-    assert (await get(cstack, cid))["kyc_status"] == "Rejected"
+    assert (await get(cstack, cid))["kyc_status"] == "REJECTED"
     # rejected before ever being verified: nothing to freeze
     assert not [e for e in await customer_events(cstack, cid) if e[0] == "deposit_accounts_action_requested"]
 
     await deliver(cstack, cid, review(cid, "GREEN", created_at="2026-01-02 09:00:00.000"))
     await deliver(cstack, cid, review(cid, "RED", created_at="2026-01-03 09:00:00.000"))
-    assert (await get(cstack, cid))["kyc_status"] == "Rejected"
+    assert (await get(cstack, cid))["kyc_status"] == "REJECTED"
     await deliver(cstack, cid, review(cid, "GREEN", created_at="2026-01-04 09:00:00.000"))
-    assert (await get(cstack, cid))["kyc_status"] == "Verified"
+    assert (await get(cstack, cid))["kyc_status"] == "VERIFIED"
     actions = [p["action"] for t, p in await customer_events(cstack, cid) if t == "deposit_accounts_action_requested"]
     assert actions == ["freeze", "unfreeze"]
 
@@ -69,7 +69,7 @@ async def test_forged_or_missing_signature_is_401_and_changes_nothing(cstack):
     wrong_alg = await cstack.http.post("/webhooks/sumsub", content=body, headers={
         "x-payload-digest": "ab", "x-payload-digest-alg": "MD5"})
     assert wrong_alg.status_code == 401
-    assert (await get(cstack, c["id"]))["kyc_status"] == "PendingVerification"
+    assert (await get(cstack, c["id"]))["kyc_status"] == "PENDING_VERIFICATION"
     assert [t for t, _ in await customer_events(cstack, c["id"])] == ["initialized"]
     with pytest.raises(RPCError):  # no workflow was even started
         await cstack.client.get_workflow_handle(kyc_workflow_id(c["id"])).describe()
@@ -95,7 +95,7 @@ async def test_replayed_and_out_of_order_webhooks_are_harmless(cstack):
     stale_red = review(cid, "RED", created_at="2026-01-15 12:00:00.000", correlation="req-old")
     await deliver(cstack, cid, stale_red)  # older than the review already applied
     assert await customer_events(cstack, cid) == before
-    assert (await get(cstack, cid))["kyc_status"] == "Verified"
+    assert (await get(cstack, cid))["kyc_status"] == "VERIFIED"
 
 
 async def test_unknown_types_customers_and_bad_json_are_acknowledged_or_rejected(cstack):
@@ -147,7 +147,7 @@ async def test_one_run_absorbs_a_burst_and_drops_duplicates(db_url, engine, dev_
         handle = stack.client.get_workflow_handle(kyc_workflow_id(cid))
         applied = await handle.result()
         assert applied == 2  # the repeated RED was dropped by the workflow itself
-        assert (await get(stack, cid))["kyc_status"] == "Verified"
+        assert (await get(stack, cid))["kyc_status"] == "VERIFIED"
 
 
 
@@ -170,6 +170,6 @@ async def test_notices_handed_over_by_continue_as_new_and_signalled_at_start_are
     assert await run(red, green) == 2
     decisions = [t for t, _ in await customer_events(cstack, cid) if t in ("kyc_approved", "kyc_rejected")]
     assert decisions == ["kyc_rejected", "kyc_approved"]
-    assert (await get(cstack, cid))["kyc_status"] == "Verified"
+    assert (await get(cstack, cid))["kyc_status"] == "VERIFIED"
     later = notice("RED", "2026-04-02 10:00:00.000")
     assert await run(later, later) == 1  # the signalled repeat of a handed-over notice is dropped

@@ -46,7 +46,7 @@ async def test_email_and_telegram_updates_are_unique_and_idempotent(stack):
     http = stack.http
     a = await create_customer(http, email="first@example.com")
     b = await create_customer(http, email="second@example.com")
-    assert a["status"] == "Active"
+    assert a["status"] == "ACTIVE"
 
     r = await http.put(f"{API}/customers/{a['id']}/email", json={"email": "renamed@example.com"})
     assert r.status_code == 200 and r.json()["email"] == "renamed@example.com", r.text
@@ -83,11 +83,11 @@ async def test_freeze_and_unfreeze_carry_the_deposit_accounts(stack):
     assert (await deposit(stack, acct, 120_00)).status_code == 201
 
     r = await http.post(f"{API}/customers/{cid}/freeze")
-    assert r.status_code == 200 and r.json()["status"] == "Frozen", r.text
+    assert r.status_code == 200 and r.json()["status"] == "FROZEN", r.text
     assert (await _account(stack, acct))["status"] == "FROZEN"
     assert (await balance(stack, acct))["frozen"] == 120_00
     again = await http.post(f"{API}/customers/{cid}/freeze")
-    assert again.status_code == 200 and again.json()["status"] == "Frozen"
+    assert again.status_code == 200 and again.json()["status"] == "FROZEN"
     refused = await deposit(stack, acct, 1_00)
     assert refused.status_code == 409 and refused.json()["code"] == "deposit.deposit_account_frozen"
     listed = (await http.get(f"{API}/customers", params={"status": "Frozen"})).json()["items"]
@@ -100,10 +100,10 @@ async def test_freeze_and_unfreeze_carry_the_deposit_accounts(stack):
     assert r.status_code == 409 and r.json()["code"] == "customer.not_eligible_for_product", r.text
 
     r = await http.post(f"{API}/customers/{cid}/unfreeze")
-    assert r.status_code == 200 and r.json()["status"] == "Active", r.text
+    assert r.status_code == 200 and r.json()["status"] == "ACTIVE", r.text
     assert (await _account(stack, acct))["status"] == "ACTIVE"
     assert (await balance(stack, acct))["available"] == 120_00
-    assert (await http.post(f"{API}/customers/{cid}/unfreeze")).json()["status"] == "Active"
+    assert (await http.post(f"{API}/customers/{cid}/unfreeze")).json()["status"] == "ACTIVE"
     assert (await deposit(stack, acct, 1_00)).status_code == 201
 
     assert await _event_types(stack, "customer", cid) == ["initialized", "kyc_approved", "frozen", "unfrozen"]
@@ -140,8 +140,8 @@ async def test_a_kyc_red_still_holds_the_accounts_after_an_unfreeze(cstack):
     await deliver(cstack, cid, review(cid, "RED", created_at="2026-01-02 09:00:00.000"))
     assert (await _account(cstack, acct))["status"] == "FROZEN"
 
-    assert (await http.post(f"{API}/customers/{cid}/freeze")).json()["status"] == "Frozen"
-    assert (await http.post(f"{API}/customers/{cid}/unfreeze")).json()["status"] == "Active"
+    assert (await http.post(f"{API}/customers/{cid}/freeze")).json()["status"] == "FROZEN"
+    assert (await http.post(f"{API}/customers/{cid}/unfreeze")).json()["status"] == "ACTIVE"
     assert (await _account(cstack, acct))["status"] == "FROZEN"  # the KYC RED still holds it
     # and a GREEN does not release the accounts of a customer frozen by an operator
     assert (await http.post(f"{API}/customers/{cid}/freeze")).status_code == 200
@@ -175,10 +175,10 @@ async def test_close_is_refused_while_deposits_are_open_then_terminal(stack):
     assert (await http.post(f"{API}/deposits/{dep['id']}/revert")).status_code == 200
     assert (await http.post(f"{API}/deposit-accounts/{acct}/close")).json()["status"] == "CLOSED"
     r = await http.post(f"{API}/customers/{cid}/close")
-    assert r.status_code == 200 and r.json()["status"] == "Closed", r.text
+    assert r.status_code == 200 and r.json()["status"] == "CLOSED", r.text
     again = await http.post(f"{API}/customers/{cid}/close")
-    assert again.status_code == 200 and again.json()["status"] == "Closed"
-    assert (await http.get(f"{API}/customers", params={"status": "Closed"})).json()["items"][0]["id"] == cid
+    assert again.status_code == 200 and again.json()["status"] == "CLOSED"
+    assert (await http.get(f"{API}/customers", params={"status": "CLOSED"})).json()["items"][0]["id"] == cid
 
     for method, path, body in [("post", "freeze", None), ("post", "unfreeze", None),
                                ("put", "email", {"email": "late@example.com"}),
@@ -203,7 +203,7 @@ async def test_close_is_refused_while_a_credit_facility_is_open(stack):
     assert r.status_code == 201, r.text
     fid = r.json()["id"]
     await wait_for(lambda: http.get(f"{API}/pending-credit-facilities/{fid}"),
-                   lambda b: b["pending_status"] == "PendingCollateralization")
+                   lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
 
     async def refused_with(code: str, **row) -> None:
         if row:
@@ -221,7 +221,7 @@ async def test_close_is_refused_while_a_credit_facility_is_open(stack):
     await refused_with("customer.has_active_credit_facilities", status="Matured")
     await refused_with("customer.has_open_deposit_accounts", status="Closed")
     await refused_with("customer.has_open_deposit_accounts", stage="denied", proposal_status="Denied")
-    assert (await http.get(f"{API}/customers/{cid}")).json()["status"] == "Active"
+    assert (await http.get(f"{API}/customers/{cid}")).json()["status"] == "ACTIVE"
 
 
 async def test_lifecycle_commands_need_their_permissions(stack):
@@ -232,4 +232,4 @@ async def test_lifecycle_commands_need_their_permissions(stack):
                                ("put", "telegram-handle", {"telegram_handle": "v"})]:
         r = await getattr(viewer, method)(f"{API}/customers/{cid}/{path}", **({"json": body} if body else {}))
         assert r.status_code == 403 and r.json()["code"] == "auth.forbidden", (path, r.text)
-    assert (await viewer.get(f"{API}/customers/{cid}")).json()["status"] == "Active"
+    assert (await viewer.get(f"{API}/customers/{cid}")).json()["status"] == "ACTIVE"

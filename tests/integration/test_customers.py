@@ -18,8 +18,8 @@ async def test_create_read_and_reject_duplicates(cstack):
     assert r.status_code == 201, r.text
     body = r.json()
     assert r.headers["location"] == f"/api/v1/customers/{body['id']}"
-    assert body["kyc_status"] == "PendingVerification" and body["kyc_level"] == "NotKyced"
-    assert body["activity"] == "Active" and body["telegram_handle"] == "ada"
+    assert body["kyc_status"] == "PENDING_VERIFICATION" and body["kyc_level"] == "NOT_KYCED"
+    assert body["activity"] == "ACTIVE" and body["telegram_handle"] == "ada"
 
     dup = await http.post("/api/v1/customers", json={
         "email": "ada@example.com", "telegram_handle": "other", "customer_type": "Bank"})

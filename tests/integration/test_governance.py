@@ -28,7 +28,7 @@ async def _committee_policy(http, members, threshold):
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     pols = (await http.get("/api/v1/policies")).json()["items"]
-    pid = next(p["id"] for p in pols if p["process_type"] == "withdraw")
+    pid = next(p["id"] for p in pols if p["process_type"] == "WITHDRAW")
     r = await http.put(f"/api/v1/policies/{pid}/rules",
                        json={"type": "committee", "committee_id": cid, "threshold": threshold})
     assert r.status_code == 200, r.text
@@ -75,13 +75,13 @@ async def test_committee_and_threshold_validation(stack):
     r = await stack.http.post("/api/v1/committees", json={"name": "c", "member_user_ids": ids})
     cid = r.json()["id"]
     pols = (await stack.http.get("/api/v1/policies")).json()["items"]
-    assert {p["process_type"] for p in pols} == {"credit-facility-proposal", "disbursal", "withdraw"}
+    assert {p["process_type"] for p in pols} == {"CREDIT_FACILITY_PROPOSAL", "DISBURSAL", "WITHDRAW"}
     pid = pols[0]["id"]
     for bad in (0, 3):
         r = await stack.http.put(f"/api/v1/policies/{pid}/rules",
                                  json={"type": "committee", "committee_id": cid, "threshold": bad})
         assert r.status_code == 422 and r.json()["code"] == "governance.invalid_threshold"
-    assert (await stack.http.get(f"/api/v1/policies/{pid}")).json()["rules"] == {"type": "auto_approve"}
+    assert (await stack.http.get(f"/api/v1/policies/{pid}")).json()["rules"] == {"type": "AUTO_APPROVE"}
     r = await stack.http.post("/api/v1/committees", json={"name": "empty", "member_user_ids": []})
     assert r.status_code == 422
     r = await stack.http.post("/api/v1/committees", json={"name": "c", "member_user_ids": ids[:1]})
@@ -106,7 +106,7 @@ async def test_two_of_three_approve_and_rejected_votes(gov_stack):
     pid, op = await _start(stack)
 
     r = await _approve(voters[0], pid)
-    assert r.status_code == 200 and r.json()["status"] == "in_progress", r.text
+    assert r.status_code == 200 and r.json()["status"] == "IN_PROGRESS", r.text
     cases = [
         (_approve(outsider, pid), 409, "governance.not_eligible_voter"),
         (_approve(voters[0], pid), 409, "governance.already_voted"),
@@ -117,11 +117,11 @@ async def test_two_of_three_approve_and_rejected_votes(gov_stack):
         assert (r.status_code, r.json()["code"]) == (status, code), r.text
         assert r.headers["content-type"].startswith("application/problem+json")
     r = await _approve(voters[2], pid)
-    assert r.status_code == 200 and r.json()["status"] == "approved"
+    assert r.status_code == 200 and r.json()["status"] == "APPROVED"
     assert await op.result() == "approved"
 
     body = (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()
-    assert body["status"] == "approved" and [v["voter_id"] for v in body["votes"]] == [ids[0], ids[2]]
+    assert body["status"] == "APPROVED" and [v["voter_id"] for v in body["votes"]] == [ids[0], ids[2]]
     listed = (await stack.http.get("/api/v1/approval-processes?status=approved&process_type=withdraw")).json()
     assert [p["process_id"] for p in listed["items"]] == [pid]
     r = await _approve(voters[1], pid)  # late vote
@@ -136,7 +136,7 @@ async def test_deny_with_reason_concludes_at_once(gov_stack):
     await _committee_policy(stack.http, ids, threshold=3)
     pid, op = await _start(stack)
     r = await _deny(voters[1], pid, "insufficient KYC")
-    assert r.status_code == 200 and r.json()["status"] == "denied"
+    assert r.status_code == 200 and r.json()["status"] == "DENIED"
     assert await op.result() == "denied"
     body = (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()
     assert body["votes"][0]["reason"] == "insufficient KYC"
@@ -146,7 +146,7 @@ async def test_auto_approve_policy_needs_no_votes(gov_stack):
     pid, op = await _start(gov_stack)
     assert await op.result() == "approved"
     body = (await gov_stack.http.get(f"/api/v1/approval-processes/{pid}")).json()
-    assert body["status"] == "approved" and body["votes"] == []
+    assert body["status"] == "APPROVED" and body["votes"] == []
 
 
 async def test_process_survives_worker_restart(stack):
@@ -168,9 +168,9 @@ async def test_process_survives_worker_restart(stack):
     async with new_worker():
         r = await _approve(voters[0], pid)
         assert r.status_code == 409 and r.json()["code"] == "governance.already_voted"
-        assert (await _approve(voters[1], pid)).json()["status"] == "in_progress"
+        assert (await _approve(voters[1], pid)).json()["status"] == "IN_PROGRESS"
         body = (await _approve(voters[2], pid)).json()
-        assert body["status"] == "approved" and len(body["votes"]) == 3
+        assert body["status"] == "APPROVED" and len(body["votes"]) == 3
         assert await op.result() == "approved"
     body = (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()
     assert sorted(v["voter_id"] for v in body["votes"]) == sorted(ids)
@@ -221,7 +221,7 @@ async def test_vote_before_the_workflow_starts_is_retryable_not_concluded(stack)
     r = await _approve(voters[0], pid)
     assert r.status_code == 503 and r.json()["code"] == "common.unavailable", r.text
     assert r.headers["Retry-After"] == "1"
-    assert (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()["status"] == "in_progress"
+    assert (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()["status"] == "IN_PROGRESS"
 
 
 async def test_vote_without_a_worker_answers_503_in_bounded_time(stack, monkeypatch):

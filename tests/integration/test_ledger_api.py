@@ -32,7 +32,7 @@ async def test_account_balances_entries_sets_and_transactions(http, engine):
     r = await http.get(f"/ledger-accounts/{cust}")
     assert r.status_code == 200
     body = r.json()
-    assert body["balance_control"] == "settled"
+    assert body["balance_control"] == "SETTLED"
     assert {b["currency"]: b["settled"] for b in body["balances"]} == {"USD": 6_000, "BTC": 0}
 
     r = await http.get(f"/ledger-accounts/{cust}/balances", params={"as_of": txs[0].recorded_at.isoformat()})

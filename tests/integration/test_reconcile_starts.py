@@ -24,7 +24,7 @@ async def _wait_status(stack, withdrawal_id, wanted):
 async def _wait_pending(stack, proposal_id):
     for _ in range(200):
         body = (await stack.http.get(f"/api/v1/credit-facility-proposals/{proposal_id}")).json()
-        if body["stage"] == "pending":
+        if body["stage"] == "PENDING":
             return
         await asyncio.sleep(0.05)
     raise AssertionError(body)
@@ -75,7 +75,7 @@ async def test_lost_proposal_start_is_restarted(db_url, engine, ts_env):
             stack.app.state.temporal.set(real)
         assert r.status_code == 503, r.text
         [proposal] = (await stack.http.get("/api/v1/credit-facility-proposals")).json()["items"]
-        assert proposal["stage"] == "proposal"
+        assert proposal["stage"] == "PROPOSAL"
         # the customer's decision finds no workflow yet: a retryable 503, not "not pending"
         r = await customer_decision(stack.http, proposal["id"], True)
         assert r.status_code == 503 and r.headers.get("retry-after"), r.text

@@ -223,7 +223,7 @@ async def test_approval_process_id_is_readable_at_once(stack):
     assert r.status_code == 201, r.text
     pid = r.json()["approval_process_id"]
     r = await stack.http.get(f"{API}/approval-processes/{pid}")
-    assert r.status_code == 200 and r.json()["status"] == "in_progress", r.text
+    assert r.status_code == 200 and r.json()["status"] == "IN_PROGRESS", r.text
 
 
 async def test_cancel_while_awaiting_approval_ends_the_approval_process(stack):
@@ -236,7 +236,7 @@ async def test_cancel_while_awaiting_approval_ends_the_approval_process(stack):
     r = await stack.http.post(f"{API}/withdrawals/{w['id']}/cancel")
     assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
     process = (await stack.http.get(f"{API}/approval-processes/{w['id']}")).json()
-    assert process["status"] == "cancelled" and "cancelled" in process["ended_reason"]
+    assert process["status"] == "CANCELLED" and "cancelled" in process["ended_reason"]
     r = await voters[0].post(f"{API}/approval-processes/{w['id']}/approve")
     assert r.status_code == 409 and r.json()["code"] == "governance.approval_process_cancelled", r.text
     approval = stack.client.get_workflow_handle(approval_workflow_id(w["id"]))

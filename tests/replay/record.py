@@ -139,14 +139,14 @@ async def _credit_facility(db_url: str, engine: AsyncEngine, client: Client, nam
         assert r.status_code == 201, r.text
         fid, collateral_id = r.json()["id"], r.json()["collateral_id"]
         await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"),
-                       lambda b: b["pending_status"] == "PendingCollateralization")
+                       lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
         r = await http.post(f"/api/v1/collaterals/{collateral_id}/manual-update", json={"collateral": 2_333_334})
-        assert r.status_code == 200 and r.json()["status"] == "Active", r.text
+        assert r.status_code == 200 and r.json()["status"] == "ACTIVE", r.text
         r = await http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 50_000})
         assert r.status_code == 201, r.text
         did = r.json()["id"]
-        done = await wait_for(lambda: http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "New")
-        assert done["status"] == "Confirmed", done
+        done = await wait_for(lambda: http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "NEW")
+        assert done["status"] == "CONFIRMED", done
         return {name: client.get_workflow_handle(facility_workflow_id(fid))}
 
 

@@ -39,3 +39,32 @@ def test_connection_level_database_errors_are_store_unavailable():
     assert not store_unavailable(wrapped(InterfaceError, asyncpg.DataError("value out of int64 range")))
     assert not store_unavailable(ConnectionRefusedError("a provider, not the database"))
     assert not store_unavailable(RuntimeError("boom"))
+
+
+def test_a_literal_or_plain_enum_mismatch_lists_the_accepted_values_canonically():
+    """Pydantic's own enum / literal / tag errors (a type not built with api/enums.py) also say the
+    accepted values in the API's spelling."""
+    from enum import StrEnum
+    from typing import Literal
+
+    from pydantic import BaseModel, ValidationError
+
+    from api.errors import _jsonable_errors
+
+    class Side(StrEnum):
+        DEBIT = "debit"
+        CREDIT = "credit"
+
+    class M(BaseModel):
+        kind: Literal["in_progress", "FullyCollateralized"]
+        side: Side
+
+    try:
+        M.model_validate({"kind": "x", "side": "y"})
+    except ValidationError as exc:
+        errors = _jsonable_errors(exc.errors())
+    assert errors == [
+        {"loc": ["kind"], "type": "enum", "accepted": ["IN_PROGRESS", "FULLY_COLLATERALIZED"],
+         "msg": "Input should be one of: IN_PROGRESS, FULLY_COLLATERALIZED"},
+        {"loc": ["side"], "type": "enum", "accepted": ["DEBIT", "CREDIT"], "msg": "Input should be one of: DEBIT, CREDIT"},
+    ]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from activities.accounting import placement
 from activities.price import store
+from api.enums import normalize
 from domain.accounting.product_sets import CustomerType, deposit_accounts
 from domain.price.model import PriceQuote, PriceSource
 from tests.credit_fixtures import terms_json
@@ -54,7 +55,7 @@ async def propose(http, customer_id: str, amount: int = 100_000, *, accept: bool
     accepts it unless ``accept`` is False, so governance approval follows as before."""
     r = await http.post("/api/v1/credit-facility-proposals",
                         json={"customer_id": customer_id, "amount": amount, "terms": terms_json(**terms)})
-    if accept and r.status_code == 201 and r.json()["proposal_status"] == "PendingCustomerApproval":
+    if accept and r.status_code == 201 and r.json()["proposal_status"] == "PENDING_CUSTOMER_APPROVAL":
         d = await customer_decision(http, r.json()["id"], True)
         assert d.status_code == 200, d.text
     return r
@@ -86,7 +87,7 @@ async def committee(stack, process_type):
     r = await http.post("/api/v1/committees", json={"name": f"c-{uuid.uuid4().hex[:6]}", "member_user_ids": [voter_id]})
     assert r.status_code == 201, r.text
     pid = next(p["id"] for p in (await http.get("/api/v1/policies")).json()["items"]
-               if p["process_type"] == process_type)
+               if p["process_type"] == normalize(process_type))
     r = await http.put(f"/api/v1/policies/{pid}/rules",
                        json={"type": "committee", "committee_id": r.json()["id"], "threshold": 1})
     assert r.status_code == 200, r.text
@@ -108,10 +109,10 @@ async def active_facility(stack, amount=100_000, **terms):
     customer_id, deposit = await customer_with_deposit(stack)
     body = (await propose(stack.http, customer_id, amount, **terms)).json()
     await wait_for(lambda: stack.http.get(f"/api/v1/pending-credit-facilities/{body['id']}"),
-                   lambda b: b["pending_status"] == "PendingCollateralization")
+                   lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
     r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
                               json={"collateral": 10_000_000})  # 0.1 BTC = $6,000 at $60,000
-    assert r.json()["status"] == "Active", r.text
+    assert r.json()["status"] == "ACTIVE", r.text
     return body["id"], body["collateral_id"], deposit
 
 

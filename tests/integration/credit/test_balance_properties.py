@@ -86,6 +86,6 @@ async def test_the_reported_case_through_the_api(credit_stack):
     fid, _, _ = await active_facility(stack, amount=100_000, one_time_fee_rate="0")
     r = await stack.http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 50_000})
     assert r.status_code == 201, r.text
-    await wait_for(lambda: stack.http.get(f"/api/v1/disbursals/{r.json()['id']}"), lambda b: b["status"] != "New")
+    await wait_for(lambda: stack.http.get(f"/api/v1/disbursals/{r.json()['id']}"), lambda b: b["status"] != "NEW")
     bal = (await stack.http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
     assert (bal["facility"], bal["facility_remaining"], bal["disbursed"]) == (100_000, 50_000, 50_000), bal

@@ -47,7 +47,7 @@ async def test_accepted_proposal_is_approved_and_activates(credit_stack):
     body = await _proposal(stack)
     fid = body["id"]
     assert (body["stage"], body["proposal_status"], body["terms"]["customer_acceptance_required"]) == (
-        "proposal", "PendingCustomerApproval", True)
+        "PROPOSAL", "PENDING_CUSTOMER_APPROVAL", True)
     handle = stack.client.get_workflow_handle(facility_workflow_id(fid))
     assert (await handle.query(CreditFacilityWorkflow.summary)).status == "PendingCustomerApproval"
     listed = (await http.get("/api/v1/credit-facility-proposals?status=PendingCustomerApproval")).json()["items"]
@@ -59,12 +59,12 @@ async def test_accepted_proposal_is_approved_and_activates(credit_stack):
 
     r = await customer_decision(http, fid, True)
     assert r.status_code == 200, r.text
-    assert r.json()["proposal_status"] in ("PendingApproval", "Approved")  # governance auto-approves
+    assert r.json()["proposal_status"] in ("PENDING_APPROVAL", "APPROVED")  # governance auto-approves
     await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"),
-                   lambda b: b["pending_status"] == "PendingCollateralization")
+                   lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
     await _refused(http, fid)  # once only
     r = await http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update", json={"collateral": 10_000_000})
-    assert r.status_code == 200 and r.json()["status"] == "Active", r.text
+    assert r.status_code == 200 and r.json()["status"] == "ACTIVE", r.text
 
     events = await _events(http, fid)
     assert [e["event_type"] for e in events[:3]] == [
@@ -78,10 +78,10 @@ async def test_rejected_proposal_ends_with_nothing_posted(credit_stack):
     fid = (await _proposal(stack))["id"]
     r = await customer_decision(http, fid, False)
     assert r.status_code == 200, r.text
-    assert (r.json()["stage"], r.json()["proposal_status"]) == ("denied", "CustomerDenied")
+    assert (r.json()["stage"], r.json()["proposal_status"]) == ("DENIED", "CUSTOMER_DENIED")
     result = await stack.client.get_workflow_handle(facility_workflow_id(fid)).result()
     assert result["proposal_status"] == "CustomerDenied"  # the run ended
-    assert (await http.get(f"/api/v1/credit-facility-proposals/{fid}")).json()["proposal_status"] == "CustomerDenied"
+    assert (await http.get(f"/api/v1/credit-facility-proposals/{fid}")).json()["proposal_status"] == "CUSTOMER_DENIED"
     assert (await http.get(f"/api/v1/pending-credit-facilities/{fid}")).status_code == 404
     assert (await http.get(f"/api/v1/approval-processes/{fid}")).status_code == 404  # governance never asked
     bal = (await http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
@@ -97,10 +97,10 @@ async def test_rejected_proposal_ends_with_nothing_posted(credit_stack):
 async def test_terms_without_the_step_behave_as_before(credit_stack):
     stack, http = credit_stack, credit_stack.http
     body = await _proposal(stack, customer_acceptance_required=False)
-    assert (body["proposal_status"], body["terms"]["customer_acceptance_required"]) == ("PendingApproval", False)
+    assert (body["proposal_status"], body["terms"]["customer_acceptance_required"]) == ("PENDING_APPROVAL", False)
     fid = body["id"]
     await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"),
-                   lambda b: b["pending_status"] == "PendingCollateralization")
+                   lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
     assert "customer_approval_concluded" not in [e["event_type"] for e in await _events(http, fid)]
     await _refused(http, fid)
     r = await customer_decision(http, str(uuid.uuid4()), True)

@@ -26,12 +26,12 @@ async def _awaiting_vote(stack, amount: int):
     fid, _, deposit = await active_facility(stack, one_time_fee_rate="0")
     voter = await committee(stack, "disbursal")
     r = await stack.http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": amount})
-    assert r.status_code == 201 and r.json()["status"] == "New", r.text
+    assert r.status_code == 201 and r.json()["status"] == "NEW", r.text
     return fid, deposit, voter, r.json()["id"]
 
 
 async def _concluded(stack, did):
-    return await wait_for(lambda: stack.http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "New")
+    return await wait_for(lambda: stack.http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "NEW")
 
 
 async def _settlement_effective(stack, did):
@@ -47,7 +47,7 @@ async def test_settlement_refused_by_a_frozen_account_fails_the_disbursal_visibl
     await vote(voter, did)
 
     body = await _concluded(stack, did)
-    assert (body["status"], body["failure_code"]) == ("Failed", "ledger.account_locked"), body
+    assert (body["status"], body["failure_code"]) == ("FAILED", "ledger.account_locked"), body
     assert str(deposit) in body["failure_reason"]
     events = (await stack.http.get(f"/api/v1/disbursals/{did}/history")).json()
     assert [e["event_type"] for e in events] == ["initiated", "approved", "settlement_failed"]
@@ -76,7 +76,7 @@ async def test_settlement_refused_by_a_frozen_account_fails_the_disbursal_visibl
     r = await stack.http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 30_000})
     assert r.status_code == 201, r.text
     await vote(voter, r.json()["id"])
-    assert (await _concluded(stack, r.json()["id"]))["status"] == "Confirmed"
+    assert (await _concluded(stack, r.json()["id"]))["status"] == "CONFIRMED"
     assert await deposit_balance(stack, deposit) == 30_000
 
 
@@ -89,7 +89,7 @@ async def test_settlement_in_a_closed_month_posts_on_the_first_open_day(credit_s
                            {"d": today, "j": ledger.DEFAULT_JOURNAL_ID})
     await vote(voter, did)
     body = await _concluded(stack, did)
-    assert (body["status"], body["failure_code"]) == ("Confirmed", None), body
+    assert (body["status"], body["failure_code"]) == ("CONFIRMED", None), body
     assert await _settlement_effective(stack, did) == today + timedelta(days=1)
     assert await deposit_balance(stack, deposit) == 20_000
 

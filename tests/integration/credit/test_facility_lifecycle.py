@@ -13,7 +13,7 @@ from tests.integration.credit.facility_helpers import (
 
 async def _pending(http, fid):
     return await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"),
-                          lambda b: b["pending_status"] == "PendingCollateralization")
+                          lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
 
 
 async def _collateral(http, collateral_id, sats):
@@ -30,11 +30,11 @@ async def test_full_path_to_the_cent(credit_stack):
     proposal = r.json()
     fid, collateral_id = proposal["id"], proposal["collateral_id"]
     assert r.headers["location"] == f"/api/v1/credit-facility-proposals/{fid}"
-    assert proposal["proposal_status"] == "PendingCustomerApproval"  # the helper's customer then accepts
+    assert proposal["proposal_status"] == "PENDING_CUSTOMER_APPROVAL"  # the helper's customer then accepts
     assert proposal["terms"]["customer_acceptance_required"] is True  # the new-product default
     pending = await _pending(http, fid)
-    assert pending["proposal_status"] == "Approved"
-    assert pending["collateralization_state"] == "NotYetCollateralized"
+    assert pending["proposal_status"] == "APPROVED"
+    assert pending["collateralization_state"] == "NOT_YET_COLLATERALIZED"
     bal = (await http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
     assert bal["facility"] == 100_000 and bal["facility_remaining"] == 0  # commitment on PENDING only
 
@@ -43,14 +43,14 @@ async def test_full_path_to_the_cent(credit_stack):
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["stage"], body["collateralization_state"], body["cvl"]) == (
-        "pending", "UnderCollateralized", {"value": "120"})
+        "PENDING", "UNDER_COLLATERALIZED", {"value": "120"})
     body = (await _collateral(http, collateral_id, 2_333_333)).json()
-    assert (body["stage"], body["cvl"]) == ("pending", {"value": "139"})  # below initial CVL: no activation
+    assert (body["stage"], body["cvl"]) == ("PENDING", {"value": "139"})  # below initial CVL: no activation
     assert (await http.get(f"/api/v1/credit-facilities/{fid}")).status_code == 404
 
     body = (await _collateral(http, collateral_id, 2_333_334)).json()
-    assert (body["stage"], body["status"], body["pending_status"]) == ("active", "Active", "Completed")
-    assert body["cvl"] == {"value": "140"} and body["collateralization_state"] == "FullyCollateralized"
+    assert (body["stage"], body["status"], body["pending_status"]) == ("ACTIVE", "ACTIVE", "COMPLETED")
+    assert body["cvl"] == {"value": "140"} and body["collateralization_state"] == "FULLY_COLLATERALIZED"
     assert body["drawn"] == 1_000 and body["disbursed"] == 1_000  # fee-sized initial disbursal (multiple policy)
     bal = (await http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
     assert bal == {"facility": 100_000, "facility_remaining": 99_000, "collateral": 2_333_334, "disbursed": 1_000,
@@ -61,8 +61,8 @@ async def test_full_path_to_the_cent(credit_stack):
     r = await http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 50_000})
     assert r.status_code == 201, r.text
     did = r.json()["id"]
-    done = await wait_for(lambda: http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "New")
-    assert done["status"] == "Confirmed" and done["amount"] == 50_000
+    done = await wait_for(lambda: http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "NEW")
+    assert done["status"] == "CONFIRMED" and done["amount"] == 50_000
     assert await deposit_balance(stack, deposit) == 50_000
     bal = (await http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
     assert (bal["facility_remaining"], bal["disbursed"], bal["uncovered_outstanding"]) == (49_000, 51_000, 51_000)
@@ -76,7 +76,7 @@ async def test_full_path_to_the_cent(credit_stack):
                           "pending_facility_created", "collateral_updated"]
     assert "facility_activated" in events and "disbursal_concluded" in events
     states = [h["state"] for h in (await http.get(f"/api/v1/credit-facilities/{fid}/collateralization-history")).json()]
-    assert states == ["UnderCollateralized", "FullyCollateralized", "FullyCollateralized"]
+    assert states == ["UNDER_COLLATERALIZED", "FULLY_COLLATERALIZED", "FULLY_COLLATERALIZED"]
     updates = (await http.get(f"/api/v1/credit-facilities/{fid}/collateral-updates")).json()
     assert [u["collateral"] for u in updates] == [2_000_000, 2_333_333, 2_333_334]
     listed = (await http.get("/api/v1/credit-facilities?status=Active")).json()["items"]

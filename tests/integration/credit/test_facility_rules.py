@@ -28,8 +28,8 @@ async def test_proposal_denied_bycommittee(credit_stack):
     fid = (await propose(stack.http, customer_id)).json()["id"]
     await vote(voter, fid, approve=False)
     body = await wait_for(lambda: stack.http.get(f"/api/v1/credit-facility-proposals/{fid}"),
-                          lambda b: b["proposal_status"] != "PendingApproval")
-    assert (body["proposal_status"], body["stage"]) == ("Denied", "denied")
+                          lambda b: b["proposal_status"] != "PENDING_APPROVAL")
+    assert (body["proposal_status"], body["stage"]) == ("DENIED", "DENIED")
     assert (await stack.http.get(f"/api/v1/pending-credit-facilities/{fid}")).status_code == 404
     bal = (await stack.http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
     assert bal["facility"] == 0  # no accounts, nothing posted
@@ -45,12 +45,12 @@ async def test_disbursal_denied_posts_nothing_lasting(credit_stack):
     r = await stack.http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 30_000})
     assert r.status_code == 201, r.text
     did = r.json()["id"]
-    assert r.json()["status"] == "New"
+    assert r.json()["status"] == "NEW"
     bal = (await stack.http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
     assert (bal["facility_remaining"], bal["uncovered_outstanding"]) == (70_000, 30_000)  # reserved
     await vote(voter, did, approve=False)
-    body = await wait_for(lambda: stack.http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "New")
-    assert body["status"] == "Denied"
+    body = await wait_for(lambda: stack.http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "NEW")
+    assert body["status"] == "DENIED"
     bal = (await stack.http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
     assert (bal["facility_remaining"], bal["uncovered_outstanding"], bal["disbursed"]) == (100_000, 0, 0)
     assert await deposit_balance(stack, deposit) == 0
@@ -69,12 +69,12 @@ async def test_stale_price_refused_and_nothing_recorded(credit_stack):
                               json={"collateral": 10_000_000})
     assert r.status_code == 503 and r.json()["code"] == "price.stale_price", r.text
     after = (await stack.http.get(f"/api/v1/pending-credit-facilities/{body['id']}")).json()
-    assert (after["collateral"], after["stage"]) == (0, "pending")
+    assert (after["collateral"], after["stage"]) == (0, "PENDING")
     assert (await stack.http.get(f"/api/v1/credit-facilities/{body['id']}/collateral-updates")).json() == []
     await set_price(stack.engine, PRICE)  # fresh again: the same command now works and activates
     r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
                               json={"collateral": 10_000_000})
-    assert r.status_code == 200 and r.json()["status"] == "Active", r.text
+    assert r.status_code == 200 and r.json()["status"] == "ACTIVE", r.text
 
 
 async def test_invalid_terms_rejected_field_by_field(credit_stack):
@@ -116,7 +116,7 @@ async def test_concurrent_disbursals_never_exceed_the_facility(credit_stack):
     assert sorted(r.status_code for r in rs) == [201, 201, 201, 422]
     ids = [r.json()["id"] for r in rs if r.status_code == 201]
     for did in ids:
-        await wait_for(lambda did=did: stack.http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] == "Confirmed")
+        await wait_for(lambda did=did: stack.http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] == "CONFIRMED")
     assert await deposit_balance(stack, deposit) == 90_000
     bal = (await stack.http.get(f"/api/v1/credit-facilities/{fid}/balance")).json()
     assert (bal["facility_remaining"], bal["disbursed"]) == (10_000, 90_000)

@@ -58,7 +58,7 @@ async def test_feed_records_changes_only_and_survives_provider_failure(db_url, e
         assert await counts(stack) == (2, 2)
 
         body = (await stack.http.get("/api/v1/price")).json()
-        assert body["usd_cents_per_btc"] == 1_681_012 and body["source"] == "bitfinex"
+        assert body["usd_cents_per_btc"] == 1_681_012 and body["source"] == "BITFINEX"
         assert body["stale"] is False and body["max_age_seconds"] == 300
         history = (await stack.http.get("/api/v1/price/history")).json()
         assert [(h["usd_cents_per_btc"], h["previous_cents"]) for h in history] == [
@@ -99,7 +99,7 @@ async def test_manual_price_source(db_url, engine, ts_env):
     async with Stack.start(db_url, engine, ts_env.client, price_source="manual") as stack:
         assert (await run_feed(stack)).status == "fetch_failed"  # nothing set yet
         r = await stack.http.put("/api/v1/price", json={"usd_cents_per_btc": 6_000_000})
-        assert r.status_code == 200 and r.json()["source"] == "manual" and r.json()["stale"] is False
+        assert r.status_code == 200 and r.json()["source"] == "MANUAL" and r.json()["stale"] is False
         confirmed = await run_feed(stack)  # the feed re-confirms the operator's price
         assert (confirmed.status, confirmed.changed, confirmed.usd_cents_per_btc) == ("recorded", False, 6_000_000)
         bad = await stack.http.put("/api/v1/price", json={"usd_cents_per_btc": 0})

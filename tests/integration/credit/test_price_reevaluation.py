@@ -45,10 +45,10 @@ async def _active_with_outstanding(stack, collateral_sats: int, disbursed: int) 
     body = (await propose(stack.http, customer_id, 100_000, one_time_fee_rate="0")).json()
     fid = body["id"]
     await wait_for(lambda: stack.http.get(f"/api/v1/pending-credit-facilities/{fid}"),
-                   lambda b: b["pending_status"] == "PendingCollateralization")
+                   lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
     r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
                               json={"collateral": collateral_sats})
-    assert r.json()["status"] == "Active", r.text
+    assert r.json()["status"] == "ACTIVE", r.text
     r = await stack.http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": disbursed})
     assert r.status_code == 201, r.text
     await wait_for(lambda: stack.http.get(f"/api/v1/credit-facilities/{fid}"), lambda b: b["disbursed"] == disbursed)
@@ -82,7 +82,7 @@ async def test_price_moves_cross_thresholds_with_hysteresis(feed_stack):
     fid = await _active_with_outstanding(stack, 10_000_000, 50_000)
     # 1 BTC against $500 drawn: CVL 12,000 at $60,000, still far above 125 at every price below
     safe = await _active_with_outstanding(stack, 100_000_000, 50_000)
-    assert (await _facility(stack, fid))["collateralization_state"] == "FullyCollateralized"
+    assert (await _facility(stack, fid))["collateralization_state"] == "FULLY_COLLATERALIZED"
     base, safe_base = await _history(stack, fid), await _history(stack, safe)
     safe_events = await _event_count(stack, safe)
 
@@ -91,9 +91,9 @@ async def test_price_moves_cross_thresholds_with_hysteresis(feed_stack):
 
     tick = await _feed(stack, bfx, "6000")  # CVL 120 < margin call 125
     assert tick.signalled == [fid]
-    body = await _settled(stack, fid, "UnderMarginCallThreshold")
+    body = await _settled(stack, fid, "UNDER_MARGIN_CALL_THRESHOLD")
     assert body["cvl"] == {"value": "120"} and body["price_cents"] == 600_000
-    assert await _history(stack, fid) == [*base, ("UnderMarginCallThreshold", "120", 600_000)]
+    assert await _history(stack, fid) == [*base, ("UNDER_MARGIN_CALL_THRESHOLD", "120", 600_000)]
 
     for dollars, cvl in (("6400", 128), ("6500", 130)):  # above 125 but not above 125 + 5: unchanged
         tick = await _feed(stack, bfx, dollars)
@@ -102,14 +102,14 @@ async def test_price_moves_cross_thresholds_with_hysteresis(feed_stack):
 
     tick = await _feed(stack, bfx, "6550")  # CVL 131 > 130: upgrade
     assert tick.signalled == [fid]
-    body = await _settled(stack, fid, "FullyCollateralized")
+    body = await _settled(stack, fid, "FULLY_COLLATERALIZED")
     assert body["cvl"] == {"value": "131"}
-    assert (await _history(stack, fid))[-1] == ("FullyCollateralized", "131", 655_000)
+    assert (await _history(stack, fid))[-1] == ("FULLY_COLLATERALIZED", "131", 655_000)
     assert await _event_count(stack, fid) == events_before + 1
 
     tick = await _feed(stack, bfx, "5000")  # CVL 100 < liquidation 105: straight down two states
     assert tick.signalled == [fid]
-    await _settled(stack, fid, "UnderLiquidationThreshold")
+    await _settled(stack, fid, "UNDER_LIQUIDATION_THRESHOLD")
     handle = stack.client.get_workflow_handle(facility_workflow_id(fid))
     for _ in range(100):  # the upsert follows the activity's commit in the next workflow task
         if (await handle.describe()).typed_search_attributes.get(LANA_COLLATERALIZATION) == "UnderLiquidationThreshold":
@@ -128,7 +128,7 @@ async def test_replayed_signal_and_reevaluation_change_nothing(feed_stack):
     await _feed(stack, bfx, "60000")
     fid = await _active_with_outstanding(stack, 10_000_000, 50_000)
     tick = await _feed(stack, bfx, "6000")
-    await _settled(stack, fid, "UnderMarginCallThreshold")
+    await _settled(stack, fid, "UNDER_MARGIN_CALL_THRESHOLD")
     history, count = await _history(stack, fid), await _event_count(stack, fid)
 
     from domain.price.model import PriceChanged
@@ -159,10 +159,10 @@ async def _pending_with(stack, collateral_sats: int) -> dict:
     customer_id, _ = await customer_with_deposit(stack)
     body = (await propose(stack.http, customer_id, 100_000, one_time_fee_rate="0")).json()
     await wait_for(lambda: stack.http.get(f"/api/v1/pending-credit-facilities/{body['id']}"),
-                   lambda b: b["pending_status"] == "PendingCollateralization")
+                   lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
     r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
                               json={"collateral": collateral_sats})
-    assert (r.json()["stage"], r.json()["collateralization_state"]) == ("pending", "UnderCollateralized"), r.text
+    assert (r.json()["stage"], r.json()["collateralization_state"]) == ("PENDING", "UNDER_COLLATERALIZED"), r.text
     return body
 
 
@@ -177,12 +177,12 @@ async def test_price_rise_activates_a_fully_collateralized_pending_facility(feed
     tick = await _feed(stack, bfx, "70000")  # CVL 140 = initial CVL for the first one
     assert tick.signalled == [ready["id"]]
     body = await wait_for(lambda: stack.http.get(f"/api/v1/credit-facilities/{ready['id']}"),
-                          lambda b: b["status"] == "Active")
+                          lambda b: b["status"] == "ACTIVE")
     assert (body["cvl"], body["collateralization_state"], body["price_cents"]) == (
-        {"value": "140"}, "FullyCollateralized", 7_000_000)
-    assert ("FullyCollateralized", "140", 7_000_000) in await _history(stack, ready["id"])
+        {"value": "140"}, "FULLY_COLLATERALIZED", 7_000_000)
+    assert ("FULLY_COLLATERALIZED", "140", 7_000_000) in await _history(stack, ready["id"])
     other = (await stack.http.get(f"/api/v1/pending-credit-facilities/{short['id']}")).json()
-    assert (other["stage"], other["collateralization_state"]) == ("pending", "UnderCollateralized")
+    assert (other["stage"], other["collateralization_state"]) == ("PENDING", "UNDER_COLLATERALIZED")
     assert short["id"] not in (await _feed(stack, bfx, "70002")).signalled  # still short of 140: not signalled
 
 
@@ -193,7 +193,7 @@ async def test_posting_the_same_collateral_again_reevaluates_at_the_current_pric
     await set_price(stack.engine, 7_000_000)  # recorded without the feed: no signal
     r = await stack.http.post(f"/api/v1/collaterals/{body['collateral_id']}/manual-update",
                               json={"collateral": 2_000_000})
-    assert (r.json()["status"], r.json()["cvl"]) == ("Active", {"value": "140"}), r.text
+    assert (r.json()["status"], r.json()["cvl"]) == ("ACTIVE", {"value": "140"}), r.text
     updates = (await stack.http.get(f"/api/v1/credit-facilities/{body['id']}/collateral-updates")).json()
     assert len(updates) == 1  # nothing new posted for the same amount
 
@@ -207,9 +207,9 @@ async def test_manual_price_drop_raises_a_margin_call(db_url, engine, ts_env):
         fid = await _active_with_outstanding(stack, 10_000_000, 50_000)  # CVL 1200 at $60,000
         r = await stack.http.put("/api/v1/price", json={"usd_cents_per_btc": 600_000})  # CVL 120 < 125
         assert r.status_code == 200 and r.json()["usd_cents_per_btc"] == 600_000, r.text
-        body = await _settled(stack, fid, "UnderMarginCallThreshold")
+        body = await _settled(stack, fid, "UNDER_MARGIN_CALL_THRESHOLD")
         assert (body["cvl"], body["price_cents"]) == ({"value": "120"}, 600_000)
-        assert (await _history(stack, fid))[-1] == ("UnderMarginCallThreshold", "120", 600_000)
+        assert (await _history(stack, fid))[-1] == ("UNDER_MARGIN_CALL_THRESHOLD", "120", 600_000)
 
         quote = PriceQuote(usd_cents_per_btc=550_000, source=PriceSource.MANUAL, observed_at=datetime.now(UTC))
         queue = stack.settings.temporal_task_queue

@@ -17,7 +17,7 @@ async def test_create_get_update_list(stack):
     body = r.json()
     assert r.headers["location"] == f"/api/v1/terms-templates/{body['id']}"
     assert body["terms"]["initial_cvl"] == "140" and body["terms"]["duration"] == {"period": "MONTHS", "units": 3}
-    assert body["duration_class"] == "ShortTerm" and body["effective_annual_rate"] == "16"
+    assert body["duration_class"] == "SHORT_TERM" and body["effective_annual_rate"] == "16"
     assert body["version"] == 1
 
     got = await stack.http.get(f"/api/v1/terms-templates/{body['id']}")
