@@ -188,7 +188,7 @@ async def collateral_history(facility_id: uuid.UUID, conn: ReadConn,
 async def balance(facility_id: uuid.UUID, conn: ReadConn,
                   principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
     row = await facility_row(conn, str(facility_id))
-    return FacilityBalance(**(await facility_balance(conn, row.accounts)).as_dict())
+    return await facility_balance(conn, row.accounts)
 
 
 @router.post("/collaterals/{collateral_id}/manual-update", response_model=CreditFacilityOut, responses=UNAVAILABLE,

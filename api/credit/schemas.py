@@ -10,6 +10,7 @@ from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from api.enums import ApiEnum, Direction, api_enum
+from domain.credit.balance import FacilityBalanceSummary
 from domain.credit.cvl import CollateralizationState, PendingCollateralizationState, cvl_json
 from domain.credit.status import DisbursalStatus, FacilityStatus, PendingStatus, ProposalStatus, Stage
 from domain.credit.terms import (
@@ -184,17 +185,8 @@ class CollateralUpdateEntry(BaseModel):
     recorded_at: datetime | None
 
 
-class FacilityBalance(BaseModel):
-    """Ledger read (credit.md §13) of the accounts that exist so far."""
-
-    facility: int
-    facility_remaining: int
-    collateral: int
-    disbursed: int
-    not_yet_due_disbursed_outstanding: int
-    uncovered_outstanding: int
-    fee_income: int
-    total_outstanding: int
+# Ledger read (credit.md §13) of the accounts that exist so far: the domain's summary is the body.
+FacilityBalance = FacilityBalanceSummary
 
 
 def direction_param(direction: Direction = "desc") -> str:

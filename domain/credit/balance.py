@@ -19,6 +19,8 @@ from domain.ledger.model import Balance
 
 @dataclass(frozen=True)
 class FacilityBalanceSummary:
+    """Ledger read (credit.md §13) of the accounts that exist so far (also the API's body)."""
+
     facility: int
     facility_remaining: int
     collateral: int
