@@ -37,11 +37,8 @@ class FacilityBalanceSummary:
 def summarize(balances: Mapping[str, Balance | None]) -> FacilityBalanceSummary:
     """Every §13 figure that the facility's accounts so far allow; an account not yet created counts 0."""
 
-    def get(role: str) -> Balance | None:
-        return balances.get(role)
-
-    fac, uncov, dr_nyd = get("facility"), get("uncovered_outstanding"), get("disbursed_receivable_not_yet_due")
-    coll, fee = get("collateral"), get("fee_income")
+    fac, uncov = balances.get("facility"), balances.get("uncovered_outstanding")
+    dr_nyd, coll, fee = (balances.get(r) for r in ("disbursed_receivable_not_yet_due", "collateral", "fee_income"))
     reserved_ever = uncov.pending_amounts.dr if uncov else 0
     not_yet_due = dr_nyd.settled if dr_nyd else 0
     return FacilityBalanceSummary(
