@@ -11,8 +11,9 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DOCUMENTS_LINK_MAX_TTL_S = 7 * 24 * 3600  # also S3's longest presigned URL
@@ -119,6 +120,17 @@ class Settings(BaseSettings):
     price_fixed_usd_cents_per_btc: int = Field(0, ge=0, description="The price for price_source=fixed")
     price_bitfinex_url: str = "https://api-pub.bitfinex.com"
 
+    # Business time (credit.md §12.1, docs/operations.md "End of day"): the business date closes at
+    # business_closing_time (wall clock in business_timezone); real = it follows the wall clock,
+    # simulated = an instant kept in PostgreSQL that POST /time/advance-to-next-end-of-day moves
+    # (meant for development and demos: `lana dev --simulated-time`).
+    business_timezone: str = Field("UTC", description="IANA time zone of the business day")
+    business_closing_time: dt.time = Field(dt.time(0), description="Wall-clock time a business day closes at")
+    clock_mode: Literal["real", "simulated"] = Field("real", description="real | simulated")
+    end_of_day_poll_seconds: int = Field(300, ge=10, description="How often the schedule looks for closed dates")
+    end_of_day_page_size: int = Field(500, ge=1, le=10_000, description="Entities per batch page")
+    time_advance_wait_seconds: float = Field(300.0, gt=0, description="How long an advance waits for one date's run")
+
     # Worker sweep that restarts workflows whose start was lost after their entity was written
     # (workers/reconcile.py): how often, and how old an entity must be before it is considered lost.
     reconcile_every_s: float = 60.0
@@ -126,6 +138,15 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON in production, console in development
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
 
     @property
     def is_production(self) -> bool:
