@@ -28,7 +28,15 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
     activities += _price_activities(deps)
     activities += _credit_activities(deps)
     activities += _deposit_activities(deps)
+    activities += _time_activities(deps)
     return activities
+
+
+def _time_activities(deps: Deps) -> list[Callable[..., Any]]:
+    from activities.time.activity import EndOfDayActivities
+
+    eod = EndOfDayActivities(deps.engine, deps.settings)
+    return [eod.dates_to_close, eod.run_step, eod.record_completion]
 
 
 def _deposit_activities(deps: Deps) -> list[Callable[..., Any]]:

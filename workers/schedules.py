@@ -20,8 +20,11 @@ from temporalio.client import (
 
 from domain.customers.messages import ClassificationInput
 from domain.price.model import PriceFeedInput
+from domain.time.end_of_day import ProducerInput
 from ground.settings import Settings
 from workflows.customer_activity import SCHEDULE_ID, CustomerActivityClassificationWorkflow
+from workflows.end_of_day import SCHEDULE_ID as END_OF_DAY_SCHEDULE_ID
+from workflows.end_of_day import EndOfDayProducerWorkflow
 from workflows.price_feed import SCHEDULE_ID as PRICE_SCHEDULE_ID
 from workflows.price_feed import PriceFeedWorkflow
 
@@ -72,6 +75,29 @@ async def ensure_price_feed_schedule(client: Client, settings: Settings) -> bool
     return await _ensure(client, PRICE_SCHEDULE_ID, price_feed_schedule(settings))
 
 
+def end_of_day_schedule(settings: Settings) -> Schedule:
+    """Every few minutes, the producer runs EndOfDay for each date that closed since the last
+    completed one. Paused on a simulated clock: there the operator's advance runs the dates."""
+    simulated = settings.clock_mode == "simulated"
+    note = ("Paused: the clock is simulated (POST /api/v1/time/advance-to-next-end-of-day runs the dates)"
+            if simulated else f"Run EndOfDay for each business date closed at {settings.business_closing_time} "
+                              f"{settings.business_timezone}")
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            EndOfDayProducerWorkflow.run, ProducerInput(page_size=settings.end_of_day_page_size),
+            id=END_OF_DAY_SCHEDULE_ID, task_queue=settings.temporal_task_queue),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.end_of_day_poll_seconds))]),
+        # a catch-up of many dates may outlast ticks: skip them (the running one goes on to the last)
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)),
+        state=ScheduleState(note=note, paused=simulated),
+    )
+
+
+async def ensure_end_of_day_schedule(client: Client, settings: Settings) -> bool:
+    """Create the end-of-day schedule, or bring it up to date (paused on a simulated clock). True when created."""
+    return await _ensure(client, END_OF_DAY_SCHEDULE_ID, end_of_day_schedule(settings))
+
+
 async def _ensure(client: Client, schedule_id: str, schedule: Schedule) -> bool:
     try:
         await client.create_schedule(schedule_id, schedule)
@@ -85,6 +111,7 @@ async def _ensure(client: Client, schedule_id: str, schedule: Schedule) -> bool:
 async def ensure_all(client: Client, settings: Settings) -> None:
     await ensure_classification_schedule(client, settings)
     await ensure_price_feed_schedule(client, settings)
+    await ensure_end_of_day_schedule(client, settings)
 
 
 async def bootstrap_step(settings: Settings) -> None:

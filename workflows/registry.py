@@ -9,9 +9,10 @@ from workflows.approval_process import ApprovalProcessWorkflow
 from workflows.credit_facility import CreditFacilityWorkflow
 from workflows.customer_activity import CustomerActivityClassificationWorkflow
 from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
+from workflows.end_of_day import EndOfDayProducerWorkflow, EndOfDayWorkflow
 from workflows.price_feed import PriceFeedWorkflow
 from workflows.withdrawal import WithdrawalWorkflow
 
 WORKFLOWS: list[type] = [ApprovalProcessWorkflow, CustomerKycWorkflow, KycLinkWorkflow,
                          CustomerActivityClassificationWorkflow, PriceFeedWorkflow, CreditFacilityWorkflow,
-                         WithdrawalWorkflow]
+                         WithdrawalWorkflow, EndOfDayWorkflow, EndOfDayProducerWorkflow]

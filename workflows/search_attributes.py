@@ -14,6 +14,9 @@ LANA_CUSTOMER_ID = SearchAttributeKey.for_keyword("LanaCustomerId")
 LANA_ACCOUNT_ID = SearchAttributeKey.for_keyword("LanaAccountId")
 LANA_PROCESS_TYPE = SearchAttributeKey.for_keyword("LanaProcessType")
 LANA_COLLATERALIZATION = SearchAttributeKey.for_keyword("LanaCollateralization")
+LANA_STEP = SearchAttributeKey.for_keyword("LanaStep")  # the end-of-day step running
+LANA_OBLIGATION_STATUS = SearchAttributeKey.for_keyword("LanaObligationStatus")  # a facility's worst obligation
+LANA_NEXT_ACCRUAL_DATE = SearchAttributeKey.for_keyword("LanaNextAccrualDate")  # ISO date: sorts as text
 
 ALL_KEYS = [
     LANA_ENTITY_ID,
@@ -22,6 +25,9 @@ ALL_KEYS = [
     LANA_ACCOUNT_ID,
     LANA_PROCESS_TYPE,
     LANA_COLLATERALIZATION,
+    LANA_STEP,
+    LANA_OBLIGATION_STATUS,
+    LANA_NEXT_ACCRUAL_DATE,
 ]
 
 
