@@ -37,6 +37,8 @@ from temporalio.service import RPCError
 with workflow.unsafe.imports_passed_through():
     from activities.boundary import ACTIVITY_OPTIONS, COMMAND_OPTIONS, check, refusal_of, refuse
     from activities.credit.activity import CollateralizationActivities, CreditFacilityActivities
+    from domain.credit import facility_day
+    from domain.credit.end_of_day import FacilityEvent
     from domain.credit.facility import CreditFacility
     from domain.credit.messages import (
         ActivateInput,
@@ -56,11 +58,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import ServiceUnavailable
     from domain.governance.voting import ApprovalStatus
     from domain.price.model import PriceChanged
+    from domain.time.end_of_day import FACILITY_EVENT_SIGNAL
     from workflows.approval_process import request_approval
     from workflows.search_attributes import (
         LANA_COLLATERALIZATION,
         LANA_CUSTOMER_ID,
         LANA_ENTITY_ID,
+        LANA_NEXT_ACCRUAL_DATE,
+        LANA_OBLIGATION_STATUS,
         LANA_PROCESS_TYPE,
         LANA_STATUS,
     )
@@ -82,6 +87,8 @@ class CreditFacilityWorkflow:
         self._published: tuple | None = None
         self._unconcluded: dict[str, str] = {}  # disbursal id -> code of the refused conclusion
         self._price_seen: datetime | None = None
+        # heard from end-of-day events; the activities' snapshots do not carry it (read model)
+        self.day = state.end_of_day or facility_day.FacilityDay()
 
     @workflow.run
     async def run(self, state: FacilityState) -> FacilityState:
@@ -107,7 +114,7 @@ class CreditFacilityWorkflow:
             if self._closed():
                 break
             await workflow.wait_condition(lambda: not self.state.in_flight and workflow.all_handlers_finished())
-            workflow.continue_as_new(self.state)
+            workflow.continue_as_new(self.state.model_copy(update={"end_of_day": self.day}))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
@@ -204,6 +211,26 @@ class CreditFacilityWorkflow:
             workflow.logger.warning("price %s not applied: %s %s", sig.usd_cents_per_btc, refusal.type,
                                     refusal.message)
 
+    # -- end of day ------------------------------------------------------------------------------
+    @workflow.signal(name=FACILITY_EVENT_SIGNAL)
+    def end_of_day_event(self, event: FacilityEvent) -> None:
+        """From the EndOfDay run's steps, after their page committed (credit.md §12.2): the current
+        cycle, next accrual date and worst obligation status for the UI (``summary``, search
+        attributes), and maturity (status ``Matured``). Delivered at least once: applying an event
+        again changes nothing (``facility_day.apply``); nothing is run, the steps persisted it."""
+        if self.state.stage is not Stage.ACTIVE or self._closed():
+            return
+        before = self.day
+        self.day = facility_day.apply(self.day, event)
+        if self.day.matured and self.state.status is FacilityStatus.ACTIVE:
+            self.state = self.state.model_copy(update={"status": FacilityStatus.MATURED})
+        shown = (self.day.worst_obligation_status, self.day.next_accrual_date)
+        if shown != (before.worst_obligation_status, before.next_accrual_date):
+            workflow.upsert_search_attributes([
+                LANA_OBLIGATION_STATUS.value_set(shown[0] or "None"),
+                LANA_NEXT_ACCRUAL_DATE.value_set(shown[1].isoformat() if shown[1] else "None")])
+        self._publish()
+
     # -- disbursals ----------------------------------------------------------------------------
     @workflow.update
     async def initiate_disbursal(self, cmd: DisbursalCommand) -> FacilityState:
@@ -252,7 +279,7 @@ class CreditFacilityWorkflow:
 
     @workflow.query
     def summary(self) -> FacilitySummary:
-        return FacilitySummary.of(self.state)
+        return FacilitySummary.of(self.state, self.day)
 
     @workflow.query
     def unconcluded_disbursals(self) -> dict[str, str]:
@@ -262,7 +289,7 @@ class CreditFacilityWorkflow:
     def _publish(self) -> None:
         s = self.state
         current = (s.status_label, s.collateralization_label)
-        shown = (current, s.failed_disbursals, tuple(self._unconcluded.items()))
+        shown = (current, s.failed_disbursals, tuple(self._unconcluded.items()), self.day)
         if shown == self._published:
             return
         if self._published is None or self._published[0] != current:
@@ -275,6 +302,10 @@ class CreditFacilityWorkflow:
                    f"{s.collateral_sats} sats, CVL {s.cvl}, drawn {s.drawn_cents} ¢")
         if s.failed_disbursals:
             details += f"; {s.failed_disbursals} failed disbursal(s), last {s.last_disbursal_failure}"
+        day = self.day
+        if day.business_date is not None:
+            details += (f"; end of day {day.business_date}: cycle {day.current_cycle}, next accrual "
+                        f"{day.next_accrual_date}, worst obligation {day.worst_obligation_status}")
         if self._unconcluded:
             details += "; NOT CONCLUDED: " + ", ".join(f"{d}: {c}" for d, c in self._unconcluded.items())
         workflow.set_current_details(details)

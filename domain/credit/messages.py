@@ -13,6 +13,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from domain.credit.cvl import CollateralizationState, PendingCollateralizationState, cvl_json
+from domain.credit.facility_day import FacilityDay
 from domain.credit.status import FacilityStatus, PendingStatus, ProposalStatus, Stage
 from domain.credit.terms import TermValues
 
@@ -46,6 +47,9 @@ class FacilityState(BaseModel):
     failed_disbursals: int = 0  # approved disbursals whose settlement was refused
     version: int = 0  # the stored row's version: of two snapshots, the workflow keeps the newer
     last_disbursal_failure: str | None = None  # "{disbursal id}: {refusal code}"
+    # what the workflow heard from end-of-day events (not in the read model: carried across
+    # continue-as-new only; activities answer without it)
+    end_of_day: FacilityDay | None = None
 
     @property
     def status_label(self) -> str:
@@ -159,11 +163,16 @@ class FacilitySummary(BaseModel):
     in_flight_cents: int
     failed_disbursals: int = 0
     last_disbursal_failure: str | None = None
+    current_cycle: str | None = None
+    next_accrual_date: date | None = None
+    worst_obligation_status: str | None = None
 
     @classmethod
-    def of(cls, s: FacilityState) -> FacilitySummary:
+    def of(cls, s: FacilityState, day: FacilityDay | None = None) -> FacilitySummary:
+        day = day or FacilityDay()
         return cls(status=s.status_label, collateralization=s.collateralization_label, cvl=s.cvl_out(),
                    price_cents=s.price_cents, collateral_sats=s.collateral_sats, amount_cents=s.amount_cents,
                    remaining_cents=s.remaining_cents, drawn_cents=s.drawn_cents, disbursed_cents=s.disbursed_cents,
                    in_flight_cents=sum(s.in_flight.values()), failed_disbursals=s.failed_disbursals,
-                   last_disbursal_failure=s.last_disbursal_failure)
+                   last_disbursal_failure=s.last_disbursal_failure, current_cycle=day.current_cycle,
+                   next_accrual_date=day.next_accrual_date, worst_obligation_status=day.worst_obligation_status)

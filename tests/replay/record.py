@@ -119,8 +119,15 @@ async def credit_facility_acceptance(db_url: str, engine: AsyncEngine,
     return await _credit_facility(db_url, engine, client, "credit_facility_acceptance")
 
 
+async def credit_facility_end_of_day(db_url: str, engine: AsyncEngine,
+                                     client: Client) -> dict[str, WorkflowHandle]:
+    """The loan, then end-of-day events as the steps signal them: an obligation due, maturity."""
+    return await _credit_facility(db_url, engine, client, "credit_facility_end_of_day", end_of_day_events=True,
+                                  customer_acceptance_required=False)
+
+
 async def _credit_facility(db_url: str, engine: AsyncEngine, client: Client, name: str,
-                           **terms) -> dict[str, WorkflowHandle]:
+                           end_of_day_events: bool = False, **terms) -> dict[str, WorkflowHandle]:
     from tests.integration.credit.facility_helpers import (
         PRICE,
         customer_with_deposit,
@@ -147,13 +154,47 @@ async def _credit_facility(db_url: str, engine: AsyncEngine, client: Client, nam
         did = r.json()["id"]
         done = await wait_for(lambda: http.get(f"/api/v1/disbursals/{did}"), lambda b: b["status"] != "NEW")
         assert done["status"] == "CONFIRMED", done
-        return {name: client.get_workflow_handle(facility_workflow_id(fid))}
+        handle = client.get_workflow_handle(facility_workflow_id(fid))
+        if end_of_day_events:
+            from datetime import date
+
+            from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
+            from workflows.credit_facility import CreditFacilityWorkflow
+
+            for kind, day in ((FacilityEventKind.OBLIGATION_DUE, date(2026, 4, 1)),
+                              (FacilityEventKind.MATURED, date(2026, 6, 30))):
+                await handle.signal(CreditFacilityWorkflow.end_of_day_event, FacilityEvent(
+                    facility_id=fid, kind=kind, business_date=day, detail={"next_accrual_date": None}))
+            assert (await handle.query(CreditFacilityWorkflow.summary)).status == "Matured"
+        return {name: handle}
+
+
+async def end_of_day(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
+    """The producer catches up two closed dates after the last completed one, each an EndOfDay child
+    running every step (over an empty bank: the steps' pages are what changes, not the commands)."""
+    from datetime import UTC, datetime
+
+    from activities.time import clock
+    from domain.time.end_of_day import EndOfDaySummary, ProducerInput, RunStatus
+    from workflows.end_of_day import EndOfDayProducerWorkflow, end_of_day_workflow_id
+
+    async with Stack.start(db_url, engine, client) as stack:
+        today = datetime.now(UTC).date()
+        async with engine.begin() as conn:
+            await clock.record_completion(conn, EndOfDaySummary(business_date=today - timedelta(days=3),
+                                                                status=RunStatus.COMPLETED))
+        handle = await client.start_workflow(EndOfDayProducerWorkflow.run, ProducerInput(), id="replay-end-of-day",
+                                             task_queue=stack.settings.temporal_task_queue)
+        assert len((await handle.result()).dates_run) == 2
+        return {"end_of_day_producer": handle,
+                "end_of_day": client.get_workflow_handle(end_of_day_workflow_id(today - timedelta(days=1)))}
 
 
 SCENARIOS: dict[str, Scenario] = {
     "withdrawal": withdrawal, "customer_kyc": customer_kyc, "customer_activity": customer_activity,
     "price_feed": price_feed, "credit_facility": credit_facility,
-    "credit_facility_acceptance": credit_facility_acceptance,
+    "credit_facility_acceptance": credit_facility_acceptance, "end_of_day": end_of_day,
+    "credit_facility_end_of_day": credit_facility_end_of_day,
 }
 
 

@@ -296,3 +296,33 @@ async def test_without_the_step_a_decision_is_refused(bank):
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await _decide(handle, True)
     assert refused.value.cause.type == "credit.customer_decision_not_pending"
+
+
+async def test_end_of_day_events_update_the_summary_idempotently_and_maturity_sets_matured(bank):
+    """credit.md §12.2: the EndOfDay steps' events (at least once, maybe out of order) show the
+    current cycle, next accrual date and worst obligation status; maturity makes it Matured."""
+    from datetime import date
+
+    from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
+    from workflows.search_attributes import LANA_NEXT_ACCRUAL_DATE, LANA_OBLIGATION_STATUS, LANA_STATUS
+
+    fid, handle = await _active(bank, one_time_fee_rate="0")
+    created = FacilityEvent(facility_id=fid, kind=FacilityEventKind.INTEREST_OBLIGATION_CREATED,
+                            business_date=date(2026, 3, 31),
+                            detail={"current_cycle": "2026-04", "next_accrual_date": "2026-04-01"})
+    due = FacilityEvent(facility_id=fid, kind=FacilityEventKind.OBLIGATION_DUE, business_date=date(2026, 4, 1),
+                        detail={"next_accrual_date": "2026-04-02"})
+    for event in (created, due, due, created):  # a duplicate, then an older one again
+        await handle.signal(CreditFacilityWorkflow.end_of_day_event, event)
+    summary = await handle.query(CreditFacilityWorkflow.summary)
+    assert (summary.current_cycle, summary.next_accrual_date, summary.worst_obligation_status, summary.status) == (
+        "2026-04", date(2026, 4, 2), "Due", "Active")
+    await handle.signal(CreditFacilityWorkflow.end_of_day_event, FacilityEvent(
+        facility_id=fid, kind=FacilityEventKind.MATURED, business_date=date(2026, 6, 30),
+        detail={"next_accrual_date": None}))
+    summary = await handle.query(CreditFacilityWorkflow.summary)
+    assert (summary.status, summary.next_accrual_date, summary.worst_obligation_status) == ("Matured", None, "Due")
+    sa = (await handle.describe()).typed_search_attributes
+    assert (sa[LANA_STATUS], sa[LANA_OBLIGATION_STATUS], sa[LANA_NEXT_ACCRUAL_DATE]) == ("Matured", "Due", "None")
+    state = await handle.query(CreditFacilityWorkflow.current)
+    assert state.status is FacilityStatus.MATURED
