@@ -27,11 +27,22 @@ access_log = structlog.get_logger("lana.access")
 
 def operator_routers() -> list[APIRouter]:
     """Every operator router, mounted under /api/v1. Add new module routers here."""
-    from api import access, accounting, audit, credit, customers, deposits, governance, ledger, price
+    from api import (
+        access,
+        accounting,
+        audit,
+        business_time,
+        credit,
+        customers,
+        deposits,
+        governance,
+        ledger,
+        price,
+    )
 
     return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
             *credit.operator_routers(), price.router, *accounting.operator_routers(),
-            *deposits.operator_routers()]
+            *deposits.operator_routers(), business_time.router]
 
 
 def public_routers() -> list[APIRouter]:
