@@ -28,13 +28,17 @@ def main() -> None:
 @click.option("--temporal-port", type=int, default=None)
 @click.option("--ui-port", type=int, default=None)
 @click.option("--postgres-port", type=int, default=None)
-def dev(data_dir, api_port, temporal_port, ui_port, postgres_port) -> None:
+@click.option("--simulated-time", is_flag=True,
+              help="A simulated business clock (LANA_CLOCK_MODE=simulated): days pass only when "
+                   "POST /api/v1/time/advance-to-next-end-of-day is called, each running its end of day")
+def dev(data_dir, api_port, temporal_port, ui_port, postgres_port, simulated_time) -> None:
     """Start the whole bank on embedded defaults (PostgreSQL, Temporal + UI, worker, API)."""
     from workers.dev import DevOptions, run_dev
 
     s = get_settings()
     opts = DevOptions.from_settings(s, data_dir=data_dir, api_port=api_port, temporal_port=temporal_port,
                                     ui_port=ui_port, postgres_port=postgres_port)
+    opts.simulated_time = simulated_time
     sys.exit(run_dev(opts))
 
 

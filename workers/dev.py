@@ -32,6 +32,7 @@ class DevOptions:
     ui_port: int
     postgres_port: int
     database: str = "lana"
+    simulated_time: bool = False  # LANA_CLOCK_MODE=simulated for the worker and the API
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -165,6 +166,7 @@ def run_dev(opts: DevOptions) -> int:
         "LANA_API_HOST": "127.0.0.1",
         # Development tokens (`lana token EMAIL`) are accepted only when this is set.
         "LANA_AUTH_DEV_SIGNING": os.environ.get("LANA_AUTH_DEV_SIGNING", "true"),
+        **({"LANA_CLOCK_MODE": "simulated"} if opts.simulated_time else {}),
         **opts.env,
     }
     try:
@@ -210,6 +212,8 @@ def run_dev(opts: DevOptions) -> int:
         _say(f"  OpenAPI docs    http://127.0.0.1:{opts.api_port}/docs")
         _say(f"  Temporal Web UI http://127.0.0.1:{opts.ui_port}")
         _say(f"  data directory  {data_dir}")
+        if env.get("LANA_CLOCK_MODE") == "simulated":
+            _say("  business clock  simulated: POST /api/v1/time/advance-to-next-end-of-day runs the next end of day")
         _say(f"  admin token     {token_command(data_dir, db_url, env.get('LANA_BOOTSTRAP_ADMIN_EMAIL', 'admin@lana.local'))}")
         _say("press Ctrl-C to stop")
         while not received:

@@ -13,14 +13,14 @@ import pytest
 from workers.embedded_pg import free_port
 
 
-def _start(tmp_path, ports):
+def _start(tmp_path, ports, *extra):
     # fixed price: the dev stack's price feed must not call the real Bitfinex from tests
     env = {**os.environ, "LANA_LOG_LEVEL": "WARNING", "LANA_PRICE_SOURCE": "fixed",
            "LANA_PRICE_FIXED_USD_CENTS_PER_BTC": "7000000"}
     return subprocess.Popen(
         [sys.executable, "-m", "workers.cli", "dev", "--data-dir", str(tmp_path / "data"),
          "--api-port", str(ports[0]), "--temporal-port", str(ports[1]), "--ui-port", str(ports[2]),
-         "--postgres-port", str(ports[3])],
+         "--postgres-port", str(ports[3]), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
@@ -68,8 +68,8 @@ def test_dev_starts_restarts_and_stops_cleanly(tmp_path):
     out = _stop_and_check(proc)
     assert "Temporal Web UI" in out and "created PostgreSQL cluster" in out
 
-    # A second start resumes the same data directory (no new cluster).
-    proc = _start(tmp_path, ports)
+    # A second start resumes the same data directory (no new cluster), on a simulated clock.
+    proc = _start(tmp_path, ports, "--simulated-time")
     _wait_ready(proc, ports[0])
     printed = ""
     for line in proc.stdout:
@@ -84,6 +84,13 @@ def test_dev_starts_restarts_and_stops_cleanly(tmp_path):
     me = httpx.get(f"http://127.0.0.1:{ports[0]}/api/v1/me", timeout=10,
                    headers={"Authorization": f"Bearer {made.stdout.strip()}"})
     assert me.status_code == 200 and me.json()["user"]["email"] == "admin@lana.local", me.text
+    auth = {"Authorization": f"Bearer {made.stdout.strip()}"}
+    clock = httpx.get(f"http://127.0.0.1:{ports[0]}/api/v1/time", timeout=10, headers=auth).json()
+    assert (clock["clock"], clock["can_advance"]) == ("SIMULATED", True), clock
+    advanced = httpx.post(f"http://127.0.0.1:{ports[0]}/api/v1/time/advance-to-next-end-of-day", timeout=60,
+                          headers=auth)  # the real worker runs the date's EndOfDay (schedule paused)
+    assert advanced.status_code == 200, advanced.text
+    assert clock["business_date"] in [e["business_date"] for e in advanced.json()["end_of_days"]]
     out = printed + _stop_and_check(proc)
     assert "created PostgreSQL cluster" not in out
     assert (tmp_path / "data" / "temporal.db").exists()
