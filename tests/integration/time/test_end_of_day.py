@@ -187,3 +187,41 @@ async def test_a_worker_stopped_mid_step_resumes_from_its_heartbeat_and_each_pag
     # answer was lost are processed (above) but not counted
     assert (accrual.step, summary.status) == (Step.ACCRUE_INTEREST, RunStatus.COMPLETED)
     assert accrual.processed == {"a03": 8, "a01": 6}[resumed[0]]
+
+
+async def test_a_step_refused_as_a_whole_is_listed_and_the_next_steps_run(eod, monkeypatch):
+    from domain.errors import LanaError
+
+    client, queue, steps, _ = eod
+    await steps.create(Step.MATURE_FACILITIES, ["m1"])
+
+    async def refused(engine, day, after, limit):
+        raise LanaError("the step cannot run for this date", code="credit.test_refusal")
+
+    monkeypatch.setitem(STEP_FUNCTIONS, Step.COMPLETE_CYCLES, refused)
+    summary = await _run(client, queue)
+    cycles = next(r for r in summary.steps if r.step is Step.COMPLETE_CYCLES)
+    assert [(f.entity_id, f.code) for f in cycles.failures] == [("*", "credit.test_refusal")]
+    assert summary.status is RunStatus.COMPLETED_WITH_FAILURES
+    assert summary.steps[-1].processed == 1  # maturity still ran
+
+
+async def test_the_producer_leaves_a_date_running_elsewhere_to_that_run(eod, engine):
+    client, queue, steps, _ = eod
+    today = datetime.now(UTC).date()
+    busy = today - timedelta(days=2)
+    async with engine.begin() as conn:
+        await clock.record_completion(conn, EndOfDaySummary(business_date=busy - timedelta(days=1),
+                                                            status=RunStatus.COMPLETED))
+    await steps.create(Step.ACCRUE_INTEREST, ["a1"])
+    steps.gate = Gate(Step.ACCRUE_INTEREST, after_page=1)
+    running = await start_end_of_day(client, queue, busy)  # e.g. an operator's advance
+    await asyncio.wait_for(steps.gate.paused.wait(), 30)
+    result = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(),
+                                           id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
+    assert (result.dates_run, result.busy) == ([], busy)
+    steps.gate.release.set()
+    assert (await running.result()).status is RunStatus.COMPLETED
+    result = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(),
+                                           id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
+    assert result.dates_run == [today - timedelta(days=1)]
