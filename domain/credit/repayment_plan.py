@@ -21,7 +21,7 @@ from domain.credit.interest import (
 )
 from domain.credit.obligation import DueDates, Obligation
 from domain.credit.status import AccrualCycleStatus, ObligationType, RepaymentStatus
-from domain.credit.terms import TermValues
+from domain.credit.terms import TermValues, add_months
 
 
 @dataclass(frozen=True)
@@ -68,5 +68,19 @@ def repayment_plan(obligations: list[Obligation], open_cycle: AccrualCycle | Non
             if amount > 0:
                 entries.append(_projected(idx, cycle, amount, terms))
             cycle = next_cycle_period(terms.accrual_cycle_interval, cycle, maturity)
-    order = {ObligationType.INTEREST: 0, ObligationType.DISBURSAL: 1}
-    return sorted(entries, key=lambda e: (e.dates.due_date, order[e.obligation_type], e.effective))
+    return sorted(entries, key=_order)
+
+
+def _order(e: RepaymentEntry) -> tuple:
+    return e.dates.due_date, 0 if e.obligation_type is ObligationType.INTEREST else 1, e.effective
+
+
+def proposed_plan(facility_id: str, terms: TermValues, amount_cents: int, activated_on: date) -> list[RepaymentEntry]:
+    """A proposal's or pending facility's schedule: as if activated on ``activated_on`` with the
+    whole amount drawn (every entry ``Upcoming``)."""
+    maturity = add_months(activated_on, terms.duration.units)
+    principal = RepaymentEntry(ObligationType.DISBURSAL, RepaymentStatus.UPCOMING, amount_cents, amount_cents,
+                               activated_on, DueDates.at_maturity(maturity, terms))
+    first = AccrualCycle.first(facility_id, activated_on, maturity, terms)
+    entries = (repayment_plan([], first, terms, maturity, amount_cents) if first else []) + [principal]
+    return sorted(entries, key=_order)
