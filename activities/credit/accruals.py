@@ -37,35 +37,38 @@ from domain.credit.terms import TermValues
 C, F = accrual_cycles, facilities
 
 
-def _page(status: AccrualCycleStatus, after: str | None, limit: int, *extra):
-    q = (select(C, F.c.accounts, *extra).join(F, F.c.id == C.c.facility_id).where(C.c.status == status.value)
+def _page(status: AccrualCycleStatus, after: str | None, limit: int, *columns):
+    q = (select(C, *columns).join(F, F.c.id == C.c.facility_id).where(C.c.status == status.value)
          .order_by(C.c.facility_id).limit(limit).with_for_update(of=C))
     return q if after is None else q.where(C.c.facility_id > after)
 
 
 # --- accrue_interest ------------------------------------------------------------------------------
+_ACCRUAL_ROLES = ("interest_receivable_not_yet_due", "interest_income", *PRINCIPAL[:3])
+
+
 async def plan_accruals(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
-    rows = (await conn.execute(_page(AccrualCycleStatus.IN_PROGRESS, after, limit)
+    roles = [F.c.accounts[role].astext.label(role) for role in _ACCRUAL_ROLES]  # not the whole accounts document
+    rows = (await conn.execute(_page(AccrualCycleStatus.IN_PROGRESS, after, limit, *roles)
                                .where(C.c.next_period_end <= business_date))).all()
-    points = [(uuid.UUID(r.accounts[role]), r.next_period_end) for r in rows for role in PRINCIPAL[:3]
-              if role in r.accounts]
-    outstanding = await ledger.net_debits_as_of(conn, points)  # principal receivables are debit-normal
     if not rows:
         return Plan([], [], None, 0)
+    points = [(uuid.UUID(a), r.next_period_end) for r in rows for role in PRINCIPAL[:3] if (a := getattr(r, role))]
+    outstanding = await ledger.net_debits_as_of(conn, points)  # principal receivables are debit-normal
     effective = await open_date(conn)
-    plan = Plan([], [], str(rows[-1].facility_id) if rows else None, len(rows))
+    plan = Plan([], [], str(rows[-1].facility_id), len(rows))
 
     def one(r) -> Item | None:
         cycle = ls.cycle_from_row(r)
-        principal = sum(outstanding.get((uuid.UUID(r.accounts[role]), r.next_period_end), 0)
-                        for role in PRINCIPAL[:3] if role in r.accounts)
+        principal = sum(outstanding.get((uuid.UUID(a), r.next_period_end), 0)
+                        for role in PRINCIPAL[:3] if (a := getattr(r, role)))
         accrual = cycle.accrue(business_date, principal)
         if accrual is None:
             return None
         postings = [] if accrual.amount_cents == 0 else [Posting(
             "CREDIT_FACILITY_ACCRUE_INTEREST",
-            {"interest_receivable_account_id": r.accounts["interest_receivable_not_yet_due"],
-             "interest_income_account_id": r.accounts["interest_income"], "amount": accrual.amount_cents},
+            {"interest_receivable_account_id": r.interest_receivable_not_yet_due,
+             "interest_income_account_id": r.interest_income, "amount": accrual.amount_cents},
             f"accrual:{cycle.id}:{accrual.n}", effective(accrual.period.end))]
         return Item(str(r.facility_id), postings, (cycle, accrual))
 
@@ -84,14 +87,14 @@ async def persist_accruals(conn: AsyncConnection, business_date: date, items: li
 
 # --- complete_cycles ------------------------------------------------------------------------------
 async def plan_completions(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
-    rows = (await conn.execute(_page(AccrualCycleStatus.ACCRUED, after, limit, cast(F.c.terms, Text).label("terms_text"),
-                                     F.c.maturity_date, F.c.customer_type)
+    rows = (await conn.execute(_page(AccrualCycleStatus.ACCRUED, after, limit, F.c.accounts,
+                                     cast(F.c.terms, Text).label("terms_text"), F.c.maturity_date, F.c.customer_type)
                                .where(C.c.end_date <= business_date))).all()
     if not rows:
         return Plan([], [], None, 0)
     effective = await open_date(conn)
     terms_of: dict[str, TermValues] = {}  # facilities of one product share their terms: parse each once
-    plan = Plan([], [], str(rows[-1].facility_id) if rows else None, len(rows))
+    plan = Plan([], [], str(rows[-1].facility_id), len(rows))
     accounts = {}
     for r in rows:
         terms = terms_of.get(r.terms_text) or terms_of.setdefault(r.terms_text,

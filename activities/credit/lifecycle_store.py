@@ -8,10 +8,11 @@ each, inside the caller's transaction.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store
@@ -21,6 +22,7 @@ from domain.credit.interest import Period
 from domain.credit.obligation import DueDates, Obligation
 from domain.credit.status import AccrualCycleStatus, ObligationStatus, ObligationType
 from domain.credit.terms import DayCountConvention, InterestInterval
+from domain.errors import ConcurrencyConflict
 
 
 # --- accrual cycles ------------------------------------------------------------------------------
@@ -51,20 +53,33 @@ async def insert_cycles(conn: AsyncConnection, cycles: Sequence[AccrualCycle]) -
     await event_store.save_entities(conn, list(cycles))
 
 
-_SAVE_CYCLE = (update(accrual_cycles).where(accrual_cycles.c.id == bindparam("_id"),
-                                            accrual_cycles.c.version == bindparam("_version"))
-               .values(updated_at=func.now()))
+_SAVE_CYCLES = text(
+    "UPDATE credit_accrual_cycles c SET status = v.status, next_period_start = v.next_start,"
+    " next_period_end = v.next_end, accrual_count = v.n, accrued_cents = v.accrued, obligation_id = v.obligation,"
+    " version = v.version, updated_at = now()"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:loaded AS bigint[]), CAST(:versions AS bigint[]),"
+    " CAST(:statuses AS text[]), CAST(:next_starts AS date[]), CAST(:next_ends AS date[]), CAST(:ns AS int[]),"
+    " CAST(:accrued AS bigint[]), CAST(:obligations AS uuid[]))"
+    " AS v(id, loaded, version, status, next_start, next_end, n, accrued, obligation)"
+    " WHERE c.id = v.id AND c.version = v.loaded")
 
 
 async def save_cycles(conn: AsyncConnection, cycles: Sequence[AccrualCycle]) -> None:
-    """Their new events and rows (each row checked at the version it was loaded at; the page holds
-    the rows locked, so a mismatch is a bug and the events' unique sequence refuses it anyway)."""
+    """Their new events and rows, in two statements whatever their number; each row is checked at
+    the version it was loaded at (the page holds them locked, so a mismatch means another writer
+    got there first: ``ConcurrencyConflict``, the page is run again)."""
     changed = [c for c in cycles if c.pending]
     if not changed:
         return
-    rows = [{"_id": c.id, "_version": c.version, "version": c.version + len(c.pending), **_cycle_state(c)}
-            for c in changed]
-    await conn.execute(_SAVE_CYCLE, rows)
+    states = [_cycle_state(c) for c in changed]
+    done = await conn.execute(_SAVE_CYCLES, {
+        "ids": [uuid.UUID(c.id) for c in changed], "loaded": [c.version for c in changed],
+        "versions": [c.version + len(c.pending) for c in changed], "statuses": [s["status"] for s in states],
+        "next_starts": [s["next_period_start"] for s in states], "next_ends": [s["next_period_end"] for s in states],
+        "ns": [s["accrual_count"] for s in states], "accrued": [s["accrued_cents"] for s in states],
+        "obligations": [uuid.UUID(s["obligation_id"]) if s["obligation_id"] else None for s in states]})
+    if done.rowcount != len(changed):
+        raise ConcurrencyConflict("An accrual cycle of the page changed concurrently.")
     await event_store.save_entities(conn, changed)
 
 

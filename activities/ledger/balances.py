@@ -142,15 +142,15 @@ async def range_balances(conn: AsyncConnection, account_or_set_id: uuid.UUID, st
 async def net_debits_as_of(conn: AsyncConnection, points: Sequence[tuple[uuid.UUID, dt.date]],
                            currency: str = "USD", layer: str = "settled") -> dict[tuple[uuid.UUID, dt.date], int]:
     """Debits − credits of each ``(account, date)``: every entry of ``layer`` effective on or before
-    that date (back-dated entries included). One index-only read for many accounts (a batch step's
-    page); an account without entries reads 0."""
+    that date (back-dated entries included). One statement for many accounts (a batch step's
+    page): an index-only range read per point, whatever the size of the entries table; an account
+    without entries reads 0."""
     if not points:
         return {}
     rows = await conn.execute(text(
-        "SELECT p.account_id, p.until, coalesce(sum(CASE e.direction WHEN 'debit' THEN e.units"
-        " ELSE -e.units END), 0)::bigint AS net"
-        " FROM unnest(CAST(:ids AS uuid[]), CAST(:untils AS date[])) AS p(account_id, until)"
-        " LEFT JOIN ledger_entries e ON e.account_id = p.account_id AND e.currency = :currency"
-        " AND e.layer = :layer AND e.effective <= p.until GROUP BY 1, 2"),
+        "SELECT p.account_id, p.until, (SELECT coalesce(sum(CASE e.direction WHEN 'debit' THEN e.units"
+        " ELSE -e.units END), 0) FROM ledger_entries e WHERE e.account_id = p.account_id"
+        " AND e.currency = :currency AND e.effective <= p.until AND e.layer = :layer)::bigint AS net"
+        " FROM unnest(CAST(:ids AS uuid[]), CAST(:untils AS date[])) AS p(account_id, until)"),
         {"ids": [a for a, _ in points], "untils": [d for _, d in points], "currency": currency, "layer": layer})
     return {(r.account_id, r.until): int(r.net) for r in rows}

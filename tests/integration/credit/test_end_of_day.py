@@ -9,19 +9,27 @@ accrual, interest due at the cycle's end, overdue after 50 days, default after 3
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
+from activities import ledger
 from activities.credit import operations
 from activities.credit.tables import facilities
-from activities.event_store import events
 from domain.credit.end_of_day import FacilityEventKind as K
 from domain.credit.errors import DisbursalOnInactiveFacility
 from domain.credit.messages import DisbursalInput
 from tests.integration.accounting_helpers import default_chart
-from tests.integration.credit.eod_helpers import MAX_AGE, activated_facility, at, disburse, run_dates, run_end_of_day
+from tests.integration.credit.eod_helpers import (
+    MAX_AGE,
+    activated_facility,
+    at,
+    disburse,
+    run_dates,
+    run_end_of_day,
+)
 
 API = "/api/v1"
 JAN15, FEB28, MAR31, APR15 = date(2025, 1, 15), date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 15)
@@ -324,3 +332,57 @@ async def test_a_ten_year_monthly_facility_runs_to_maturity_with_bounded_state(c
     bal = await _get(stack.http, f"/credit-facilities/{fid}/balance")
     assert (bal["disbursed_defaulted"], bal["interest_defaulted"], bal["total_outstanding"]) == (
         AMOUNT, sum(interest), 0)
+
+
+async def test_a_failing_facility_is_reported_skipped_and_retried_next_run(credit_stack):
+    """Three facilities; one's interest income account is locked (the ledger refuses its accrual),
+    another's cycle row is corrupt (the domain cannot read it). Both are reported with their code,
+    the third accrues, and every page's cursor still moves on; fixed, they accrue on the next run
+    (one period per run: the refused one is then a day behind and catches up one period a day)."""
+    stack = credit_stack
+    ids = [(await activated_facility(stack, JAN15, AMOUNT, **SINGLE))[0] for _ in range(3)]
+    ok, locked, corrupt = ids
+    async with stack.engine.begin() as conn:
+        row = (await conn.execute(select(facilities.c.accounts).where(facilities.c.id == locked))).scalar_one()
+        await ledger.set_account_status(conn, uuid.UUID(row["interest_income"]), "locked")
+        await conn.execute(text("UPDATE credit_accrual_cycles SET day_count = 'bogus' WHERE facility_id = :f"),
+                           {"f": uuid.UUID(corrupt)})
+    run = await run_end_of_day(stack.engine, JAN15, limit=2)  # two pages: the failures span both
+    assert run.processed["accrue_interest"] == 1 and run.pages["accrue_interest"] == 2
+    assert sorted((f.entity_id, f.code) for f in run.failures) == sorted([
+        (locked, "ledger.account_locked"), (corrupt, "credit.end_of_day_step_failed")])
+    assert await _accrued(stack, ok) == [(1, DAILY)] and await _accrued(stack, locked) == []
+    async with stack.engine.begin() as conn:
+        await ledger.set_account_status(conn, uuid.UUID(row["interest_income"]), "active")
+        await conn.execute(text("UPDATE credit_accrual_cycles SET day_count = 'act_365_fixed' WHERE facility_id = :f"),
+                           {"f": uuid.UUID(corrupt)})
+    run = await run_end_of_day(stack.engine, date(2025, 1, 16))
+    assert run.failures == [] and run.processed["accrue_interest"] == 3
+    assert await _accrued(stack, locked) == [(1, DAILY)] and await _accrued(stack, ok) == [(1, DAILY), (2, DAILY)]
+
+
+async def _accrued(stack, fid: str) -> list[tuple[int, int]]:
+    async with stack.engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(text(
+            "SELECT n, amount_cents FROM credit_interest_accruals WHERE facility_id = :f ORDER BY n"),
+            {"f": uuid.UUID(fid)})]
+
+
+async def test_lists_are_cursor_pages(three_months):
+    stack, fid, _ = three_months
+    await run_dates(stack.engine, JAN15, APR15)
+    seen, after = [], None
+    while True:
+        page = await _get(stack.http, f"/credit-facilities/{fid}/accrual-cycles", first=3,
+                          **({"after": after} if after else {}))
+        seen += [c["idx"] for c in page["items"]]
+        if not (after := page["next_cursor"]):
+            break
+    assert seen == [4, 3, 2, 1]  # newest first by default
+    page = await _get(stack.http, f"/credit-facilities/{fid}/obligations", first=2, status="DUE")
+    rest = await _get(stack.http, f"/credit-facilities/{fid}/obligations", first=2, status="DUE",
+                      after=page["next_cursor"])
+    assert len(page["items"]) == 2 and len(rest["items"]) == 2 and rest["next_cursor"] is None
+    assert {o["status"] for o in page["items"] + rest["items"]} == {"DUE"}
+    r = await stack.http.get(f"{API}/credit-facilities/{fid}/accrual-cycles", params={"after": "bogus"})
+    assert r.status_code == 422 and r.json()["code"] == "common.invalid_cursor"
