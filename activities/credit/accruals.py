@@ -86,24 +86,26 @@ async def persist_accruals(conn: AsyncConnection, business_date: date, items: li
 
 
 # --- complete_cycles ------------------------------------------------------------------------------
+_COMPLETION_ROLES = ("interest_receivable_not_yet_due", "interest_income", "interest_added_omnibus",
+                     "uncovered_outstanding")
+
+
 async def plan_completions(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
-    rows = (await conn.execute(_page(AccrualCycleStatus.ACCRUED, after, limit, F.c.accounts,
-                                     cast(F.c.terms, Text).label("terms_text"), F.c.maturity_date, F.c.customer_type)
+    rows = (await conn.execute(_page(AccrualCycleStatus.ACCRUED, after, limit, *fa.role_columns(_COMPLETION_ROLES),
+                                     cast(F.c.terms, Text).label("terms_text"), F.c.maturity_date)
                                .where(C.c.end_date <= business_date))).all()
     if not rows:
         return Plan([], [], None, 0)
     effective = await open_date(conn)
+    accounts = await fa.page_accounts(conn, rows, _COMPLETION_ROLES)
     terms_of: dict[str, TermValues] = {}  # facilities of one product share their terms: parse each once
     plan = Plan([], [], str(rows[-1].facility_id), len(rows))
-    accounts = {}
-    for r in rows:
-        terms = terms_of.get(r.terms_text) or terms_of.setdefault(r.terms_text,
-                                                                   TermValues.model_validate_json(r.terms_text))
-        accounts[r.id] = await fa.ensure_active_accounts(conn, str(r.facility_id), r.customer_type, terms, r.accounts)
 
     def one(r) -> Item | None:
-        cycle, acc = ls.cycle_from_row(r), accounts[r.id]
-        posting = cycle.post(terms_of[r.terms_text], r.maturity_date)
+        cycle, acc = ls.cycle_from_row(r), accounts[str(r.facility_id)]
+        terms = terms_of.get(r.terms_text) or terms_of.setdefault(r.terms_text,
+                                                                   TermValues.model_validate_json(r.terms_text))
+        posting = cycle.post(terms, r.maturity_date)
         if posting is None:
             return None
         postings = [] if posting.total_cents == 0 else [Posting(

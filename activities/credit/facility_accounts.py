@@ -126,3 +126,30 @@ async def ensure_active_accounts(conn: AsyncConnection, facility_id: str, custom
     await conn.execute(text("UPDATE credit_facilities SET accounts = accounts || CAST(:a AS jsonb) WHERE id = :id"),
                        {"a": json.dumps(added), "id": facility_id})
     return {**accounts, **added}
+
+
+def role_columns(roles: tuple[str, ...]) -> list:
+    """Columns of a batch step's select: the account id of each role (text), and whether the
+    facility has every role of ``ACTIVE_ROLES`` (not the whole accounts document per row)."""
+    from sqlalchemy import cast
+    from sqlalchemy.dialects.postgresql import ARRAY, TEXT
+
+    from activities.credit.tables import facilities as f
+
+    return [*(f.c.accounts[r].astext.label(r) for r in roles),
+            f.c.accounts.has_all(cast(list(ACTIVE_ROLES), ARRAY(TEXT))).label("has_every_role")]
+
+
+async def page_accounts(conn: AsyncConnection, rows: list, roles: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """The ``roles`` of each row's facility (rows selected with ``role_columns``), by facility id; a
+    facility activated before some roles existed gets them opened now (rare: one query for all)."""
+    out = {str(r.facility_id): {role: getattr(r, role) for role in roles} for r in rows if r.has_every_role}
+    missing = sorted({str(r.facility_id) for r in rows if not r.has_every_role})
+    if missing:
+        found = await conn.execute(text(
+            "SELECT id, accounts, customer_type, terms FROM credit_facilities WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": [uuid.UUID(m) for m in missing]})
+        for f in found:
+            out[str(f.id)] = await ensure_active_accounts(conn, str(f.id), f.customer_type,
+                                                          TermValues.model_validate(f.terms), f.accounts)
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.credit import facility_accounts as fa
@@ -22,7 +22,6 @@ from activities.credit.tables import facilities, obligations
 from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
 from domain.credit.obligation import RECEIVABLE_ROLES, Transition, reclassification
 from domain.credit.status import ObligationStatus
-from domain.credit.terms import TermValues
 
 OB, F = obligations, facilities
 _KIND = {ObligationStatus.DUE: FacilityEventKind.OBLIGATION_DUE,
@@ -30,24 +29,21 @@ _KIND = {ObligationStatus.DUE: FacilityEventKind.OBLIGATION_DUE,
          ObligationStatus.DEFAULTED: FacilityEventKind.OBLIGATION_DEFAULTED}
 
 
+_ROLES = tuple(role for roles in RECEIVABLE_ROLES.values() for role in roles.values())
+
+
 async def plan_transitions(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
-    q = (select(OB, F.c.accounts, F.c.customer_type, cast(F.c.terms, Text).label("terms_text"))
-         .join(F, F.c.id == OB.c.facility_id).where(OB.c.next_transition_date <= business_date)
-         .order_by(OB.c.id).limit(limit).with_for_update(of=OB))
+    q = (select(OB, *fa.role_columns(_ROLES)).join(F, F.c.id == OB.c.facility_id)
+         .where(OB.c.next_transition_date <= business_date).order_by(OB.c.id).limit(limit).with_for_update(of=OB))
     rows = (await conn.execute(q if after is None else q.where(OB.c.id > after))).all()
     if not rows:
         return Plan([], [], None, 0)
     effective = await open_date(conn)
-    plan = Plan([], [], str(rows[-1].id) if rows else None, len(rows))
-    accounts = {}
-    for r in rows:
-        accounts[r.id] = r.accounts
-        if any(role not in r.accounts for role in RECEIVABLE_ROLES[r.obligation_type].values()):
-            accounts[r.id] = await fa.ensure_active_accounts(conn, str(r.facility_id), r.customer_type,
-                                                             TermValues.model_validate_json(r.terms_text), r.accounts)
+    accounts = await fa.page_accounts(conn, rows, _ROLES)
+    plan = Plan([], [], str(rows[-1].id), len(rows))
 
     def one(r) -> Item | None:
-        o, acc = ls.obligation_from_row(r), accounts[r.id]
+        o, acc = ls.obligation_from_row(r), accounts[str(r.facility_id)]
         transitions = o.advance(business_date)
         if not transitions:
             return None
