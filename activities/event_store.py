@@ -83,6 +83,23 @@ async def append(
     return expected_sequence + len(new_events)
 
 
+async def save_entities(conn: AsyncConnection, entities: list[EventSourced]) -> None:
+    """Persist the pending events of many entities in one INSERT (a batch step's page). Any
+    entity changed since it was loaded fails the whole statement with ``ConcurrencyConflict``
+    (transient: the caller's transaction is lost and the page is run again)."""
+    rows = [{"entity_type": e.entity_type, "entity_id": e.id, "sequence": e.version + i, "event_type": t,
+             "payload": payload}
+            for e in entities for i, (t, payload) in enumerate(e.pending, start=1)]
+    if rows:
+        try:
+            await conn.execute(insert(events), rows)
+        except IntegrityError as exc:
+            raise ConcurrencyConflict("An entity of the batch changed concurrently.") from exc
+    for e in entities:
+        e.version += len(e.pending)
+        e.pending = []
+
+
 async def load(conn: AsyncConnection, entity_type: str, entity_id: str) -> list[Event]:
     result = await conn.execute(
         select(events.c.sequence, events.c.event_type, events.c.payload, events.c.recorded_at)

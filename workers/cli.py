@@ -111,6 +111,17 @@ def bench_credit(n: int, concurrency: int) -> None:
     run_bench(n, concurrency)
 
 
+@bench.command("eod-steps")
+@click.option("--facilities", "n", type=int, default=10_000, show_default=True)
+@click.option("--page-sizes", default="500,1000", show_default=True,
+              help="Comma-separated page sizes, alternated over the ordinary days")
+def bench_eod_steps(n: int, page_sizes: str) -> None:
+    """The end-of-day steps on N facilities (run_page, no workflow): entities/s per step and day."""
+    from workers.bench_eod_steps import run_bench
+
+    run_bench(n, [int(p) for p in page_sizes.split(",")])
+
+
 @bench.command("audit")
 @click.option("--requests", "n", type=int, default=3000, help="Requests per run")
 @click.option("--concurrency", type=int, default=16)

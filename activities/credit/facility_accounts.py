@@ -6,8 +6,10 @@ every module can compute them. Never chart codes: the accounting module attaches
 
 from __future__ import annotations
 
+import json
 import uuid
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import ledger
@@ -15,8 +17,11 @@ from activities.accounting import placement
 from domain.accounting.product_sets import (
     COLLATERAL,
     COLLATERAL_OMNIBUS,
+    DISBURSED_DEFAULTED,
     FACILITY_OMNIBUS,
     FEE_INCOME,
+    INTEREST_ADDED_OMNIBUS,
+    INTEREST_DEFAULTED,
     INTEREST_INCOME,
     UNCOVERED_OUTSTANDING,
     CustomerType,
@@ -65,26 +70,86 @@ async def create_pending_accounts(conn: AsyncConnection, facility_id: str, colla
             "collateral_omnibus": str(await placement.omnibus_account(conn, COLLATERAL_OMNIBUS))}
 
 
-async def create_active_accounts(conn: AsyncConnection, facility_id: str, customer_type: str,
-                                 terms: TermValues) -> dict[str, str]:
-    """At activation: principal and interest receivable (not yet due), interest and fee income.
-
-    The due/overdue/defaulted receivables come with the obligation lifecycle (later issue).
-    """
-    ct, tc = CustomerType(customer_type), _term_class(terms)
+def _active_specs(facility_id: str, ct: CustomerType, tc: str) -> dict[str, tuple[ProductSet, str, str, str]]:
+    """Role → (product set, id slug, name, external id) of every account opened at activation
+    (ledger.md B3.4): the principal and interest receivables by status, the defaulted accounts,
+    interest and fee income."""
+    principal, interest = facility_set("disbursed-receivable", tc, ct), facility_set("interest-receivable", tc, ct)
+    ext = "credit-facility-{}:" + facility_id
     return {
-        "disbursed_receivable_not_yet_due": await _account(
-            conn, facility_set("disbursed-receivable", tc, ct), facility_id, "dr-nyd",
-            f"Disbursed Not Yet Due Receivable for Credit Facility {facility_id}",
-            f"credit-facility-disbursed-not-yet-due-receivable:{facility_id}"),
-        "interest_receivable_not_yet_due": await _account(
-            conn, facility_set("interest-receivable", tc, ct), facility_id, "ir-nyd",
-            f"Interest Not Yet Due Receivable for Credit Facility {facility_id}",
-            f"credit-facility-interest-not-yet-due-receivable:{facility_id}"),
-        "interest_income": await _account(conn, INTEREST_INCOME, facility_id, "interest-income",
-                                          f"Interest Income for Credit Facility {facility_id}",
-                                          f"credit-facility-interest-income:{facility_id}"),
-        "fee_income": await _account(conn, FEE_INCOME, facility_id, "fee-income",
-                                     f"Fee Income for Credit Facility {facility_id}",
-                                     f"credit-facility-fee-income:{facility_id}"),
+        "disbursed_receivable_not_yet_due": (principal, "dr-nyd", "Disbursed Not Yet Due Receivable",
+                                             ext.format("disbursed-not-yet-due-receivable")),
+        "disbursed_receivable_due": (principal, "dr-due", "Disbursed Due Receivable",
+                                     ext.format("disbursed-due-receivable")),
+        "disbursed_receivable_overdue": (facility_set("disbursed-receivable", "overdue", ct), "dr-ovd",
+                                         "Disbursed Overdue Receivable", ext.format("disbursed-overdue-receivable")),
+        "disbursed_defaulted": (DISBURSED_DEFAULTED, "dr-def", "Disbursed Defaulted", ext.format("disbursed-defaulted")),
+        "interest_receivable_not_yet_due": (interest, "ir-nyd", "Interest Not Yet Due Receivable",
+                                            ext.format("interest-not-yet-due-receivable")),
+        "interest_receivable_due": (interest, "ir-due", "Interest Due Receivable", ext.format("interest-due-receivable")),
+        "interest_receivable_overdue": (interest, "ir-ovd", "Interest Overdue Receivable",
+                                        ext.format("interest-overdue-receivable")),
+        "interest_defaulted": (INTEREST_DEFAULTED, "ir-def", "Interest Defaulted", ext.format("interest-defaulted")),
+        "interest_income": (INTEREST_INCOME, "interest-income", "Interest Income", ext.format("interest-income")),
+        "fee_income": (FEE_INCOME, "fee-income", "Fee Income", ext.format("fee-income")),
     }
+
+
+async def create_active_accounts(conn: AsyncConnection, facility_id: str, customer_type: str,
+                                 terms: TermValues, *, have: dict[str, str] | None = None) -> dict[str, str]:
+    """At activation: the receivables of both families for every obligation status, the defaulted
+    accounts, interest and fee income, and the interest-added omnibus of the cycle postings.
+    ``have``: roles already open (a facility activated before some of these existed), skipped."""
+    have = have or {}
+    out: dict[str, str] = {}
+    for role, (ps, slug, name, external_id) in _active_specs(facility_id, CustomerType(customer_type),
+                                                              _term_class(terms)).items():
+        if role not in have:
+            out[role] = await _account(conn, ps, facility_id, slug, f"{name} for Credit Facility {facility_id}",
+                                       external_id)
+    if "interest_added_omnibus" not in have:
+        out["interest_added_omnibus"] = str(await placement.omnibus_account(conn, INTEREST_ADDED_OMNIBUS))
+    return out
+
+
+ACTIVE_ROLES = (*_active_specs("", CustomerType.INDIVIDUAL, "short"), "interest_added_omnibus")
+
+
+async def ensure_active_accounts(conn: AsyncConnection, facility_id: str, customer_type: str, terms: TermValues,
+                                 accounts: dict[str, str]) -> dict[str, str]:
+    """Every role of ``ACTIVE_ROLES`` for a facility activated before some existed: the missing
+    ones are opened and added to its row (the end-of-day steps call this the first time they need
+    one); the facility's accounts are returned."""
+    if all(role in accounts for role in ACTIVE_ROLES):
+        return accounts
+    added = await create_active_accounts(conn, facility_id, customer_type, terms, have=accounts)
+    await conn.execute(text("UPDATE credit_facilities SET accounts = accounts || CAST(:a AS jsonb) WHERE id = :id"),
+                       {"a": json.dumps(added), "id": facility_id})
+    return {**accounts, **added}
+
+
+def role_columns(roles: tuple[str, ...]) -> list:
+    """Columns of a batch step's select: the account id of each role (text), and whether the
+    facility has every role of ``ACTIVE_ROLES`` (not the whole accounts document per row)."""
+    from sqlalchemy import cast
+    from sqlalchemy.dialects.postgresql import ARRAY, TEXT
+
+    from activities.credit.tables import facilities as f
+
+    return [*(f.c.accounts[r].astext.label(r) for r in roles),
+            f.c.accounts.has_all(cast(list(ACTIVE_ROLES), ARRAY(TEXT))).label("has_every_role")]
+
+
+async def page_accounts(conn: AsyncConnection, rows: list, roles: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """The ``roles`` of each row's facility (rows selected with ``role_columns``), by facility id; a
+    facility activated before some roles existed gets them opened now (rare: one query for all)."""
+    out = {str(r.facility_id): {role: getattr(r, role) for role in roles} for r in rows if r.has_every_role}
+    missing = sorted({str(r.facility_id) for r in rows if not r.has_every_role})
+    if missing:
+        found = await conn.execute(text(
+            "SELECT id, accounts, customer_type, terms FROM credit_facilities WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": [uuid.UUID(m) for m in missing]})
+        for f in found:
+            out[str(f.id)] = await ensure_active_accounts(conn, str(f.id), f.customer_type,
+                                                          TermValues.model_validate(f.terms), f.accounts)
+    return out

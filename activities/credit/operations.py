@@ -1,6 +1,8 @@
 """The credit facility's steps. Each is ONE transaction: load the aggregate (its row locked), let
 the domain decide and record, then persist events + read model + ledger postings together.
 
+Activation also starts the first accrual cycle (the end-of-day steps, ``end_of_day.py``, do the rest).
+
 Idempotency keys: ``facility:{id}:create``, ``collateral:{id}:{seq}``, ``facility:{id}:activate``,
 ``facility:{id}:structuring-fee``, ``disbursal:{id}:initial|initiate|settle|cancel`` (a refused
 settlement is rolled back to its savepoint and the disbursal ends ``Failed`` + ``cancel``). A retried step
@@ -19,7 +21,7 @@ from activities import ledger
 from activities.accounting.fiscal_years import first_open_date
 from activities.audit import record_system_action
 from activities.credit import facility_accounts as fa
-from activities.credit import store
+from activities.credit import lifecycle_store, store
 from activities.credit.deposit_link import deposit_ledger_account, ensure_disbursable
 from activities.customers.repository import customer_row, ensure_customer_verified
 from activities.price.store import current_price, latest_price
@@ -146,6 +148,8 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
         return f.state
     s, today = f.state, inp.now.date()
     f.attach_accounts(await fa.create_active_accounts(conn, s.id, s.customer_type, s.terms))
+    if activation.first_cycle is not None:
+        await lifecycle_store.insert_cycles(conn, [activation.first_cycle])
     await _facility_posting(conn, "ACTIVATE_CREDIT_FACILITY", f, "activate", inp.now)
     await _audit(conn, f"credit/credit-facility/{f.id}", "credit:credit-facility:activate", workflow_id)
     if (d := activation.initial_disbursal) is not None:

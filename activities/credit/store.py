@@ -14,18 +14,18 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store, ledger
+from activities.credit.lifecycle_store import insert_obligations
 from activities.credit.tables import (
     collateral_updates,
     collateralization_history,
     disbursals,
     facilities,
-    obligations,
 )
-from domain.credit.balance import FacilityBalanceSummary, summarize
+from domain.credit.balance import INTEREST, PRINCIPAL, FacilityBalanceSummary, summarize
 from domain.credit.disbursal import Disbursal
 from domain.credit.errors import DisbursalNotFound, FacilityNotFound
 from domain.credit.facility import CollateralChange, CreditFacility
@@ -62,12 +62,17 @@ async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool =
     flying = (await conn.execute(select(disbursals.c.id, disbursals.c.amount_cents).where(
         disbursals.c.facility_id == facility_id,
         disbursals.c.status.in_([DisbursalStatus.NEW.value, DisbursalStatus.APPROVED.value])))).all()
+    return facility_from_row(row, {str(r.id): r.amount_cents for r in flying})
+
+
+def facility_from_row(row: Any, in_flight: dict[str, int] | None = None) -> CreditFacility:
+    """The aggregate at its row's snapshot; ``in_flight`` (disbursals awaiting approval) is only
+    needed by the steps that draw on the facility."""
     state = FacilityState(
         id=str(row.id), customer_id=str(row.customer_id), customer_type=row.customer_type,
         amount_cents=row.amount_cents, terms=TermValues.model_validate(row.terms),
         collateral_id=str(row.collateral_id), deposit_account_id=str(row.deposit_account_id),
-        in_flight={str(r.id): r.amount_cents for r in flying}, version=row.version,
-        **{c: getattr(row, c) for c in _STATE_COLUMNS},
+        in_flight=dict(in_flight or {}), version=row.version, **{c: getattr(row, c) for c in _STATE_COLUMNS},
     )
     f = CreditFacility.of(state, version=row.version, accounts=row.accounts)
     f.custodian_id, f.created_by = row.custodian_id and str(row.custodian_id), row.created_by
@@ -107,6 +112,25 @@ async def save_facility(conn: AsyncConnection, f: CreditFacility) -> None:
     await conn.execute(update(facilities).where(facilities.c.id == f.id).values(
         version=f.version, updated_at=func.now(), cvl_sort=_cvl_sort(f.state.cvl), accounts=f.accounts,
         **_state_values(f)))
+
+
+_SAVE_FACILITY = (update(facilities).where(facilities.c.id == bindparam("_id"),
+                                          facilities.c.version == bindparam("_version"))
+                  .values(updated_at=func.now()))
+
+
+async def save_facilities(conn: AsyncConnection, fs: list[CreditFacility]) -> None:
+    """``save_facility`` for a batch step's page (its rows locked): one INSERT of every new event,
+    one statement for the rows. Only for events that write no collateralization history."""
+    changed = [f for f in fs if f.pending]
+    if not changed:
+        return
+    assert not any(t == "collateralization_changed" for f in changed for t, _ in f.pending)
+    await conn.execute(_SAVE_FACILITY, [{"_id": f.id, "_version": f.version, "version": f.version + len(f.pending),
+                                         **_state_values(f)} for f in changed])
+    await event_store.save_entities(conn, changed)
+    for f in changed:
+        f.state.version = f.version
 
 
 async def _history_row(conn: AsyncConnection, facility_id: str, payload: dict[str, Any]) -> None:
@@ -162,21 +186,19 @@ async def save_disbursal(conn: AsyncConnection, d: Disbursal) -> None:
 
 
 async def insert_obligation(conn: AsyncConnection, o: Obligation) -> None:
-    await conn.execute(insert(obligations).values(
-        id=o.id, facility_id=o.facility_id, disbursal_id=o.disbursal_id, obligation_type=o.obligation_type,
-        amount_cents=o.amount_cents, outstanding_cents=o.outstanding_cents, status=o.status, reference=o.reference,
-        effective=o.effective, created_at=func.now(), due_date=o.dates.due_date,
-        overdue_date=o.dates.overdue_date, liquidation_date=o.dates.liquidation_date))
+    """The row and the ``created`` event of a new obligation (a settled disbursal's principal)."""
+    await insert_obligations(conn, [o])
 
 
 async def price_sensitive_pages(conn: AsyncConnection, page_size: int):
-    """The rows a price change re-evaluates (§3.6): active facilities and pending ones awaiting
+    """The rows a price change re-evaluates (§3.6, §10): active and matured facilities and pending ones awaiting
     collateralization, with what the re-evaluation needs, page by page by id (keyset)."""
     t, after = facilities, None
     while True:
         query = (select(t.c.id, t.c.stage, t.c.collateralization, t.c.collateral_sats, t.c.disbursed_cents,
                         t.c.amount_cents, t.c.terms)
-                 .where(or_(and_(t.c.stage == Stage.ACTIVE.value, t.c.status == FacilityStatus.ACTIVE.value),
+                 .where(or_(and_(t.c.stage == Stage.ACTIVE.value,
+                                 t.c.status.in_([FacilityStatus.ACTIVE.value, FacilityStatus.MATURED.value])),
                             and_(t.c.stage == Stage.PENDING.value,
                                  t.c.pending_status == PendingStatus.PENDING_COLLATERALIZATION.value)))
                  .order_by(t.c.id).limit(page_size))
@@ -187,8 +209,8 @@ async def price_sensitive_pages(conn: AsyncConnection, page_size: int):
         after = rows[-1].id
 
 
-_BALANCE_ROLES = {"facility": "USD", "collateral": "BTC", "disbursed_receivable_not_yet_due": "USD",
-                  "uncovered_outstanding": "USD", "fee_income": "USD"}
+_BALANCE_ROLES = {"facility": "USD", "collateral": "BTC", "uncovered_outstanding": "USD", "fee_income": "USD",
+                  "interest_income": "USD", **dict.fromkeys((*PRINCIPAL, *INTEREST), "USD")}
 
 
 async def facility_balance(conn: AsyncConnection, accounts: dict[str, str]) -> FacilityBalanceSummary:

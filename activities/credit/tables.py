@@ -1,9 +1,9 @@
 """Read-model tables of the credit facility lifecycle (migrations 0010_credit_facilities,
-0031_credit_disbursal_failed)."""
+0031_credit_disbursal_failed, 0050_credit_interest)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, MetaData, Numeric, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData()
@@ -106,4 +106,44 @@ obligations = Table(
     Column("overdue_date", Date),
     Column("liquidation_date", Date),
     Column("created_at", DateTime(timezone=True)),
+    Column("cycle_id", _ID),  # migration 0050_credit_interest: an interest obligation's accrual cycle
+    Column("next_transition_date", Date),  # the end-of-day selection (NULL: no transition left)
+    Column("version", BigInteger, nullable=False),  # its ``credit_obligation`` stream
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+# migration 0050_credit_interest: one row per accrual cycle (the aggregate's snapshot at ``version``)
+accrual_cycles = Table(
+    "credit_accrual_cycles", metadata,
+    Column("id", _ID, primary_key=True),
+    Column("facility_id", _ID, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("accrual_interval", String(16), nullable=False),
+    Column("annual_rate", Numeric, nullable=False),
+    Column("day_count", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("next_period_start", Date),
+    Column("next_period_end", Date),
+    Column("accrual_count", Integer, nullable=False),
+    Column("accrued_cents", BigInteger, nullable=False),
+    Column("obligation_id", _ID),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+interest_accruals = Table(
+    "credit_interest_accruals", metadata,
+    Column("cycle_id", _ID, primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("facility_id", _ID, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("principal_cents", BigInteger, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("ledger_tx_id", _ID),  # None for a zero accrual (nothing to post)
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -25,6 +25,7 @@ from activities.ledger.balances import (
     RangeBalance,
     account_balances,
     balance,
+    net_debits_as_of,
     range_balances,
     set_balances,
 )
@@ -34,6 +35,6 @@ from activities.ledger.posting import PostedTransaction, post
 __all__ = [
     "DEFAULT_JOURNAL_ID", "PostedTransaction", "RangeBalance", "account_balances", "add_member", "balance",
     "create_account", "create_account_set", "entries", "find_account_by_external_id", "find_set_by_external_id", "get_account",
-    "get_account_set", "get_transaction", "list_members", "post", "range_balances", "remove_member",
+    "get_account_set", "get_transaction", "list_members", "net_debits_as_of", "post", "range_balances", "remove_member",
     "set_account_status", "set_balances",
 ]

@@ -1,4 +1,5 @@
-"""Credit module HTTP routes: terms templates, facilities (proposal → pending → active), disbursals."""
+"""Credit module HTTP routes: terms templates, facilities (proposal → pending → active), disbursals,
+interest and obligations."""
 
 from __future__ import annotations
 
@@ -6,6 +7,6 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.credit import disbursals, facilities, terms_templates
+    from api.credit import disbursals, facilities, lifecycle, terms_templates
 
-    return [terms_templates.router, facilities.router, disbursals.router]
+    return [terms_templates.router, facilities.router, disbursals.router, lifecycle.router]

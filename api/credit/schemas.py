@@ -12,8 +12,19 @@ from pydantic import BaseModel, Field
 from api.enums import ApiEnum, Direction, api_enum
 from domain.credit.balance import FacilityBalanceSummary
 from domain.credit.cvl import CollateralizationState, PendingCollateralizationState, cvl_json
-from domain.credit.status import DisbursalStatus, FacilityStatus, PendingStatus, ProposalStatus, Stage
+from domain.credit.status import (
+    AccrualCycleStatus,
+    DisbursalStatus,
+    FacilityStatus,
+    ObligationStatus,
+    ObligationType,
+    PendingStatus,
+    ProposalStatus,
+    RepaymentStatus,
+    Stage,
+)
 from domain.credit.terms import (
+    DayCountConvention,
     DisbursalPolicy,
     FacilityDuration,
     InterestInterval,
@@ -48,6 +59,8 @@ class Terms(TermValues):
     accrual_cycle_interval: ApiEnum[InterestInterval]
     accrual_interval: ApiEnum[InterestInterval]
     disbursal_policy: ApiEnum[DisbursalPolicy]
+    day_count_convention: ApiEnum[DayCountConvention] = Field(
+        default=DayCountConvention.ACT_365_FIXED, description="Interest day count (default ACT_365_FIXED)")
 
     def to_domain(self) -> TermValues:
         return TermValues.model_validate(self.model_dump())
@@ -187,6 +200,87 @@ class CollateralUpdateEntry(BaseModel):
 
 # Ledger read (credit.md §13) of the accounts that exist so far: the domain's summary is the body.
 FacilityBalance = FacilityBalanceSummary
+
+
+class ObligationOut(BaseModel):
+    """An obligation (credit.md §7.1): principal of a disbursal, or interest of an accrual cycle."""
+
+    id: str
+    credit_facility_id: str
+    obligation_type: ApiEnum[ObligationType]
+    status: ApiEnum[ObligationStatus]
+    reference: str
+    amount: int = Field(description="Initial amount, cents")
+    outstanding: int
+    effective: date
+    due_date: date
+    overdue_date: date | None
+    defaulted_date: date | None = Field(description="The liquidation date: the obligation defaults then (§7.5)")
+    next_transition_date: date | None
+    disbursal_id: str | None
+    accrual_cycle_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, r) -> ObligationOut:
+        return cls(id=str(r.id), credit_facility_id=str(r.facility_id), obligation_type=r.obligation_type,
+                   status=r.status, reference=r.reference, amount=r.amount_cents, outstanding=r.outstanding_cents,
+                   effective=r.effective, due_date=r.due_date, overdue_date=r.overdue_date,
+                   defaulted_date=r.liquidation_date, next_transition_date=r.next_transition_date,
+                   disbursal_id=r.disbursal_id and str(r.disbursal_id), accrual_cycle_id=r.cycle_id and str(r.cycle_id),
+                   created_at=r.created_at)
+
+
+class AccrualOut(BaseModel):
+    n: int
+    period_start: date
+    period_end: date
+    days: int
+    principal: int = Field(description="Disbursed outstanding the period's interest was computed on, cents")
+    amount: int
+    ledger_transaction_id: str | None = Field(description="None for a zero accrual (nothing posted)")
+
+
+class AccrualCycleOut(BaseModel):
+    id: str
+    credit_facility_id: str
+    idx: int
+    start_date: date
+    end_date: date
+    status: ApiEnum[AccrualCycleStatus]
+    accrual_interval: ApiEnum[InterestInterval]
+    annual_rate: str
+    day_count_convention: ApiEnum[DayCountConvention]
+    accrued: int = Field(description="Sum of the cycle's accruals so far, cents")
+    next_accrual_period_end: date | None
+    obligation_id: str | None
+    accruals: list[AccrualOut]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, r, accruals: list) -> AccrualCycleOut:
+        return cls(id=str(r.id), credit_facility_id=str(r.facility_id), idx=r.idx, start_date=r.start_date,
+                   end_date=r.end_date, status=r.status, accrual_interval=r.accrual_interval,
+                   annual_rate=str(r.annual_rate), day_count_convention=r.day_count, accrued=r.accrued_cents,
+                   next_accrual_period_end=r.next_period_end, obligation_id=r.obligation_id and str(r.obligation_id),
+                   accruals=[AccrualOut(n=a.n, period_start=a.period_start, period_end=a.period_end, days=a.days,
+                                        principal=a.principal_cents, amount=a.amount_cents,
+                                        ledger_transaction_id=a.ledger_tx_id and str(a.ledger_tx_id))
+                             for a in accruals],
+                   created_at=r.created_at)
+
+
+class RepaymentPlanEntryOut(BaseModel):
+    obligation_type: ApiEnum[ObligationType]
+    status: ApiEnum[RepaymentStatus]
+    initial: int
+    outstanding: int
+    effective: date
+    due_date: date
+    overdue_date: date | None
+    defaulted_date: date | None
+    obligation_id: str | None = Field(description="None for a projected (UPCOMING) entry")
+    accrual_cycle_idx: int | None
 
 
 def direction_param(direction: Direction = "desc") -> str:

@@ -41,7 +41,9 @@ def facility_set(kind: str, term_class: str, ct: CustomerType) -> ProductSet:
     """Credit product sets per facility term class (short/long) and customer type.
 
     ``kind``: ``facility`` (undrawn facility, off-balance), ``disbursed-receivable``,
-    ``interest-receivable``.
+    ``interest-receivable``; ``term_class`` is ``short``, ``long`` or, for principal, ``overdue``
+    (ledger.md B3.4: overdue principal has its own set per customer type, overdue interest stays
+    with the short/long-term interest).
     """
     side = "debit"
     return ProductSet(f"credit.{kind}.{term_class}.{_slug(ct)}",
@@ -56,3 +58,8 @@ FEE_INCOME = ProductSet("credit.fee-income", "Fee income", "credit")
 # Per-facility uncovered outstanding (off-balance): principal drawn + posted interest − payments.
 UNCOVERED_OUTSTANDING = ProductSet("credit.uncovered-outstanding", "Credit uncovered outstanding (off-balance)",
                                    "credit")
+DISBURSED_DEFAULTED = ProductSet("credit.disbursed-defaulted", "Credit disbursed defaulted", "debit")
+INTEREST_DEFAULTED = ProductSet("credit.interest-defaulted", "Credit interest defaulted", "debit")
+# Off-balance counterpart of the interest added to the uncovered outstanding at each cycle posting.
+INTEREST_ADDED_OMNIBUS = ProductSet("credit.interest-added-to-obligations-omnibus",
+                                    "Credit interest added to obligations omnibus (off-balance)", "debit")

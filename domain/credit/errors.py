@@ -81,3 +81,9 @@ class DepositAccountNotActive(Conflict):
 class CustomerDecisionNotPending(Conflict):
     code = "credit.customer_decision_not_pending"
     title = "The proposal is not awaiting the customer's decision"
+
+
+@register
+class AccrualCycleNotAccrued(Conflict):
+    code = "credit.accrual_cycle_not_accrued"
+    title = "The accrual cycle still has accrual periods to accrue"

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.credit import cvl as cvlmod
+from domain.credit.accrual_cycle import AccrualCycle
 from domain.credit.disbursal import Disbursal
 from domain.credit.errors import (
     BelowMarginLimit,
@@ -95,6 +96,7 @@ class Activation:
     initial_disbursal: Disbursal | None
     obligation: Obligation | None
     fee_cents: int
+    first_cycle: AccrualCycle | None = None  # §4.4 step 5: interest accrues from the activation day
 
 
 @dataclass
@@ -212,8 +214,9 @@ class CreditFacility(EventSourced):
         self.record("collateralization_changed", payload)
 
     def check_reevaluate(self) -> bool:
-        """Only an open active facility follows the price (a pending one moves with its collateral)."""
-        return self.state.stage is Stage.ACTIVE and self.state.status is FacilityStatus.ACTIVE
+        """An active or matured facility follows the price (§10: a matured one is still monitored);
+        a pending one moves with its collateral, a closed one no longer."""
+        return self.state.stage is Stage.ACTIVE and self.state.status in (FacilityStatus.ACTIVE, FacilityStatus.MATURED)
 
     # -- activation ----------------------------------------------------------------------------
     def ready_to_activate(self) -> bool:
@@ -249,7 +252,8 @@ class CreditFacility(EventSourced):
             self.record("structuring_fee_charged", {"amount_cents": fee})
         # §4.4 step 4: the first collateralization of the facility, CVL against the facility amount
         self._collateralization_changed(cvlmod.state_for_cvl(value, s.terms).value, value, s.amount_cents, price_cents)
-        return Activation(value, initial, obligation, fee)
+        assert s.maturity_date is not None
+        return Activation(value, initial, obligation, fee, AccrualCycle.first(s.id, now.date(), s.maturity_date, s.terms))
 
     def attach_accounts(self, accounts: dict[str, str]) -> None:
         """The ledger accounts opened for the active facility (ids only; no lifecycle change)."""
@@ -265,8 +269,8 @@ class CreditFacility(EventSourced):
         s = self.state
         if disbursal_id is not None and disbursal_id in s.in_flight:
             return False
-        if s.stage is not Stage.ACTIVE or s.status is not FacilityStatus.ACTIVE:
-            raise DisbursalOnInactiveFacility(self._refusal_detail())
+        if s.stage is not Stage.ACTIVE or s.status is not FacilityStatus.ACTIVE:  # matured (§10) or closed
+            raise DisbursalOnInactiveFacility(self._refusal_detail(), facility_status=s.status_label)
         if s.terms.is_single_disbursal:
             raise OnlyOneDisbursalAllowed("The single disbursal was made at activation.")
         if s.maturity_date and now >= datetime.combine(s.maturity_date, time(), tzinfo=now.tzinfo):
@@ -309,6 +313,23 @@ class CreditFacility(EventSourced):
         self.record("disbursal_concluded", {"disbursal_id": disbursal.id, "status": disbursal.status.value,
                                             "amount_cents": disbursal.amount_cents, "failure_code": code,
                                             "failure_reason": reason})
+        return True
+
+    # -- maturity (§10) ------------------------------------------------------------------------
+    def check_mature(self, business_date: date) -> bool:
+        """True for an active facility whose maturity date is on or before ``business_date``; False
+        otherwise (not yet, already matured: a rerun, or never activated / closed)."""
+        s = self.state
+        return (s.stage is Stage.ACTIVE and s.status is FacilityStatus.ACTIVE and s.maturity_date is not None
+                and s.maturity_date <= business_date)
+
+    def mature(self, business_date: date) -> bool:
+        """The facility matures: no new disbursals, no cycle after the last; its obligations keep
+        their lifecycle and payments stay possible."""
+        if not self.check_mature(business_date):
+            return False
+        self.record("facility_matured", {"maturity_date": str(self.state.maturity_date),
+                                         "business_date": str(business_date)})
         return True
 
     # -- events --------------------------------------------------------------------------------
@@ -358,4 +379,6 @@ class CreditFacility(EventSourced):
             if payload["status"] == DisbursalStatus.FAILED.value:
                 s.failed_disbursals += 1
                 s.last_disbursal_failure = f"{payload['disbursal_id']}: {payload['failure_code']}"
+        elif event_type == "facility_matured":
+            s.status = FacilityStatus.MATURED
         # proposal_created (the state is built by propose) and structuring_fee_charged change no field

@@ -37,3 +37,35 @@ class DisbursalStatus(StrEnum):
     DENIED = "Denied"
     CONFIRMED = "Confirmed"
     FAILED = "Failed"  # approved, but its settlement was refused (credit.md, issue 14 decisions)
+
+
+class ObligationType(StrEnum):
+    DISBURSAL = "Disbursal"  # principal
+    INTEREST = "Interest"
+
+
+class ObligationStatus(StrEnum):
+    """credit.md §7.2: not yet due → due → overdue → defaulted (each from its date); paid by payments."""
+
+    NOT_YET_DUE = "NotYetDue"
+    DUE = "Due"
+    OVERDUE = "Overdue"
+    DEFAULTED = "Defaulted"
+    PAID = "Paid"
+
+
+class AccrualCycleStatus(StrEnum):
+    IN_PROGRESS = "InProgress"  # accrual periods remain
+    ACCRUED = "Accrued"  # every period accrued: the cycle posting (and its interest obligation) is next
+    POSTED = "Posted"
+
+
+class RepaymentStatus(StrEnum):
+    """A repayment-plan entry (credit.md §1.1): an obligation's status, or Upcoming (projected)."""
+
+    UPCOMING = "Upcoming"
+    NOT_YET_DUE = "NotYetDue"
+    DUE = "Due"
+    OVERDUE = "Overdue"
+    DEFAULTED = "Defaulted"
+    PAID = "Paid"

@@ -1,9 +1,12 @@
-"""Credit templates (ledger.md B5.2–B5.4, B5.8): facility creation/activation, disbursals, fee,
-collateral. Listed in ``TEMPLATES``; ``domain/ledger/catalogue.py`` registers them.
+"""Credit templates (ledger.md B5.2–B5.6, B5.8): facility creation/activation, disbursals, fee,
+collateral, interest accrual and posting, obligation reclassification. Listed in ``TEMPLATES``;
+``domain/ledger/catalogue.py`` registers them.
 
 Roles: FAC (facility remaining limit, off-balance, credit-normal, settled ≥ 0 control = the
 disbursal limit), FAC_OMNI, UNCOV (uncovered outstanding), DR_NYD (disbursed receivable not yet
-due), CUST_DEP (the customer's deposit account), FEE_INC, COLL / COLL_OMNI (BTC, in sats).
+due), CUST_DEP (the customer's deposit account), FEE_INC, COLL / COLL_OMNI (BTC, in sats), IR_*
+(interest receivable), INT_INC, INT_ADD_OMNI (interest added to obligations, off-balance), and the
+due / overdue / defaulted receivables of both families.
 """
 
 from __future__ import annotations
@@ -95,5 +98,58 @@ def add_structuring_fee(p):
     return _move(p["deposit_account_id"], p["fee_income_account_id"], p["amount"], USD, SETTLED, "ADD_STRUCTURING_FEE")
 
 
+_INTEREST = {"interest_receivable_account_id": ID, "interest_income_account_id": ID, "amount": AMOUNT}
+
+
+@template("CREDIT_FACILITY_ACCRUE_INTEREST", _INTEREST,
+          description="Accrue interest in accrual period for credit facility")
+def accrue_interest(p):
+    """B5.5: one accrual period's interest, PENDING layer (IR_NYD DR, INT_INC CR)."""
+    return _move(p["interest_receivable_account_id"], p["interest_income_account_id"], p["amount"], USD, PENDING,
+                 "ACCRUE_INTEREST")
+
+
+@template("CREDIT_FACILITY_POST_ACCRUED_INTEREST",
+          {**_INTEREST, "interest_added_omnibus_account_id": ID, "uncovered_outstanding_account_id": ID},
+          description="Post accrued interest from accrual cycle for credit facility")
+def post_accrued_interest(p):
+    """B5.5: the cycle's accruals leave the PENDING layer and are re-booked SETTLED; the interest is
+    added to the uncovered outstanding (the most a payment may be)."""
+    rec, inc, amount = p["interest_receivable_account_id"], p["interest_income_account_id"], p["amount"]
+    return (_move(inc, rec, amount, USD, PENDING, "POST_ACCRUED_INTEREST_PENDING")
+            + _move(rec, inc, amount, USD, SETTLED, "POST_ACCRUED_INTEREST_SETTLED")
+            + _move(p["interest_added_omnibus_account_id"], p["uncovered_outstanding_account_id"], amount, USD,
+                    SETTLED, "RECORD_INTEREST_UNCOVERED_OBLIGATION_SETTLED"))
+
+
+@template("RECORD_OBLIGATION_DUE_BALANCE",
+          {"receivable_not_yet_due_account_id": ID, "receivable_due_account_id": ID, "amount": AMOUNT},
+          description="Record a due obligation balance")
+def record_obligation_due(p):
+    """B5.6: not-yet-due receivable → due receivable (principal or interest family)."""
+    return _move(p["receivable_due_account_id"], p["receivable_not_yet_due_account_id"], p["amount"], USD, SETTLED,
+                 "RECORD_OBLIGATION_DUE_BALANCE")
+
+
+@template("RECORD_OBLIGATION_OVERDUE_BALANCE",
+          {"receivable_due_account_id": ID, "receivable_overdue_account_id": ID, "amount": AMOUNT},
+          description="Record an overdue obligation balance")
+def record_obligation_overdue(p):
+    """B5.6: due receivable → overdue receivable."""
+    return _move(p["receivable_overdue_account_id"], p["receivable_due_account_id"], p["amount"], USD, SETTLED,
+                 "RECORD_OBLIGATION_OVERDUE_BALANCE")
+
+
+@template("RECORD_OBLIGATION_DEFAULTED_BALANCE",
+          {"receivable_account_id": ID, "defaulted_account_id": ID, "amount": AMOUNT},
+          description="Record a defaulted obligation balance")
+def record_obligation_defaulted(p):
+    """B5.6: the receivable of the status before default (due or overdue) → the defaulted account."""
+    return _move(p["defaulted_account_id"], p["receivable_account_id"], p["amount"], USD, SETTLED,
+                 "RECORD_OBLIGATION_DEFAULTED_BALANCE")
+
+
 TEMPLATES = [create_credit_facility_proposal, activate_credit_facility, add_collateral, remove_collateral,
-             initial_disbursal, initiate_disbursal, confirm_disbursal, cancel_disbursal, add_structuring_fee]
+             initial_disbursal, initiate_disbursal, confirm_disbursal, cancel_disbursal, add_structuring_fee,
+             accrue_interest, post_accrued_interest, record_obligation_due, record_obligation_overdue,
+             record_obligation_defaulted]

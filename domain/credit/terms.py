@@ -3,7 +3,8 @@
 A proposal / facility **copies** its TermValues at creation (pure value semantics): the model is
 frozen, and a terms template change never reaches a facility that already holds a copy (§2.5).
 
-Rates and CVLs are exact ``Decimal`` percentages (``12`` = 12 %). Validation collects every broken
+The interest day count (``day_count_convention``) is a term too, Act/365F unless a product says
+otherwise. Rates and CVLs are exact ``Decimal`` percentages (``12`` = 12 %). Validation collects every broken
 rule and raises one ``InvalidTermValues`` whose ``errors`` name each field.
 """
 
@@ -24,6 +25,14 @@ from domain.errors import ValidationFailed, register
 class InterestInterval(StrEnum):
     END_OF_MONTH = "EndOfMonth"
     END_OF_DAY = "EndOfDay"
+
+
+class DayCountConvention(StrEnum):
+    """How a period's days become a fraction of a year (credit.md §6.4: lana uses actual/365 fixed)."""
+
+    ACT_365_FIXED = "act_365_fixed"  # days / 365, leap years included (lana)
+    ACT_360 = "act_360"  # days / 360 (money-market products)
+    ACT_ACT_ISDA = "act_act_isda"  # days in each calendar year / that year's length (365 or 366)
 
 
 class DisbursalPolicy(StrEnum):
@@ -75,6 +84,10 @@ class TermValues(BaseModel):
     # to True instead (``NewTermValues``): a new product asks for the customer's acceptance.
     customer_acceptance_required: bool = Field(
         default=False, description="The proposal waits for the customer's acceptance before governance approval")
+    # The interest day count (issue 17): absent in terms stored before it existed, which keep lana's
+    # actual/365 fixed; any product may choose another convention.
+    day_count_convention: DayCountConvention = Field(
+        default=DayCountConvention.ACT_365_FIXED, description="Day count of the interest accrual (default Act/365F)")
 
     # -- derived values (§2.3) ------------------------------------------------------------------
     @property

@@ -57,8 +57,11 @@ def test_mirrored_entries_always_balance(legs):
     validate_entries(entries)
 
 
-# ledger.md B5.3 names these entry types after lana's older template names.
-ENTRY_PREFIX = {"INITIAL_DISBURSAL": "SINGLE_DISBURSAL", "INITIATE_CREDIT_FACILITY_DISBURSAL": "INITIATE_DISBURSAL"}
+# ledger.md B5.3 and B5.5 name these entry types after lana's older template names.
+ENTRY_PREFIX = {"INITIAL_DISBURSAL": "SINGLE_DISBURSAL", "INITIATE_CREDIT_FACILITY_DISBURSAL": "INITIATE_DISBURSAL",
+                "CREDIT_FACILITY_ACCRUE_INTEREST": "ACCRUE_INTEREST",
+                "CREDIT_FACILITY_POST_ACCRUED_INTEREST": ("POST_ACCRUED_INTEREST",
+                                                          "RECORD_INTEREST_UNCOVERED_OBLIGATION")}
 
 
 def test_every_template_balances_and_binds_types():

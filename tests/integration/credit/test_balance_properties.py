@@ -71,10 +71,16 @@ async def test_every_figure_holds_after_any_sequence_of_disbursals(engine, amoun
                 in_flight += units
     async with engine.connect() as conn:
         summary = (await facility_balance(conn, acc)).as_dict()
+    nothing = dict.fromkeys((
+        "due_disbursed_outstanding", "overdue_disbursed_outstanding", "disbursed_defaulted", "interest_posted",
+        "not_yet_due_interest_outstanding", "due_interest_outstanding", "overdue_interest_outstanding",
+        "interest_defaulted", "interest_accrued", "interest_income", "disbursed_outstanding_payable",
+        "interest_outstanding_payable", "interest_outstanding", "total_outstanding_payable", "total_overdue"), 0)
     assert summary == {
         "facility": amount, "facility_remaining": amount - settled - in_flight, "collateral": 0,
-        "disbursed": settled, "not_yet_due_disbursed_outstanding": settled,
-        "uncovered_outstanding": settled + in_flight, "fee_income": 0, "total_outstanding": settled}
+        "disbursed": settled, "not_yet_due_disbursed_outstanding": settled, "disbursed_outstanding": settled,
+        "uncovered_outstanding": settled + in_flight, "fee_income": 0, "total_outstanding": settled,
+        "any_outstanding_or_defaulted": settled > 0, **nothing}
 
 
 async def test_the_reported_case_through_the_api(credit_stack):

@@ -86,3 +86,26 @@ async def test_permissions(stack):
     admin = await stack.client_for("admin2@bank.test", "admin")
     assert (await admin.get(f"/api/v1/terms-templates/{template['id']}")).status_code == 200
     assert (await create(admin, name="By admin")).status_code == 201
+
+
+async def test_the_day_count_convention_is_a_term(stack):
+    """Act/365 fixed unless the product says otherwise (issue 17); any spelling of a known value,
+    one canonical spelling out, an unknown one is refused listing the values."""
+    r = await create(stack.http)
+    assert r.status_code == 201 and r.json()["terms"]["day_count_convention"] == "ACT_365_FIXED"
+    r = await create(stack.http, name="Money market", day_count_convention="act_360")
+    assert r.status_code == 201 and r.json()["terms"]["day_count_convention"] == "ACT_360"
+    changed = await stack.http.put(f"/api/v1/terms-templates/{r.json()['id']}",
+                                   json={"terms": terms_json(day_count_convention="ACT_ACT_ISDA")})
+    assert changed.json()["terms"]["day_count_convention"] == "ACT_ACT_ISDA" and changed.json()["version"] == 2
+    r = await create(stack.http, name="Bad", day_count_convention="30/360")
+    assert r.status_code == 422 and r.json()["code"] == "common.validation_failed"
+    [error] = r.json()["errors"]
+    assert error["accepted"] == ["ACT_365_FIXED", "ACT_360", "ACT_ACT_ISDA"], error
+    from tests.integration.credit.facility_helpers import customer_with_deposit, propose
+
+    customer_id, _ = await customer_with_deposit(stack)
+    r = await propose(stack.http, customer_id, day_count_convention="Act_Act_Isda")
+    assert r.status_code == 201 and r.json()["terms"]["day_count_convention"] == "ACT_ACT_ISDA"
+    r = await propose(stack.http, customer_id, day_count_convention="actual/360")
+    assert r.status_code == 422

@@ -119,3 +119,14 @@ def test_template_update_is_a_no_op_when_identical_and_copies_are_independent():
     assert copy.annual_rate == Decimal("12") and template.values.annual_rate == Decimal("10")
     with pytest.raises(InvalidTermValues):
         template.update_values(terms(initial_cvl="100"), "user:x")
+
+
+def test_terms_stored_before_the_day_count_existed_keep_act_365_fixed():
+    from domain.credit.terms import DayCountConvention, TermValues
+
+    stored = terms().model_dump(mode="json")
+    del stored["day_count_convention"]
+    assert TermValues.model_validate(stored).day_count_convention is DayCountConvention.ACT_365_FIXED
+    assert terms(day_count_convention="act_360").day_count_convention is DayCountConvention.ACT_360
+    with pytest.raises(ValidationError):
+        terms(day_count_convention="30_360")

@@ -1,0 +1,140 @@
+"""End-of-day steps ``accrue_interest`` and ``complete_cycles`` (credit.md §6.5; contract:
+``domain.credit.end_of_day``; how a page runs: ``batch.py``).
+
+``accrue_interest`` selects the in-progress cycles whose next accrual period ends on or before D
+(keyset on the facility id; at most one open cycle per facility), reads the disbursed outstanding
+of the whole page in one query (not-yet-due + due + overdue principal, settled, as of each period's
+end date: a date caught up late sees what a daily run saw), lets each cycle accrue ONE period and
+posts ``CREDIT_FACILITY_ACCRUE_INTEREST`` (PENDING layer; key
+``accrual:{cycle_id}:{n}``, effective the period's end). A zero amount is recorded, not posted.
+
+``complete_cycles`` selects the cycles whose last period is accrued (status ``Accrued``), posts
+``CREDIT_FACILITY_POST_ACCRUED_INTEREST`` for a positive total (key ``cycle:{cycle_id}:post``,
+effective the cycle's last day), creates the interest obligation and starts the next cycle (none
+once the cycle that ends on the maturity date is posted). The facility hears
+``interest_obligation_created`` with the next cycle in the detail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import Text, cast, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from activities import ledger
+from activities.credit import facility_accounts as fa
+from activities.credit import lifecycle_store as ls
+from activities.credit.batch import Item, Plan, Posting, decide, open_date
+from activities.credit.tables import accrual_cycles, facilities
+from domain.credit.accrual_cycle import Accrual, CyclePosting
+from domain.credit.balance import PRINCIPAL
+from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
+from domain.credit.status import AccrualCycleStatus
+from domain.credit.terms import TermValues
+
+C, F = accrual_cycles, facilities
+
+
+def _page(status: AccrualCycleStatus, after: str | None, limit: int, *columns):
+    q = (select(C, *columns).join(F, F.c.id == C.c.facility_id).where(C.c.status == status.value)
+         .order_by(C.c.facility_id).limit(limit).with_for_update(of=C))
+    return q if after is None else q.where(C.c.facility_id > after)
+
+
+# --- accrue_interest ------------------------------------------------------------------------------
+_ACCRUAL_ROLES = ("interest_receivable_not_yet_due", "interest_income", *PRINCIPAL[:3])
+
+
+async def plan_accruals(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
+    roles = [F.c.accounts[role].astext.label(role) for role in _ACCRUAL_ROLES]  # not the whole accounts document
+    rows = (await conn.execute(_page(AccrualCycleStatus.IN_PROGRESS, after, limit, *roles)
+                               .where(C.c.next_period_end <= business_date))).all()
+    if not rows:
+        return Plan([], [], None, 0)
+    points = [(uuid.UUID(a), r.next_period_end) for r in rows for role in PRINCIPAL[:3] if (a := getattr(r, role))]
+    outstanding = await ledger.net_debits_as_of(conn, points)  # principal receivables are debit-normal
+    effective = await open_date(conn)
+    plan = Plan([], [], str(rows[-1].facility_id), len(rows))
+
+    def one(r) -> Item | None:
+        cycle = ls.cycle_from_row(r)
+        principal = sum(outstanding.get((uuid.UUID(a), r.next_period_end), 0)
+                        for role in PRINCIPAL[:3] if (a := getattr(r, role)))
+        accrual = cycle.accrue(business_date, principal)
+        if accrual is None:
+            return None
+        postings = [] if accrual.amount_cents == 0 else [Posting(
+            "CREDIT_FACILITY_ACCRUE_INTEREST",
+            {"interest_receivable_account_id": r.interest_receivable_not_yet_due,
+             "interest_income_account_id": r.interest_income, "amount": accrual.amount_cents},
+            f"accrual:{cycle.id}:{accrual.n}", effective(accrual.period.end))]
+        return Item(str(r.facility_id), postings, (cycle, accrual))
+
+    for r in rows:
+        decide(plan, str(r.facility_id), lambda r=r: one(r))
+    return plan
+
+
+async def persist_accruals(conn: AsyncConnection, business_date: date, items: list[Item]) -> list[FacilityEvent]:
+    await ls.save_cycles(conn, [it.decision[0] for it in items])
+    accruals: list[tuple[Accrual, str | None]] = [
+        (it.decision[1], str(it.posted[0].id) if it.posted else None) for it in items]
+    await ls.insert_accruals(conn, accruals)
+    return []  # an accrual changes nothing a facility workflow decides on
+
+
+# --- complete_cycles ------------------------------------------------------------------------------
+_COMPLETION_ROLES = ("interest_receivable_not_yet_due", "interest_income", "interest_added_omnibus",
+                     "uncovered_outstanding")
+
+
+async def plan_completions(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
+    rows = (await conn.execute(_page(AccrualCycleStatus.ACCRUED, after, limit, *fa.role_columns(_COMPLETION_ROLES),
+                                     cast(F.c.terms, Text).label("terms_text"), F.c.maturity_date)
+                               .where(C.c.end_date <= business_date))).all()
+    if not rows:
+        return Plan([], [], None, 0)
+    effective = await open_date(conn)
+    accounts = await fa.page_accounts(conn, rows, _COMPLETION_ROLES)
+    terms_of: dict[str, TermValues] = {}  # facilities of one product share their terms: parse each once
+    plan = Plan([], [], str(rows[-1].facility_id), len(rows))
+
+    def one(r) -> Item | None:
+        cycle, acc = ls.cycle_from_row(r), accounts[str(r.facility_id)]
+        terms = terms_of.get(r.terms_text) or terms_of.setdefault(r.terms_text,
+                                                                   TermValues.model_validate_json(r.terms_text))
+        posting = cycle.post(terms, r.maturity_date)
+        if posting is None:
+            return None
+        postings = [] if posting.total_cents == 0 else [Posting(
+            "CREDIT_FACILITY_POST_ACCRUED_INTEREST",
+            {"interest_receivable_account_id": acc["interest_receivable_not_yet_due"],
+             "interest_income_account_id": acc["interest_income"],
+             "interest_added_omnibus_account_id": acc["interest_added_omnibus"],
+             "uncovered_outstanding_account_id": acc["uncovered_outstanding"], "amount": posting.total_cents},
+            f"cycle:{cycle.id}:post", effective(posting.effective))]
+        return Item(str(r.facility_id), postings, (cycle, posting))
+
+    for r in rows:
+        decide(plan, str(r.facility_id), lambda r=r: one(r))
+    return plan
+
+
+def _obligation_created(p: CyclePosting, business_date: date) -> FacilityEvent:
+    o, nxt = p.obligation, p.next_cycle
+    assert o is not None
+    return FacilityEvent(facility_id=p.facility_id, kind=FacilityEventKind.INTEREST_OBLIGATION_CREATED,
+                         business_date=business_date, detail={
+                             "obligation_id": o.id, "cycle_id": p.cycle_id, "amount_cents": o.amount_cents,
+                             "due_date": str(o.dates.due_date), "next_cycle_id": nxt.id if nxt else None,
+                             "next_accrual_period_end": str(nxt.next_period.end) if nxt and nxt.next_period else None})
+
+
+async def persist_completions(conn: AsyncConnection, business_date: date, items: list[Item]) -> list[FacilityEvent]:
+    postings: list[CyclePosting] = [it.decision[1] for it in items]
+    await ls.save_cycles(conn, [it.decision[0] for it in items])
+    await ls.insert_obligations(conn, [p.obligation for p in postings if p.obligation])
+    await ls.insert_cycles(conn, [p.next_cycle for p in postings if p.next_cycle])
+    return [_obligation_created(p, business_date) for p in postings if p.obligation]

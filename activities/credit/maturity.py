@@ -1,0 +1,45 @@
+"""End-of-day step ``mature_facilities`` (credit.md §10; contract: ``domain.credit.end_of_day``;
+how a page runs: ``batch.py``).
+
+Selects the active facilities whose maturity date is on or before D (keyset on the id, rows
+locked: the facility workflow's steps lock the same row) and matures them: event
+``facility_matured`` on the facility's stream and status ``Matured`` on its row. Nothing is posted:
+the principal falls due through its obligation (its due date is the maturity date) and the last
+cycle already ended on the maturity date. The facility hears ``matured``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from activities.credit import store
+from activities.credit.batch import Item, Plan, decide
+from activities.credit.tables import facilities
+from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
+from domain.credit.status import FacilityStatus, Stage
+
+F = facilities
+
+
+async def plan_maturities(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
+    q = (select(F).where(F.c.stage == Stage.ACTIVE.value, F.c.status == FacilityStatus.ACTIVE.value,
+                         F.c.maturity_date <= business_date).order_by(F.c.id).limit(limit).with_for_update())
+    rows = (await conn.execute(q if after is None else q.where(F.c.id > after))).all()
+    plan = Plan([], [], str(rows[-1].id) if rows else None, len(rows))
+
+    def one(r) -> Item | None:
+        f = store.facility_from_row(r)
+        return Item(f.id, [], f) if f.mature(business_date) else None
+
+    for r in rows:
+        decide(plan, str(r.id), lambda r=r: one(r))
+    return plan
+
+
+async def persist_maturities(conn: AsyncConnection, business_date: date, items: list[Item]) -> list[FacilityEvent]:
+    await store.save_facilities(conn, [it.decision for it in items])
+    return [FacilityEvent(facility_id=it.entity_id, kind=FacilityEventKind.MATURED, business_date=business_date,
+                          detail={"maturity_date": str(it.decision.state.maturity_date)}) for it in items]

@@ -1,0 +1,214 @@
+"""`lana bench eod-steps`: the end-of-day steps' throughput on N facilities (no workflow).
+
+Self-contained: an embedded PostgreSQL (durability on) in a temporary directory. One facility is
+made through the credit operations (lana's default product, $10,000 drawn at activation on
+2025-01-27: monthly cycle, daily accrual); N − 1 copies of it are then cloned in SQL (its ledger
+accounts, balances and entries, its row, cycle and principal obligation), so every facility is
+due the same work. The business dates Jan 27–30 (one accrual each) and Jan 31 (accrual, cycle
+completion, interest obligation due) are run step by step, page by page, with ``run_page``
+exactly as the ``EndOfDay`` workflow's activity calls it; the ordinary days alternate between the
+given page sizes (interleaved, so the machine's noise hits each alike), and after each day the
+ledger alone posts as many two-entry postings in one transaction (the ceiling the steps work
+under: their postings still go one ``ledger.post`` at a time). Prints figures; asserts nothing
+about speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+
+from sqlalchemy import text
+
+ACTIVATED = date(2025, 1, 27)
+DAYS = [date(2025, 1, d) for d in (27, 28, 29, 30, 31)]
+
+CLONE = [
+    "CREATE TEMP TABLE bench_clones AS SELECT gen_random_uuid() AS fid FROM generate_series(1, CAST(:n AS int))",
+    "CREATE TEMP TABLE bench_map AS SELECT c.fid, r.key AS role, CAST(r.value AS uuid) AS old_id,"
+    " CAST(md5(c.fid::text || r.key) AS uuid) AS new_id FROM bench_clones c"
+    " CROSS JOIN jsonb_each_text(CAST(:accounts AS jsonb)) r WHERE r.key NOT LIKE '%omnibus'",
+    "INSERT INTO ledger_accounts (id, code, name, normal_balance_type, status, metadata, min_zero)"
+    " SELECT m.new_id, m.new_id::text, 'bench ' || m.role, a.normal_balance_type, 'active', '{}'::jsonb, a.min_zero"
+    " FROM bench_map m JOIN ledger_accounts a ON a.id = m.old_id",
+    "INSERT INTO ledger_current_balances (account_id, currency, settled_dr, settled_cr, pending_dr, pending_cr,"
+    " encumbrance_dr, encumbrance_cr, version, modified_at)"
+    " SELECT m.new_id, b.currency, b.settled_dr, b.settled_cr, b.pending_dr, b.pending_cr, b.encumbrance_dr,"
+    " b.encumbrance_cr, b.version, b.modified_at FROM bench_map m JOIN ledger_current_balances b ON b.account_id = m.old_id",
+    "INSERT INTO ledger_entries (transaction_id, sequence, account_id, currency, units, direction, layer, entry_type,"
+    " effective, recorded_at) SELECT CAST(md5(m.fid::text || e.transaction_id::text) AS uuid), e.sequence, m.new_id,"
+    " e.currency, e.units, e.direction, e.layer, e.entry_type, e.effective, e.recorded_at"
+    " FROM bench_map m JOIN ledger_entries e ON e.account_id = m.old_id",
+    "INSERT INTO credit_facilities (id, customer_id, customer_type, amount_cents, terms, custodian_id, collateral_id,"
+    " deposit_account_id, stage, proposal_status, pending_status, status, pending_collateralization,"
+    " collateralization, collateral_sats, collateral_seq, cvl, cvl_sort, price_cents, drawn_cents, disbursed_cents,"
+    " accounts, activated_at, maturity_date, failed_disbursals, last_disbursal_failure, version, created_by,"
+    " created_at, updated_at)"
+    " SELECT c.fid, t.customer_id, t.customer_type, t.amount_cents, t.terms, t.custodian_id,"
+    " CAST(md5(c.fid::text || 'collateral') AS uuid), t.deposit_account_id, t.stage, t.proposal_status,"
+    " t.pending_status, t.status, t.pending_collateralization, t.collateralization, t.collateral_sats,"
+    " t.collateral_seq, t.cvl, t.cvl_sort, t.price_cents, t.drawn_cents, t.disbursed_cents,"
+    " (SELECT jsonb_object_agg(m.role, m.new_id) FROM bench_map m WHERE m.fid = c.fid) || CAST(:omnibus AS jsonb),"
+    " t.activated_at, t.maturity_date, t.failed_disbursals, t.last_disbursal_failure, t.version, t.created_by,"
+    " t.created_at, t.updated_at FROM bench_clones c, credit_facilities t WHERE t.id = CAST(:template AS uuid)",
+    "INSERT INTO credit_accrual_cycles (id, facility_id, idx, start_date, end_date, accrual_interval, annual_rate,"
+    " day_count, status, next_period_start, next_period_end, accrual_count, accrued_cents, version)"
+    " SELECT CAST(md5(c.fid::text || 'cycle-1') AS uuid), c.fid, t.idx, t.start_date, t.end_date, t.accrual_interval,"
+    " t.annual_rate, t.day_count, t.status, t.next_period_start, t.next_period_end, t.accrual_count, t.accrued_cents,"
+    " t.version FROM bench_clones c, credit_accrual_cycles t WHERE t.facility_id = CAST(:template AS uuid)",
+    "INSERT INTO credit_obligations (id, facility_id, obligation_type, amount_cents, outstanding_cents, status,"
+    " reference, effective, due_date, overdue_date, liquidation_date, next_transition_date, version)"
+    " SELECT CAST(md5(c.fid::text || 'principal') AS uuid), c.fid, t.obligation_type, t.amount_cents,"
+    " t.outstanding_cents, t.status, 'bench-' || c.fid, t.effective, t.due_date, t.overdue_date, t.liquidation_date,"
+    " t.next_transition_date, t.version FROM bench_clones c, credit_obligations t"
+    " WHERE t.facility_id = CAST(:template AS uuid)",
+    "DROP TABLE bench_clones, bench_map",
+]
+
+
+async def _template(engine) -> str:
+    """One facility through the credit operations (the path the facility workflow takes)."""
+    from activities.credit import operations
+    from activities.customers.repository import insert_customer
+    from activities.deposits.accounts import open_account
+    from activities.price import store
+    from domain.credit.messages import ActivateInput, CollateralInput, ConcludeProposal
+    from domain.credit.terms import TermValues
+    from domain.customers.model import Customer, CustomerType
+    from domain.price.model import PriceQuote, PriceSource
+
+    now, max_age, fid = datetime.combine(ACTIVATED, dtime(10), tzinfo=UTC), timedelta(minutes=5), str(uuid.uuid4())
+    terms = TermValues.model_validate({
+        "annual_rate": "12", "duration": {"period": "MONTHS", "units": 3},
+        "interest_due_duration_from_accrual": {"period": "DAYS", "units": 0},
+        "obligation_overdue_duration_from_due": {"period": "DAYS", "units": 50},
+        "obligation_liquidation_duration_from_due": {"period": "DAYS", "units": 360},
+        "accrual_cycle_interval": "EndOfMonth", "accrual_interval": "EndOfDay", "one_time_fee_rate": "0",
+        "liquidation_cvl": "105", "margin_call_cvl": "125", "initial_cvl": "140", "disbursal_policy": "SingleDisbursal"})
+    async with engine.begin() as conn:
+        await store.record_observation(conn, PriceQuote(usd_cents_per_btc=6_000_000, source=PriceSource.FIXED,
+                                                        observed_at=datetime.now(UTC)))
+        customer = Customer.create(str(uuid.uuid4()), "bench@example.com", "bench", CustomerType("Individual"),
+                                   "system:bench")
+        await insert_customer(conn, customer)
+        await open_account(conn, str(uuid.uuid4()), customer.id, "system:bench", kyc_required=False)
+        await operations.create_proposal(conn, fid, customer.id, 1_000_000, terms, None, "bench", kyc_required=False)
+    steps = [lambda c: operations.conclude_proposal(c, ConcludeProposal(facility_id=fid, approved=True, now=now), None),
+             lambda c: operations.record_collateral(c, CollateralInput(facility_id=fid, seq=1, collateral_sats=10**8,
+                                                                       actor="bench", now=now), max_age),
+             lambda c: operations.activate(c, ActivateInput(facility_id=fid, now=now), max_age, None)]
+    for step in steps:
+        async with engine.begin() as conn:
+            await step(conn)
+    return fid
+
+
+async def _clone(engine, template: str, n: int) -> None:
+    import json
+
+    async with engine.begin() as conn:
+        accounts = (await conn.execute(text("SELECT accounts FROM credit_facilities WHERE id = CAST(:t AS uuid)"),
+                                       {"t": template})).scalar_one()
+        omnibus = {k: v for k, v in accounts.items() if k.endswith("omnibus")}
+        params = {"n": n, "accounts": json.dumps(accounts), "omnibus": json.dumps(omnibus), "template": template}
+        for sql in CLONE:
+            await conn.execute(text(sql), params)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM ANALYZE"))
+
+
+async def _baseline_accounts(engine, n: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    from activities import ledger
+
+    pairs = [(uuid.uuid4(), uuid.uuid4()) for _ in range(n)]
+    async with engine.begin() as conn:
+        for a, b in pairs:
+            await ledger.create_account(conn, id=a, code=f"bench-{a}", name="bench", normal_balance="debit")
+            await ledger.create_account(conn, id=b, code=f"bench-{b}", name="bench", normal_balance="credit")
+    return pairs
+
+
+async def _baseline(engine, pairs, tag: str) -> float:
+    """The ledger alone: one two-entry posting per pair of distinct accounts, in one transaction
+    (what a page of accruals costs the ledger, without the step around it)."""
+    from activities import ledger
+
+    t = time.perf_counter()
+    async with engine.begin() as conn:
+        for i, (a, b) in enumerate(pairs):
+            await ledger.post(conn, "TRANSFER", {"from_account_id": a, "to_account_id": b, "amount": 1},
+                              idempotency_key=f"bench:{tag}:{i}")
+    return time.perf_counter() - t
+
+
+async def _run(n: int, page_sizes: list[int], pg_url: str) -> None:
+    from activities.credit.end_of_day import run_page
+    from domain.credit.end_of_day import STEPS
+    from ground.db import create_engine
+
+    engine = create_engine(pg_url, pool_size=2)
+    t0 = time.perf_counter()
+    template = await _template(engine)
+    await _clone(engine, template, n - 1)
+    pairs = await _baseline_accounts(engine, max(page_sizes))
+    print(f"seeded {n:,} facilities in {time.perf_counter() - t0:.1f} s")
+    print(f"{'date':<11} {'step':<23} {'page':>5} {'entities':>9} {'pages':>6} {'seconds':>8} {'per s':>8}")
+    totals: dict[int, list[float]] = {}
+    baselines: list[float] = []
+    for i, day in enumerate(DAYS):
+        limit = page_sizes[i % len(page_sizes)] if day != DAYS[-1] else max(page_sizes)
+        day_s = 0.0
+        for step in STEPS:
+            after, pages, done, failures, t = None, 0, 0, 0, time.perf_counter()
+            while True:
+                page = await run_page(engine, step, day, after, limit)
+                pages, done, failures = pages + 1, done + page.processed, failures + len(page.failures)
+                if page.next_after is None:
+                    break
+                after = page.next_after
+            s = time.perf_counter() - t
+            day_s += s
+            rate = f"{done / s:,.0f}" if done else "-"
+            print(f"{day!s:<11} {step.value:<23} {limit:>5} {done:>9,} {pages:>6} {s:>8.2f} {rate:>8}"
+                  + (f"  ({failures} failures)" if failures else ""))
+        if day != DAYS[-1]:
+            totals.setdefault(limit, []).append(day_s)
+        print(f"{day!s:<11} {'whole day':<23} {limit:>5} {'':>9} {'':>6} {day_s:>8.2f} {n / day_s:>8,.0f}")
+        base = await _baseline(engine, pairs, str(day))
+        print(f"{day!s:<11} {'ledger.post alone':<23} {'':>5} {len(pairs):>9,} {1:>6} {base:>8.2f} "
+              f"{len(pairs) / base:>8,.0f}")
+        baselines.append(len(pairs) / base)
+    for limit, runs in sorted(totals.items()):
+        print(f"ordinary day, page {limit}: {', '.join(f'{s:.2f}' for s in runs)} s "
+              f"→ {n / min(runs):,.0f} facilities/s at best")
+    print(f"ledger.post alone (same runs): {', '.join(f'{b:,.0f}' for b in baselines)} postings/s")
+    await engine.dispose()
+
+
+def run_bench(n: int, page_sizes: list[int]) -> None:
+    from workers.embedded_pg import EmbeddedPostgres, free_port
+
+    with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp), free_port())
+        if pg.user:
+            import shutil
+
+            shutil.chown(tmp, pg.user)
+        proc = pg.spawn(stdout=open(Path(tmp) / "postgres.log", "ab"), stderr=open(Path(tmp) / "pg.err", "ab"))  # noqa: SIM115
+        try:
+            pg.wait_ready(proc)
+            pg.create_database("lana_bench")
+            from activities import migrate
+
+            migrate.upgrade(pg.url("lana_bench"))
+            asyncio.run(_run(n, page_sizes, pg.url("lana_bench")))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(30)
