@@ -1,13 +1,14 @@
 """The EndOfDay activities: which dates are due, one whole step of one date, the completion record.
 
 ``run_step`` runs a step's keyset pages in a loop inside one activity (so a step over 100,000
-facilities costs the workflow two history events, not two per page). After each page has committed
-it signals the page's facility events, then heartbeats the cursor and the running totals; a
-retried attempt (a crash, a worker restart, a transient error) resumes from the last heartbeat:
-pages from there on run again, and since a page is idempotent (an entity processed for D is no
-longer selected for D) they change nothing twice. Events of a committed page are in the heartbeat
-until they are sent, so a retry sends them first; a missing or closed facility workflow is not an
-error (counted as not delivered).
+facilities costs the workflow two history events, not two per page). A page stores its facility
+events in its own transaction (the outbox, ``activities/credit/day_events.py``); after each page
+the activity signals what is undelivered for its date and step and marks it delivered, then
+heartbeats the cursor and the running totals. A retried attempt (a crash, a worker restart, a
+transient error) first sends what is still undelivered, then resumes from the last heartbeat: pages
+from there on run again, and since a page is idempotent (an entity processed for D is no longer
+selected for D) they change nothing twice. A missing or closed facility workflow is not an error
+(counted as not delivered).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.boundary import lana_activity
+from activities.credit import day_events
 from activities.credit.end_of_day import run_page
 from activities.time import clock
 from domain.credit.end_of_day import FacilityEvent
@@ -66,21 +68,22 @@ class EndOfDayActivities:
         if details:
             log.info("end-of-day step resumes", step=inp.step.value, business_date=str(inp.business_date),
                      after=cursor.after, pages=cursor.result.pages)
-        if cursor.unsent:
-            await self._deliver(cursor.unsent, cursor.result)
-            cursor.unsent = []
-            activity.heartbeat(cursor)
+        await self._deliver_pending(inp, cursor)  # an earlier attempt's committed page may be unsignalled
         while not cursor.done:
             page = await run_page(self.engine, inp.step, inp.business_date, cursor.after, inp.page_size)
             cursor.result.add(page)
             cursor.after, cursor.done = page.next_after, page.next_after is None
             if page.events:
-                cursor.unsent = page.events
-                activity.heartbeat(cursor)  # committed: a retry must still send them
-                await self._deliver(page.events, cursor.result)
-                cursor.unsent = []
+                await self._deliver_pending(inp, cursor)
             activity.heartbeat(cursor)
         return cursor.result
+
+    async def _deliver_pending(self, inp: StepInput, cursor: StepCursor) -> None:
+        """Signal every undelivered event of the date's step (the outbox), then mark it delivered."""
+        while batch := await day_events.undelivered(self.engine, inp.business_date, inp.step):
+            await self._deliver([e for _, e in batch], cursor.result)
+            await day_events.mark_delivered(self.engine, [i for i, _ in batch])
+            activity.heartbeat(cursor)
 
     async def _deliver(self, events: list[FacilityEvent], result: StepResult) -> None:
         client = activity.client()
@@ -97,7 +100,7 @@ class EndOfDayActivities:
                         if exc.status == RPCStatusCode.NOT_FOUND:  # never started, or closed
                             return False
                         if exc.status not in _TRANSIENT or attempt == SIGNAL_ATTEMPTS - 1:
-                            raise  # the activity retries; the events are in its heartbeat
+                            raise  # the activity retries; the events are still undelivered
                         await asyncio.sleep(0.2 * 2 ** attempt)
             return False
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from domain.credit.end_of_day import FacilityEvent, Step, StepFailure, StepPage
+from domain.credit.end_of_day import Step, StepFailure, StepPage
 
 # A summary is a workflow payload, a query answer and a stored row: it lists at most this many
 # failures per step (the count is always complete; the steps log every one).
@@ -61,13 +61,12 @@ class StepResult(BaseModel):
 
 
 class StepCursor(BaseModel):
-    """The step activity's heartbeat: where a retried attempt resumes, and the events of the last
-    committed page not yet signalled (sent first on resume)."""
+    """The step activity's heartbeat: where a retried attempt resumes (the events of committed
+    pages wait in the outbox until signalled, not here)."""
 
     after: str | None = None
     done: bool = False
     result: StepResult
-    unsent: list[FacilityEvent] = Field(default_factory=list)
 
 
 class EndOfDayInput(BaseModel):

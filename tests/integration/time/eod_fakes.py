@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import workflow
 
+from activities.credit import day_events
 from domain.credit.end_of_day import FacilityEvent, FacilityEventKind, Step, StepFailure, StepPage
 
 SCHEMA = """
@@ -74,17 +75,19 @@ class FakeSteps:
                 ok = [r for r in rows if r.id not in self.failing]
                 await conn.execute(text("UPDATE eod_items SET done_for = :d, effects = effects + 1 "
                                         "WHERE id = ANY(:ids)"), {"d": day, "ids": [r.id for r in ok]})
+                events = [FacilityEvent(facility_id=r.facility, kind=self.emitting[r.id], business_date=day,
+                                        detail={"item": r.id}) for r in ok if r.id in self.emitting]
+                await day_events.store(conn, step, events)  # the real steps' outbox, same transaction
             self._pages[step] = self._pages.get(step, 0) + 1
             gate = self.gate
             if gate is not None and gate.step is step and self._pages[step] == gate.after_page:
                 gate.paused.set()
-                await gate.release.wait()  # committed, not yet answered: a crash here loses the answer
+                await gate.release.wait()  # committed, not yet answered: a crash here loses the answer (not the events)
             return StepPage(
                 step=step, business_date=day, processed=len(ok),
                 failures=[StepFailure(entity_id=r.id, code="test.refused", message="chosen to fail")
                           for r in rows if r.id in self.failing],
-                events=[FacilityEvent(facility_id=r.facility, kind=self.emitting[r.id], business_date=day,
-                                      detail={"item": r.id}) for r in ok if r.id in self.emitting],
+                events=events,
                 next_after=rows[-1].id if len(rows) == limit else None)
 
         return page

@@ -189,6 +189,34 @@ async def test_a_worker_stopped_mid_step_resumes_from_its_heartbeat_and_each_pag
     assert accrual.processed == {"a03": 8, "a01": 6}[resumed[0]]
 
 
+async def test_events_of_a_page_committed_before_the_worker_stopped_are_still_signalled(eod, engine):
+    """The page with the facility's event commits, then the worker stops before it signals: the event
+    waits in the outbox (end_of_day_events), and the resumed step sends it, once it is marked."""
+    from sqlalchemy import text
+
+    client, queue, steps, worker = eod
+    facility = client.get_workflow_handle("credit-facility-f9")
+    await steps.create(Step.MATURE_FACILITIES, ["m1", "m2", "m3"], facility="f9")
+    steps.emitting = {"m1": FacilityEventKind.MATURED}
+    steps.gate = Gate(Step.MATURE_FACILITIES, after_page=1)
+    crash_queue = f"crash-{uuid.uuid4().hex[:8]}"
+    await client.start_workflow(FakeFacilityWorkflow.run, id=facility.id, task_queue=queue)
+    async with worker(task_queue=crash_queue, max_cached_workflows=0):
+        handle = await client.start_workflow(EndOfDayWorkflow.run, EndOfDayInput(business_date=DAY, page_size=2),
+                                             id=end_of_day_workflow_id(DAY), task_queue=crash_queue)
+        await asyncio.wait_for(steps.gate.paused.wait(), 30)
+    assert await facility.query(FakeFacilityWorkflow.heard) == []  # committed, never signalled
+    steps.gate = None
+    async with worker(task_queue=crash_queue, max_cached_workflows=0):
+        summary = await handle.result()
+    heard = await facility.query(FakeFacilityWorkflow.heard)
+    assert [(e.kind, e.detail) for e in heard] == [(FacilityEventKind.MATURED, {"item": "m1"})]
+    assert next(r for r in summary.steps if r.step is Step.MATURE_FACILITIES).signalled == 1
+    async with engine.connect() as conn:
+        assert (await conn.execute(text(
+            "SELECT count(*) FROM end_of_day_events WHERE delivered_at IS NULL"))).scalar_one() == 0
+
+
 async def test_a_step_refused_as_a_whole_is_listed_and_the_next_steps_run(eod, monkeypatch):
     from domain.errors import LanaError
 
