@@ -13,7 +13,11 @@ defaults), creates 1,000 accounts under a two-level account-set hierarchy (chart
 Each poster holds its own asyncpg connection and calls ``activities.ledger.post`` (template
 evaluation + one ``ledger_post()`` call in autocommit = one round trip). pgbench's built-in
 ``simple-update`` script runs on the same server with the same client counts as the reference.
-Prints figures; asserts nothing.
+
+``compare_revision`` (``--compare-revision 0011_ledger_post_lean``) adds a second database migrated
+down to that revision (an earlier ``ledger_post``, same client code) and runs every single-posting
+cell on both, back to back in alternating order, so before/after figures come from one run on one
+server. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+from alembic import command
 
 from activities import ledger, migrate
 from ground.db import create_engine
@@ -101,6 +106,12 @@ async def _run_case(dsn: str, clients: int, seconds: float, pick, batch: int = 0
     return int(posted / elapsed), latencies, errors
 
 
+def _pick(case: str, omni: uuid.UUID, accounts: list[uuid.UUID]):
+    if case == "hot":
+        return lambda r: (omni, r.choice(accounts)) if r.random() < 0.5 else (r.choice(accounts), omni)
+    return lambda r: tuple(r.sample(accounts, 2))
+
+
 def _run(coro):
     """Run on uvloop when available (as the API does under uvicorn[standard]): less client CPU."""
     try:
@@ -143,7 +154,7 @@ async def _set_read_ms(url: str, root: uuid.UUID) -> tuple[float, float]:
 
 
 def run(seconds: float = 10.0, client_counts: tuple[int, ...] = (1, 8, 32), echo=print,
-        batch_sizes: tuple[int, ...] = (100, 1000)) -> list[dict]:
+        batch_sizes: tuple[int, ...] = (100, 1000), compare_revision: str | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
         server = EmbeddedPostgres(Path(tmp), free_port())  # durability ON: fsync, synchronous_commit
         proc = server.spawn(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -154,27 +165,34 @@ def run(seconds: float = 10.0, client_counts: tuple[int, ...] = (1, 8, 32), echo
             migrate.upgrade(server.url("ledger"))
             subprocess.run([bin_path("pgbench"), "-h", server.host, "-p", str(server.port), "-U", "postgres",
                             "-i", "-s", "1", "-q", "pgbench"], check=True, capture_output=True)
-            omni, accounts, root = asyncio.run(_setup(server.url("ledger")))
+            dbs = {"": server.dsn("ledger")}
+            setups = {"": asyncio.run(_setup(server.url("ledger")))}
+            if compare_revision:
+                server.create_database("ledger_before")
+                migrate.upgrade(server.url("ledger_before"))
+                command.downgrade(migrate.alembic_config(server.url("ledger_before")), compare_revision)
+                dbs[compare_revision] = server.dsn("ledger_before")
+                setups[compare_revision] = asyncio.run(_setup(server.url("ledger_before")))
+            omni, accounts, root = setups[""]
             echo(f"1 omnibus + {len(accounts)} product accounts under root → {N_NODES} nodes; "
                  f"{seconds:.0f} s per cell; synchronous_commit=on")
-            uniform = lambda r: tuple(r.sample(accounts, 2))  # noqa: E731
-            cases = {
-                "uniform": (uniform, 0),
-                "hot": (lambda r: (omni, r.choice(accounts)) if r.random() < 0.5 else (r.choice(accounts), omni), 0),
-                **{f"batch{size}": (uniform, size) for size in batch_sizes},
-            }
             rows = []
-            dsn = server.dsn("ledger")
             for clients in client_counts:
                 # pgbench right before the ledger cells with the same client count, so both see
                 # the same background load on a shared machine.
                 pg_tps = _pgbench(server, clients, seconds)
-                for name, (pick, batch) in cases.items():
-                    tps, lat, errors = _run(_run_case(dsn, clients, seconds, pick, batch))
-                    rows.append({"case": name, "clients": clients, "tps": tps, "p50_ms": _pct(lat, 50),
-                                 "p99_ms": _pct(lat, 99), "errors": errors, "pgbench_tps": pg_tps,
-                                 "ratio": tps / pg_tps if pg_tps else float("nan")})
-                    echo(_fmt(rows[-1]))
+                for name, batch in [("uniform", 0), ("hot", 0), *((f"batch{b}", b) for b in batch_sizes)]:
+                    revs = list(dbs) if not batch else [""]  # an earlier revision has no ledger_post_batch
+                    if len(rows) % 2:
+                        revs.reverse()
+                    for rev in revs:
+                        o, accts, _ = setups[rev]
+                        pick = _pick(name, o, accts)
+                        tps, lat, errors = _run(_run_case(dbs[rev], clients, seconds, pick, batch))
+                        rows.append({"case": name + (f"@{rev[:4]}" if rev else ""), "clients": clients, "tps": tps,
+                                     "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "errors": errors,
+                                     "pgbench_tps": pg_tps, "ratio": tps / pg_tps if pg_tps else float("nan")})
+                        echo(_fmt(rows[-1]))
             cur_ms, asof_ms = asyncio.run(_set_read_ms(server.url("ledger"), root))
             echo(f"chart-root set balance read (1,000 accounts, read-time roll-up): current {cur_ms:.1f} ms, "
                  f"as-of {asof_ms:.1f} ms")
@@ -186,6 +204,6 @@ def run(seconds: float = 10.0, client_counts: tuple[int, ...] = (1, 8, 32), echo
 
 def _fmt(r: dict) -> str:
     per = " per call" if r["case"].startswith("batch") else ""
-    return (f"{r['case']:<9} clients={r['clients']:>2}  ledger {r['tps']:>6} tx/s  p50 {r['p50_ms']:7.2f} ms  "
+    return (f"{r['case']:<12} clients={r['clients']:>2}  ledger {r['tps']:>6} tx/s  p50 {r['p50_ms']:7.2f} ms  "
             f"p99 {r['p99_ms']:7.2f} ms{per}  errors {r['errors']}  | pgbench simple-update {r['pgbench_tps']:8.0f} tps"
             f"  ratio {r['ratio']:.2f}")

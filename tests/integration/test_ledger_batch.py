@@ -191,3 +191,22 @@ async def test_concurrent_batches_and_single_posts_never_deadlock(engine, db_url
             bal = await ledger.balance(conn, acct, "USD")
             assert bal.settled_amounts.dr - bal.settled_amounts.cr == sums.get(acct, 0)
         assert (await ledger.balance(conn, capped, "USD")).settled >= 0
+
+
+async def test_post_many_activity_reports_refusals_as_results(engine):
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.ledger.activity import LedgerActivities, PostManyRequest, PostRequest
+
+    a, b = await make_account(engine, "debit"), await make_account(engine, control="settled")
+    req = PostManyRequest(postings=[
+        PostRequest(template_code="TRANSFER", params={"from_account_id": str(a), "to_account_id": str(b), "amount": 9},
+                    idempotency_key="wf:many:1"),
+        PostRequest(template_code="TRANSFER", params={"from_account_id": str(b), "to_account_id": str(a), "amount": 10},
+                    idempotency_key="wf:many:2"),
+    ])
+    acts, env = LedgerActivities(engine), ActivityEnvironment()
+    first = await env.run(acts.post_many, req)
+    assert [(r.status, r.error_code) for r in first] == [("posted", None), ("refused", "ledger.insufficient_balance")]
+    again = await env.run(acts.post_many, req)
+    assert again[0].status == "replayed" and again[0].id == first[0].id and again[0].replayed
