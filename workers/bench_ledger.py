@@ -176,6 +176,8 @@ def run(seconds: float = 10.0, client_counts: tuple[int, ...] = (1, 8, 32), echo
             omni, accounts, root = setups[""]
             echo(f"1 omnibus + {len(accounts)} product accounts under root → {N_NODES} nodes; "
                  f"{seconds:.0f} s per cell; synchronous_commit=on")
+            for rev, dsn in dbs.items():  # warm caches and the plan of every poster's session
+                _run(_run_case(dsn, 4, min(seconds, 3.0), _pick("uniform", *setups[rev][:2])))
             rows = []
             for clients in client_counts:
                 # pgbench right before the ledger cells with the same client count, so both see
