@@ -23,7 +23,8 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
 
     gov = GovernanceActivities(deps.engine)
     ledger = LedgerActivities(deps.engine)
-    activities: list[Callable[..., Any]] = [gov.start_approval_process, gov.record_vote, ledger.post]
+    activities: list[Callable[..., Any]] = [gov.start_approval_process, gov.record_vote, ledger.post,
+                                            ledger.post_many]
     activities += _customer_activities(deps)
     activities += _price_activities(deps)
     activities += _credit_activities(deps)

@@ -5,12 +5,19 @@ defaults), creates 1,000 accounts under a two-level account-set hierarchy (chart
 100 product accounts each), then for 1, 8 and 32 concurrent posters and a fixed time each posts:
 
 * ``uniform``: TRANSFER between two random accounts;
-* ``hot``: TRANSFER between the omnibus account and a random account (every posting locks it).
+* ``hot``: TRANSFER between the omnibus account and a random account (every posting touches it: a
+  control-free account, so its balance spreads over stripes, docs/ledger.md);
+* ``batch100`` / ``batch1000``: ``activities.ledger.post_many`` with 100 / 1,000 uniform TRANSFERs
+  per call (one ``ledger_post_batch()`` round trip); tx/s counts transactions, p50/p99 are per call.
 
 Each poster holds its own asyncpg connection and calls ``activities.ledger.post`` (template
 evaluation + one ``ledger_post()`` call in autocommit = one round trip). pgbench's built-in
 ``simple-update`` script runs on the same server with the same client counts as the reference.
-Prints figures; asserts nothing.
+
+``compare_revision`` (``--compare-revision 0011_ledger_post_lean``) adds a second database migrated
+down to that revision (an earlier ``ledger_post``, same client code) and runs every single-posting
+cell on both, back to back in alternating order, so before/after figures come from one run on one
+server. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+from alembic import command
 
 from activities import ledger, migrate
 from ground.db import create_engine
@@ -56,35 +64,52 @@ async def _setup(url: str) -> tuple[uuid.UUID, list[uuid.UUID], uuid.UUID]:
     return omni, accounts, root
 
 
-async def _run_case(dsn: str, clients: int, seconds: float, pick) -> tuple[int, list[float], int]:
+def _transfer(rnd: random.Random, pick) -> ledger.Posting:
+    src, dst = pick(rnd)
+    return ledger.Posting("TRANSFER", {"from_account_id": src, "to_account_id": dst, "amount": rnd.randint(1, 10_000)},
+                          idempotency_key=f"bench:{uuid.uuid4()}")
+
+
+async def _run_case(dsn: str, clients: int, seconds: float, pick, batch: int = 0) -> tuple[int, list[float], int]:
+    """Postings per second over ``seconds``, latency per call, failed calls (or refused postings)."""
     pool = await asyncpg.create_pool(dsn, min_size=clients, max_size=clients)
     latencies: list[float] = []
-    errors = 0
+    errors = posted = 0
     deadline = time.perf_counter() + seconds
 
     async def poster(i: int) -> None:
-        nonlocal errors
+        nonlocal errors, posted
         rnd = random.Random(i)
         async with pool.acquire() as conn:
-            n = 0
             while time.perf_counter() < deadline:
-                src, dst = pick(rnd)
+                items = [_transfer(rnd, pick) for _ in range(batch or 1)]
                 t0 = time.perf_counter()
                 try:
-                    await ledger.post(conn, "TRANSFER", {"from_account_id": src, "to_account_id": dst,
-                                                         "amount": rnd.randint(1, 10_000)},
-                                      idempotency_key=f"bench:{uuid.uuid4()}")
+                    if batch:
+                        results = await ledger.post_many(conn, items)
+                        ok = sum(r.status == "posted" for r in results)
+                        errors += len(results) - ok
+                    else:
+                        it = items[0]
+                        await ledger.post(conn, it.template_code, it.params, idempotency_key=it.idempotency_key)
+                        ok = 1
                 except Exception:  # noqa: BLE001 - counted and reported
                     errors += 1
                     continue
                 latencies.append(time.perf_counter() - t0)
-                n += 1
+                posted += ok
 
     start = time.perf_counter()
     await asyncio.gather(*(poster(i) for i in range(clients)))
     elapsed = time.perf_counter() - start
     await pool.close()
-    return int(len(latencies) / elapsed), latencies, errors
+    return int(posted / elapsed), latencies, errors
+
+
+def _pick(case: str, omni: uuid.UUID, accounts: list[uuid.UUID]):
+    if case == "hot":
+        return lambda r: (omni, r.choice(accounts)) if r.random() < 0.5 else (r.choice(accounts), omni)
+    return lambda r: tuple(r.sample(accounts, 2))
 
 
 def _run(coro):
@@ -128,7 +153,8 @@ async def _set_read_ms(url: str, root: uuid.UUID) -> tuple[float, float]:
     return (t1 - t0) / 5 * 1000, (t2 - t1) / 5 * 1000
 
 
-def run(seconds: float = 10.0, client_counts: tuple[int, ...] = (1, 8, 32), echo=print) -> list[dict]:
+def run(seconds: float = 10.0, client_counts: tuple[int, ...] = (1, 8, 32), echo=print,
+        batch_sizes: tuple[int, ...] = (100, 1000), compare_revision: str | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
         server = EmbeddedPostgres(Path(tmp), free_port())  # durability ON: fsync, synchronous_commit
         proc = server.spawn(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -139,25 +165,36 @@ def run(seconds: float = 10.0, client_counts: tuple[int, ...] = (1, 8, 32), echo
             migrate.upgrade(server.url("ledger"))
             subprocess.run([bin_path("pgbench"), "-h", server.host, "-p", str(server.port), "-U", "postgres",
                             "-i", "-s", "1", "-q", "pgbench"], check=True, capture_output=True)
-            omni, accounts, root = asyncio.run(_setup(server.url("ledger")))
+            dbs = {"": server.dsn("ledger")}
+            setups = {"": asyncio.run(_setup(server.url("ledger")))}
+            if compare_revision:
+                server.create_database("ledger_before")
+                migrate.upgrade(server.url("ledger_before"))
+                command.downgrade(migrate.alembic_config(server.url("ledger_before")), compare_revision)
+                dbs[compare_revision] = server.dsn("ledger_before")
+                setups[compare_revision] = asyncio.run(_setup(server.url("ledger_before")))
+            omni, accounts, root = setups[""]
             echo(f"1 omnibus + {len(accounts)} product accounts under root → {N_NODES} nodes; "
                  f"{seconds:.0f} s per cell; synchronous_commit=on")
-            cases = {
-                "uniform": lambda r: tuple(r.sample(accounts, 2)),
-                "hot": lambda r: (omni, r.choice(accounts)) if r.random() < 0.5 else (r.choice(accounts), omni),
-            }
+            for rev, dsn in dbs.items():  # warm caches and the plan of every poster's session
+                _run(_run_case(dsn, 4, min(seconds, 3.0), _pick("uniform", *setups[rev][:2])))
             rows = []
-            dsn = server.dsn("ledger")
             for clients in client_counts:
                 # pgbench right before the ledger cells with the same client count, so both see
                 # the same background load on a shared machine.
                 pg_tps = _pgbench(server, clients, seconds)
-                for name, pick in cases.items():
-                    tps, lat, errors = _run(_run_case(dsn, clients, seconds, pick))
-                    rows.append({"case": name, "clients": clients, "tps": tps, "p50_ms": _pct(lat, 50),
-                                 "p99_ms": _pct(lat, 99), "errors": errors, "pgbench_tps": pg_tps,
-                                 "ratio": tps / pg_tps if pg_tps else float("nan")})
-                    echo(_fmt(rows[-1]))
+                for name, batch in [("uniform", 0), ("hot", 0), *((f"batch{b}", b) for b in batch_sizes)]:
+                    revs = list(dbs) if not batch else [""]  # an earlier revision has no ledger_post_batch
+                    if len(rows) % 2:
+                        revs.reverse()
+                    for rev in revs:
+                        o, accts, _ = setups[rev]
+                        pick = _pick(name, o, accts)
+                        tps, lat, errors = _run(_run_case(dbs[rev], clients, seconds, pick, batch))
+                        rows.append({"case": name + (f"@{rev[:4]}" if rev else ""), "clients": clients, "tps": tps,
+                                     "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "errors": errors,
+                                     "pgbench_tps": pg_tps, "ratio": tps / pg_tps if pg_tps else float("nan")})
+                        echo(_fmt(rows[-1]))
             cur_ms, asof_ms = asyncio.run(_set_read_ms(server.url("ledger"), root))
             echo(f"chart-root set balance read (1,000 accounts, read-time roll-up): current {cur_ms:.1f} ms, "
                  f"as-of {asof_ms:.1f} ms")
@@ -168,6 +205,7 @@ def run(seconds: float = 10.0, client_counts: tuple[int, ...] = (1, 8, 32), echo
 
 
 def _fmt(r: dict) -> str:
-    return (f"{r['case']:<8} clients={r['clients']:>2}  ledger {r['tps']:>6} tx/s  p50 {r['p50_ms']:6.2f} ms  "
-            f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}  | pgbench simple-update {r['pgbench_tps']:8.0f} tps"
+    per = " per call" if r["case"].startswith("batch") else ""
+    return (f"{r['case']:<12} clients={r['clients']:>2}  ledger {r['tps']:>6} tx/s  p50 {r['p50_ms']:7.2f} ms  "
+            f"p99 {r['p99_ms']:7.2f} ms{per}  errors {r['errors']}  | pgbench simple-update {r['pgbench_tps']:8.0f} tps"
             f"  ratio {r['ratio']:.2f}")

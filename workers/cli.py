@@ -82,11 +82,17 @@ def bench() -> None:
 @bench.command("ledger")
 @click.option("--seconds", type=float, default=10.0, show_default=True, help="Duration of each cell")
 @click.option("--clients", default="1,8,32", show_default=True, help="Comma-separated poster counts")
-def bench_ledger(seconds: float, clients: str) -> None:
+@click.option("--batch-sizes", default="100,1000", show_default=True,
+              help="Comma-separated post_many sizes for the batch cases (empty: none)")
+@click.option("--compare-revision", default=None,
+              help="Also run the single-posting cells on a database migrated down to this revision "
+                   "(e.g. 0011_ledger_post_lean), interleaved: before/after in one run")
+def bench_ledger(seconds: float, clients: str, batch_sizes: str, compare_revision: str | None) -> None:
     """Ledger postings/s and p50/p99 vs pgbench simple-update (same server, durability on)."""
     from workers.bench_ledger import run
 
-    run(seconds, tuple(int(c) for c in clients.split(",")), echo=click.echo)
+    run(seconds, tuple(int(c) for c in clients.split(",")), echo=click.echo,
+        batch_sizes=tuple(int(b) for b in batch_sizes.split(",") if b), compare_revision=compare_revision)
 
 
 @bench.command("classify")

@@ -5,6 +5,7 @@ Public API for other modules::
     from activities import ledger
     await ledger.create_account(conn, id=..., code=..., name=..., normal_balance="credit")
     await ledger.post(conn, "RECORD_DEPOSIT", {...}, idempotency_key=f"deposit:{id}:record")
+    await ledger.post_many(conn, [ledger.Posting("ACCRUE", {...}, idempotency_key=...), ...])
     await ledger.balance(conn, account_id, "USD", as_of=None)
 """
 
@@ -30,11 +31,13 @@ from activities.ledger.balances import (
     set_balances,
 )
 from activities.ledger.history import entries, get_transaction
-from activities.ledger.posting import PostedTransaction, post
+from activities.ledger.posting import PostedTransaction, Posting, PostingResult, post, post_many
 
 __all__ = [
-    "DEFAULT_JOURNAL_ID", "PostedTransaction", "RangeBalance", "account_balances", "add_member", "balance",
+    "DEFAULT_JOURNAL_ID", "PostedTransaction", "Posting", "PostingResult", "RangeBalance", "account_balances", "add_member",
+    "balance",
     "create_account", "create_account_set", "entries", "find_account_by_external_id", "find_set_by_external_id", "get_account",
-    "get_account_set", "get_transaction", "list_members", "net_debits_as_of", "post", "range_balances", "remove_member",
+    "get_account_set", "get_transaction", "list_members", "net_debits_as_of", "post", "post_many", "range_balances",
+    "remove_member",
     "set_account_status", "set_balances",
 ]

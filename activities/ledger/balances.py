@@ -1,11 +1,18 @@
 """Balance reads: current, as of an instant, and over an effective-date range.
 
+Balances are kept in stripes (docs/ledger.md, "Hot accounts"): a control-free account may have up
+to 16 rows per currency in ``ledger_current_balances``, each with its own history. Every read sums
+the stripes; a reader never sees one. ``version`` is the number of updates of that (account,
+currency): the sum over stripes of ``version - stripe * 10^12`` (each stripe numbers its versions in
+its own range, so versions stay unique per account in the history).
+
 Which timestamp drives which read:
 
 * ``as_of`` (an instant) uses ``recorded_at``: the server time taken by ``ledger_post`` once it
-  holds the balance locks, so it increases with the version of every (account, currency). The as-of
-  balance is the last ``ledger_balance_history`` row with ``recorded_at <= as_of`` (an index lookup);
-  it reproduces exactly what a current read returned at that instant.
+  holds the balance locks, so it increases with the version of every stripe. The as-of balance is
+  the sum, over the stripes, of each stripe's last ``ledger_balance_history`` row with
+  ``recorded_at <= as_of`` (one index probe per stripe); it reproduces exactly what a current read
+  returned at that instant. Stripes added after the instant have no such row and count zero.
 * ``range_balances(from, until)`` uses ``effective`` (the business DATE, may be back-dated): opening
   = all entries with ``effective < from``, closing = ``effective <= until``, period debits/credits =
   closing − opening; summed from entries through an index-only scan, so back-dating stays exact.
@@ -32,20 +39,33 @@ from domain.ledger.errors import AccountNotFound
 from domain.ledger.model import Balance, Currency, LayerAmounts, NormalSide
 
 _COLS = "settled_dr, settled_cr, pending_dr, pending_cr, encumbrance_dr, encumbrance_cr"
-_SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in _COLS.split(", "))
+STRIPE_BASE = 10**12  # migration 0040: stripe s numbers its versions from s * 10^12
+
+
+def _sums(alias: str, version: bool = True) -> str:
+    sums = ", ".join(f"sum({alias}.{c})::bigint AS {c}" for c in _COLS.split(", "))
+    if not version:  # a set has no version of its own
+        return sums
+    return f"{sums}, sum({alias}.version - {alias}.stripe::bigint * {STRIPE_BASE})::bigint AS version"
+
+
 _SET_ACCOUNTS = (
     "WITH RECURSIVE tree(id) AS (SELECT CAST(:root AS uuid) UNION SELECT m.member_set_id"
     " FROM ledger_set_members m JOIN tree t ON m.set_id = t.id WHERE m.member_set_id IS NOT NULL),"
     " accts AS (SELECT DISTINCT m.member_account_id AS account_id FROM ledger_set_members m"
     " JOIN tree t ON m.set_id = t.id WHERE m.member_account_id IS NOT NULL)"
 )
-_CURRENCIES = "(VALUES ('USD'), ('BTC')) c(currency)"
 
 
-def _asof_lateral(account_expr: str) -> str:
-    return (f" CROSS JOIN LATERAL (SELECT {_COLS}, version FROM ledger_balance_history h"
-            f" WHERE h.account_id = {account_expr} AND h.currency = c.currency AND h.recorded_at <= :t"
-            " ORDER BY h.recorded_at DESC LIMIT 1) h")
+def _asof(version: bool) -> str:
+    """Sum, per currency, of each stripe's last history row at or before :t over the accounts in
+    ``accts`` (ties, which only a batch call produces, broken by the version)."""
+    return (f"SELECT s.currency, {_sums('h', version)} FROM accts"
+            " JOIN ledger_current_balances s ON s.account_id = accts.account_id"
+            f" CROSS JOIN LATERAL (SELECT {_COLS}, h.stripe, h.version FROM ledger_balance_history h"
+            " WHERE h.account_id = s.account_id AND h.currency = s.currency AND h.stripe = s.stripe"
+            " AND h.recorded_at <= :t ORDER BY h.recorded_at DESC, h.version DESC LIMIT 1) h"
+            " GROUP BY s.currency")
 
 
 def _to_balances(rows, side: str) -> dict[str, Balance]:
@@ -63,10 +83,10 @@ async def account_balances(conn: AsyncConnection, account_id: uuid.UUID,
     side = (await get_account(conn, account_id))["normal_balance_type"]
     if as_of is None:
         rows = await conn.execute(text(
-            f"SELECT currency, {_COLS}, version FROM ledger_current_balances WHERE account_id = :id"),
-            {"id": account_id})
+            f"SELECT b.currency, {_sums('b')} FROM ledger_current_balances b WHERE b.account_id = :id"
+            " GROUP BY b.currency"), {"id": account_id})
     else:
-        rows = await conn.execute(text(f"SELECT c.currency, h.* FROM {_CURRENCIES}" + _asof_lateral(":id")),
+        rows = await conn.execute(text("WITH accts AS (SELECT CAST(:id AS uuid) AS account_id) " + _asof(True)),
                                   {"id": account_id, "t": as_of})
     return _to_balances(rows, side)
 
@@ -81,11 +101,10 @@ async def set_balances(conn: AsyncConnection, set_id: uuid.UUID,
     """An account set's balances: the roll-up of all its transitive member accounts."""
     side = (await get_account_set(conn, set_id))["normal_balance_type"]
     if as_of is None:
-        sql = (f"{_SET_ACCOUNTS} SELECT b.currency, {_SUMS} FROM ledger_current_balances b"
+        sql = (f"{_SET_ACCOUNTS} SELECT b.currency, {_sums('b', False)} FROM ledger_current_balances b"
                " JOIN accts USING (account_id) GROUP BY b.currency")
     else:
-        sql = (f"{_SET_ACCOUNTS} SELECT c.currency, {_SUMS} FROM accts CROSS JOIN {_CURRENCIES}"
-               + _asof_lateral("accts.account_id") + " GROUP BY c.currency")
+        sql = f"{_SET_ACCOUNTS} {_asof(False)}"
     rows = await conn.execute(text(sql), {"root": set_id, "t": as_of})
     return _to_balances(rows, side)
 
