@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Table, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -133,6 +134,22 @@ async def run_step(engine: AsyncEngine, step: Step, business_date: date, after: 
             events = await persist_fn(conn, business_date, done)
     return StepPage(step=step, business_date=business_date, processed=len(plan.items), failures=plan.failures,
                     events=events, next_after=plan.last_id if plan.selected >= limit else None)
+
+
+async def keyset_keys(conn: AsyncConnection, table: Table, key: str, where: Callable[[Any], list],
+                      after: str | None, limit: int) -> list[str]:
+    """The page's keys, alone: up to ``limit`` values of ``key`` past ``after`` in order (a narrow
+    index scan, at worst a top-N sort of keys). The caller then joins and locks the rows of these
+    keys only (``key_in``), so a day on which a hundred thousand rows are due never joins and sorts
+    them all for every page. ``where(t)`` is the selection, on ``t``."""
+    t = table.alias()
+    q = select(t.c[key]).where(*where(t)).order_by(t.c[key]).limit(limit)
+    return [str(k) for k in (await conn.execute(q if after is None else q.where(t.c[key] > after))).scalars()]
+
+
+def key_in(column: Any, keys: list[str]) -> Any:
+    """``column = ANY(:keys)``: one array parameter, a primary-key lookup per key."""
+    return column == any_(bindparam(None, keys, type_=ARRAY(UUID(as_uuid=False))))
 
 
 async def open_date(conn: AsyncConnection) -> Callable[[date], date]:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.credit import store
-from activities.credit.batch import Item, Plan, decide
+from activities.credit.batch import Item, Plan, decide, key_in, keyset_keys
 from activities.credit.tables import facilities
 from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
 from domain.credit.status import FacilityStatus, Stage
@@ -25,10 +25,14 @@ F = facilities
 
 
 async def plan_maturities(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
-    q = (select(F).where(F.c.stage == Stage.ACTIVE.value, F.c.status == FacilityStatus.ACTIVE.value,
-                         F.c.maturity_date <= business_date).order_by(F.c.id).limit(limit).with_for_update())
-    rows = (await conn.execute(q if after is None else q.where(F.c.id > after))).all()
-    plan = Plan([], [], str(rows[-1].id) if rows else None, len(rows))
+    def due(t) -> list:
+        return [t.c.stage == Stage.ACTIVE.value, t.c.status == FacilityStatus.ACTIVE.value,
+                t.c.maturity_date <= business_date]
+
+    keys = await keyset_keys(conn, F, "id", due, after, limit)
+    rows = (await conn.execute(select(F).where(key_in(F.c.id, keys), *due(F)).order_by(F.c.id)
+                               .with_for_update())).all() if keys else []
+    plan = Plan([], [], keys[-1] if keys else None, len(keys))
 
     def one(r) -> Item | None:
         f = store.facility_from_row(r)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.credit import facility_accounts as fa
 from activities.credit import lifecycle_store as ls
-from activities.credit.batch import Item, Plan, Posting, decide, open_date
+from activities.credit.batch import Item, Plan, Posting, decide, key_in, keyset_keys, open_date
 from activities.credit.tables import facilities, obligations
 from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
 from domain.credit.obligation import RECEIVABLE_ROLES, Transition, reclassification
@@ -33,14 +33,16 @@ _ROLES = tuple(role for roles in RECEIVABLE_ROLES.values() for role in roles.val
 
 
 async def plan_transitions(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
-    q = (select(OB, *fa.role_columns(_ROLES)).join(F, F.c.id == OB.c.facility_id)
-         .where(OB.c.next_transition_date <= business_date).order_by(OB.c.id).limit(limit).with_for_update(of=OB))
-    rows = (await conn.execute(q if after is None else q.where(OB.c.id > after))).all()
-    if not rows:
+    keys = await keyset_keys(conn, OB, "id", lambda t: [t.c.next_transition_date <= business_date], after, limit)
+    if not keys:
         return Plan([], [], None, 0)
+    rows = (await conn.execute(
+        select(OB, *fa.role_columns(_ROLES)).join(F, F.c.id == OB.c.facility_id)
+        .where(key_in(OB.c.id, keys), OB.c.next_transition_date <= business_date)  # again, on the locked row
+        .order_by(OB.c.id).with_for_update(of=OB))).all()
     effective = await open_date(conn)
     accounts = await fa.page_accounts(conn, rows, _ROLES)
-    plan = Plan([], [], str(rows[-1].id), len(rows))
+    plan = Plan([], [], keys[-1], len(keys))
 
     def one(r) -> Item | None:
         o, acc = ls.obligation_from_row(r), accounts[str(r.facility_id)]

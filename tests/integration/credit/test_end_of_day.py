@@ -158,14 +158,22 @@ async def three_months(credit_stack):
     return credit_stack, *(await activated_facility(credit_stack, JAN15, AMOUNT, **SINGLE))
 
 
-async def test_books_at_every_month_end(three_months):
+async def test_books_after_every_end_of_day(three_months):
+    """The trial balance nets to zero on both layers after every date; at each month end the
+    posted interest is in P&L and the receivables in the balance sheet, nothing left pending."""
     stack, fid, _ = three_months
-    for until, income, receivable in [(date(2025, 1, 31), 5_593, 5_593), (FEB28, 14_805, 14_805),
-                                      (MAR31, 25_004, 25_004), (APR15, 29_939, 29_939)]:
-        start = JAN15 if until.month == 1 else until.replace(day=1)
-        runs = await run_dates(stack.engine, start, until)
-        assert all(r.failures == [] for r in runs)
-        await _check_books(stack.http, until, income, receivable, 0)  # posted at the cycle end, nothing pending
+    month_ends = {date(2025, 1, 31): 5_593, FEB28: 14_805, MAR31: 25_004, APR15: 29_939}
+    d = JAN15
+    while d <= APR15:
+        run = await run_end_of_day(stack.engine, d)
+        assert run.failures == []
+        for layer in ("SETTLED", "PENDING"):
+            tb = await _get(stack.http, "/statements/trial-balance", **{
+                "from": date(2025, 1, 1), "until": d, "currency": "USD", "layer": layer})
+            assert tb["totals"]["balanced"], (d, layer)
+        if d in month_ends:
+            await _check_books(stack.http, d, month_ends[d], month_ends[d], 0)
+        d += timedelta(days=1)
 
 
 async def test_a_rerun_of_a_date_changes_nothing(three_months):
