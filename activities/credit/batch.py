@@ -3,7 +3,8 @@
 A step is two functions: ``plan(conn, D, after, limit)`` selects the page's entities (rows locked,
 keyset by id) and lets the domain decide for each one (its ledger postings and what to persist),
 and ``persist(conn, D, items)`` writes the decisions set-based (events, read-model rows) and names
-the facility events. ``run_step`` runs them in ONE transaction with every posting of the page.
+the facility events. ``run_step`` runs them in ONE transaction with every posting of the page and
+the page's facility events (stored in the outbox, ``day_events``, signalled after the commit).
 
 A refusal does not block the page. The domain's own refusal of an entity (during ``plan``) makes it
 a failure at once. A ledger refusal aborts the transaction, so the page is planned again in a new
@@ -28,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import ledger
+from activities.credit import day_events
 from activities.ledger import PostedTransaction
 from domain.accounting.fiscal import first_open_date
 from domain.credit.end_of_day import FacilityEvent, Step, StepFailure, StepPage
@@ -114,6 +116,7 @@ async def run_step(engine: AsyncEngine, step: Step, business_date: date, after: 
             for it in plan.items:
                 it.posted = [next(posted) for _ in it.postings]
             events = await persist_fn(conn, business_date, plan.items)
+            await day_events.store(conn, step, events)  # the outbox: signalled after the commit
     except Exception as exc:
         if is_transient(exc):
             raise
@@ -132,6 +135,7 @@ async def run_step(engine: AsyncEngine, step: Step, business_date: date, after: 
                 done.append(it)
             plan.items = done
             events = await persist_fn(conn, business_date, done)
+            await day_events.store(conn, step, events)
     return StepPage(step=step, business_date=business_date, processed=len(plan.items), failures=plan.failures,
                     events=events, next_after=plan.last_id if plan.selected >= limit else None)
 
