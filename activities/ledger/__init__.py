@@ -5,7 +5,7 @@ Public API for other modules::
     from activities import ledger
     await ledger.create_account(conn, id=..., code=..., name=..., normal_balance="credit")
     await ledger.post(conn, "RECORD_DEPOSIT", {...}, idempotency_key=f"deposit:{id}:record")
-    await ledger.post_many(conn, [ledger.Posting("ACCRUE", {...}, idempotency_key=...), ...])
+    await ledger.post_many(conn, [ledger.Posting("TRANSFER", {...}, idempotency_key=...), ...])
     await ledger.balance(conn, account_id, "USD", as_of=None)
 """
 

@@ -67,8 +67,9 @@ _SCHEMA = """
             FOR EACH ROW EXECUTE FUNCTION ledger_accounts_min_zero_fixed();
 """
 
-# Called only when no stripe of (account, currency) is free. Returns the stripe now locked by the
-# caller, or NULL when the account has no balance row in that currency (unknown account).
+# Called only when no stripe of (account, currency) is free: waits for stripe 0 of a controlled
+# account; adds a stripe to a control-free one, or waits for one at the cap. Returns the stripe now
+# locked by the caller, or NULL when the account has no balance row in that currency (unknown).
 # Deadlock-free: the caller holds only rows of smaller (account, currency) keys, and every wait
 # here (on a stripe, or on a concurrent inserter of the same new stripe) is for this key.
 _CLAIM = f"""
@@ -83,6 +84,11 @@ _CLAIM = f"""
             IF NOT FOUND THEN
                 RETURN NULL;
             END IF;
+            IF v_min_zero IS NOT NULL THEN  -- a controlled account: its one stripe, waiting for it
+                PERFORM 1 FROM ledger_current_balances s
+                  WHERE s.account_id = p_account AND s.currency = p_currency AND s.stripe = 0 FOR UPDATE;
+                RETURN CASE WHEN FOUND THEN 0 END;
+            END IF;
             FOR attempt IN 0..{STRIPE_CAP} LOOP
                 SELECT s.stripe INTO v_s FROM ledger_current_balances s
                  WHERE s.account_id = p_account AND s.currency = p_currency
@@ -92,10 +98,7 @@ _CLAIM = f"""
                 END IF;
                 SELECT count(*) INTO v_n FROM ledger_current_balances s
                  WHERE s.account_id = p_account AND s.currency = p_currency;
-                IF v_n = 0 THEN
-                    RETURN NULL;
-                END IF;
-                IF v_min_zero IS NOT NULL OR v_n >= {STRIPE_CAP} THEN
+                IF v_n = 0 OR v_n >= {STRIPE_CAP} THEN
                     EXIT;
                 END IF;
                 -- All held: add stripe n (waits only if a concurrent poster is adding the same one;
@@ -107,8 +110,11 @@ _CLAIM = f"""
                     RETURN v_s;
                 END IF;
             END LOOP;
-            -- A controlled account (stripe 0) or a striped one at the cap: wait for a stripe.
-            v_s := CASE WHEN v_min_zero IS NULL THEN floor(random() * v_n)::smallint ELSE 0 END;
+            IF v_n = 0 THEN
+                RETURN NULL;
+            END IF;
+            -- At the cap: wait for a stripe.
+            v_s := floor(random() * v_n)::smallint;
             PERFORM 1 FROM ledger_current_balances s
               WHERE s.account_id = p_account AND s.currency = p_currency AND s.stripe = v_s FOR UPDATE;
             RETURN v_s;
