@@ -101,10 +101,10 @@ def bench_classify(n: int, page_size: int, pages_per_run: int) -> None:
 @click.option("--facilities", "n", type=int, default=200, show_default=True)
 @click.option("--concurrency", type=int, default=20, show_default=True, help="Facilities in flight at once")
 def bench_credit(n: int, concurrency: int) -> None:
-    """N facilities proposal → approval → collateral → activation → one disbursal vs no-op workflows."""
+    """N facilities proposal → approval → collateral → activation → one disbursal vs a skeleton of no-op steps."""
     from workers.bench_credit import run_bench
 
-    run_bench(n, concurrency)
+    run_bench(n, concurrency, echo=click.echo)
 
 
 @bench.command("audit")
