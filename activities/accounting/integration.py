@@ -35,6 +35,19 @@ async def node_for_product(conn: AsyncConnection, key: str) -> str | None:
     return row.code if row else None
 
 
+_PRODUCT_SET_PLACED = text(
+    "SELECT s.name, s.normal_balance_type, r.code IS NULL OR r.attached AS placed FROM ledger_account_sets s"
+    f" LEFT JOIN LATERAL ({_BEST_RULE}) r ON true WHERE s.id = :ps"
+)
+
+
+async def product_set_placed(conn: AsyncConnection, set_id: uuid.UUID, key: str) -> tuple[str, str, bool] | None:
+    """One query: the stored product set's (name, normal side, placed) or None when it does not
+    exist yet; placed = attached to its configured node, or no rule covers its key yet."""
+    row = (await conn.execute(_PRODUCT_SET_PLACED, {"key": key, "ps": set_id})).first()
+    return None if row is None else (row.name, row.normal_balance_type, row.placed)
+
+
 async def attach_product_set(conn: AsyncConnection, set_id: uuid.UUID, key: str) -> str | None:
     """Make the product set a member of its configured chart node (one query when already done)."""
     row = (await conn.execute(text(_BEST_RULE), {"key": key, "ps": set_id})).first()

@@ -28,10 +28,12 @@ def omnibus_account_id(ps: ProductSet) -> uuid.UUID:
 
 async def product_set(conn: AsyncConnection, ps: ProductSet) -> uuid.UUID:
     """The product set's ledger set, created on first use and attached under its chart node once the
-    integration config covers its key (one extra indexed query when it is already attached)."""
-    from activities.accounting.integration import attach_product_set
+    integration config covers its key (one query when it exists and needs nothing more)."""
+    from activities.accounting.integration import attach_product_set, product_set_placed
 
     set_id = product_set_id(ps)
+    if await product_set_placed(conn, set_id, ps.key) == (ps.name, ps.normal_balance, True):
+        return set_id
     await ledger.create_account_set(conn, id=set_id, name=ps.name, normal_balance=ps.normal_balance,
                                     external_id=f"product:{ps.key}", metadata={"product_key": ps.key})
     await attach_product_set(conn, set_id, ps.key)

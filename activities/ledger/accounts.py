@@ -19,7 +19,20 @@ from domain.ledger.errors import (
 from domain.ledger.model import BalanceControl, Currency, NormalSide
 
 DEFAULT_JOURNAL_ID = uuid.UUID("00000000-0000-0000-0000-00000000a001")
-_MEMBERSHIP_LOCK = 0x1ED6E5  # serialises membership changes so concurrent adds cannot form a cycle
+_MEMBERSHIP_LOCK = 0x1ED6E5  # serialises set-in-set additions so concurrent adds cannot form a cycle
+
+
+# One statement: insert the account and its balance rows, or find the account already there (the
+# RETURNING row of a new one, else the stored one). A code or external id taken by another account
+# is a unique violation: it fails the statement and, like any refusal, the caller's transaction.
+_CREATE_ACCOUNT = text(
+    "WITH new AS (INSERT INTO ledger_accounts (id, code, name, external_id, normal_balance_type, description,"
+    " metadata, min_zero) VALUES (:id, :code, :name, :ext, :side, :descr, CAST(:meta AS jsonb), :ctl)"
+    " ON CONFLICT (id) DO NOTHING RETURNING *),"
+    " balances AS (INSERT INTO ledger_current_balances (account_id, currency)"
+    " SELECT :id, c FROM unnest(CAST(:cs AS text[])) c ON CONFLICT DO NOTHING)"
+    " SELECT *, true AS created FROM new"
+    " UNION ALL SELECT *, false FROM ledger_accounts WHERE id = :id AND NOT EXISTS (SELECT 1 FROM new)")
 
 
 async def create_account(
@@ -31,22 +44,15 @@ async def create_account(
     side = NormalSide(normal_balance)
     ctl = BalanceControl(control) if control else None
     try:
-        async with conn.begin_nested():
-            row = (await conn.execute(text(
-                "INSERT INTO ledger_accounts (id, code, name, external_id, normal_balance_type, description,"
-                " metadata, min_zero) VALUES (:id, :code, :name, :ext, :side, :descr, CAST(:meta AS jsonb), :ctl)"
-                " ON CONFLICT (id) DO NOTHING RETURNING id"),
-                {"id": id, "code": code, "name": name, "ext": external_id, "side": str(side),
-                 "descr": description, "meta": json.dumps(metadata or {}), "ctl": ctl and str(ctl)},
-            )).first()
+        row = (await conn.execute(_CREATE_ACCOUNT, {
+            "id": id, "code": code, "name": name, "ext": external_id, "side": str(side), "descr": description,
+            "meta": json.dumps(metadata or {}), "ctl": ctl and str(ctl), "cs": [str(c) for c in Currency]})).one()
     except IntegrityError as exc:
         raise DuplicateAccount(f"Account code {code!r} or external id {external_id!r} is taken.") from exc
-    account = await get_account(conn, id)
-    if row is None and (account["code"], account["name"], account["normal_balance_type"]) != (code, name, side):
+    account = dict(row._mapping)
+    created = account.pop("created")
+    if not created and (account["code"], account["name"], account["normal_balance_type"]) != (code, name, side):
         raise DuplicateAccount(f"Account {id} exists with different attributes.")
-    await conn.execute(text(
-        "INSERT INTO ledger_current_balances (account_id, currency) SELECT :id, c FROM unnest(CAST(:cs AS text[])) c"
-        " ON CONFLICT DO NOTHING"), {"id": id, "cs": [str(c) for c in Currency]})
     return account
 
 
@@ -71,25 +77,30 @@ async def find_account_by_external_id(conn: AsyncConnection, external_id: str) -
     return dict(row._mapping) if row else None
 
 
+_CREATE_SET = text(
+    "WITH new AS (INSERT INTO ledger_account_sets (id, journal_id, name, external_id, normal_balance_type,"
+    " description, metadata) VALUES (:id, :j, :name, :ext, :side, :descr, CAST(:meta AS jsonb))"
+    " ON CONFLICT (id) DO NOTHING RETURNING *)"
+    " SELECT *, true AS created FROM new"
+    " UNION ALL SELECT *, false FROM ledger_account_sets WHERE id = :id AND NOT EXISTS (SELECT 1 FROM new)")
+
+
 async def create_account_set(
     conn: AsyncConnection, *, id: uuid.UUID, name: str, normal_balance: str = "credit",
     journal_id: uuid.UUID = DEFAULT_JOURNAL_ID, external_id: str | None = None,
     description: str | None = None, metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Create an account set (idempotent like :func:`create_account`, in one statement)."""
     side = NormalSide(normal_balance)
     try:
-        async with conn.begin_nested():
-            row = (await conn.execute(text(
-                "INSERT INTO ledger_account_sets (id, journal_id, name, external_id, normal_balance_type,"
-                " description, metadata) VALUES (:id, :j, :name, :ext, :side, :descr, CAST(:meta AS jsonb))"
-                " ON CONFLICT (id) DO NOTHING RETURNING id"),
-                {"id": id, "j": journal_id, "name": name, "ext": external_id, "side": str(side),
-                 "descr": description, "meta": json.dumps(metadata or {})},
-            )).first()
+        row = (await conn.execute(_CREATE_SET, {
+            "id": id, "j": journal_id, "name": name, "ext": external_id, "side": str(side), "descr": description,
+            "meta": json.dumps(metadata or {})})).one()
     except IntegrityError as exc:
         raise DuplicateAccount(f"Account set external id {external_id!r} is taken.") from exc
-    account_set = await get_account_set(conn, id)
-    if row is None and (account_set["name"], account_set["normal_balance_type"]) != (name, side):
+    account_set = dict(row._mapping)
+    created = account_set.pop("created")
+    if not created and (account_set["name"], account_set["normal_balance_type"]) != (name, side):
         raise DuplicateAccount(f"Account set {id} exists with different attributes.")
     return account_set
 
@@ -107,26 +118,31 @@ async def find_set_by_external_id(conn: AsyncConnection, external_id: str) -> di
     return dict(row._mapping) if row else None
 
 
-async def _is_set(conn: AsyncConnection, member_id: uuid.UUID) -> bool:
-    if (await conn.execute(text("SELECT 1 FROM ledger_account_sets WHERE id = :id"), {"id": member_id})).first():
-        return True
-    await get_account(conn, member_id)
-    return False
+_MEMBER_KINDS = text(
+    "SELECT EXISTS (SELECT 1 FROM ledger_account_sets WHERE id = :s) AS set_found,"
+    " EXISTS (SELECT 1 FROM ledger_account_sets WHERE id = :m) AS member_is_set,"
+    " EXISTS (SELECT 1 FROM ledger_accounts WHERE id = :m) AS member_is_account")
 
 
 async def add_member(conn: AsyncConnection, set_id: uuid.UUID, member_id: uuid.UUID) -> None:
-    """Add an account or a set to ``set_id`` (idempotent). A set may not contain its ancestor."""
-    await get_account_set(conn, set_id)
-    member_is_set = await _is_set(conn, member_id)
-    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MEMBERSHIP_LOCK})
-    if member_is_set:
+    """Add an account or a set to ``set_id`` (idempotent). A set may not contain its ancestor.
+
+    Only a set-in-set edge can close a cycle (an account has no members), so only those take the
+    membership lock; accounts join their sets without serialising on it."""
+    kinds = (await conn.execute(_MEMBER_KINDS, {"s": set_id, "m": member_id})).one()
+    if not kinds.set_found:
+        raise AccountSetNotFound(f"No ledger account set {set_id}.")
+    if not (kinds.member_is_set or kinds.member_is_account):
+        raise AccountNotFound(f"No ledger account {member_id}.")
+    if kinds.member_is_set:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MEMBERSHIP_LOCK})
         cycle = (await conn.execute(text(
             "WITH RECURSIVE d(id) AS (SELECT CAST(:m AS uuid) UNION SELECT s.member_set_id FROM ledger_set_members s"
             " JOIN d ON s.set_id = d.id WHERE s.member_set_id IS NOT NULL) SELECT 1 FROM d WHERE id = :s"),
             {"m": member_id, "s": set_id})).first()
         if cycle:
             raise MembershipCycle(f"Set {member_id} contains {set_id}; adding it would form a cycle.")
-    col = "member_set_id" if member_is_set else "member_account_id"
+    col = "member_set_id" if kinds.member_is_set else "member_account_id"
     await conn.execute(text(
         f"INSERT INTO ledger_set_members (set_id, {col}) VALUES (:s, :m) ON CONFLICT DO NOTHING"),
         {"s": set_id, "m": member_id})

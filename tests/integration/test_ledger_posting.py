@@ -160,6 +160,39 @@ async def test_post_activity_is_idempotent_and_maps_errors(engine):
     assert err.value.type == "ledger.insufficient_balance" and err.value.non_retryable
 
 
+async def test_accounts_join_sets_without_the_membership_lock(engine):
+    """Only a set-in-set edge can close a cycle, so only those serialise: while one transaction holds
+    the membership lock (it added a set to a set), another adds accounts to a set at once."""
+    from sqlalchemy import text
+
+    from domain.ledger.errors import AccountNotFound, AccountSetNotFound
+
+    parent, child, target = await make_set(engine), await make_set(engine), await make_set(engine)
+    a1, a2 = await make_account(engine), await make_account(engine)
+    async with engine.connect() as holder, engine.connect() as other:
+        await holder.begin()
+        await ledger.add_member(holder, parent, child)  # takes the membership lock until commit
+        await other.begin()
+        await other.execute(text("SET LOCAL lock_timeout = '2s'"))
+        await ledger.add_member(other, target, a1)  # would time out on the lock if it took it
+        await ledger.add_member(other, target, a1)  # idempotent
+        await other.commit()
+        await holder.commit()
+    async with engine.begin() as conn:
+        await ledger.add_member(conn, child, a2)
+        assert {m["id"] for m in await ledger.list_members(conn, target)} == {a1}
+        assert {m["id"] for m in await ledger.list_members(conn, parent)} == {child}
+    with pytest.raises(MembershipCycle):
+        async with engine.begin() as conn:
+            await ledger.add_member(conn, child, parent)
+    with pytest.raises(AccountSetNotFound):
+        async with engine.begin() as conn:
+            await ledger.add_member(conn, uuid.uuid4(), a1)
+    with pytest.raises(AccountNotFound):
+        async with engine.begin() as conn:
+            await ledger.add_member(conn, parent, uuid.uuid4())
+
+
 async def test_create_is_idempotent_and_external_ids_resolve(engine):
     sid, aid = uuid.uuid4(), uuid.uuid4()
     async with engine.begin() as conn:
