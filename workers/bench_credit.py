@@ -177,9 +177,12 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
                     async with sem:
                         await coro_fn(*args)
 
+                cpu: dict[str, float] = defaultdict(float)  # this process's CPU seconds (every thread) per phase
+
                 async def timed(coro_fn, *args) -> float:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     await asyncio.gather(*[limited(coro_fn, *a) for a in args])
+                    cpu[coro_fn.__name__] += time.process_time() - c0
                     return time.perf_counter() - t0
 
                 skeleton, credit = Steps(), Steps()
@@ -204,6 +207,8 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
     echo(f"skeleton (same starts, Updates, approval steps and activities, each a no-op): "
          f"{skeleton_rates[0]:.2f} before, {skeleton_rates[1]:.2f} after → {skeleton_rate:.2f} facilities/s")
     echo(f"ratio facility/skeleton: {credit_rate / skeleton_rate:.2f}")
+    echo(f"this process's CPU per facility (API, worker, client): {cpu['_one'] / n * 1000:.0f} ms; "
+         f"per skeleton facility {cpu['_skeleton_one'] / len(skeleton_s) / n * 1000:.0f} ms")
     echo(f"no-op workflow: {n} in {noop_s:.1f} s → {noop_rate:.1f} workflows/s; ratio facility/no-op "
          f"{credit_rate / noop_rate:.3f}")
     echo(f"facility steps, ms p50/p99: {credit.line()}")
