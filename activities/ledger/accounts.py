@@ -22,17 +22,17 @@ DEFAULT_JOURNAL_ID = uuid.UUID("00000000-0000-0000-0000-00000000a001")
 _MEMBERSHIP_LOCK = 0x1ED6E5  # serialises set-in-set additions so concurrent adds cannot form a cycle
 
 
-# One statement: insert the account and its balance rows, or find the account already there (the
-# RETURNING row of a new one, else the stored one). A code or external id taken by another account
-# is a unique violation: it fails the statement and, like any refusal, the caller's transaction.
+# One statement: insert the account and its balance rows and return it. Nothing is inserted when the
+# id, the code or the external id is taken (also by a concurrent first use of the same id: it waits
+# for that transaction, then does nothing); the stored account is then read in a statement of its
+# own, which sees what committed meanwhile.
 _CREATE_ACCOUNT = text(
     "WITH new AS (INSERT INTO ledger_accounts (id, code, name, external_id, normal_balance_type, description,"
     " metadata, min_zero) VALUES (:id, :code, :name, :ext, :side, :descr, CAST(:meta AS jsonb), :ctl)"
-    " ON CONFLICT (id) DO NOTHING RETURNING *),"
+    " ON CONFLICT DO NOTHING RETURNING *),"
     " balances AS (INSERT INTO ledger_current_balances (account_id, currency)"
-    " SELECT :id, c FROM unnest(CAST(:cs AS text[])) c ON CONFLICT DO NOTHING)"
-    " SELECT *, true AS created FROM new"
-    " UNION ALL SELECT *, false FROM ledger_accounts WHERE id = :id AND NOT EXISTS (SELECT 1 FROM new)")
+    " SELECT id, c FROM new, unnest(CAST(:cs AS text[])) c)"
+    " SELECT * FROM new")
 
 
 async def create_account(
@@ -46,12 +46,16 @@ async def create_account(
     try:
         row = (await conn.execute(_CREATE_ACCOUNT, {
             "id": id, "code": code, "name": name, "ext": external_id, "side": str(side), "descr": description,
-            "meta": json.dumps(metadata or {}), "ctl": ctl and str(ctl), "cs": [str(c) for c in Currency]})).one()
+            "meta": json.dumps(metadata or {}), "ctl": ctl and str(ctl), "cs": [str(c) for c in Currency]})).first()
     except IntegrityError as exc:
-        raise DuplicateAccount(f"Account code {code!r} or external id {external_id!r} is taken.") from exc
-    account = dict(row._mapping)
-    created = account.pop("created")
-    if not created and (account["code"], account["name"], account["normal_balance_type"]) != (code, name, side):
+        raise DuplicateAccount(f"Account {id} is not valid: {exc.orig}") from exc
+    if row is not None:
+        return dict(row._mapping)
+    try:
+        account = await get_account(conn, id)
+    except AccountNotFound:
+        raise DuplicateAccount(f"Account code {code!r} or external id {external_id!r} is taken.") from None
+    if (account["code"], account["name"], account["normal_balance_type"]) != (code, name, side):
         raise DuplicateAccount(f"Account {id} exists with different attributes.")
     return account
 
@@ -78,11 +82,9 @@ async def find_account_by_external_id(conn: AsyncConnection, external_id: str) -
 
 
 _CREATE_SET = text(
-    "WITH new AS (INSERT INTO ledger_account_sets (id, journal_id, name, external_id, normal_balance_type,"
+    "INSERT INTO ledger_account_sets (id, journal_id, name, external_id, normal_balance_type,"
     " description, metadata) VALUES (:id, :j, :name, :ext, :side, :descr, CAST(:meta AS jsonb))"
-    " ON CONFLICT (id) DO NOTHING RETURNING *)"
-    " SELECT *, true AS created FROM new"
-    " UNION ALL SELECT *, false FROM ledger_account_sets WHERE id = :id AND NOT EXISTS (SELECT 1 FROM new)")
+    " ON CONFLICT DO NOTHING RETURNING *")
 
 
 async def create_account_set(
@@ -90,17 +92,21 @@ async def create_account_set(
     journal_id: uuid.UUID = DEFAULT_JOURNAL_ID, external_id: str | None = None,
     description: str | None = None, metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Create an account set (idempotent like :func:`create_account`, in one statement)."""
+    """Create an account set (idempotent like :func:`create_account`; one statement when new)."""
     side = NormalSide(normal_balance)
     try:
         row = (await conn.execute(_CREATE_SET, {
             "id": id, "j": journal_id, "name": name, "ext": external_id, "side": str(side), "descr": description,
-            "meta": json.dumps(metadata or {})})).one()
+            "meta": json.dumps(metadata or {})})).first()
     except IntegrityError as exc:
-        raise DuplicateAccount(f"Account set external id {external_id!r} is taken.") from exc
-    account_set = dict(row._mapping)
-    created = account_set.pop("created")
-    if not created and (account_set["name"], account_set["normal_balance_type"]) != (name, side):
+        raise DuplicateAccount(f"Account set {id} is not valid: {exc.orig}") from exc
+    if row is not None:
+        return dict(row._mapping)
+    try:
+        account_set = await get_account_set(conn, id)
+    except AccountSetNotFound:
+        raise DuplicateAccount(f"Account set external id {external_id!r} is taken.") from None
+    if (account_set["name"], account_set["normal_balance_type"]) != (name, side):
         raise DuplicateAccount(f"Account set {id} exists with different attributes.")
     return account_set
 

@@ -193,6 +193,31 @@ async def test_accounts_join_sets_without_the_membership_lock(engine):
             await ledger.add_member(conn, parent, uuid.uuid4())
 
 
+async def test_concurrent_first_uses_of_one_account_or_set_agree(engine):
+    """Two transactions create the same set and account (same id, same external id) at once: the
+    second waits for the first and returns what it created, never a duplicate-key refusal."""
+    import asyncio
+
+    sid, aid = uuid.uuid4(), uuid.uuid4()
+    async with engine.connect() as first, engine.connect() as second, engine.connect() as third:
+        for conn in (first, second, third):
+            await conn.begin()
+        await ledger.create_account_set(first, id=sid, name="Set", external_id=f"set:{sid}")
+        await ledger.create_account(first, id=aid, code=str(aid), name="Acct", external_id=f"acct:{aid}")
+        waiting = [asyncio.create_task(ledger.create_account_set(second, id=sid, name="Set", external_id=f"set:{sid}")),
+                   asyncio.create_task(ledger.create_account(third, id=aid, code=str(aid), name="Acct",
+                                                             external_id=f"acct:{aid}"))]
+        await asyncio.sleep(0.3)
+        assert not any(t.done() for t in waiting)  # both wait on the first transaction's rows
+        await first.commit()
+        created_set, created_account = await asyncio.gather(*waiting)
+        assert (created_set["id"], created_account["id"]) == (sid, aid)
+        await second.commit()
+        await third.commit()
+    async with engine.connect() as conn:
+        assert (await ledger.balance(conn, aid, "USD")).settled == 0  # its balance rows exist once
+
+
 async def test_create_is_idempotent_and_external_ids_resolve(engine):
     sid, aid = uuid.uuid4(), uuid.uuid4()
     async with engine.begin() as conn:
