@@ -49,6 +49,29 @@ class Steps:
         return ", ".join(f"{step} {_ms(v, 0.5)}/{_ms(v, 0.99)}" for step, v in self.seconds.items())
 
 
+def _activity_timings(wait: Steps, run: Steps):
+    """A worker interceptor: per activity type, the wait from scheduled to started (a free slot,
+    a poller) and the run (our code), into ``wait`` and ``run``."""
+    from datetime import UTC, datetime
+
+    from temporalio import activity
+    from temporalio.worker import ActivityInboundInterceptor, Interceptor
+
+    class Timed(ActivityInboundInterceptor):
+        async def execute_activity(self, input):
+            info = activity.info()
+            attempt = f"{info.activity_type}" + (f" (attempt {info.attempt})" if info.attempt > 1 else "")
+            wait.seconds[attempt].append(
+                (datetime.now(UTC) - info.current_attempt_scheduled_time).total_seconds())
+            return await run.time(attempt, super().execute_activity(input))
+
+    class Intercept(Interceptor):
+        def intercept_activity(self, next):
+            return Timed(next)
+
+    return Intercept()
+
+
 def _ms(values: list[float], q: float) -> str:
     ordered = sorted(values)
     return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.0f}"
@@ -155,10 +178,12 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
         customers = await _customers(engine, n)
         await _price(engine)
         app = create_app(settings, engine=engine, temporal_client=env.client)
+        waits, runs, skeleton_waits = Steps(), Steps(), Steps()
         worker = build_worker(env.client, Deps(engine=engine, settings=settings), settings.temporal_task_queue,
-                              extra_workflows=[NoopWorkflow])
+                              extra_workflows=[NoopWorkflow], interceptors=[_activity_timings(waits, runs)])
         skeleton_worker = build_worker_with(env.client, skeleton_queue, workflows=[SkeletonFacilityWorkflow],
-                                            activities=SKELETON_ACTIVITIES)
+                                            activities=SKELETON_ACTIVITIES,
+                                            interceptors=[_activity_timings(skeleton_waits, Steps())])
         async with app.router.lifespan_context(app), worker, skeleton_worker:
             async with engine.begin() as conn:
                 user = await ensure_user(conn, settings.bootstrap_admin_email, "superuser", actor="system:bench")
@@ -187,7 +212,13 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
 
                 skeleton, credit = Steps(), Steps()
                 skeleton_s = [await timed(_skeleton_one, *[(env.client, skeleton_queue, skeleton)] * n)]
-                credit_s = await timed(_one, *[(http, c, credit) for c in customers])
+                try:
+                    credit_s = await timed(_one, *[(http, c, credit) for c in customers])
+                except Exception:
+                    echo(f"FAILED; facility steps so far, ms p50/p99: {credit.line()}")
+                    echo(f"facility activities, run ms p50/p99: {runs.line()}")
+                    echo(f"facility activities, scheduled→started ms p50/p99: {waits.line()}")
+                    raise
                 skeleton_s.append(await timed(_skeleton_one, *[(env.client, skeleton_queue, skeleton)] * n))
 
                 async def noop():
@@ -213,6 +244,9 @@ async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_di
          f"{credit_rate / noop_rate:.3f}")
     echo(f"facility steps, ms p50/p99: {credit.line()}")
     echo(f"skeleton steps, ms p50/p99: {skeleton.line()}")
+    echo(f"facility activities, run ms p50/p99: {runs.line()}")
+    echo(f"facility activities, scheduled→started ms p50/p99: {waits.line()}")
+    echo(f"skeleton activities, scheduled→started ms p50/p99: {skeleton_waits.line()}")
 
 
 def run_bench(n: int, concurrency: int, echo=print) -> None:
