@@ -1,21 +1,21 @@
 """`lana bench credit`: N facilities through proposal → the customer's acceptance → approval →
-collateral → activation → one disbursal, through the real API (in-process), one worker, a Temporal
-dev server, and an embedded PostgreSQL with durability on.
+collateral → activation → one disbursal, through the API, on a production-shaped stack
+(``workers/bench_stack.py``: the API and the worker each in their own process, a Temporal dev
+server, an embedded PostgreSQL with durability on); the bench process seeds and plays the clients,
+which poll the read model every 50 ms for the asynchronous steps.
 
-In the same run, on the same server and in the same process, it drives N skeleton facilities
+In the same run, on the same server and worker process, it drives N skeleton facilities
 (``workers/bench_workflows.SkeletonFacilityWorkflow``: the same starts, Updates, approval steps and
-activities, each activity a no-op, on a worker of their own), once before and once after the
+activities, each activity a no-op, on a task queue of their own), once before and once after the
 facilities, and N no-op workflows. It prints facilities/s, the skeleton's rate and the ratio (our
-own cost against Temporal's), per-step latency (p50/p99) and API requests per facility. Asserts
-nothing about speed; the access log is off (level WARNING).
+own cost against Temporal's), CPU per facility by process, per-step latency (p50/p99), the
+activities' run and schedule-to-start times, and API requests per facility. Asserts nothing about
+speed; no access log (level WARNING).
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
-import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -47,29 +47,6 @@ class Steps:
 
     def line(self) -> str:
         return ", ".join(f"{step} {_ms(v, 0.5)}/{_ms(v, 0.99)}" for step, v in self.seconds.items())
-
-
-def _activity_timings(wait: Steps, run: Steps):
-    """A worker interceptor: per activity type, the wait from scheduled to started (a free slot,
-    a poller) and the run (our code), into ``wait`` and ``run``."""
-    from datetime import UTC, datetime
-
-    from temporalio import activity
-    from temporalio.worker import ActivityInboundInterceptor, Interceptor
-
-    class Timed(ActivityInboundInterceptor):
-        async def execute_activity(self, input):
-            info = activity.info()
-            attempt = f"{info.activity_type}" + (f" (attempt {info.attempt})" if info.attempt > 1 else "")
-            wait.seconds[attempt].append(
-                (datetime.now(UTC) - info.current_attempt_scheduled_time).total_seconds())
-            return await run.time(attempt, super().execute_activity(input))
-
-    class Intercept(Interceptor):
-        def intercept_activity(self, next):
-            return Timed(next)
-
-    return Intercept()
 
 
 def _ms(values: list[float], q: float) -> str:
@@ -151,126 +128,96 @@ async def _price(engine) -> None:
                                                         observed_at=datetime.now(UTC)))
 
 
-async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_dir: str, echo) -> None:
+WARMUP = 5
+KINDS = ("bench", "api", "worker", "postgres", "temporal")
+
+
+def _cpu_line(cpu: dict[str, float], n: int) -> str:
+    return ", ".join(f"{k} {cpu.get(k, 0.0) / n * 1000:.0f}" for k in KINDS if k in cpu)
+
+
+def _timings_line(by_name: dict[str, list[float]]) -> str:
+    return ", ".join(f"{name} {_ms(v, 0.5)}/{_ms(v, 0.99)}" for name, v in by_name.items())
+
+
+async def _main(tmp: Path, pg_url: str, pg_pid: int, n: int, concurrency: int, echo) -> None:
     import httpx
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
 
-    from activities.access_store import ensure_user
-    from activities.registry import Deps
-    from api.app import create_app
-    from api.authn import issue_dev_token
-    from ground.db import create_engine
-    from ground.settings import Settings
-    from workers.bench_workflows import SKELETON_ACTIVITIES, NoopWorkflow, SkeletonFacilityWorkflow
-    from workers.worker import build_worker, build_worker_with
-    from workflows.search_attributes import ALL_KEYS
+    from workers.bench_stack import stack
+    from workers.bench_workflows import NoopWorkflow
 
-    settings = Settings(database_url=pg_url, temporal_task_queue=f"bench-{uuid.uuid4().hex[:8]}", kyc_required=False,
-                        auth_dev_signing=True, data_dir=data_dir, log_json=False, log_level="WARNING",
-                        price_max_age_seconds=3600)
-    skeleton_queue = f"{settings.temporal_task_queue}-skeleton"
-    engine = create_engine(pg_url, pool_size=20)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_bin, data_converter=pydantic_data_converter, search_attributes=ALL_KEYS,
-        dev_server_log_level="error")
-    try:
-        customers = await _customers(engine, n)
-        await _price(engine)
-        app = create_app(settings, engine=engine, temporal_client=env.client)
-        waits, runs, skeleton_waits = Steps(), Steps(), Steps()
-        worker = build_worker(env.client, Deps(engine=engine, settings=settings), settings.temporal_task_queue,
-                              extra_workflows=[NoopWorkflow], interceptors=[_activity_timings(waits, runs)])
-        skeleton_worker = build_worker_with(env.client, skeleton_queue, workflows=[SkeletonFacilityWorkflow],
-                                            activities=SKELETON_ACTIVITIES,
-                                            interceptors=[_activity_timings(skeleton_waits, Steps())])
-        async with app.router.lifespan_context(app), worker, skeleton_worker:
-            async with engine.begin() as conn:
-                user = await ensure_user(conn, settings.bootstrap_admin_email, "superuser", actor="system:bench")
-            headers = {"Authorization": f"Bearer {issue_dev_token(settings, user['id'])}"}
-            requests = 0
+    async with stack(tmp, pg_url, pg_pid) as st:
+        customers = await _customers(st.engine, n + WARMUP)
+        await _price(st.engine)
+        requests = 0
 
-            async def count(_request) -> None:
-                nonlocal requests
-                requests += 1
+        async def count(_request) -> None:
+            nonlocal requests
+            requests += 1
 
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://lana.bench",
-                                         headers=headers, timeout=120, event_hooks={"request": [count]}) as http:
-                sem = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency)
+        async with httpx.AsyncClient(base_url=st.api_url, headers={"Authorization": f"Bearer {st.token}"},
+                                     timeout=120, limits=limits, event_hooks={"request": [count]}) as http:
+            sem = asyncio.Semaphore(concurrency)
+            cpu: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))  # phase -> kind -> s
 
-                async def limited(coro_fn, *args):
+            async def timed(phase: str, coro_fn, args: list[tuple]) -> float:
+                async def limited(*a):
                     async with sem:
-                        await coro_fn(*args)
+                        await coro_fn(*a)
 
-                cpu: dict[str, float] = defaultdict(float)  # this process's CPU seconds (every thread) per phase
+                before, t0 = st.cpu(), time.perf_counter()
+                await asyncio.gather(*[limited(*a) for a in args])
+                elapsed, after = time.perf_counter() - t0, st.cpu()
+                for kind, used in after.items():
+                    cpu[phase][kind] += used - before.get(kind, 0.0)
+                return elapsed
 
-                async def timed(coro_fn, *args) -> float:
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    await asyncio.gather(*[limited(coro_fn, *a) for a in args])
-                    cpu[coro_fn.__name__] += time.process_time() - c0
-                    return time.perf_counter() - t0
+            skeleton, credit, warm = Steps(), Steps(), Steps()
+            await timed("warm-up", _skeleton_one, [(st.temporal, st.skeleton_queue, warm)] * WARMUP)
+            await timed("warm-up", _one, [(http, c, warm) for c in customers[n:]])
+            requests = 0
+            skeleton_s = [await timed("skeleton", _skeleton_one, [(st.temporal, st.skeleton_queue, skeleton)] * n)]
+            try:
+                credit_s = await timed("credit", _one, [(http, c, credit) for c in customers[:n]])
+            except Exception:
+                echo(f"FAILED; facility steps so far, ms p50/p99: {credit.line()}")
+                raise
+            credit_requests = requests
+            skeleton_s.append(await timed("skeleton", _skeleton_one,
+                                          [(st.temporal, st.skeleton_queue, skeleton)] * n))
 
-                skeleton, credit = Steps(), Steps()
-                skeleton_s = [await timed(_skeleton_one, *[(env.client, skeleton_queue, skeleton)] * n)]
-                try:
-                    credit_s = await timed(_one, *[(http, c, credit) for c in customers])
-                except Exception:
-                    echo(f"FAILED; facility steps so far, ms p50/p99: {credit.line()}")
-                    echo(f"facility activities, run ms p50/p99: {runs.line()}")
-                    echo(f"facility activities, scheduled→started ms p50/p99: {waits.line()}")
-                    raise
-                skeleton_s.append(await timed(_skeleton_one, *[(env.client, skeleton_queue, skeleton)] * n))
+            async def noop():
+                await st.temporal.execute_workflow(NoopWorkflow.run, id=f"noop-{uuid.uuid4().hex}",
+                                                   task_queue=st.task_queue)
 
-                async def noop():
-                    await env.client.execute_workflow(NoopWorkflow.run, id=f"noop-{uuid.uuid4().hex}",
-                                                      task_queue=settings.temporal_task_queue)
-
-                noop_s = await timed(noop, *[()] * n)
-    finally:
-        await env.shutdown()
-        await engine.dispose()
+            noop_s = await timed("noop", noop, [()] * n)
+    worker = st.worker_timings()
     credit_rate, noop_rate = n / credit_s, n / noop_s
     skeleton_rates = [n / s for s in skeleton_s]
     skeleton_rate = sum(skeleton_rates) / len(skeleton_rates)
     echo(f"credit: {n} facilities (proposal → acceptance → approval → collateral → activation → 1 disbursal) in "
          f"{credit_s:.1f} s → {credit_rate:.2f} facilities/s (concurrency {concurrency}); "
-         f"{requests / n:.1f} API requests per facility")
+         f"{credit_requests / n:.1f} API requests per facility")
     echo(f"skeleton (same starts, Updates, approval steps and activities, each a no-op): "
          f"{skeleton_rates[0]:.2f} before, {skeleton_rates[1]:.2f} after → {skeleton_rate:.2f} facilities/s")
     echo(f"ratio facility/skeleton: {credit_rate / skeleton_rate:.2f}")
-    echo(f"this process's CPU per facility (API, worker, client): {cpu['_one'] / n * 1000:.0f} ms; "
-         f"per skeleton facility {cpu['_skeleton_one'] / len(skeleton_s) / n * 1000:.0f} ms")
     echo(f"no-op workflow: {n} in {noop_s:.1f} s → {noop_rate:.1f} workflows/s; ratio facility/no-op "
          f"{credit_rate / noop_rate:.3f}")
+    echo(f"CPU ms per facility: {_cpu_line(cpu['credit'], n)}")
+    echo(f"CPU ms per skeleton facility: {_cpu_line(cpu['skeleton'], 2 * n)}")
     echo(f"facility steps, ms p50/p99: {credit.line()}")
     echo(f"skeleton steps, ms p50/p99: {skeleton.line()}")
-    echo(f"facility activities, run ms p50/p99: {runs.line()}")
-    echo(f"facility activities, scheduled→started ms p50/p99: {waits.line()}")
-    echo(f"skeleton activities, scheduled→started ms p50/p99: {skeleton_waits.line()}")
+    if worker:
+        echo(f"facility activities, run ms p50/p99: {_timings_line(worker['facility']['run'])}")
+        echo(f"facility activities, scheduled→started ms p50/p99: {_timings_line(worker['facility']['wait'])}")
+        echo(f"skeleton activities, scheduled→started ms p50/p99: {_timings_line(worker['skeleton']['wait'])}")
+    echo("(activity figures include the warm-up; figures are of one run on a shared machine: compare within a run)")
 
 
 def run_bench(n: int, concurrency: int, echo=print) -> None:
-    from activities import migrate
-    from workers.embedded_pg import EmbeddedPostgres, free_port
+    from workers.bench_stack import run_in_tmp
     from workers.logging_setup import configure
 
-    configure("WARNING")  # no access line per request: the figures only (and logging costs what it costs in production)
-
-    temporal_bin = str(Path(sys.prefix, "bin", "temporal"))
-    with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp), free_port())
-        if pg.user:
-            import shutil
-
-            shutil.chown(tmp, pg.user)
-        proc = pg.spawn(stdout=open(Path(tmp) / "postgres.log", "ab"), stderr=open(Path(tmp) / "pg.err", "ab"))  # noqa: SIM115
-        try:
-            pg.wait_ready(proc)
-            pg.create_database("lana_bench")
-            migrate.upgrade(pg.url("lana_bench"))
-            keys = Path(tmp) / "keys"
-            keys.mkdir()
-            asyncio.run(_run(n, concurrency, pg.url("lana_bench"), temporal_bin, str(keys), echo))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(30)
+    configure("WARNING")  # the figures only: no access line per request
+    run_in_tmp(lambda tmp, url, pid: _main(tmp, url, pid, n, concurrency, echo))
