@@ -10,9 +10,12 @@ Public API for other modules::
 
 from activities.ledger.accounts import (
     DEFAULT_JOURNAL_ID,
+    AccountSpec,
+    add_account_members,
     add_member,
     create_account,
     create_account_set,
+    create_accounts,
     find_account_by_external_id,
     find_set_by_external_id,
     get_account,
@@ -32,8 +35,8 @@ from activities.ledger.history import entries, get_transaction
 from activities.ledger.posting import PostedTransaction, post
 
 __all__ = [
-    "DEFAULT_JOURNAL_ID", "PostedTransaction", "RangeBalance", "account_balances", "add_member", "balance",
-    "create_account", "create_account_set", "entries", "find_account_by_external_id", "find_set_by_external_id", "get_account",
+    "DEFAULT_JOURNAL_ID", "AccountSpec", "PostedTransaction", "RangeBalance", "account_balances", "add_account_members",
+    "add_member", "balance", "create_account", "create_account_set", "create_accounts", "entries", "find_account_by_external_id", "find_set_by_external_id", "get_account",
     "get_account_set", "get_transaction", "list_members", "post", "range_balances", "remove_member",
     "set_account_status", "set_balances",
 ]

@@ -218,6 +218,33 @@ async def test_concurrent_first_uses_of_one_account_or_set_agree(engine):
         assert (await ledger.balance(conn, aid, "USD")).settled == 0  # its balance rows exist once
 
 
+async def test_accounts_and_memberships_in_one_statement_each(engine):
+    """Several accounts created and joined to their sets at once, again idempotently; an id stored
+    with other attributes, or a code taken by another id, is refused."""
+    sid = await make_set(engine)
+    specs = [ledger.AccountSpec(id=uuid.uuid4(), code=f"BATCH-{i}", name=f"Batch {i}", normal_balance=side,
+                                external_id=f"batch:{i}", control=control, metadata={"i": i})
+             for i, (side, control) in enumerate([("credit", None), ("debit", "settled"), ("credit", "available")])]
+    for _ in range(2):
+        async with engine.begin() as conn:
+            created = await ledger.create_accounts(conn, specs)
+            await ledger.add_account_members(conn, [(sid, s.id) for s in specs])
+    assert {a["id"]: (a["code"], a["normal_balance_type"], a["min_zero"], a["metadata"]) for a in created.values()} == {
+        s.id: (s.code, s.normal_balance, s.control, {"i": i}) for i, s in enumerate(specs)}
+    async with engine.connect() as conn:
+        assert {m["id"] for m in await ledger.list_members(conn, sid)} == {s.id for s in specs}
+        rows = (await conn.exec_driver_sql(
+            "SELECT account_id, count(*) FROM ledger_current_balances WHERE account_id = ANY($1) GROUP BY 1",
+            ([s.id for s in specs],))).all()
+        assert dict(rows) == {s.id: 2 for s in specs}  # one balance row per currency, once
+    with pytest.raises(DuplicateAccount):
+        async with engine.begin() as conn:
+            await ledger.create_accounts(conn, [ledger.AccountSpec(id=specs[0].id, code="BATCH-0", name="Renamed")])
+    with pytest.raises(DuplicateAccount):
+        async with engine.begin() as conn:
+            await ledger.create_accounts(conn, [ledger.AccountSpec(id=uuid.uuid4(), code="BATCH-1", name="Other")])
+
+
 async def test_create_is_idempotent_and_external_ids_resolve(engine):
     sid, aid = uuid.uuid4(), uuid.uuid4()
     async with engine.begin() as conn:
