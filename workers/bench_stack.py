@@ -231,8 +231,15 @@ def run_in_tmp(main) -> None:
     """``main(tmp, pg_url, pg_pid)`` (a coroutine function) on a fresh PostgreSQL in a temp dir."""
     with tempfile.TemporaryDirectory(prefix="lana-bench-") as name:
         tmp = Path(name)
-        with embedded_postgres(tmp) as (pg_url, pg_pid):
-            asyncio.run(main(tmp, pg_url, pg_pid))
+        try:
+            with embedded_postgres(tmp) as (pg_url, pg_pid):
+                asyncio.run(main(tmp, pg_url, pg_pid))
+        except BaseException:
+            for log in ("worker.log", "api.log"):  # what the child processes said, before it is deleted
+                if (tmp / log).exists():
+                    tail = (tmp / log).read_text(errors="replace").splitlines()[-40:]
+                    print(f"--- last lines of {log}:", *tail, sep="\n", file=sys.stderr)
+            raise
 
 
 # --- the worker process ---------------------------------------------------------------------------
