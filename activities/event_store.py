@@ -58,8 +58,10 @@ async def append(
 ) -> int:
     """Append events after ``expected_sequence``; return the entity's new sequence.
 
-    Raises ``ConcurrencyConflict`` when another writer already appended past ``expected_sequence``.
-    Runs in a savepoint so the caller's transaction stays usable after a conflict.
+    Raises ``ConcurrencyConflict`` when another writer already appended past ``expected_sequence``;
+    the unique violation has then failed the caller's transaction, which is rolled back and retried
+    as a whole (the conflict is transient). One statement, no savepoint: a caller that must go on
+    after a conflict opens its own (``conn.begin_nested()``).
     """
     if not new_events:
         return expected_sequence
@@ -74,8 +76,7 @@ async def append(
         for i, (event_type, payload) in enumerate(new_events, start=1)
     ]
     try:
-        async with conn.begin_nested():
-            await conn.execute(insert(events), rows)
+        await conn.execute(insert(events), rows)
     except IntegrityError as exc:
         raise ConcurrencyConflict(
             f"{entity_type} {entity_id} changed concurrently (expected version {expected_sequence})"

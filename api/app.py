@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from activities.storage import document_link_secret
@@ -23,6 +25,44 @@ from ground.temporal import connect
 
 API_PREFIX = "/api/v1"
 access_log = structlog.get_logger("lana.access")
+
+
+class RequestContextMiddleware:
+    """The request id (``x-request-id`` in and out, on ``request.state`` and in every log line) and
+    one access line per request. Plain ASGI: no task and memory streams per request, as
+    ``BaseHTTPMiddleware`` (``@app.middleware("http")``) costs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = Headers(scope=scope).get("x-request-id", "")
+        if not rid or len(rid) > 128 or not rid.isprintable():
+            rid = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = rid
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        started = time.perf_counter()
+        status: int | None = None
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["x-request-id"] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # noqa: BLE001 - escaped a middleware: answer here, so it is logged below
+            if status is not None:
+                raise  # the answer has begun; nothing else can be sent
+            await errors.unexpected_error_response(Request(scope), exc)(scope, receive, send_with_id)
+        access_log.info("request", method=scope["method"], path=scope["path"], status=status,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
 def operator_routers() -> list[APIRouter]:
@@ -91,23 +131,7 @@ def create_app(
     limits = body_limits(settings)
     app.add_middleware(BodyLimitMiddleware, limits=limits)
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):
-        rid = request.headers.get("x-request-id", "")
-        if not rid or len(rid) > 128 or not rid.isprintable():
-            rid = str(uuid.uuid4())
-        request.state.request_id = rid
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception as exc:  # noqa: BLE001 - escaped a middleware: answer here, so it is logged below
-            response = errors.unexpected_error_response(request, exc)
-        response.headers["x-request-id"] = rid
-        access_log.info("request", method=request.method, path=request.url.path, status=response.status_code,
-                        duration_ms=round((time.perf_counter() - started) * 1000, 1))
-        return response
+    app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health.router)
     for router in operator_routers():

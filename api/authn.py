@@ -123,9 +123,14 @@ class JwksKeys:
         return self._keys.get(kid)
 
 
+VERIFIED_TTL_S = 60.0  # how long a verified token is taken as verified (never past its exp)
+VERIFIED_MAX = 10_000  # tokens remembered at most (the memory is cleared when full)
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._verified: dict[str, tuple[uuid.UUID, float]] = {}  # token -> (user, verified until)
         self.dev_key = None
         self.dev_kid = None
         if dev_signing_allowed(settings):
@@ -140,9 +145,23 @@ class TokenVerifier:
                      if settings.oidc_jwks_url else None)
 
     async def user_id(self, authorization: str | None) -> uuid.UUID:
+        """The token's user. A token verified in the last ``VERIFIED_TTL_S`` seconds (and not expired)
+        is not verified again: parsing and the RSA check cost about a millisecond a request, and an
+        operator's client sends the same token for minutes (the JWKS keys are cached longer)."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise Unauthenticated("Missing token.")
         token = authorization[7:].strip()
+        now = time.time()
+        hit = self._verified.get(token)
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        user, expires = await self._verify(token)
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = (user, min(expires, now + VERIFIED_TTL_S))
+        return user
+
+    async def _verify(self, token: str) -> tuple[uuid.UUID, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -173,7 +192,7 @@ class TokenVerifier:
         for claim in SUBJECT_CLAIMS:
             if claims.get(claim):
                 try:
-                    return uuid.UUID(str(claims[claim]))
+                    return uuid.UUID(str(claims[claim])), float(claims["exp"])
                 except ValueError as exc:
                     raise Unauthenticated("Invalid token subject.") from exc
         raise Unauthenticated("Invalid token subject.")

@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import audit
 from activities.policy import PolicyCache
@@ -48,6 +48,16 @@ def permission_object(permission: str, object_id: str | None = None) -> str:
 _AUTH_SQL = text("SELECT v.version, u.email FROM access_policy_version v "
                  "LEFT JOIN access_users u ON u.id = :id WHERE v.id = 1")
 _VERSION_SQL = text("SELECT version FROM access_policy_version WHERE id = 1")
+# The usual request in one statement: the caller's email and the policy version, and the audit entry
+# of the decision taken with the cached policy, written only when that policy is still the current
+# one and the caller exists (``audited``); otherwise the check is redone the long way.
+_AUTH_AND_AUDIT_SQL = text(
+    "WITH v AS (SELECT version FROM access_policy_version WHERE id = 1),"
+    " u AS (SELECT email FROM access_users WHERE id = :id),"
+    " a AS (INSERT INTO audit_entries (subject, object, action, authorized, request_id)"
+    " SELECT CAST(:subject AS text), CAST(:object AS text), CAST(:action AS text), CAST(:authorized AS boolean),"
+    " CAST(:request_id AS text) FROM v, u WHERE v.version = :cached RETURNING id)"
+    " SELECT (SELECT version FROM v) AS version, (SELECT email FROM u) AS email, EXISTS (SELECT 1 FROM a) AS audited")
 
 
 class Authorizer:
@@ -73,23 +83,53 @@ class Authorizer:
         return found
 
     async def check(self, request: Request, action: str, obj: str) -> Principal:
-        principal: Principal | None = getattr(request.state, "principal", None)
+        """Authenticate, decide, audit; on the request's read connection when it has one and has not
+        begun reading (in autocommit, then back: the audit entry commits on its own), else on a
+        connection of its own."""
+        read: AsyncConnection | None = getattr(request.state, "read_conn", None)
+        if read is not None and not read.in_transaction() and not read.closed:
+            await read.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                return await self._check(read, request, action, obj)
+            finally:
+                await read.commit()  # ends SQLAlchemy's autobegun transaction: nothing is sent in autocommit
+                await read.execution_options(isolation_level=read.default_isolation_level)
         async with self.engine.connect() as conn:
-            if principal is None:
-                user_id = await self.verifier.user_id(request.headers.get("authorization"))
-                row = (await conn.execute(_AUTH_SQL, {"id": user_id})).one()
-                if row.email is None:
-                    raise Unauthenticated("Unknown user.")
-                principal = Principal(subject=f"user:{user_id}", user_id=str(user_id), email=row.email)
-                request.state.principal = principal
-                version = row.version
-            else:
-                version = (await conn.execute(_VERSION_SQL)).scalar_one()
-            await self.policies.ensure(conn, version)
-            allowed = self._enforce(self.policies.version or version, principal.subject, obj, action)
-            if self.audit_enabled:
-                await audit.record(conn, principal.subject, obj, action, allowed,
-                                   request_id=getattr(request.state, "request_id", None))
+            return await self._check(conn, request, action, obj)
+
+    async def _check(self, conn: AsyncConnection, request: Request, action: str, obj: str) -> Principal:
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is None and self.audit_enabled and self.policies.version is not None:
+            user_id = await self.verifier.user_id(request.headers.get("authorization"))
+            subject, cached = f"user:{user_id}", self.policies.version
+            allowed = self._enforce(cached, subject, obj, action)
+            row = (await conn.execute(_AUTH_AND_AUDIT_SQL, {
+                "id": user_id, "subject": subject, "object": obj, "action": action, "authorized": allowed,
+                "request_id": getattr(request.state, "request_id", None), "cached": cached})).one()
+            if row.email is None:
+                raise Unauthenticated("Unknown user.")
+            principal = Principal(subject=subject, user_id=str(user_id), email=row.email)
+            request.state.principal = principal
+            if row.audited:
+                if not allowed:
+                    raise Forbidden(f"{action} on {obj} is not permitted.")
+                return principal
+            # the policy changed since it was cached: the long way below, with the new one
+        if principal is None:
+            user_id = await self.verifier.user_id(request.headers.get("authorization"))
+            row = (await conn.execute(_AUTH_SQL, {"id": user_id})).one()
+            if row.email is None:
+                raise Unauthenticated("Unknown user.")
+            principal = Principal(subject=f"user:{user_id}", user_id=str(user_id), email=row.email)
+            request.state.principal = principal
+            version = row.version
+        else:
+            version = (await conn.execute(_VERSION_SQL)).scalar_one()
+        await self.policies.ensure(conn, version)
+        allowed = self._enforce(self.policies.version or version, principal.subject, obj, action)
+        if self.audit_enabled:
+            await audit.record(conn, principal.subject, obj, action, allowed,
+                               request_id=getattr(request.state, "request_id", None))
         if not allowed:
             raise Forbidden(f"{action} on {obj} is not permitted.")
         return principal

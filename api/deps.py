@@ -37,7 +37,10 @@ def get_engine(request: Request) -> AsyncEngine:
 
 
 async def read_conn(request: Request) -> AsyncIterator[AsyncConnection]:
+    """The request's connection for its reads; the authorization check runs on it too, before the
+    reads begin (``api/authz.py``), so a request holds one pooled connection, not two."""
     async with request.app.state.engine.connect() as conn:
+        request.state.read_conn = conn
         yield conn
 
 

@@ -1,17 +1,24 @@
 """`lana bench credit`: N facilities through proposal → the customer's acceptance → approval →
-collateral → activation → one disbursal, through the real API (in-process), one worker, a Temporal dev server, and an embedded
-PostgreSQL with durability on. Prints facilities completed per second next to the rate of a no-op
-workflow on the same server in the same run, and the ratio. Asserts nothing about speed.
+collateral → activation → one disbursal, through the API, on a production-shaped stack
+(``workers/bench_stack.py``: the API and the worker each in their own process, a Temporal dev
+server, an embedded PostgreSQL with durability on); the bench process seeds and plays the clients,
+which poll the read model every 50 ms for the asynchronous steps.
+
+In the same run, on the same server and worker process, it drives N skeleton facilities
+(``workers/bench_workflows.SkeletonFacilityWorkflow``: the same starts, Updates, approval steps and
+activities, each activity a no-op, on a task queue of their own), once before and once after the
+facilities, and N no-op workflows. It prints facilities/s, the skeleton's rate and the ratio (our
+own cost against Temporal's), CPU per facility by process, per-step latency (p50/p99), the
+activities' run and schedule-to-start times, and API requests per facility. Asserts nothing about
+speed; no access log (level WARNING).
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
-import tempfile
 import time
 import uuid
+from collections import defaultdict
 from pathlib import Path
 
 PRICE = 6_000_000
@@ -25,21 +32,63 @@ TERMS = {
 }
 
 
-async def _one(http, customer_id: str) -> None:
-    r = await http.post("/api/v1/credit-facility-proposals",
-                        json={"customer_id": customer_id, "amount": 100_000, "terms": TERMS})
-    r.raise_for_status()
+class Steps:
+    """Per-step latencies (seconds) of one kind of run, printed as p50/p99."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = defaultdict(list)
+
+    async def time(self, step: str, awaitable):
+        t0 = time.perf_counter()
+        try:
+            return await awaitable
+        finally:
+            self.seconds[step].append(time.perf_counter() - t0)
+
+    def line(self) -> str:
+        return ", ".join(f"{step} {_ms(v, 0.5)}/{_ms(v, 0.99)}" for step, v in self.seconds.items())
+
+
+def _ms(values: list[float], q: float) -> str:
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.0f}"
+
+
+def _ok(r) -> None:
+    if r.is_error:
+        raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text}")
+
+
+async def _one(http, customer_id: str, steps: Steps) -> None:
+    r = await steps.time("proposal", http.post("/api/v1/credit-facility-proposals", json={
+        "customer_id": customer_id, "amount": 100_000, "terms": TERMS}))
+    _ok(r)
     fid, collateral_id = r.json()["id"], r.json()["collateral_id"]
-    r = await http.post(f"/api/v1/credit-facility-proposals/{fid}/customer-decision", json={"approved": True})
-    r.raise_for_status()  # the terms ask for it (the new-product default)
-    await _poll(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"), lambda r: r.status_code == 200)
-    r = await http.post(f"/api/v1/collaterals/{collateral_id}/manual-update", json={"collateral": 3_000_000})
-    r.raise_for_status()
-    assert r.json()["status"] == "Active", r.text
-    r = await http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 50_000})
-    r.raise_for_status()
+    r = await steps.time("decision", http.post(f"/api/v1/credit-facility-proposals/{fid}/customer-decision",
+                                               json={"approved": True}))
+    _ok(r)  # the terms ask for it (the new-product default)
+    await steps.time("→pending", _poll(lambda: http.get(f"/api/v1/pending-credit-facilities/{fid}"),
+                                        lambda r: r.status_code == 200))
+    r = await steps.time("collateral", http.post(f"/api/v1/collaterals/{collateral_id}/manual-update",
+                                                 json={"collateral": 3_000_000}))
+    _ok(r)
+    assert r.json()["status"] == "ACTIVE", r.text
+    r = await steps.time("disbursal", http.post(f"/api/v1/credit-facilities/{fid}/disbursals", json={"amount": 50_000}))
+    _ok(r)
     did = r.json()["id"]
-    await _poll(lambda: http.get(f"/api/v1/disbursals/{did}"), lambda r: r.json()["status"] == "Confirmed")
+    await steps.time("→confirmed", _poll(lambda: http.get(f"/api/v1/disbursals/{did}"),
+                                          lambda r: r.json()["status"] == "CONFIRMED"))
+
+
+async def _skeleton_one(client, task_queue: str, steps: Steps) -> None:
+    from workers.bench_workflows import SkeletonFacilityWorkflow as Skeleton
+
+    handle = await steps.time("start", client.start_workflow(
+        Skeleton.run, str(uuid.uuid4()), id=f"skeleton-{uuid.uuid4().hex}", task_queue=task_queue))
+    await steps.time("decision", handle.execute_update(Skeleton.customer_decision))
+    await steps.time("collateral", handle.execute_update(Skeleton.update_collateral))  # waits for pending
+    await steps.time("disbursal", handle.execute_update(Skeleton.initiate_disbursal))
+    await steps.time("→concluded", handle.result())
 
 
 async def _poll(fetch, done, attempts: int = 6000) -> None:
@@ -79,90 +128,96 @@ async def _price(engine) -> None:
                                                         observed_at=datetime.now(UTC)))
 
 
-async def _run(n: int, concurrency: int, pg_url: str, temporal_bin: str, data_dir: str) -> None:
+WARMUP = 5
+KINDS = ("bench", "api", "worker", "postgres", "temporal")
+
+
+def _cpu_line(cpu: dict[str, float], n: int) -> str:
+    return ", ".join(f"{k} {cpu.get(k, 0.0) / n * 1000:.0f}" for k in KINDS if k in cpu)
+
+
+def _timings_line(by_name: dict[str, list[float]]) -> str:
+    return ", ".join(f"{name} {_ms(v, 0.5)}/{_ms(v, 0.99)}" for name, v in by_name.items())
+
+
+async def _main(tmp: Path, pg_url: str, pg_pid: int, n: int, concurrency: int, echo) -> None:
     import httpx
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
 
-    from activities.access_store import ensure_user
-    from activities.registry import Deps
-    from api.app import create_app
-    from api.authn import issue_dev_token
-    from ground.db import create_engine
-    from ground.settings import Settings
+    from workers.bench_stack import stack
     from workers.bench_workflows import NoopWorkflow
-    from workers.worker import build_worker
-    from workflows.search_attributes import ALL_KEYS
 
-    settings = Settings(database_url=pg_url, temporal_task_queue=f"bench-{uuid.uuid4().hex[:8]}", kyc_required=False,
-                        auth_dev_signing=True, data_dir=data_dir, log_json=False, log_level="WARNING",
-                        price_max_age_seconds=3600)
-    engine = create_engine(pg_url, pool_size=20)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_bin, data_converter=pydantic_data_converter, search_attributes=ALL_KEYS,
-        dev_server_log_level="error")
-    try:
-        customers = await _customers(engine, n)
-        await _price(engine)
-        app = create_app(settings, engine=engine, temporal_client=env.client)
-        worker = build_worker(env.client, Deps(engine=engine, settings=settings), settings.temporal_task_queue,
-                              extra_workflows=[NoopWorkflow])
-        async with app.router.lifespan_context(app), worker:
-            async with engine.begin() as conn:
-                user = await ensure_user(conn, settings.bootstrap_admin_email, "superuser", actor="system:bench")
-            headers = {"Authorization": f"Bearer {issue_dev_token(settings, user['id'])}"}
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://lana.bench",
-                                         headers=headers, timeout=120) as http:
-                sem = asyncio.Semaphore(concurrency)
+    async with stack(tmp, pg_url, pg_pid) as st:
+        customers = await _customers(st.engine, n + WARMUP)
+        await _price(st.engine)
+        requests = 0
 
-                async def limited(coro_fn, *args):
+        async def count(_request) -> None:
+            nonlocal requests
+            requests += 1
+
+        limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency)
+        async with httpx.AsyncClient(base_url=st.api_url, headers={"Authorization": f"Bearer {st.token}"},
+                                     timeout=120, limits=limits, event_hooks={"request": [count]}) as http:
+            sem = asyncio.Semaphore(concurrency)
+            cpu: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))  # phase -> kind -> s
+
+            async def timed(phase: str, coro_fn, args: list[tuple]) -> float:
+                async def limited(*a):
                     async with sem:
-                        await coro_fn(*args)
+                        await coro_fn(*a)
 
-                t0 = time.perf_counter()
-                await asyncio.gather(*[limited(_one, http, c) for c in customers])
-                credit_s = time.perf_counter() - t0
+                before, t0 = st.cpu(), time.perf_counter()
+                await asyncio.gather(*[limited(*a) for a in args])
+                elapsed, after = time.perf_counter() - t0, st.cpu()
+                for kind, used in after.items():
+                    cpu[phase][kind] += used - before.get(kind, 0.0)
+                return elapsed
 
-                async def noop():
-                    await env.client.execute_workflow(NoopWorkflow.run, id=f"noop-{uuid.uuid4().hex}",
-                                                      task_queue=settings.temporal_task_queue)
+            skeleton, credit, warm = Steps(), Steps(), Steps()
+            await timed("warm-up", _skeleton_one, [(st.temporal, st.skeleton_queue, warm)] * WARMUP)
+            await timed("warm-up", _one, [(http, c, warm) for c in customers[n:]])
+            requests = 0
+            skeleton_s = [await timed("skeleton", _skeleton_one, [(st.temporal, st.skeleton_queue, skeleton)] * n)]
+            try:
+                credit_s = await timed("credit", _one, [(http, c, credit) for c in customers[:n]])
+            except Exception:
+                echo(f"FAILED; facility steps so far, ms p50/p99: {credit.line()}")
+                raise
+            credit_requests = requests
+            skeleton_s.append(await timed("skeleton", _skeleton_one,
+                                          [(st.temporal, st.skeleton_queue, skeleton)] * n))
 
-                t1 = time.perf_counter()
-                await asyncio.gather(*[limited(noop) for _ in range(n)])
-                noop_s = time.perf_counter() - t1
-    finally:
-        await env.shutdown()
-        await engine.dispose()
+            async def noop():
+                await st.temporal.execute_workflow(NoopWorkflow.run, id=f"noop-{uuid.uuid4().hex}",
+                                                   task_queue=st.task_queue)
+
+            noop_s = await timed("noop", noop, [()] * n)
+    worker = st.worker_timings()
     credit_rate, noop_rate = n / credit_s, n / noop_s
-    print(f"credit: {n} facilities (proposal → acceptance → approval → collateral → activation → 1 disbursal) in {credit_s:.1f} s"
-          f" → {credit_rate:.1f} facilities/s (concurrency {concurrency})")
-    print(f"no-op workflow: {n} in {noop_s:.1f} s → {noop_rate:.1f} workflows/s (same server, same worker)")
-    print(f"ratio facility/no-op: {credit_rate / noop_rate:.3f} (one facility = {noop_rate / credit_rate:.1f} no-ops)")
+    skeleton_rates = [n / s for s in skeleton_s]
+    skeleton_rate = sum(skeleton_rates) / len(skeleton_rates)
+    echo(f"credit: {n} facilities (proposal → acceptance → approval → collateral → activation → 1 disbursal) in "
+         f"{credit_s:.1f} s → {credit_rate:.2f} facilities/s (concurrency {concurrency}); "
+         f"{credit_requests / n:.1f} API requests per facility")
+    echo(f"skeleton (same starts, Updates, approval steps and activities, each a no-op): "
+         f"{skeleton_rates[0]:.2f} before, {skeleton_rates[1]:.2f} after → {skeleton_rate:.2f} facilities/s")
+    echo(f"ratio facility/skeleton: {credit_rate / skeleton_rate:.2f}")
+    echo(f"no-op workflow: {n} in {noop_s:.1f} s → {noop_rate:.1f} workflows/s; ratio facility/no-op "
+         f"{credit_rate / noop_rate:.3f}")
+    echo(f"CPU ms per facility: {_cpu_line(cpu['credit'], n)}")
+    echo(f"CPU ms per skeleton facility: {_cpu_line(cpu['skeleton'], 2 * n)}")
+    echo(f"facility steps, ms p50/p99: {credit.line()}")
+    echo(f"skeleton steps, ms p50/p99: {skeleton.line()}")
+    if worker:
+        echo(f"facility activities, run ms p50/p99: {_timings_line(worker['facility']['run'])}")
+        echo(f"facility activities, scheduled→started ms p50/p99: {_timings_line(worker['facility']['wait'])}")
+        echo(f"skeleton activities, scheduled→started ms p50/p99: {_timings_line(worker['skeleton']['wait'])}")
+    echo("(activity figures include the warm-up; figures are of one run on a shared machine: compare within a run)")
 
 
-def run_bench(n: int, concurrency: int) -> None:
-    import logging
+def run_bench(n: int, concurrency: int, echo=print) -> None:
+    from workers.bench_stack import run_in_tmp
+    from workers.logging_setup import configure
 
-    from activities import migrate
-
-    logging.getLogger("lana.access").setLevel(logging.WARNING)  # one line per request would drown the figures
-    from workers.embedded_pg import EmbeddedPostgres, free_port
-
-    temporal_bin = str(Path(sys.prefix, "bin", "temporal"))
-    with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp), free_port())
-        if pg.user:
-            import shutil
-
-            shutil.chown(tmp, pg.user)
-        proc = pg.spawn(stdout=open(Path(tmp) / "postgres.log", "ab"), stderr=open(Path(tmp) / "pg.err", "ab"))  # noqa: SIM115
-        try:
-            pg.wait_ready(proc)
-            pg.create_database("lana_bench")
-            migrate.upgrade(pg.url("lana_bench"))
-            keys = Path(tmp) / "keys"
-            keys.mkdir()
-            asyncio.run(_run(n, concurrency, pg.url("lana_bench"), temporal_bin, str(keys)))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(30)
+    configure("WARNING")  # the figures only: no access line per request
+    run_in_tmp(lambda tmp, url, pid: _main(tmp, url, pid, n, concurrency, echo))

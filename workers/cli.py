@@ -111,10 +111,22 @@ def bench_classify(n: int, page_size: int, pages_per_run: int) -> None:
 @click.option("--facilities", "n", type=int, default=200, show_default=True)
 @click.option("--concurrency", type=int, default=20, show_default=True, help="Facilities in flight at once")
 def bench_credit(n: int, concurrency: int) -> None:
-    """N facilities proposal → approval → collateral → activation → one disbursal vs no-op workflows."""
+    """N facilities proposal → approval → collateral → activation → one disbursal vs a skeleton of no-op steps."""
     from workers.bench_credit import run_bench
 
-    run_bench(n, concurrency)
+    run_bench(n, concurrency, echo=click.echo)
+
+
+@bench.command("api")
+@click.option("--seconds", type=float, default=20.0, show_default=True, help="Duration of each client level")
+@click.option("--clients", default="8,32", show_default=True, help="Comma-separated concurrent client counts")
+@click.option("--customers", type=int, default=200, show_default=True, help="Customers seeded (with deposit accounts)")
+@click.option("--facilities", type=int, default=20, show_default=True, help="Active facilities seeded")
+def bench_api(seconds: float, clients: str, customers: int, facilities: int) -> None:
+    """A mix of operator reads and writes at 8 and 32 clients: requests/s, p50/p99 per route."""
+    from workers.bench_api import run_bench
+
+    run_bench(tuple(int(c) for c in clients.split(",")), seconds, customers, facilities, echo=click.echo)
 
 
 @bench.command("eod-steps")

@@ -37,7 +37,8 @@ def configure(level: str = "INFO", json: bool = False) -> None:
     renderers = ([structlog.processors.format_exc_info, structlog.processors.JSONRenderer()] if json
                  else [structlog.dev.ConsoleRenderer(colors=False)])
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # a disabled level is dropped first, before the processors format anything
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -26,14 +26,16 @@ SANDBOX = SandboxedWorkflowRunner(
 
 
 def build_worker(client: Client, deps: Deps, task_queue: str, *, extra_workflows: list[type] = (), **kwargs) -> Worker:
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[*WORKFLOWS, *extra_workflows],
-        activities=build_activities(deps),
-        workflow_runner=SANDBOX,
-        **kwargs,
-    )
+    return build_worker_with(client, task_queue, workflows=[*WORKFLOWS, *extra_workflows],
+                             activities=build_activities(deps), **kwargs)
+
+
+def build_worker_with(client: Client, task_queue: str, *, workflows: list[type], activities: list,
+                      **kwargs) -> Worker:
+    """A worker with the production runner and settings for any workflows and activities (the
+    production worker, and the bench's skeleton on its own task queue)."""
+    return Worker(client, task_queue=task_queue, workflows=workflows, activities=activities,
+                  workflow_runner=SANDBOX, **kwargs)
 
 
 async def run(settings: Settings) -> None:

@@ -89,6 +89,10 @@ class CreditFacilityWorkflow:
         self._price_seen: datetime | None = None
         # heard from end-of-day events; the activities' snapshots do not carry it (read model)
         self.day = state.end_of_day or facility_day.FacilityDay()
+        # Steps outside the lock that may move the stage (the approved proposal's conclusion, a
+        # price-driven activation) are in flight: their row is committed before this copy of the
+        # state is, so a client can read the new stage and send a command first (see _settled).
+        self._moving = 0
 
     @workflow.run
     async def run(self, state: FacilityState) -> FacilityState:
@@ -101,9 +105,11 @@ class CreditFacilityWorkflow:
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     return self.state
             status = await request_approval("credit-facility-proposal", state.id, f"credit-facility:{state.id}")
-            # no lock: every command is refused before the proposal concludes (validators)
-            await self._step(CreditFacilityActivities.conclude_proposal, ConcludeProposal(
-                facility_id=state.id, approved=status is ApprovalStatus.APPROVED, now=workflow.now()))
+            # no lock: every command is refused before the proposal concludes (validators), except
+            # while an approved one concludes, when commands wait for it (_settled)
+            await self._moving_step(status is ApprovalStatus.APPROVED, CreditFacilityActivities.conclude_proposal,
+                                    ConcludeProposal(facility_id=state.id, approved=status is ApprovalStatus.APPROVED,
+                                                     now=workflow.now()))
             if self.state.stage is Stage.DENIED:
                 return self.state
         for disbursal_id in list(self.state.in_flight):  # carried over a continue-as-new
@@ -133,6 +139,21 @@ class CreditFacilityWorkflow:
             self.state = state
             self._publish()
         return self.state
+
+    async def _moving_step(self, moving: bool, fn, arg) -> FacilityState:
+        """A step that may move the stage; commands arriving meanwhile wait for it (_settled)."""
+        self._moving += moving
+        try:
+            return await self._step(fn, arg)
+        finally:
+            self._moving -= moving
+
+    def _settled(self) -> bool:
+        """No stage-moving step in flight. Its activity commits the read model before the workflow
+        sees the result, so the API may already show the new stage: a command's validator then
+        lets it in and its handler checks the rule once the step has ended (never refused for a
+        state the client has already seen replaced)."""
+        return not self._moving
 
     async def _command(self, fn, arg) -> FacilityState:
         """Run a command's activity (under the lock, a few attempts: ``COMMAND_OPTIONS``); a domain
@@ -167,6 +188,8 @@ class CreditFacilityWorkflow:
     # -- collateral and activation -------------------------------------------------------------
     @workflow.update
     async def update_collateral(self, cmd: CollateralCommand) -> FacilityState:
+        if not self._settled():  # (no wait otherwise: the handler runs exactly as before)
+            await workflow.wait_condition(self._settled)
         async with self.lock:
             check(CreditFacility.check_collateral_update, self._facility(), cmd.collateral_sats)
             await self._command(CreditFacilityActivities.record_collateral, CollateralInput(
@@ -179,7 +202,8 @@ class CreditFacilityWorkflow:
 
     @update_collateral.validator
     def validate_collateral(self, cmd: CollateralCommand) -> None:
-        check(CreditFacility.check_collateral_update, self._facility(), cmd.collateral_sats)
+        if self._settled():
+            check(CreditFacility.check_collateral_update, self._facility(), cmd.collateral_sats)
 
     # -- price changes ------------------------------------------------------------------------
     @workflow.signal
@@ -199,8 +223,10 @@ class CreditFacilityWorkflow:
         self._price_seen = sig.observed_at
         try:
             if self.state.stage is Stage.PENDING:
-                await self._step(CreditFacilityActivities.activate,
-                                 ActivateInput(facility_id=self.state.id, now=workflow.now()))
+                # patched: runs recorded before may have accepted a command during this step
+                await self._moving_step(workflow.patched("price-activation-settles"),
+                                        CreditFacilityActivities.activate,
+                                        ActivateInput(facility_id=self.state.id, now=workflow.now()))
                 return
             await self._step(CollateralizationActivities.reevaluate_collateralization, ReevaluateInput(
                 facility_id=self.state.id, usd_cents_per_btc=sig.usd_cents_per_btc, observed_at=sig.observed_at))
@@ -234,6 +260,8 @@ class CreditFacilityWorkflow:
     # -- disbursals ----------------------------------------------------------------------------
     @workflow.update
     async def initiate_disbursal(self, cmd: DisbursalCommand) -> FacilityState:
+        if not self._settled():
+            await workflow.wait_condition(self._settled)
         async with self.lock:
             check(CreditFacility.check_disbursal, self._facility(), cmd.amount_cents, workflow.now(), cmd.disbursal_id)
             await self._command(CreditFacilityActivities.initiate_disbursal, DisbursalInput(
@@ -246,7 +274,8 @@ class CreditFacilityWorkflow:
     @initiate_disbursal.validator
     def validate_disbursal(self, cmd: DisbursalCommand) -> None:
         # a replayed request (already in flight) is answered, not refused
-        check(CreditFacility.check_disbursal, self._facility(), cmd.amount_cents, workflow.now(), cmd.disbursal_id)
+        if self._settled():
+            check(CreditFacility.check_disbursal, self._facility(), cmd.amount_cents, workflow.now(), cmd.disbursal_id)
 
     def _watch_disbursal(self, disbursal_id: str) -> None:
         if disbursal_id not in self.disbursal_tasks:

@@ -21,18 +21,40 @@ from activities.accounting import chart
 from domain.accounting.config import placement_rules
 from domain.accounting.errors import BaseConfigNotFound, ModuleConfigAlreadySet
 
-_BEST_RULE = (
-    "SELECT r.code, n.account_set_id, EXISTS (SELECT 1 FROM ledger_set_members m"
-    " WHERE m.set_id = n.account_set_id AND m.member_id = :ps) AS attached"
-    " FROM accounting_placement_rules r JOIN accounting_chart_nodes n ON n.code = r.code"
-    " WHERE :key LIKE r.key_pattern ORDER BY length(r.key_pattern) DESC, r.key_pattern LIMIT 1"
-)
+
+def _best_rule(key: str, ps: str) -> str:
+    """The rule (longest pattern) placing product key ``key`` and whether set ``ps`` is attached
+    under its node; ``key`` and ``ps`` are SQL expressions (parameters or columns)."""
+    return (
+        "SELECT r.code, n.account_set_id, EXISTS (SELECT 1 FROM ledger_set_members m"
+        f" WHERE m.set_id = n.account_set_id AND m.member_id = {ps}) AS attached"
+        " FROM accounting_placement_rules r JOIN accounting_chart_nodes n ON n.code = r.code"
+        f" WHERE {key} LIKE r.key_pattern ORDER BY length(r.key_pattern) DESC, r.key_pattern LIMIT 1"
+    )
+
+
+_BEST_RULE = _best_rule(":key", ":ps")
 
 
 async def node_for_product(conn: AsyncConnection, key: str) -> str | None:
     """The chart code a product set with this key goes under (None until configured)."""
     row = (await conn.execute(text(_BEST_RULE), {"key": key, "ps": uuid.UUID(int=0)})).first()
     return row.code if row else None
+
+
+_PRODUCT_SETS_PLACED = text(
+    "SELECT q.id, s.name, s.normal_balance_type, r.code IS NULL OR r.attached AS placed"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:keys AS text[])) AS q(id, key)"
+    " JOIN ledger_account_sets s ON s.id = q.id"
+    f" LEFT JOIN LATERAL ({_best_rule('q.key', 'q.id')}) r ON true"
+)
+
+
+async def product_sets_placed(conn: AsyncConnection, sets: dict[uuid.UUID, str]) -> dict[uuid.UUID, tuple[str, str, bool]]:
+    """One query for product sets ``{set id: key}``: each stored one's (name, normal side, placed),
+    placed = attached to its configured node, or no rule covers its key yet; absent = not created."""
+    rows = await conn.execute(_PRODUCT_SETS_PLACED, {"ids": list(sets), "keys": list(sets.values())})
+    return {row.id: (row.name, row.normal_balance_type, row.placed) for row in rows}
 
 
 async def attach_product_set(conn: AsyncConnection, set_id: uuid.UUID, key: str) -> str | None:

@@ -28,10 +28,12 @@ def omnibus_account_id(ps: ProductSet) -> uuid.UUID:
 
 async def product_set(conn: AsyncConnection, ps: ProductSet) -> uuid.UUID:
     """The product set's ledger set, created on first use and attached under its chart node once the
-    integration config covers its key (one extra indexed query when it is already attached)."""
-    from activities.accounting.integration import attach_product_set
+    integration config covers its key (one query when it exists and needs nothing more)."""
+    from activities.accounting.integration import attach_product_set, product_sets_placed
 
     set_id = product_set_id(ps)
+    if (await product_sets_placed(conn, {set_id: ps.key})).get(set_id) == (ps.name, ps.normal_balance, True):
+        return set_id
     await ledger.create_account_set(conn, id=set_id, name=ps.name, normal_balance=ps.normal_balance,
                                     external_id=f"product:{ps.key}", metadata={"product_key": ps.key})
     await attach_product_set(conn, set_id, ps.key)
@@ -48,8 +50,30 @@ async def product_account(conn: AsyncConnection, ps: ProductSet, *, account_id: 
     return account_id
 
 
+async def product_accounts(conn: AsyncConnection, accounts: list[tuple[ProductSet, ledger.AccountSpec]]) -> None:
+    """Create (idempotently) several accounts, each a member of its product set, in a few statements
+    whatever their number: the sets (one query when all exist and are placed), the accounts, the
+    memberships."""
+    from activities.accounting.integration import product_sets_placed
+
+    sets = {product_set_id(ps): ps for ps, _ in accounts}
+    placed = await product_sets_placed(conn, {set_id: ps.key for set_id, ps in sets.items()})
+    for set_id, ps in sets.items():
+        if placed.get(set_id) != (ps.name, ps.normal_balance, True):
+            await product_set(conn, ps)  # first use, or not attached yet
+    await ledger.create_accounts(conn, [spec for _, spec in accounts])
+    await ledger.add_account_members(conn, [(product_set_id(ps), spec.id) for ps, spec in accounts])
+
+
+def omnibus_spec(ps: ProductSet) -> tuple[ProductSet, ledger.AccountSpec]:
+    """The single omnibus account of a product set, for :func:`product_accounts`."""
+    aid = omnibus_account_id(ps)
+    return ps, ledger.AccountSpec(id=aid, code=f"OMNIBUS.{ps.key}", name=ps.name, normal_balance=ps.normal_balance,
+                                  external_id=f"omnibus:{ps.key}")
+
+
 async def omnibus_account(conn: AsyncConnection, ps: ProductSet) -> uuid.UUID:
     """The single omnibus account of a product set (e.g. cash at bank for deposits)."""
-    aid = omnibus_account_id(ps)
-    return await product_account(conn, ps, account_id=aid, code=f"OMNIBUS.{ps.key}", name=ps.name,
-                                 external_id=f"omnibus:{ps.key}")
+    _, spec = omnibus_spec(ps)
+    return await product_account(conn, ps, account_id=spec.id, code=spec.code, name=spec.name,
+                                 external_id=spec.external_id)

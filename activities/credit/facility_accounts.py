@@ -41,33 +41,37 @@ def _term_class(terms: TermValues) -> str:
     return "long" if terms.duration_class is DurationClass.LONG_TERM else "short"
 
 
-async def _account(conn: AsyncConnection, ps: ProductSet, facility_id: str, role: str, name: str,
-                   external_id: str, *, normal_balance: str | None = None, control: str | None = None) -> str:
+def _spec(ps: ProductSet, facility_id: str, role: str, name: str, external_id: str, *,
+          normal_balance: str | None = None, control: str | None = None) -> tuple[ProductSet, ledger.AccountSpec]:
     aid = account_id(facility_id, role)
-    set_id = await placement.product_set(conn, ps)
-    await ledger.create_account(conn, id=aid, code=str(aid), name=name,
-                                normal_balance=normal_balance or ps.normal_balance, external_id=external_id,
-                                control=control, metadata={"entity_ref": {"entity_type": "credit_facility",
-                                                                          "entity_id": facility_id}})
-    await ledger.add_member(conn, set_id, aid)
-    return str(aid)
+    return ps, ledger.AccountSpec(
+        id=aid, code=str(aid), name=name, normal_balance=normal_balance or ps.normal_balance,
+        external_id=external_id, control=control,
+        metadata={"entity_ref": {"entity_type": "credit_facility", "entity_id": facility_id}})
+
+
+async def _create(conn: AsyncConnection, specs: dict[str, tuple[ProductSet, ledger.AccountSpec]]) -> dict[str, str]:
+    """The accounts by role, created in their product sets in a few statements (placement)."""
+    await placement.product_accounts(conn, list(specs.values()))
+    return {role: str(spec.id) for role, (_, spec) in specs.items()}
 
 
 async def create_pending_accounts(conn: AsyncConnection, facility_id: str, collateral_id: str,
                                   customer_type: str, terms: TermValues) -> dict[str, str]:
     """At approval: FAC (credit-normal, settled ≥ 0 = the disbursal limit), UNCOV, COLL + omnibuses."""
     ct = CustomerType(customer_type)
-    fac = await _account(conn, facility_set("facility", _term_class(terms), ct), facility_id, "facility",
-                         f"Off-Balance-Sheet Facility Account for Credit Facility {facility_id}",
-                         f"credit-facility-obs-facility:{facility_id}", normal_balance="credit", control="settled")
-    uncov = await _account(conn, UNCOVERED_OUTSTANDING, facility_id, "uncovered-outstanding",
-                           f"Uncovered Outstanding Account for Credit Facility {facility_id}",
-                           f"credit-facility-uncovered-outstanding:{facility_id}")
-    coll = await _account(conn, COLLATERAL, facility_id, "collateral", f"Collateral Account {collateral_id}",
-                          f"credit-facility-collateral:{collateral_id}")
-    return {"facility": fac, "uncovered_outstanding": uncov, "collateral": coll,
-            "facility_omnibus": str(await placement.omnibus_account(conn, FACILITY_OMNIBUS)),
-            "collateral_omnibus": str(await placement.omnibus_account(conn, COLLATERAL_OMNIBUS))}
+    return await _create(conn, {
+        "facility": _spec(facility_set("facility", _term_class(terms), ct), facility_id, "facility",
+                          f"Off-Balance-Sheet Facility Account for Credit Facility {facility_id}",
+                          f"credit-facility-obs-facility:{facility_id}", normal_balance="credit", control="settled"),
+        "uncovered_outstanding": _spec(UNCOVERED_OUTSTANDING, facility_id, "uncovered-outstanding",
+                                       f"Uncovered Outstanding Account for Credit Facility {facility_id}",
+                                       f"credit-facility-uncovered-outstanding:{facility_id}"),
+        "collateral": _spec(COLLATERAL, facility_id, "collateral", f"Collateral Account {collateral_id}",
+                            f"credit-facility-collateral:{collateral_id}"),
+        "facility_omnibus": placement.omnibus_spec(FACILITY_OMNIBUS),
+        "collateral_omnibus": placement.omnibus_spec(COLLATERAL_OMNIBUS),
+    })
 
 
 def _active_specs(facility_id: str, ct: CustomerType, tc: str) -> dict[str, tuple[ProductSet, str, str, str]]:
@@ -98,18 +102,16 @@ def _active_specs(facility_id: str, ct: CustomerType, tc: str) -> dict[str, tupl
 async def create_active_accounts(conn: AsyncConnection, facility_id: str, customer_type: str,
                                  terms: TermValues, *, have: dict[str, str] | None = None) -> dict[str, str]:
     """At activation: the receivables of both families for every obligation status, the defaulted
-    accounts, interest and fee income, and the interest-added omnibus of the cycle postings.
-    ``have``: roles already open (a facility activated before some of these existed), skipped."""
+    accounts, interest and fee income, and the interest-added omnibus of the cycle postings, in a
+    few statements (placement). ``have``: roles already open (a facility activated before some of
+    these existed), skipped."""
     have = have or {}
-    out: dict[str, str] = {}
-    for role, (ps, slug, name, external_id) in _active_specs(facility_id, CustomerType(customer_type),
-                                                              _term_class(terms)).items():
-        if role not in have:
-            out[role] = await _account(conn, ps, facility_id, slug, f"{name} for Credit Facility {facility_id}",
-                                       external_id)
+    specs = {role: _spec(ps, facility_id, slug, f"{name} for Credit Facility {facility_id}", external_id)
+             for role, (ps, slug, name, external_id) in _active_specs(
+                 facility_id, CustomerType(customer_type), _term_class(terms)).items() if role not in have}
     if "interest_added_omnibus" not in have:
-        out["interest_added_omnibus"] = str(await placement.omnibus_account(conn, INTEREST_ADDED_OMNIBUS))
-    return out
+        specs["interest_added_omnibus"] = placement.omnibus_spec(INTEREST_ADDED_OMNIBUS)
+    return await _create(conn, specs) if specs else {}
 
 
 ACTIVE_ROLES = (*_active_specs("", CustomerType.INDIVIDUAL, "short"), "interest_added_omnibus")

@@ -45,6 +45,10 @@ from domain.errors import LanaError
 from domain.ledger.errors import InsufficientBalance
 
 PAGE_SIZE = 500
+# _HOT_LAST: a posting on an omnibus account (facility, collateral) locks a balance row that every
+# facility's step shares, until the commit. Steps post those last, after their events, read model
+# and audit rows, so the row is held for the posting and the commit only, not for the round trips
+# before it (which queue behind a busy event loop).
 
 
 async def fresh_price(conn: AsyncConnection, max_age: timedelta) -> int:
@@ -109,9 +113,9 @@ async def conclude_proposal(conn: AsyncConnection, inp: ConcludeProposal, workfl
         s = f.state
         accounts = await fa.create_pending_accounts(conn, s.id, s.collateral_id, s.customer_type, s.terms)
     f.conclude_proposal(inp.approved, accounts)
-    if inp.approved:
-        await _facility_posting(conn, "CREATE_CREDIT_FACILITY_PROPOSAL", f, "create", inp.now)
     await store.save_facility(conn, f)
+    if inp.approved:  # last: the omnibus row it locks is every facility's (see _HOT_LAST)
+        await _facility_posting(conn, "CREATE_CREDIT_FACILITY_PROPOSAL", f, "create", inp.now)
     return f.state
 
 
@@ -122,14 +126,14 @@ async def record_collateral(conn: AsyncConnection, inp: CollateralInput, max_age
         return f.state  # already applied (retried activity)
     price = await fresh_price(conn, max_age)
     change = f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor)
-    if change is not None:
+    f.reevaluate(price)  # the same amount again still re-evaluates at today's price (and may activate)
+    await store.save_facility(conn, f)
+    if change is not None:  # last: the collateral omnibus row it locks is every facility's (_HOT_LAST)
         tx = await ledger.post(conn, "ADD_COLLATERAL" if change.direction == "add" else "REMOVE_COLLATERAL", {
             "collateral_omnibus_account_id": f.accounts["collateral_omnibus"],
             "collateral_account_id": f.accounts["collateral"], "amount": change.amount},
             idempotency_key=f"collateral:{f.id}:{inp.seq}", effective=change.effective)
         await store.insert_collateral_update(conn, f, change, str(tx.id), inp.actor)
-    f.reevaluate(price)  # the same amount again still re-evaluates at today's price (and may activate)
-    await store.save_facility(conn, f)
     return f.state
 
 
@@ -150,18 +154,21 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
     f.attach_accounts(await fa.create_active_accounts(conn, s.id, s.customer_type, s.terms))
     if activation.first_cycle is not None:
         await lifecycle_store.insert_cycles(conn, [activation.first_cycle])
-    await _facility_posting(conn, "ACTIVATE_CREDIT_FACILITY", f, "activate", inp.now)
     await _audit(conn, f"credit/credit-facility/{f.id}", "credit:credit-facility:activate", workflow_id)
     if (d := activation.initial_disbursal) is not None:
-        await ledger.post(conn, "INITIAL_DISBURSAL", _settle_params(f, d.amount_cents),
-                          idempotency_key=f"disbursal:{d.id}:initial", effective=today)
         await store.insert_disbursal(conn, d, f.due_dates())
         await store.insert_obligation(conn, activation.obligation)
+    await store.save_facility(conn, f)
+    # The postings last, in their order (each draws on the one before): from the facility omnibus
+    # row's lock (every facility's) to the commit, only them (see _HOT_LAST).
+    await _facility_posting(conn, "ACTIVATE_CREDIT_FACILITY", f, "activate", inp.now)
+    if d is not None:
+        await ledger.post(conn, "INITIAL_DISBURSAL", _settle_params(f, d.amount_cents),
+                          idempotency_key=f"disbursal:{d.id}:initial", effective=today)
     if activation.fee_cents:
         await ledger.post(conn, "ADD_STRUCTURING_FEE", {
             "deposit_account_id": s.deposit_account_id, "fee_income_account_id": f.accounts["fee_income"],
             "amount": activation.fee_cents}, idempotency_key=f"facility:{f.id}:structuring-fee", effective=today)
-    await store.save_facility(conn, f)
     return f.state
 
 

@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store, ledger
@@ -56,13 +56,22 @@ async def find_facility_row(conn: AsyncConnection, facility_id: str):
     return (await conn.execute(select(facilities).where(facilities.c.id == facility_id))).first()
 
 
+# The disbursals awaiting approval, {id: amount}, read with the facility's row (one statement).
+_IN_FLIGHT = (select(func.coalesce(func.jsonb_object_agg(disbursals.c.id, disbursals.c.amount_cents),
+                                   func.jsonb_build_object()))
+              .where(disbursals.c.facility_id == facilities.c.id,
+                     disbursals.c.status.in_([DisbursalStatus.NEW.value, DisbursalStatus.APPROVED.value]))
+              .scalar_subquery().label("in_flight"))
+
+
 async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool = True) -> CreditFacility:
-    """The facility as stored (row locked by default), at the row's version."""
-    row = await facility_row(conn, facility_id, lock=lock)
-    flying = (await conn.execute(select(disbursals.c.id, disbursals.c.amount_cents).where(
-        disbursals.c.facility_id == facility_id,
-        disbursals.c.status.in_([DisbursalStatus.NEW.value, DisbursalStatus.APPROVED.value])))).all()
-    return facility_from_row(row, {str(r.id): r.amount_cents for r in flying})
+    """The facility as stored (row locked by default), at the row's version, with its disbursals
+    awaiting approval, in one statement."""
+    query = select(facilities, _IN_FLIGHT).where(facilities.c.id == facility_id)
+    row = (await conn.execute(query.with_for_update(of=facilities) if lock else query)).first()
+    if row is None:
+        raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
+    return facility_from_row(row, {str(k): v for k, v in row.in_flight.items()})
 
 
 def facility_from_row(row: Any, in_flight: dict[str, int] | None = None) -> CreditFacility:
@@ -134,11 +143,13 @@ async def save_facilities(conn: AsyncConnection, fs: list[CreditFacility]) -> No
 
 
 async def _history_row(conn: AsyncConnection, facility_id: str, payload: dict[str, Any]) -> None:
+    """The next history row, numbered in the same statement (the facility's row lock orders them)."""
     h = collateralization_history
-    seq = (await conn.execute(select(func.coalesce(func.max(h.c.seq), 0)).where(
-        h.c.facility_id == facility_id))).scalar_one() + 1
-    await conn.execute(insert(h).values(facility_id=facility_id, seq=seq, recorded_at=func.now(),
-                                        **{c: payload[c] for c in _HISTORY_COLUMNS}))
+    values = [literal(payload[c], h.c[c].type) for c in _HISTORY_COLUMNS]
+    next_seq = select(func.coalesce(func.max(h.c.seq), 0) + 1).where(h.c.facility_id == facility_id).scalar_subquery()
+    await conn.execute(insert(h).from_select(
+        ["facility_id", "seq", *_HISTORY_COLUMNS, "recorded_at"],
+        select(literal(facility_id, h.c.facility_id.type), next_seq, *values, func.now())))
 
 
 async def insert_collateral_update(conn: AsyncConnection, f: CreditFacility, change: CollateralChange,

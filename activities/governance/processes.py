@@ -64,7 +64,8 @@ async def start(conn: AsyncConnection, process_id: str, process_type: str, targe
          "rules": json.dumps(rules), "el": json.dumps(eligible), "th": threshold, "st": status.value,
          "done": status != ApprovalStatus.IN_PROGRESS},
     )
-    return await load(conn, process_id)
+    return ApprovalState(process_id=process_id, process_type=process_type, target_ref=target_ref,
+                         eligible=eligible, threshold=threshold, status=status)  # what was just written
 
 
 async def record_vote(conn: AsyncConnection, process_id: str, vote: Vote) -> ApprovalState:

@@ -11,9 +11,12 @@ Public API for other modules::
 
 from activities.ledger.accounts import (
     DEFAULT_JOURNAL_ID,
+    AccountSpec,
+    add_account_members,
     add_member,
     create_account,
     create_account_set,
+    create_accounts,
     find_account_by_external_id,
     find_set_by_external_id,
     get_account,
@@ -34,10 +37,10 @@ from activities.ledger.history import entries, get_transaction
 from activities.ledger.posting import PostedTransaction, Posting, PostingResult, post, post_many
 
 __all__ = [
-    "DEFAULT_JOURNAL_ID", "PostedTransaction", "Posting", "PostingResult", "RangeBalance", "account_balances", "add_member",
-    "balance",
-    "create_account", "create_account_set", "entries", "find_account_by_external_id", "find_set_by_external_id", "get_account",
-    "get_account_set", "get_transaction", "list_members", "net_debits_as_of", "post", "post_many", "range_balances",
-    "remove_member",
-    "set_account_status", "set_balances",
+    "DEFAULT_JOURNAL_ID", "AccountSpec", "PostedTransaction", "Posting", "PostingResult", "RangeBalance",
+    "account_balances", "add_account_members", "add_member", "balance", "create_account",
+    "create_account_set", "create_accounts", "entries", "find_account_by_external_id",
+    "find_set_by_external_id", "get_account", "get_account_set", "get_transaction", "list_members",
+    "net_debits_as_of", "post", "post_many", "range_balances", "remove_member", "set_account_status",
+    "set_balances",
 ]

@@ -160,3 +160,19 @@ async def test_unknown_key_ids_refetch_the_jwks_at_most_once_per_interval(db_url
             _assert_401(await me(idp_token(admin_id, rotated, uuid.uuid4().hex)), "Invalid token.")
         assert len(fake_idp.hits) == 2
         assert (await me(idp_token(admin_id, fake_idp.key, "idp-1"))).status_code == 200
+
+
+async def test_a_verified_token_is_remembered_until_it_expires(stack):
+    """The verifier remembers a verified token (no second RSA check) but never past its exp, and a
+    token it could not verify is never remembered."""
+    anon = stack.anonymous()
+    admin_id = uuid.UUID((await stack.http.get("/api/v1/me")).json()["user"]["id"])
+    short = issue_dev_token(stack.settings, admin_id, ttl_s=2)
+    verifier = stack.app.state.authz.verifier
+    assert (await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {short}"})).status_code == 200
+    assert verifier._verified[short][0] == admin_id and verifier._verified[short][1] <= time.time() + 2
+    forged = short[:-4] + ("AAAA" if not short.endswith("AAAA") else "BBBB")
+    _assert_401(await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}), "Invalid token.")
+    assert forged not in verifier._verified
+    await asyncio.sleep(2.2)
+    _assert_401(await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {short}"}), "Expired token.")

@@ -160,6 +160,91 @@ async def test_post_activity_is_idempotent_and_maps_errors(engine):
     assert err.value.type == "ledger.insufficient_balance" and err.value.non_retryable
 
 
+async def test_accounts_join_sets_without_the_membership_lock(engine):
+    """Only a set-in-set edge can close a cycle, so only those serialise: while one transaction holds
+    the membership lock (it added a set to a set), another adds accounts to a set at once."""
+    from sqlalchemy import text
+
+    from domain.ledger.errors import AccountNotFound, AccountSetNotFound
+
+    parent, child, target = await make_set(engine), await make_set(engine), await make_set(engine)
+    a1, a2 = await make_account(engine), await make_account(engine)
+    async with engine.connect() as holder, engine.connect() as other:
+        await holder.begin()
+        await ledger.add_member(holder, parent, child)  # takes the membership lock until commit
+        await other.begin()
+        await other.execute(text("SET LOCAL lock_timeout = '2s'"))
+        await ledger.add_member(other, target, a1)  # would time out on the lock if it took it
+        await ledger.add_member(other, target, a1)  # idempotent
+        await other.commit()
+        await holder.commit()
+    async with engine.begin() as conn:
+        await ledger.add_member(conn, child, a2)
+        assert {m["id"] for m in await ledger.list_members(conn, target)} == {a1}
+        assert {m["id"] for m in await ledger.list_members(conn, parent)} == {child}
+    with pytest.raises(MembershipCycle):
+        async with engine.begin() as conn:
+            await ledger.add_member(conn, child, parent)
+    with pytest.raises(AccountSetNotFound):
+        async with engine.begin() as conn:
+            await ledger.add_member(conn, uuid.uuid4(), a1)
+    with pytest.raises(AccountNotFound):
+        async with engine.begin() as conn:
+            await ledger.add_member(conn, parent, uuid.uuid4())
+
+
+async def test_concurrent_first_uses_of_one_account_or_set_agree(engine):
+    """Two transactions create the same set and account (same id, same external id) at once: the
+    second waits for the first and returns what it created, never a duplicate-key refusal."""
+    import asyncio
+
+    sid, aid = uuid.uuid4(), uuid.uuid4()
+    async with engine.connect() as first, engine.connect() as second, engine.connect() as third:
+        for conn in (first, second, third):
+            await conn.begin()
+        await ledger.create_account_set(first, id=sid, name="Set", external_id=f"set:{sid}")
+        await ledger.create_account(first, id=aid, code=str(aid), name="Acct", external_id=f"acct:{aid}")
+        waiting = [asyncio.create_task(ledger.create_account_set(second, id=sid, name="Set", external_id=f"set:{sid}")),
+                   asyncio.create_task(ledger.create_account(third, id=aid, code=str(aid), name="Acct",
+                                                             external_id=f"acct:{aid}"))]
+        await asyncio.sleep(0.3)
+        assert not any(t.done() for t in waiting)  # both wait on the first transaction's rows
+        await first.commit()
+        created_set, created_account = await asyncio.gather(*waiting)
+        assert (created_set["id"], created_account["id"]) == (sid, aid)
+        await second.commit()
+        await third.commit()
+    async with engine.connect() as conn:
+        assert (await ledger.balance(conn, aid, "USD")).settled == 0  # its balance rows exist once
+
+
+async def test_accounts_and_memberships_in_one_statement_each(engine):
+    """Several accounts created and joined to their sets at once, again idempotently; an id stored
+    with other attributes, or a code taken by another id, is refused."""
+    sid = await make_set(engine)
+    specs = [ledger.AccountSpec(id=uuid.uuid4(), code=f"BATCH-{i}", name=f"Batch {i}", normal_balance=side,
+                                external_id=f"batch:{i}", control=control, metadata={"i": i})
+             for i, (side, control) in enumerate([("credit", None), ("debit", "settled"), ("credit", "available")])]
+    for _ in range(2):
+        async with engine.begin() as conn:
+            created = await ledger.create_accounts(conn, specs)
+            await ledger.add_account_members(conn, [(sid, s.id) for s in specs])
+    assert {a["id"]: (a["code"], a["normal_balance_type"], a["min_zero"], a["metadata"]) for a in created.values()} == {
+        s.id: (s.code, s.normal_balance, s.control, {"i": i}) for i, s in enumerate(specs)}
+    async with engine.connect() as conn:
+        assert {m["id"] for m in await ledger.list_members(conn, sid)} == {s.id for s in specs}
+        rows = (await conn.exec_driver_sql(
+            "SELECT account_id, count(*) FROM ledger_current_balances WHERE account_id = ANY($1) GROUP BY 1",
+            ([s.id for s in specs],))).all()
+        assert dict(rows) == {s.id: 2 for s in specs}  # one balance row per currency, once
+    with pytest.raises(DuplicateAccount):
+        async with engine.begin() as conn:
+            await ledger.create_accounts(conn, [ledger.AccountSpec(id=specs[0].id, code="BATCH-0", name="Renamed")])
+    with pytest.raises(DuplicateAccount):
+        async with engine.begin() as conn:
+            await ledger.create_accounts(conn, [ledger.AccountSpec(id=uuid.uuid4(), code="BATCH-1", name="Other")])
+
+
 async def test_create_is_idempotent_and_external_ids_resolve(engine):
     sid, aid = uuid.uuid4(), uuid.uuid4()
     async with engine.begin() as conn:
