@@ -13,7 +13,7 @@ one and each entity's postings then run in a savepoint: the refused ones are rep
 no savepoint at all. A transient error (a lock, a concurrent append, the database away) is raised:
 the activity retries the page, which is idempotent.
 
-Postings go through ``post_all``, the one place to switch to a batched ledger call.
+Postings go through ``post_all``: one ``ledger.post_many`` call (one round trip) per page.
 """
 
 from __future__ import annotations
@@ -67,10 +67,18 @@ PersistFn = Callable[[AsyncConnection, date, list[Item]], Awaitable[list[Facilit
 
 
 async def post_all(conn: AsyncConnection, postings: Sequence[Posting]) -> list[PostedTransaction]:
-    """Post in order inside the caller's transaction. ``ledger.post`` one by one until the batched
-    ``ledger.post_many`` (wt-ledger) is merged: this is the only call to switch."""
-    return [await ledger.post(conn, p.template, p.params, idempotency_key=p.idempotency_key, effective=p.effective)
-            for p in postings]
+    """Post in order inside the caller's transaction, in one round trip (``ledger.post_many``). A
+    refusal of any of them is raised (the first one): the caller's transaction is then rolled back
+    or, inside a savepoint, only that entity's postings are."""
+    if not postings:
+        return []
+    results = await ledger.post_many(conn, [
+        ledger.Posting(template_code=p.template, params=p.params, idempotency_key=p.idempotency_key,
+                       effective=p.effective) for p in postings])
+    refused = next((r for r in results if r.status == "refused"), None)
+    if refused is not None:
+        raise refused.error
+    return [r.transaction for r in results]
 
 
 def failure(entity_id: str, exc: Exception) -> StepFailure:
