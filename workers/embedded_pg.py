@@ -7,12 +7,16 @@ start, so the server runs as an unprivileged system user (as the wheel itself do
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,3 +134,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def bench_database(name: str = "lana_bench") -> Iterator[tuple[str, Path]]:
+    """A throw-away embedded PostgreSQL for a benchmark, its database ``name`` migrated: yields the
+    database URL and the temporary directory (its server log in ``postgres.log``); stopped on exit."""
+    from activities import migrate
+
+    with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp), free_port())
+        if pg.user:
+            shutil.chown(tmp, pg.user)
+        with open(Path(tmp) / "postgres.log", "ab") as log:
+            proc = pg.spawn(stdout=log, stderr=log)
+            try:
+                pg.wait_ready(proc)
+                pg.create_database(name)
+                migrate.upgrade(pg.url(name))
+                yield pg.url(name), Path(tmp)
+            finally:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(30)
