@@ -140,6 +140,17 @@ def bench_eod_steps(n: int, page_sizes: str) -> None:
     run_bench(n, [int(p) for p in page_sizes.split(",")])
 
 
+@bench.command("eod")
+@click.option("--facilities", "n", type=int, default=100_000, show_default=True)
+@click.option("--page-size", type=int, default=500, show_default=True)
+@click.option("--month-end", is_flag=True, help="Also run the dates to the month end (cycle completion)")
+def bench_eod(n: int, page_size: int, month_end: bool) -> None:
+    """One business date's end of day for N facilities through the EndOfDay workflow, one worker."""
+    from workers.bench_eod import run_bench
+
+    run_bench(n, page_size, month_end)
+
+
 @bench.command("audit")
 @click.option("--requests", "n", type=int, default=3000, help="Requests per run")
 @click.option("--concurrency", type=int, default=16)

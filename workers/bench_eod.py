@@ -1,0 +1,119 @@
+"""`lana bench eod`: one business date's end of day for N active facilities, through the
+``EndOfDay`` workflow with one worker (issue 17's benchmark).
+
+Self-contained: an embedded PostgreSQL (durability on) and a Temporal dev server. The facilities
+are seeded as ``lana bench eod-steps`` does (one through the credit operations, N − 1 cloned in SQL;
+lana's default product, $10,000 drawn on 2025-01-27). Before the run the ledger alone posts as many
+two-entry postings one by one (``ledger.post``'s single-poster rate in the same run), then
+``EndOfDay(2025-01-27)`` runs (an ordinary day: one accrual per facility) and, with
+``--month-end``, the dates up to 2025-01-31 (accrual, cycle completion, interest obligation due).
+Prints facilities/s, the wall time of each step (from the workflow's ``progress`` query), the
+accrual postings/s next to the single-poster rate, and the peak RSS of the worker process and of
+PostgreSQL (sum over its processes, shared buffers counted in each). Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import psutil
+
+from workers.bench_eod_steps import DAYS, _baseline, _baseline_accounts, _clone, _template
+
+
+def _pg_rss(data_dir: Path) -> int:
+    total = 0
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if str(data_dir) in " ".join(p.info["cmdline"] or []):
+                total += p.memory_info().rss + sum(c.memory_info().rss for c in p.children())
+        except psutil.Error:
+            continue
+    return total
+
+
+async def _sample(data_dir: Path, peak: dict[str, int], stop: asyncio.Event) -> None:
+    me = psutil.Process()
+    while not stop.is_set():
+        peak["worker"] = max(peak["worker"], me.memory_info().rss)
+        peak["postgres"] = max(peak["postgres"], await asyncio.to_thread(_pg_rss, data_dir))
+        try:
+            await asyncio.wait_for(stop.wait(), 0.25)
+        except TimeoutError:
+            pass
+
+
+async def _one_date(client, queue: str, day: date, page_size: int, n: int) -> None:
+    from domain.time.end_of_day import EndOfDayInput
+    from workflows.end_of_day import EndOfDayWorkflow
+
+    handle = await client.start_workflow(EndOfDayWorkflow.run, EndOfDayInput(business_date=day, page_size=page_size),
+                                         id=f"bench-eod-{day}-{uuid.uuid4().hex[:6]}", task_queue=queue)
+    t0, seen, ends = time.perf_counter(), 0, []
+    while True:  # each step's end, from the progress query
+        summary = await handle.query(EndOfDayWorkflow.progress)
+        while len(summary.steps) > seen:
+            ends.append(time.perf_counter() - t0)
+            seen += 1
+        if summary.status.value != "RUNNING":
+            break
+        await asyncio.sleep(0.05)
+    summary = await handle.result()
+    wall = time.perf_counter() - t0
+    prev = 0.0
+    for r, end in zip(summary.steps, ends, strict=False):
+        rate = f"{r.processed / (end - prev):,.0f}/s" if r.processed else "-"
+        print(f"  {day}  {r.step.value:<23} {r.processed:>9,} entities {r.pages:>5} pages {end - prev:>7.2f} s "
+              f"{rate:>9}  failed {r.failed}, signalled {r.signalled}")
+        prev = end
+    print(f"  {day}  whole date: {wall:.2f} s → {n / wall:,.0f} facilities/s ({summary.status.value})")
+
+
+async def _run(n: int, page_size: int, month_end: bool, pg_url: str, data_dir: Path) -> None:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from activities.registry import Deps
+    from ground.db import create_engine
+    from ground.settings import Settings
+    from workers.worker import build_worker
+    from workflows.search_attributes import ALL_KEYS
+
+    settings = Settings(database_url=pg_url, temporal_task_queue=f"bench-eod-{uuid.uuid4().hex[:8]}")
+    engine = create_engine(pg_url, pool_size=4)
+    t0 = time.perf_counter()
+    await _clone(engine, await _template(engine), n - 1)
+    pairs = await _baseline_accounts(engine, min(n, 2_000))
+    print(f"seeded {n:,} facilities in {time.perf_counter() - t0:.1f} s")
+    base = await _baseline(engine, pairs, "before")
+    print(f"ledger.post alone, one poster: {len(pairs) / base:,.0f} postings/s")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.prefix, "bin", "temporal")), data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS, dev_server_log_level="error")
+    peak, stop = {"worker": 0, "postgres": 0}, asyncio.Event()
+    sampler = asyncio.create_task(_sample(data_dir, peak, stop))
+    try:
+        async with build_worker(env.client, Deps(engine=engine, settings=settings), settings.temporal_task_queue):
+            for day in DAYS if month_end else DAYS[:1]:
+                await _one_date(env.client, settings.temporal_task_queue, day, page_size, n)
+    finally:
+        stop.set()
+        await sampler
+        await env.shutdown()
+    base = await _baseline(engine, pairs, "after")
+    print(f"ledger.post alone, one poster, after: {len(pairs) / base:,.0f} postings/s")
+    print(f"peak RSS: worker process {peak['worker'] / 2**20:,.0f} MiB, PostgreSQL {peak['postgres'] / 2**20:,.0f} MiB "
+          "(sum over its processes)")
+    await engine.dispose()
+
+
+def run_bench(n: int, page_size: int, month_end: bool) -> None:
+    from workers.embedded_pg import bench_database
+
+    with bench_database() as (url, tmp):
+        asyncio.run(_run(n, page_size, month_end, url, tmp))
