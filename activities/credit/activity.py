@@ -15,15 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from activities.boundary import lana_activity
-from activities.credit import operations
+from activities.credit import operations, payments
+from activities.time.clock import calendar_of, mode_of
 from domain.credit.messages import (
     ActivateInput,
     CollateralInput,
+    CompleteInput,
     ConcludeDisbursal,
     ConcludeProposal,
     CustomerDecisionInput,
     DisbursalInput,
     FacilityState,
+    PaymentInput,
+    PaymentOutcome,
     ReevaluateInput,
 )
 from ground.settings import Settings
@@ -39,6 +43,8 @@ class CreditFacilityActivities:
         self.engine = engine
         self.max_age = timedelta(seconds=settings.price_max_age_seconds)
         self.kyc_required = settings.kyc_required
+        self.calendar, self.mode = calendar_of(settings), mode_of(settings)
+        self.close_when_paid = settings.credit_close_when_paid
 
     @lana_activity("credit.conclude_customer_approval")
     async def conclude_customer_approval(self, inp: CustomerDecisionInput) -> FacilityState:
@@ -69,6 +75,17 @@ class CreditFacilityActivities:
     async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityState:
         async with self.engine.begin() as conn:
             return await operations.conclude_disbursal(conn, inp, self.max_age, _workflow_id())
+
+    @lana_activity("credit.record_payment")
+    async def record_payment(self, inp: PaymentInput) -> PaymentOutcome:
+        async with self.engine.begin() as conn:
+            return await payments.record_payment(conn, inp, self.max_age, calendar=self.calendar, mode=self.mode,
+                                                 close_when_paid=self.close_when_paid, workflow_id=_workflow_id())
+
+    @lana_activity("credit.complete_facility")
+    async def complete_facility(self, inp: CompleteInput) -> FacilityState:
+        async with self.engine.begin() as conn:
+            return await payments.complete_facility(conn, inp, calendar=self.calendar, mode=self.mode)
 
 
 class CollateralizationActivities:
