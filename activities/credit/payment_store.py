@@ -48,13 +48,12 @@ async def open_obligations(conn: AsyncConnection, facility_id: str) -> list[Obli
     return [ls.obligation_from_row(r) for r in rows]
 
 
-async def insert_payment(conn: AsyncConnection, p: Payment, ledger_tx_id: str,
-                         allocations: Sequence[tuple[Allocation, str, str]]) -> None:
-    """The payment's row and events, and one row per ``(allocation, receivable account id, ledger
-    transaction id)`` in allocation order."""
+async def insert_payment(conn: AsyncConnection, p: Payment, allocations: Sequence[tuple[Allocation, str]]) -> None:
+    """The payment's row and events, and one row per ``(allocation, receivable account id)`` in
+    allocation order. Ledger transaction ids are the payment's and each allocation's own id."""
     await conn.execute(insert(payments).values(
         id=p.id, facility_id=p.facility_id, amount_cents=p.amount_cents, allocated_cents=p.allocated_cents,
-        effective=p.effective, source_account_id=p.source_account_id, ledger_tx_id=ledger_tx_id,
+        effective=p.effective, source_account_id=p.source_account_id, ledger_tx_id=p.id,
         recorded_by=p.actor, version=len(p.pending), created_at=func.now()))
     await event_store.save_entity(conn, p)
     if allocations:
@@ -62,8 +61,8 @@ async def insert_payment(conn: AsyncConnection, p: Payment, ledger_tx_id: str,
             {"id": a.id, "payment_id": a.payment_id, "seq": n, "facility_id": a.facility_id,
              "obligation_id": a.obligation_id, "obligation_type": a.obligation_type.value,
              "obligation_status": a.obligation_status.value, "amount_cents": a.amount_cents, "idx": a.idx,
-             "receivable_account_id": account, "effective": a.effective, "ledger_tx_id": tx}
-            for n, (a, account, tx) in enumerate(allocations, start=1)])
+             "receivable_account_id": account, "effective": a.effective, "ledger_tx_id": a.id}
+            for n, (a, account) in enumerate(allocations, start=1)])
 
 
 def allocation_info_of(a: Allocation, ledger_tx_id: str) -> AllocationInfo:

@@ -6,9 +6,10 @@ retried attempt does it all once).
 a payment id already stored is answered as it was (nothing posted again). Otherwise the rules
 (facility open, amount, effective date between the activation and the business date, deposit
 account active, at most the uncovered outstanding), then the allocation (``domain.credit.allocation``,
-the strategy of the facility's terms) over the locked open obligations, then in one round trip
-RECORD_PAYMENT (key ``payment:{id}:record``) and one RECORD_PAYMENT_ALLOCATION per share (key
-``obligation-{obligation_id}-idx-{n}``), then the rows and events, and the CVL re-evaluated the way
+the strategy of the facility's terms) over the locked open obligations, then the rows and events,
+and last, in one round trip, RECORD_PAYMENT (key ``payment:{id}:record``, transaction id = the
+payment's) and one RECORD_PAYMENT_ALLOCATION per share (key ``obligation-{obligation_id}-idx-{n}``,
+transaction id = the allocation's); and the CVL re-evaluated the way
 an obligation change does (``operations._reevaluate_if_priced``). The deposit account's overdraft
 control refuses a payment it cannot cover (``credit.insufficient_deposit_balance``). With
 ``credit_close_when_paid`` a payment that leaves nothing outstanding completes the facility in the
@@ -32,8 +33,6 @@ from activities.audit import record_system_action
 from activities.credit import facility_accounts as fa
 from activities.credit import lifecycle_store as ls
 from activities.credit import payment_store, store
-from activities.credit.batch import Posting as BatchPosting
-from activities.credit.batch import post_all
 from activities.credit.deposit_link import ensure_disbursable
 from activities.credit.operations import _reevaluate_if_priced
 from activities.time import clock
@@ -84,41 +83,43 @@ async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, c
     payment.allocated(allocations)
     f.payment_recorded(inp.payment_id, inp.amount_cents, effective, allocations, inp.actor)
 
-    hold = acc["payment_holding"]
-    postings = [BatchPosting("RECORD_PAYMENT", {
+    hold, receivables = acc["payment_holding"], [acc[a.receivable_role] for a in allocations]
+    await payment_store.insert_payment(conn, payment, [(a, account) for a, account in zip(allocations, receivables,
+                                                                                          strict=True)])
+    await ls.save_obligations(conn, list(by_id.values()))
+    await _reevaluate_if_priced(conn, f, max_age)  # an obligation changed (§3.6)
+    await store.save_facility(conn, f)
+    # The postings last (the payments-made omnibus row they lock is every facility's, see
+    # operations._HOT_LAST); transaction ids as ledger.md B5.7: the payment's, each allocation's.
+    postings = [ledger.Posting("RECORD_PAYMENT", {
         "payment_source_account_id": s.deposit_account_id, "payment_holding_account_id": hold,
         "uncovered_outstanding_account_id": acc["uncovered_outstanding"],
         "payments_made_omnibus_account_id": acc["payments_made_omnibus"], "amount": inp.amount_cents},
-        f"payment:{inp.payment_id}:record", effective)]
-    receivables = [acc[a.receivable_role] for a in allocations]
-    postings += [BatchPosting("RECORD_PAYMENT_ALLOCATION", {
+        f"payment:{inp.payment_id}:record", effective, tx_id=uuid.UUID(payment.id))]
+    postings += [ledger.Posting("RECORD_PAYMENT_ALLOCATION", {
         "payment_holding_account_id": hold, "receivable_account_id": account, "amount": a.amount_cents},
-        a.idempotency_key, effective) for a, account in zip(allocations, receivables, strict=True)]
-    try:
-        posted = await post_all(conn, postings)
-    except InsufficientBalance as exc:
+        a.idempotency_key, effective, tx_id=uuid.UUID(a.id)) for a, account in zip(allocations, receivables,
+                                                                                  strict=True)]
+    refused = next((r.error for r in await ledger.post_many(conn, postings) if r.status == "refused"), None)
+    if isinstance(refused, InsufficientBalance):
         raise InsufficientDepositBalance(
             f"Deposit account {s.deposit_account_id} does not hold {inp.amount_cents} ¢.", field="amount",
-            deposit_account_id=s.deposit_account_id) from exc
-    except AccountLocked as exc:  # frozen between the status read and the posting
+            deposit_account_id=s.deposit_account_id) from refused
+    if isinstance(refused, AccountLocked):  # frozen between the status read and the posting
         raise DepositAccountNotActive(f"Deposit account {s.deposit_account_id} is locked.",
-                                      deposit_account_id=s.deposit_account_id) from exc
-
-    await payment_store.insert_payment(conn, payment, str(posted[0].id), [
-        (a, account, str(tx.id)) for a, account, tx in zip(allocations, receivables, posted[1:], strict=True)])
-    await ls.save_obligations(conn, list(by_id.values()))
-    await _reevaluate_if_priced(conn, f, max_age)  # an obligation changed (§3.6)
+                                      deposit_account_id=s.deposit_account_id) from refused
+    if refused is not None:
+        raise refused
     if close_when_paid and uncovered == inp.amount_cents and not s.in_flight:
         balance = await store.facility_balance(conn, f.accounts)
         if not outstanding_parts(balance):
             await record_system_action(conn, f"credit/credit-facility/{f.id}", "credit:credit-facility:complete",
                                        subject="system:credit", workflow_id=workflow_id)
             await _complete(conn, f, balance, today, inp.now, "system:credit-close-when-paid")
-    await store.save_facility(conn, f)
+            await store.save_facility(conn, f)
     return PaymentOutcome(
         payment_id=payment.id, facility_id=f.id, amount_cents=payment.amount_cents, effective=effective,
-        state=f.state, allocations=[
-            payment_store.allocation_info_of(a, str(tx.id)) for a, tx in zip(allocations, posted[1:], strict=True)])
+        state=f.state, allocations=[payment_store.allocation_info_of(a, a.id) for a in allocations])
 
 
 async def _complete(conn: AsyncConnection, f: CreditFacility, balance, effective: date, now: datetime,

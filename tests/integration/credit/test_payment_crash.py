@@ -12,7 +12,8 @@ from datetime import date
 
 from sqlalchemy import text
 
-from activities.credit import payment_store, store
+from activities import ledger
+from activities.credit import store
 from activities.registry import Deps
 from domain.credit.messages import PaymentCommand
 from tests.harness import test_settings
@@ -56,17 +57,20 @@ async def test_a_worker_killed_between_posting_and_allocation_leaves_the_ledger_
     handle = {fid: ts_env.client.get_workflow_handle(f"credit-facility-{fid}") for fid in (crashed, smooth)}
     pay = {fid: str(uuid.uuid4()) for fid in (crashed, smooth)}
 
-    real, paused, release, seen = payment_store.insert_payment, asyncio.Event(), asyncio.Event(), []
+    real, paused, release, seen = ledger.post_many, asyncio.Event(), asyncio.Event(), []
 
-    async def gated(conn, payment, ledger_tx_id, allocations):
-        # RECORD_PAYMENT and both allocations are posted in this transaction, not yet committed
-        seen.append((payment.facility_id, len(allocations)))
-        if payment.facility_id == crashed and not release.is_set():
-            paused.set()
-            await release.wait()  # the worker dies here: its transaction never commits
-        return await real(conn, payment, ledger_tx_id, allocations)
+    async def gated(conn, postings, **kw):
+        results = await real(conn, postings, **kw)
+        if postings and postings[0].template_code == "RECORD_PAYMENT":
+            # RECORD_PAYMENT and the allocations are posted in the step's transaction, not committed
+            holder = str(postings[0].params["payment_source_account_id"])
+            seen.append((holder, [p.template_code for p in postings], [r.status for r in results]))
+            if holder == str(dep_a) and not release.is_set():
+                paused.set()
+                await release.wait()  # the worker dies here: its transaction never commits
+        return results
 
-    monkeypatch.setattr(payment_store, "insert_payment", gated)
+    monkeypatch.setattr(ledger, "post_many", gated)
     with ts_env.auto_time_skipping_disabled():
         async with build_worker(ts_env.client, deps, queue, max_cached_workflows=0):
             first = await handle[smooth].execute_update(CreditFacilityWorkflow.record_payment, PaymentCommand(
@@ -87,7 +91,9 @@ async def test_a_worker_killed_between_posting_and_allocation_leaves_the_ledger_
         ("Interest", 17 * DAILY), ("Disbursal", PAYMENT - 17 * DAILY)]
     assert [(a.obligation_type, a.amount_cents, a.idx) for a in second.allocations] == [
         (a.obligation_type, a.amount_cents, a.idx) for a in first.allocations]
-    assert seen == [(smooth, 2), (crashed, 2), (crashed, 2)]  # the crashed attempt, then the one that committed
+    posted = ["RECORD_PAYMENT", "RECORD_PAYMENT_ALLOCATION", "RECORD_PAYMENT_ALLOCATION"]
+    # the crashed attempt's postings were rolled back with it: the next attempt posts them anew
+    assert seen == [(str(d), posted, ["posted"] * 3) for d in (dep_b, dep_a, dep_a)], seen
 
     assert await _ledger_of(stack.engine, crashed, dep_a) == await _ledger_of(stack.engine, smooth, dep_b)
     async with stack.engine.connect() as conn:
