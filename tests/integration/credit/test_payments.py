@@ -114,3 +114,15 @@ async def test_concurrent_payments_on_one_facility_allocate_exactly_once_each(cr
     [ob] = (await http.get(f"{API}/credit-facilities/{fid}/obligations")).json()["items"]
     assert ob["outstanding"] == 100_000 - paid
     assert await deposit_balance(stack, deposit) == 100_000 - paid
+
+
+async def test_the_allocation_strategy_is_a_validated_term(credit_stack):
+    from tests.integration.credit.facility_helpers import customer_with_deposit, propose
+
+    customer_id, _ = await customer_with_deposit(credit_stack)
+    r = await propose(credit_stack.http, customer_id, payment_allocation_strategy="tiered")
+    assert r.status_code == 201 and r.json()["terms"]["payment_allocation_strategy"] == "TIERED", r.text
+    r = await propose(credit_stack.http, customer_id)
+    assert r.json()["terms"]["payment_allocation_strategy"] == "INTEREST_FIRST"  # lana's, by default
+    r = await propose(credit_stack.http, customer_id, payment_allocation_strategy="LARGEST_FIRST")
+    assert (r.status_code, r.json()["code"]) == (422, "common.validation_failed"), r.text
