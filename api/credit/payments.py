@@ -25,7 +25,12 @@ from api.deps import ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import WorkflowNotRunning, call
-from domain.credit.errors import CompletionNotAllowed, PaymentNotFound, PaymentOnClosedFacility
+from domain.credit.errors import (
+    CompletionNotAllowed,
+    PaymentNotFound,
+    PaymentOnClosedFacility,
+    PaymentOnInactiveFacility,
+)
 from domain.credit.messages import CompleteCommand, PaymentCommand
 from domain.credit.status import FacilityStatus
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
@@ -64,9 +69,15 @@ async def record_payment(
         return found
     await conn.rollback()  # do not hold a snapshot while the workflow writes
     handle = temporal.get_workflow_handle(facility_workflow_id(str(facility_id)))
-    await call(handle.execute_update(CreditFacilityWorkflow.record_payment, PaymentCommand(
-        payment_id=payment_id, amount_cents=body.amount, effective=body.effective, actor=principal.subject)),
-        closed=PaymentOnClosedFacility("The facility is closed; it takes no payments."))
+    try:
+        await call(handle.execute_update(CreditFacilityWorkflow.record_payment, PaymentCommand(
+            payment_id=payment_id, amount_cents=body.amount, effective=body.effective, actor=principal.subject)))
+    except WorkflowNotRunning:  # its run has ended: closed, or a proposal that never became a facility
+        row = await facility_row(conn, str(facility_id))
+        if row.status == FacilityStatus.CLOSED.value:
+            raise PaymentOnClosedFacility(f"Facility {facility_id} is closed; it takes no payments.") from None
+        raise PaymentOnInactiveFacility(f"Facility {facility_id} is {row.proposal_status}.",
+                                        facility_status=row.proposal_status) from None
     out = await _payment(conn, payment_id)
     assert out is not None
     return out

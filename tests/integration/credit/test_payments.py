@@ -126,3 +126,31 @@ async def test_the_allocation_strategy_is_a_validated_term(credit_stack):
     assert r.json()["terms"]["payment_allocation_strategy"] == "INTEREST_FIRST"  # lana's, by default
     r = await propose(credit_stack.http, customer_id, payment_allocation_strategy="LARGEST_FIRST")
     assert (r.status_code, r.json()["code"]) == (422, "common.validation_failed"), r.text
+
+
+async def test_a_payment_on_a_facility_that_is_not_active_is_refused(credit_stack):
+    from tests.integration.credit.facility_helpers import customer_with_deposit, propose, wait_for
+
+    stack, http = credit_stack, credit_stack.http
+    customer_id, _ = await customer_with_deposit(stack)
+    pending = (await propose(http, customer_id)).json()["id"]
+    await wait_for(lambda: http.get(f"{API}/pending-credit-facilities/{pending}"),
+                   lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
+    r = await _pay(http, pending, 1_000)
+    assert (r.status_code, r.json()["code"]) == (409, "credit.payment_on_inactive_facility"), r.text
+    denied = (await propose(http, customer_id, accept=False)).json()["id"]
+    r = await http.post(f"{API}/credit-facility-proposals/{denied}/customer-decision", json={"approved": False})
+    assert r.status_code == 200, r.text
+    await wait_for(lambda: http.get(f"{API}/credit-facility-proposals/{denied}"),
+                   lambda b: b["proposal_status"] == "CUSTOMER_DENIED")
+    for _ in range(50):  # its workflow ends right after the decision
+        r = await _pay(http, denied, 1_000)
+        if r.status_code != 503:
+            break
+        await asyncio.sleep(0.1)
+    assert (r.status_code, r.json()["code"]) == (409, "credit.payment_on_inactive_facility"), r.text
+    r = await http.post(f"{API}/credit-facilities/{pending}/complete")
+    assert (r.status_code, r.json()["code"]) == (409, "credit.completion_not_allowed"), r.text
+    assert (await http.get(f"{API}/credit-facilities/{pending}/payments")).json()["items"] == []
+    missing = "00000000-0000-0000-0000-000000000001"
+    assert (await _pay(http, missing, 1_000)).json()["code"] == "credit.facility_not_found"
