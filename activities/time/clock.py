@@ -47,6 +47,15 @@ async def now(conn: AsyncConnection, mode: ClockMode, real_now: datetime | None 
     return real_now or datetime.now(UTC)
 
 
+async def business_now(conn: AsyncConnection, settings: Settings,
+                       real_now: datetime | None = None) -> tuple[datetime, date]:
+    """The business clock's instant and the business date it belongs to (§12.1): what a step
+    dates its records and postings with. On a simulated clock both follow the operator's advances,
+    not the wall clock or the calling workflow's."""
+    instant = await now(conn, mode_of(settings), real_now)
+    return instant, calendar_of(settings).date_of(instant)
+
+
 async def move_simulated(conn: AsyncConnection, instant: datetime) -> None:
     """Set the simulated instant (forward only: a stale writer never moves it back)."""
     await conn.execute(text("UPDATE business_clock SET simulated_now = :t, updated_at = now() "
