@@ -184,7 +184,7 @@ async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age
     for an eligible customer (KYC verified, deposit account active), else refused, nothing written."""
     f = await store.load_facility(conn, inp.facility_id)
     if (await store.disbursal_exists(conn, inp.disbursal_id)
-            or not f.check_disbursal(inp.amount_cents, inp.now, inp.disbursal_id, today=today)):
+            or not f.check_disbursal(inp.amount_cents, today or inp.now.date(), inp.disbursal_id)):
         return f.state
     await ensure_customer_verified(conn, f.state.customer_id, kyc_required=kyc_required)
     await ensure_disbursable(conn, f.state.deposit_account_id)

@@ -268,11 +268,12 @@ class CreditFacility(EventSourced):
     def due_dates(self) -> DueDates:
         return DueDates.at_maturity(self.state.maturity_date, self.state.terms)
 
-    def check_disbursal(self, amount_cents: int, now: datetime, disbursal_id: str | None = None, *,
-                        today: date | None = None) -> bool:
+    def check_disbursal(self, amount_cents: int, today: date | None, disbursal_id: str | None = None) -> bool:
         """§5.1 checks 3, 4, 5, 7 and the remaining amount (8); the CVL check (6) needs the price.
         False when ``disbursal_id`` is already awaiting approval (a replayed request). ``today`` is
-        the business date (default ``now``'s date): none on or after the maturity date."""
+        the business date: none on or after the maturity date. The workflow passes None (it does
+        not know the business date: its Temporal clock is not the business clock; the end of day's
+        ``matured`` event marks the facility ``Matured``), the step the date of the business clock."""
         s = self.state
         if disbursal_id is not None and disbursal_id in s.in_flight:
             return False
@@ -280,7 +281,7 @@ class CreditFacility(EventSourced):
             raise DisbursalOnInactiveFacility(self._refusal_detail(), facility_status=s.status_label)
         if s.terms.is_single_disbursal:
             raise OnlyOneDisbursalAllowed("The single disbursal was made at activation.")
-        if s.maturity_date and (today or now.date()) >= s.maturity_date:
+        if s.maturity_date and today is not None and today >= s.maturity_date:
             raise DisbursalPastMaturityDate(f"The facility matured on {s.maturity_date}.")
         if amount_cents <= 0:
             raise InvalidDisbursalAmount("The amount must be positive.", field="amount")
@@ -293,7 +294,7 @@ class CreditFacility(EventSourced):
     def initiate_disbursal(self, disbursal_id: str, amount_cents: int, actor: str, now: datetime,
                            uncovered_cents: int, price_cents: int, *, today: date | None = None) -> Disbursal | None:
         """Draw ``amount_cents`` pending approval; the new disbursal (None for a replay)."""
-        if not self.check_disbursal(amount_cents, now, disbursal_id, today=today):
+        if not self.check_disbursal(amount_cents, today or now.date(), disbursal_id):
             return None
         value = check_disbursal_cvl(self.state.terms, self.state.collateral_sats, uncovered_cents, amount_cents,
                                     price_cents)

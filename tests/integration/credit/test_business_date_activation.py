@@ -1,6 +1,9 @@
 """On a simulated clock a facility lives on the business date, not the wall clock's: after an
 operator has advanced the clock, a new facility's proposal schedule, activation, maturity, first
-accrual cycle and postings are all dated on the business date the API shows (credit.md §12.1)."""
+accrual cycle and postings are all dated on the business date the API shows (credit.md §12.1).
+
+On the Temporal dev server, not the time-skipping one: the business clock is simulated here,
+and a test server skipping ahead while an advance waits would time the facility workflows out."""
 
 from __future__ import annotations
 
@@ -22,8 +25,8 @@ API = "/api/v1"
 ADVANCE = f"{API}/time/advance-to-next-end-of-day"
 
 
-async def test_a_facility_activated_after_advances_is_dated_on_the_business_date(db_url, engine, ts_env):
-    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False, clock_mode="simulated") as stack:
+async def test_a_facility_activated_after_advances_is_dated_on_the_business_date(db_url, engine, dev_env):
+    async with Stack.start(db_url, engine, dev_env.client, kyc_required=False, clock_mode="simulated") as stack:
         http = stack.http
         await set_price(engine, PRICE)
         r = await http.post(ADVANCE, json={"days": 40})

@@ -3,7 +3,10 @@ on 2025-01-15 (``simulated_clock_start``), the facility is proposed, approved, c
 activated through the API, and an operator advances the clock month end by month end
 (``POST /time/advance-to-next-end-of-day``); the real worker runs each date's EndOfDay. Every
 accrual, obligation and statement figure is checked against the hand-computed values of
-``test_end_of_day.py`` (lana's default product: 12 %, monthly cycle, daily accrual)."""
+``test_end_of_day.py`` (lana's default product: 12 %, monthly cycle, daily accrual).
+
+On the Temporal dev server, not the time-skipping one: the business clock is simulated here,
+and a test server skipping ahead while an advance waits would time the facility workflows out."""
 
 from __future__ import annotations
 
@@ -52,8 +55,8 @@ async def _activate_through_the_api(stack) -> str:
     return body["id"]
 
 
-async def test_a_three_month_facility_through_the_api_and_the_worker(db_url, engine, ts_env):
-    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False, clock_mode="simulated",
+async def test_a_three_month_facility_through_the_api_and_the_worker(db_url, engine, dev_env):
+    async with Stack.start(db_url, engine, dev_env.client, kyc_required=False, clock_mode="simulated",
                            simulated_clock_start="2025-01-15T10:00:00Z") as stack:
         http = stack.http
         await default_chart(engine)
