@@ -91,7 +91,7 @@ class AdvanceOut(BaseModel):
 
 async def _time(conn: AsyncConnection, settings: Settings) -> TimeOut:
     cal, mode = clock.calendar_of(settings), clock.mode_of(settings)
-    now = await clock.now(conn, mode)
+    now = await clock.now(conn, mode, start=settings.simulated_clock_start)
     return TimeOut(now=now, business_date=cal.date_of(now), timezone=cal.timezone,
                    closing_time=cal.closing_time.strftime("%H:%M"), next_end_of_day=cal.next_closing(now),
                    clock=mode, can_advance=mode is ClockMode.SIMULATED,
@@ -124,7 +124,7 @@ async def advance(request: Request, engine: EngineDep, temporal: TemporalDep,
     cal = clock.calendar_of(settings)
     async with _one_advance(engine):
         async with engine.begin() as conn:
-            current = cal.date_of(await clock.simulated_now(conn, for_update=True))
+            current = cal.date_of(await clock.simulated_now(conn, for_update=True, start=settings.simulated_clock_start))
             first, target = await clock.advance_target(conn, key, current, current + timedelta(days=days - 1))
         ran = await _advance_to(engine, temporal, settings, cal, target)
         closed = {first + timedelta(days=i) for i in range((target - first).days + 1)} | set(ran)

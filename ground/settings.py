@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     business_timezone: str = Field("UTC", description="IANA time zone of the business day")
     business_closing_time: dt.time = Field(dt.time(0), description="Wall-clock time a business day closes at")
     clock_mode: Literal["real", "simulated"] = Field("real", description="real | simulated")
+    simulated_clock_start: dt.datetime | None = Field(
+        None, description="Where a new simulated clock starts (an instant with its offset, e.g. "
+                          "2025-01-15T10:00:00Z; default: the wall clock). Read only when the simulated clock "
+                          "is first created; ignored on a real clock.")
     end_of_day_poll_seconds: int = Field(300, ge=10, description="How often the schedule looks for closed dates")
     end_of_day_page_size: int = Field(500, ge=1, le=10_000, description="Entities per batch page")
     time_advance_wait_seconds: float = Field(300.0, gt=0, description="How long an advance waits for one date's run")
@@ -141,6 +145,13 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool | None = None  # default: JSON in production, console in development
+
+    @field_validator("simulated_clock_start")
+    @classmethod
+    def _aware_start(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("simulated_clock_start needs a UTC offset (e.g. 2025-01-15T10:00:00Z)")
+        return value
 
     @field_validator("business_timezone")
     @classmethod

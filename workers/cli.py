@@ -31,14 +31,25 @@ def main() -> None:
 @click.option("--simulated-time", is_flag=True,
               help="A simulated business clock (LANA_CLOCK_MODE=simulated): days pass only when "
                    "POST /api/v1/time/advance-to-next-end-of-day is called, each running its end of day")
-def dev(data_dir, api_port, temporal_port, ui_port, postgres_port, simulated_time) -> None:
+@click.option("--simulated-start", default=None, metavar="INSTANT",
+              help="Where a new simulated clock starts, e.g. 2025-01-15T10:00:00Z (implies --simulated-time; "
+                   "LANA_SIMULATED_CLOCK_START; ignored once the data directory has a clock)")
+def dev(data_dir, api_port, temporal_port, ui_port, postgres_port, simulated_time, simulated_start) -> None:
     """Start the whole bank on embedded defaults (PostgreSQL, Temporal + UI, worker, API)."""
     from workers.dev import DevOptions, run_dev
 
     s = get_settings()
     opts = DevOptions.from_settings(s, data_dir=data_dir, api_port=api_port, temporal_port=temporal_port,
                                     ui_port=ui_port, postgres_port=postgres_port)
-    opts.simulated_time = simulated_time
+    opts.simulated_time = simulated_time or simulated_start is not None
+    if simulated_start is not None:
+        from ground.settings import Settings
+
+        try:  # the setting's own check (an instant with its offset), before anything starts
+            Settings(simulated_clock_start=simulated_start)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--simulated-start") from exc
+        opts.env["LANA_SIMULATED_CLOCK_START"] = simulated_start
     sys.exit(run_dev(opts))
 
 

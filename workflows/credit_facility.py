@@ -272,7 +272,7 @@ class CreditFacilityWorkflow:
         if not self._settled():
             await workflow.wait_condition(self._settled)
         async with self.lock:
-            check(CreditFacility.check_disbursal, self._facility(), cmd.amount_cents, workflow.now(), cmd.disbursal_id)
+            check(CreditFacility.check_disbursal, self._facility(), cmd.amount_cents, None, cmd.disbursal_id)
             await self._command(CreditFacilityActivities.initiate_disbursal, DisbursalInput(
                 facility_id=self.state.id, disbursal_id=cmd.disbursal_id, amount_cents=cmd.amount_cents,
                 actor=cmd.actor, now=workflow.now()))
@@ -284,7 +284,7 @@ class CreditFacilityWorkflow:
     def validate_disbursal(self, cmd: DisbursalCommand) -> None:
         # a replayed request (already in flight) is answered, not refused
         if self._settled():
-            check(CreditFacility.check_disbursal, self._facility(), cmd.amount_cents, workflow.now(), cmd.disbursal_id)
+            check(CreditFacility.check_disbursal, self._facility(), cmd.amount_cents, None, cmd.disbursal_id)
 
     def _watch_disbursal(self, disbursal_id: str) -> None:
         if disbursal_id not in self.disbursal_tasks:

@@ -16,7 +16,7 @@ from temporalio import activity
 
 from activities.boundary import lana_activity
 from activities.credit import operations, payments
-from activities.time.clock import calendar_of, mode_of
+from activities.time.clock import business_now
 from domain.credit.messages import (
     ActivateInput,
     CollateralInput,
@@ -43,8 +43,13 @@ class CreditFacilityActivities:
         self.engine = engine
         self.max_age = timedelta(seconds=settings.price_max_age_seconds)
         self.kyc_required = settings.kyc_required
-        self.calendar, self.mode = calendar_of(settings), mode_of(settings)
-        self.close_when_paid = settings.credit_close_when_paid
+        self.settings = settings
+
+    async def _today(self, conn, inp):
+        """The step's input with ``now`` on the business clock, and the business date (§12.1): on a
+        simulated clock a facility activated after three advances is activated on that date."""
+        instant, today = await business_now(conn, self.settings, inp.now)
+        return inp.model_copy(update={"now": instant}), today
 
     @lana_activity("credit.conclude_customer_approval")
     async def conclude_customer_approval(self, inp: CustomerDecisionInput) -> FacilityState:
@@ -54,38 +59,43 @@ class CreditFacilityActivities:
     @lana_activity("credit.conclude_proposal")
     async def conclude_proposal(self, inp: ConcludeProposal) -> FacilityState:
         async with self.engine.begin() as conn:
-            return await operations.conclude_proposal(conn, inp, _workflow_id())
+            inp, today = await self._today(conn, inp)
+            return await operations.conclude_proposal(conn, inp, _workflow_id(), today=today)
 
     @lana_activity("credit.record_collateral")
     async def record_collateral(self, inp: CollateralInput) -> FacilityState:
         async with self.engine.begin() as conn:
-            return await operations.record_collateral(conn, inp, self.max_age)
+            inp, today = await self._today(conn, inp)
+            return await operations.record_collateral(conn, inp, self.max_age, today=today)
 
     @lana_activity("credit.activate")
     async def activate(self, inp: ActivateInput) -> FacilityState:
         async with self.engine.begin() as conn:
-            return await operations.activate(conn, inp, self.max_age, _workflow_id())
+            inp, today = await self._today(conn, inp)
+            return await operations.activate(conn, inp, self.max_age, _workflow_id(), today=today)
 
     @lana_activity("credit.initiate_disbursal")
     async def initiate_disbursal(self, inp: DisbursalInput) -> FacilityState:
         async with self.engine.begin() as conn:
-            return await operations.initiate_disbursal(conn, inp, self.max_age, kyc_required=self.kyc_required)
+            inp, today = await self._today(conn, inp)
+            return await operations.initiate_disbursal(conn, inp, self.max_age, kyc_required=self.kyc_required, today=today)
 
     @lana_activity("credit.conclude_disbursal")
     async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityState:
         async with self.engine.begin() as conn:
-            return await operations.conclude_disbursal(conn, inp, self.max_age, _workflow_id())
+            inp, today = await self._today(conn, inp)
+            return await operations.conclude_disbursal(conn, inp, self.max_age, _workflow_id(), today=today)
 
     @lana_activity("credit.record_payment")
     async def record_payment(self, inp: PaymentInput) -> PaymentOutcome:
         async with self.engine.begin() as conn:
-            return await payments.record_payment(conn, inp, self.max_age, calendar=self.calendar, mode=self.mode,
-                                                 close_when_paid=self.close_when_paid, workflow_id=_workflow_id())
+            return await payments.record_payment(conn, inp, self.max_age, settings=self.settings,
+                                                 workflow_id=_workflow_id())
 
     @lana_activity("credit.complete_facility")
     async def complete_facility(self, inp: CompleteInput) -> FacilityState:
         async with self.engine.begin() as conn:
-            return await payments.complete_facility(conn, inp, calendar=self.calendar, mode=self.mode)
+            return await payments.complete_facility(conn, inp, settings=self.settings)
 
 
 class CollateralizationActivities:

@@ -72,10 +72,10 @@ def _settle_params(f: CreditFacility, amount: int) -> dict:
             "deposit_account_id": f.state.deposit_account_id}
 
 
-async def _facility_posting(conn: AsyncConnection, code: str, f: CreditFacility, step: str, now: datetime) -> None:
+async def _facility_posting(conn: AsyncConnection, code: str, f: CreditFacility, step: str, today: date) -> None:
     await ledger.post(conn, code, {"facility_omnibus_account_id": f.accounts["facility_omnibus"],
                                    "facility_account_id": f.accounts["facility"], "amount": f.state.amount_cents},
-                      idempotency_key=f"facility:{f.id}:{step}", effective=now.date())
+                      idempotency_key=f"facility:{f.id}:{step}", effective=today)
 
 
 async def create_proposal(conn: AsyncConnection, facility_id: str, customer_id: str, amount_cents: int,
@@ -102,8 +102,10 @@ async def conclude_customer_approval(conn: AsyncConnection, inp: CustomerDecisio
     return f.state
 
 
-async def conclude_proposal(conn: AsyncConnection, inp: ConcludeProposal, workflow_id: str | None) -> FacilityState:
-    """Approved: the pending facility's accounts and the off-balance commitment; denied: the end."""
+async def conclude_proposal(conn: AsyncConnection, inp: ConcludeProposal, workflow_id: str | None,
+                            today: date | None = None) -> FacilityState:
+    """Approved: the pending facility's accounts and the off-balance commitment; denied: the end.
+    ``today``: the business date its posting is effective on (default: the date of ``inp.now``)."""
     f = await store.load_facility(conn, inp.facility_id)
     if not f.check_conclude_proposal():
         return f.state
@@ -115,17 +117,19 @@ async def conclude_proposal(conn: AsyncConnection, inp: ConcludeProposal, workfl
     f.conclude_proposal(inp.approved, accounts)
     await store.save_facility(conn, f)
     if inp.approved:  # last: the omnibus row it locks is every facility's (see _HOT_LAST)
-        await _facility_posting(conn, "CREATE_CREDIT_FACILITY_PROPOSAL", f, "create", inp.now)
+        await _facility_posting(conn, "CREATE_CREDIT_FACILITY_PROPOSAL", f, "create", today or inp.now.date())
     return f.state
 
 
-async def record_collateral(conn: AsyncConnection, inp: CollateralInput, max_age: timedelta) -> FacilityState:
-    """Post the collateral difference, record the update and the CVL at a fresh price."""
+async def record_collateral(conn: AsyncConnection, inp: CollateralInput, max_age: timedelta,
+                            today: date | None = None) -> FacilityState:
+    """Post the collateral difference, record the update and the CVL at a fresh price. Without an
+    effective date the change is dated ``today`` (the business date)."""
     f = await store.load_facility(conn, inp.facility_id)
     if not f.check_collateral_update(inp.collateral_sats, inp.seq):
         return f.state  # already applied (retried activity)
     price = await fresh_price(conn, max_age)
-    change = f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor)
+    change = f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor, today=today)
     f.reevaluate(price)  # the same amount again still re-evaluates at today's price (and may activate)
     await store.save_facility(conn, f)
     if change is not None:  # last: the collateral omnibus row it locks is every facility's (_HOT_LAST)
@@ -138,19 +142,21 @@ async def record_collateral(conn: AsyncConnection, inp: CollateralInput, max_age
 
 
 async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta,
-                   workflow_id: str | None) -> FacilityState:
-    """§4.4 on the collateral balance in the ledger and a fresh price (the domain decides)."""
+                   workflow_id: str | None, today: date | None = None) -> FacilityState:
+    """§4.4 on the collateral balance in the ledger and a fresh price (the domain decides), dated
+    ``today``: the business date (default: the date of ``inp.now``)."""
+    today = today or inp.now.date()
     f = await store.load_facility(conn, inp.facility_id)
     if not f.check_activate():
         return f.state
     price = await fresh_price(conn, max_age)
     collateral = (await ledger.balance(conn, uuid.UUID(f.accounts["collateral"]), "BTC")).settled
     f.reevaluate(price)  # the pending collateralization at this price (a price change may be why we are here)
-    activation = f.activate(inp.now, collateral, price)
+    activation = f.activate(inp.now, collateral, price, today=today)
     if activation is None:
         await store.save_facility(conn, f)  # a changed pending state only (nothing when none)
         return f.state
-    s, today = f.state, inp.now.date()
+    s = f.state
     f.attach_accounts(await fa.create_active_accounts(conn, s.id, s.customer_type, s.terms))
     if activation.first_cycle is not None:
         await lifecycle_store.insert_cycles(conn, [activation.first_cycle])
@@ -161,7 +167,7 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
     await store.save_facility(conn, f)
     # The postings last, in their order (each draws on the one before): from the facility omnibus
     # row's lock (every facility's) to the commit, only them (see _HOT_LAST).
-    await _facility_posting(conn, "ACTIVATE_CREDIT_FACILITY", f, "activate", inp.now)
+    await _facility_posting(conn, "ACTIVATE_CREDIT_FACILITY", f, "activate", today)
     if d is not None:
         await ledger.post(conn, "INITIAL_DISBURSAL", _settle_params(f, d.amount_cents),
                           idempotency_key=f"disbursal:{d.id}:initial", effective=today)
@@ -173,21 +179,21 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
 
 
 async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age: timedelta, *,
-                             kyc_required: bool) -> FacilityState:
+                             kyc_required: bool, today: date | None = None) -> FacilityState:
     """Reserve the amount on the facility (the FAC account's settled ≥ 0 control is the limit),
     for an eligible customer (KYC verified, deposit account active), else refused, nothing written."""
     f = await store.load_facility(conn, inp.facility_id)
     if (await store.disbursal_exists(conn, inp.disbursal_id)
-            or not f.check_disbursal(inp.amount_cents, inp.now, inp.disbursal_id)):
+            or not f.check_disbursal(inp.amount_cents, today or inp.now.date(), inp.disbursal_id)):
         return f.state
     await ensure_customer_verified(conn, f.state.customer_id, kyc_required=kyc_required)
     await ensure_disbursable(conn, f.state.deposit_account_id)
     price = await fresh_price(conn, max_age)
     uncovered = (await ledger.balance(conn, uuid.UUID(f.accounts["uncovered_outstanding"]), "USD")).settled
-    d = f.initiate_disbursal(inp.disbursal_id, inp.amount_cents, inp.actor, inp.now, uncovered, price)
+    d = f.initiate_disbursal(inp.disbursal_id, inp.amount_cents, inp.actor, inp.now, uncovered, price, today=today)
     try:
         await ledger.post(conn, "INITIATE_CREDIT_FACILITY_DISBURSAL", _draw_params(f, inp.amount_cents),
-                          idempotency_key=f"disbursal:{inp.disbursal_id}:initiate", effective=inp.now.date())
+                          idempotency_key=f"disbursal:{inp.disbursal_id}:initiate", effective=today or inp.now.date())
     except InsufficientBalance as exc:
         raise DisbursalAmountTooLarge("The disbursal exceeds the facility's remaining amount.",
                                       field="amount") from exc
@@ -197,7 +203,7 @@ async def initiate_disbursal(conn: AsyncConnection, inp: DisbursalInput, max_age
 
 
 async def conclude_disbursal(conn: AsyncConnection, inp: ConcludeDisbursal, max_age: timedelta,
-                             workflow_id: str | None) -> FacilityState:
+                             workflow_id: str | None, today: date | None = None) -> FacilityState:
     """Approved: CONFIRM_DISBURSAL (deposit account credited) + the principal obligation; denied:
     CANCEL_DISBURSAL releases the reservation. A refused settlement (the deposit account frozen or
     closed meanwhile, …) ends the disbursal ``Failed`` in this same transaction: the refusal's code
@@ -207,7 +213,7 @@ async def conclude_disbursal(conn: AsyncConnection, inp: ConcludeDisbursal, max_
     d = await store.lock_disbursal(conn, inp.disbursal_id)
     if not d.check_conclude():
         return f.state
-    effective = await first_open_date(conn, inp.now.date())
+    effective = await first_open_date(conn, today or inp.now.date())
     refusal = await _settle(conn, f, d, effective) if inp.approved else None
     audited = f"credit/disbursal/{d.id}"
     if inp.approved and refusal is None:

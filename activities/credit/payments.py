@@ -42,12 +42,12 @@ from domain.credit.facility import CreditFacility, outstanding_parts
 from domain.credit.messages import CompleteInput, FacilityState, PaymentInput, PaymentOutcome
 from domain.credit.payment import Payment, check_not_over_outstanding, check_payment_effective
 from domain.ledger.errors import AccountLocked, InsufficientBalance
-from domain.time.business_day import BusinessCalendar, ClockMode
+from ground.settings import Settings
 
 
-async def business_date(conn: AsyncConnection, calendar: BusinessCalendar, mode: ClockMode, now: datetime) -> date:
-    """Today's business date: the simulated clock's in simulated mode, else ``now``'s."""
-    return calendar.date_of(await clock.now(conn, mode, now))
+async def business_date(conn: AsyncConnection, settings: Settings, now: datetime) -> date:
+    """Today's business date (``clock.business_now``): the simulated clock's on a simulated clock."""
+    return (await clock.business_now(conn, settings, now))[1]
 
 
 async def _stored_outcome(conn: AsyncConnection, row, state: FacilityState) -> PaymentOutcome:
@@ -57,15 +57,15 @@ async def _stored_outcome(conn: AsyncConnection, row, state: FacilityState) -> P
                           allocations=[payment_store.allocation_info(r) for r in allocations])
 
 
-async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, calendar: BusinessCalendar,
-                         mode: ClockMode, close_when_paid: bool, workflow_id: str | None = None) -> PaymentOutcome:
+async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, settings: Settings,
+                         workflow_id: str | None = None) -> PaymentOutcome:
     f = await store.load_facility(conn, inp.facility_id)
     found = await payment_store.payment_row(conn, inp.payment_id)
     if found is not None:
         return await _stored_outcome(conn, found, f.state)
     f.check_payment(inp.amount_cents)
     s = f.state
-    today = await business_date(conn, calendar, mode, inp.now)
+    today = await business_date(conn, settings, inp.now)
     effective = inp.effective or today
     check_payment_effective(effective, s.activated_at.date() if s.activated_at else None, today)
     await ensure_disbursable(conn, s.deposit_account_id)  # frozen or closed: refused (same rule as a disbursal)
@@ -110,7 +110,7 @@ async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, c
                                       deposit_account_id=s.deposit_account_id) from refused
     if refused is not None:
         raise refused
-    if close_when_paid and uncovered == inp.amount_cents and not s.in_flight:
+    if settings.credit_close_when_paid and uncovered == inp.amount_cents and not s.in_flight:
         balance = await store.facility_balance(conn, f.accounts)
         if not outstanding_parts(balance):
             await record_system_action(conn, f"credit/credit-facility/{f.id}", "credit:credit-facility:complete",
@@ -133,12 +133,11 @@ async def _complete(conn: AsyncConnection, f: CreditFacility, balance, effective
         await store.insert_collateral_update(conn, f, change, str(tx.id), actor)
 
 
-async def complete_facility(conn: AsyncConnection, inp: CompleteInput, *, calendar: BusinessCalendar,
-                            mode: ClockMode) -> FacilityState:
+async def complete_facility(conn: AsyncConnection, inp: CompleteInput, *, settings: Settings) -> FacilityState:
     f = await store.load_facility(conn, inp.facility_id)
     if not f.check_complete():
         return f.state  # already closed (a retried step)
     balance = await store.facility_balance(conn, f.accounts)
-    await _complete(conn, f, balance, await business_date(conn, calendar, mode, inp.now), inp.now, inp.actor)
+    await _complete(conn, f, balance, await business_date(conn, settings, inp.now), inp.now, inp.actor)
     await store.save_facility(conn, f)
     return f.state

@@ -50,13 +50,14 @@ class EndOfDayActivities:
         self.engine = engine
         self.calendar = clock.calendar_of(settings)
         self.mode = clock.mode_of(settings)
+        self.start = settings.simulated_clock_start
 
     @lana_activity("end_of_day.dates_to_close")
     async def dates_to_close(self, inp: DatesToCloseInput) -> list[date]:
         """The dates whose closing has passed on the business clock and that follow the last
         completed one, oldest first (at most ``inp.limit``)."""
         async with self.engine.begin() as conn:
-            instant = await clock.now(conn, self.mode, inp.now)
+            instant = await clock.now(conn, self.mode, inp.now, start=self.start)
             last = await clock.last_completed(conn)
         return self.calendar.dates_to_close(last, instant, limit=inp.limit)
 

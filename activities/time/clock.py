@@ -28,23 +28,34 @@ def mode_of(settings: Settings) -> ClockMode:
     return ClockMode(settings.clock_mode)
 
 
-async def simulated_now(conn: AsyncConnection, *, for_update: bool = False) -> datetime:
-    """The simulated instant (created at the wall clock on first use; needs a writing transaction
-    then). ``for_update`` locks the row until the transaction ends."""
+async def simulated_now(conn: AsyncConnection, *, for_update: bool = False, start: datetime | None = None) -> datetime:
+    """The simulated instant (created on first use at ``start``, default the wall clock; needs a
+    writing transaction then). ``for_update`` locks the row until the transaction ends."""
     lock = " FOR UPDATE" if for_update else ""
     found = (await conn.execute(text(f"SELECT simulated_now FROM business_clock WHERE id = 1{lock}"))).scalar()
     if found is None:
         await conn.execute(text("INSERT INTO business_clock (id, simulated_now) VALUES (1, :now) "
-                                "ON CONFLICT DO NOTHING"), {"now": datetime.now(UTC)})
+                                "ON CONFLICT DO NOTHING"), {"now": start or datetime.now(UTC)})
         found = (await conn.execute(text(f"SELECT simulated_now FROM business_clock WHERE id = 1{lock}"))).scalar_one()
     return found
 
 
-async def now(conn: AsyncConnection, mode: ClockMode, real_now: datetime | None = None) -> datetime:
-    """The business clock's instant: the simulated one, or ``real_now`` (default: the wall clock)."""
+async def now(conn: AsyncConnection, mode: ClockMode, real_now: datetime | None = None, *,
+              start: datetime | None = None) -> datetime:
+    """The business clock's instant: the simulated one (created at ``start`` the first time), or
+    ``real_now`` (default: the wall clock)."""
     if mode is ClockMode.SIMULATED:
-        return await simulated_now(conn)
+        return await simulated_now(conn, start=start)
     return real_now or datetime.now(UTC)
+
+
+async def business_now(conn: AsyncConnection, settings: Settings,
+                       real_now: datetime | None = None) -> tuple[datetime, date]:
+    """The business clock's instant and the business date it belongs to (§12.1): what a step
+    dates its records and postings with. On a simulated clock both follow the operator's advances,
+    not the wall clock or the calling workflow's."""
+    instant = await now(conn, mode_of(settings), real_now, start=settings.simulated_clock_start)
+    return instant, calendar_of(settings).date_of(instant)
 
 
 async def move_simulated(conn: AsyncConnection, instant: datetime) -> None:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
 from activities import ledger
 from activities.credit import lifecycle_store as ls
 from activities.credit.store import facility_row
 from activities.credit.tables import accrual_cycles, interest_accruals, obligations
+from activities.time.clock import business_now
 from api.authz import Principal, require
 from api.credit.schemas import AccrualCycleOut, DirectionDep, ObligationOut, RepaymentPlanEntryOut
 from api.deps import ReadConn
@@ -78,12 +78,13 @@ def _entry(e: RepaymentEntry) -> RepaymentPlanEntryOut:
 
 @router.get("/credit-facilities/{facility_id}/repayment-plan", response_model=list[RepaymentPlanEntryOut],
             summary="Obligations as they stand, then the interest still to come (UPCOMING, on today's principal)")
-async def repayment(facility_id: uuid.UUID, conn: ReadConn,
+async def repayment(facility_id: uuid.UUID, conn: ReadConn, request: Request,
                     principal: Principal = require(READ, id_param="facility_id")) -> list[RepaymentPlanEntryOut]:
     row = await facility_row(conn, str(facility_id))
     terms = TermValues.model_validate(row.terms)
     if row.stage in (Stage.PROPOSAL.value, Stage.PENDING.value):  # the schedule as if activated today, fully drawn
-        return [_entry(e) for e in proposed_plan(str(row.id), terms, row.amount_cents, datetime.now(UTC).date())]
+        _, today = await business_now(conn, request.app.state.settings)  # the business date, simulated or not
+        return [_entry(e) for e in proposed_plan(str(row.id), terms, row.amount_cents, today)]
     if row.stage != Stage.ACTIVE.value:
         return []
     obs = [ls.obligation_from_row(r) for r in await conn.execute(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -196,11 +196,12 @@ class CreditFacility(EventSourced):
         return True
 
     def update_collateral(self, seq: int, collateral_sats: int, effective: date | None, now: datetime,
-                          actor: str) -> CollateralChange | None:
-        """Record the new absolute collateral; None when nothing changes (same amount, or a replay)."""
+                          actor: str, *, today: date | None = None) -> CollateralChange | None:
+        """Record the new absolute collateral; None when nothing changes (same amount, or a replay).
+        Without an ``effective`` date it takes ``today`` (the business date; default ``now``'s date)."""
         if not self.check_collateral_update(collateral_sats, seq) or collateral_sats == self.state.collateral_sats:
             return None
-        change = CollateralChange(seq, self.state.collateral_sats, collateral_sats, effective or now.date())
+        change = CollateralChange(seq, self.state.collateral_sats, collateral_sats, effective or today or now.date())
         self.record("collateral_updated", {
             "previous_sats": change.previous_sats, "new_sats": change.new_sats, "direction": change.direction,
             "effective": str(change.effective), "seq": seq, "actor": actor})
@@ -248,9 +249,13 @@ class CreditFacility(EventSourced):
         """True while pending; False once active (a replay)."""
         return self.state.stage is Stage.PENDING
 
-    def activate(self, now: datetime, collateral_sats: int, price_cents: int) -> Activation | None:
-        """§4.4 on the collateral in the ledger and a fresh price; below the threshold nothing happens."""
+    def activate(self, now: datetime, collateral_sats: int, price_cents: int, *,
+                 today: date | None = None) -> Activation | None:
+        """§4.4 on the collateral in the ledger and a fresh price; below the threshold nothing happens.
+        ``today`` is the activation's business date (default ``now``'s date): the maturity date, the
+        initial disbursal's obligation and the first accrual cycle count from it."""
         s = self.state
+        today = today or now.date()
         if not self.check_activate():
             return None
         value = cvlmod.cvl(collateral_sats, s.amount_cents, price_cents)
@@ -258,13 +263,13 @@ class CreditFacility(EventSourced):
             return None
         self.record("pending_facility_completed", {})
         self.record("facility_activated", {
-            "activated_at": now.isoformat(), "maturity_date": str(s.terms.maturity_date(now)), "cvl": str(value),
+            "activated_at": now.isoformat(), "maturity_date": str(s.terms.maturity_date(today)), "cvl": str(value),
             "price_cents": price_cents, "collateral_sats": collateral_sats})
         initial, obligation = None, None
         amount = initial_disbursal_cents(s.terms, s.amount_cents)
         if amount:
             initial = Disbursal.initial(s.id, amount)
-            obligation = Obligation.for_disbursal(s.id, initial.id, amount, now.date(), self.due_dates(),
+            obligation = Obligation.for_disbursal(s.id, initial.id, amount, today, self.due_dates(),
                                                   is_initial=True)
             self.record("initial_disbursal_settled", {"disbursal_id": initial.id, "amount_cents": amount})
         fee = s.terms.one_time_fee_cents(s.amount_cents)
@@ -273,7 +278,7 @@ class CreditFacility(EventSourced):
         # §4.4 step 4: the first collateralization of the facility, CVL against the facility amount
         self._collateralization_changed(cvlmod.state_for_cvl(value, s.terms).value, value, s.amount_cents, price_cents)
         assert s.maturity_date is not None
-        return Activation(value, initial, obligation, fee, AccrualCycle.first(s.id, now.date(), s.maturity_date, s.terms))
+        return Activation(value, initial, obligation, fee, AccrualCycle.first(s.id, today, s.maturity_date, s.terms))
 
     def attach_accounts(self, accounts: dict[str, str]) -> None:
         """The ledger accounts opened for the active facility (ids only; no lifecycle change)."""
@@ -283,9 +288,12 @@ class CreditFacility(EventSourced):
     def due_dates(self) -> DueDates:
         return DueDates.at_maturity(self.state.maturity_date, self.state.terms)
 
-    def check_disbursal(self, amount_cents: int, now: datetime, disbursal_id: str | None = None) -> bool:
+    def check_disbursal(self, amount_cents: int, today: date | None, disbursal_id: str | None = None) -> bool:
         """§5.1 checks 3, 4, 5, 7 and the remaining amount (8); the CVL check (6) needs the price.
-        False when ``disbursal_id`` is already awaiting approval (a replayed request)."""
+        False when ``disbursal_id`` is already awaiting approval (a replayed request). ``today`` is
+        the business date: none on or after the maturity date. The workflow passes None (it does
+        not know the business date: its Temporal clock is not the business clock; the end of day's
+        ``matured`` event marks the facility ``Matured``), the step the date of the business clock."""
         s = self.state
         if disbursal_id is not None and disbursal_id in s.in_flight:
             return False
@@ -293,7 +301,7 @@ class CreditFacility(EventSourced):
             raise DisbursalOnInactiveFacility(self._refusal_detail(), facility_status=s.status_label)
         if s.terms.is_single_disbursal:
             raise OnlyOneDisbursalAllowed("The single disbursal was made at activation.")
-        if s.maturity_date and now >= datetime.combine(s.maturity_date, time(), tzinfo=now.tzinfo):
+        if s.maturity_date and today is not None and today >= s.maturity_date:
             raise DisbursalPastMaturityDate(f"The facility matured on {s.maturity_date}.")
         if amount_cents <= 0:
             raise InvalidDisbursalAmount("The amount must be positive.", field="amount")
@@ -304,9 +312,9 @@ class CreditFacility(EventSourced):
         return True
 
     def initiate_disbursal(self, disbursal_id: str, amount_cents: int, actor: str, now: datetime,
-                           uncovered_cents: int, price_cents: int) -> Disbursal | None:
+                           uncovered_cents: int, price_cents: int, *, today: date | None = None) -> Disbursal | None:
         """Draw ``amount_cents`` pending approval; the new disbursal (None for a replay)."""
-        if not self.check_disbursal(amount_cents, now, disbursal_id):
+        if not self.check_disbursal(amount_cents, today or now.date(), disbursal_id):
             return None
         value = check_disbursal_cvl(self.state.terms, self.state.collateral_sats, uncovered_cents, amount_cents,
                                     price_cents)

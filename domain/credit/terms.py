@@ -100,8 +100,10 @@ class TermValues(BaseModel):
     def duration_class(self) -> DurationClass:
         return DurationClass.LONG_TERM if self.duration.units > 12 else DurationClass.SHORT_TERM
 
-    def maturity_date(self, activated_at: datetime) -> date:
-        return add_months(activated_at.date(), self.duration.units)
+    def maturity_date(self, activated_on: date) -> date:
+        """From the activation's business date (a datetime counts by its own date)."""
+        day = activated_on.date() if isinstance(activated_on, datetime) else activated_on
+        return add_months(day, self.duration.units)
 
     @property
     def effective_annual_rate(self) -> Decimal:

@@ -23,7 +23,6 @@ import pytest
 
 from activities.credit import lifecycle_store as ls
 from activities.credit import payments
-from activities.time.clock import calendar_of, mode_of
 from domain.credit.messages import PaymentInput
 from domain.credit.obligation import DueDates, Obligation
 from tests.credit_fixtures import terms
@@ -68,8 +67,7 @@ async def _step_alone(stack) -> None:
                 async with engine.begin() as conn:
                     out = await payments.record_payment(conn, PaymentInput(
                         facility_id=fid, payment_id=str(uuid.uuid4()), amount_cents=1_500, actor="bench",
-                        now=datetime.now(UTC)), timedelta(minutes=5), calendar=calendar_of(settings),
-                        mode=mode_of(settings), close_when_paid=False)
+                        now=datetime.now(UTC)), timedelta(minutes=5), settings=settings)
                 samples[k].append((time.perf_counter() - t) * 1000)
                 assert sum(a.amount_cents for a in out.allocations) == 1_500
                 postings[k].append(1 + len(out.allocations))

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 
 from activities.credit import payments
-from activities.time.clock import calendar_of, mode_of
 from domain.credit.messages import PaymentInput
 from tests.integration.credit.eod_helpers import activated_facility, run_dates
 
@@ -29,7 +28,7 @@ async def _pay(stack, fid: str, amount: int, effective: date):
         return await payments.record_payment(conn, PaymentInput(
             facility_id=fid, payment_id=str(uuid.uuid4()), amount_cents=amount,
             effective=effective, actor="test", now=datetime.now(UTC)), timedelta(minutes=5),
-            calendar=calendar_of(stack.settings), mode=mode_of(stack.settings), close_when_paid=False)
+            settings=stack.settings)
 
 
 async def test_interest_first_and_tiered_pay_different_obligations(credit_stack):

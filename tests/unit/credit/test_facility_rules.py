@@ -50,16 +50,16 @@ def test_collateral_only_on_pending_or_active():
 
 def test_disbursal_checks_in_spec_order():
     with pytest.raises(DisbursalOnInactiveFacility):
-        facility(stage=Stage.PENDING).check_disbursal(1, NOW)
+        facility(stage=Stage.PENDING).check_disbursal(1, NOW.date())
     with pytest.raises(OnlyOneDisbursalAllowed):
-        active(terms=terms(disbursal_policy="SingleDisbursal")).check_disbursal(1, NOW)
+        active(terms=terms(disbursal_policy="SingleDisbursal")).check_disbursal(1, NOW.date())
     with pytest.raises(DisbursalPastMaturityDate):
-        active().check_disbursal(1, datetime(2026, 4, 10, tzinfo=UTC))  # start of the maturity day
+        active().check_disbursal(1, date(2026, 4, 10))  # the maturity date itself
     with pytest.raises(InvalidDisbursalAmount):
-        active().check_disbursal(0, NOW)
+        active().check_disbursal(0, NOW.date())
     with pytest.raises(DisbursalAmountTooLarge):
-        active(drawn_cents=60_000).check_disbursal(40_001, NOW)
-    active(drawn_cents=60_000).check_disbursal(40_000, NOW)  # exactly the remainder is allowed
+        active(drawn_cents=60_000).check_disbursal(40_001, NOW.date())
+    active(drawn_cents=60_000).check_disbursal(40_000, NOW.date())  # exactly the remainder is allowed
 
 
 def test_disbursal_cvl_gate_is_inclusive_at_margin_call():
@@ -113,9 +113,9 @@ def test_replays_are_answered_not_refused():
     assert f.check_collateral_update(5, seq=3) is False  # update 3 already applied
     assert f.check_collateral_update(5, seq=4) is True
     flying = active(in_flight={"d1": 10}, drawn_cents=100_000)
-    assert flying.check_disbursal(10, NOW, "d1") is False  # the same request again, though nothing remains
+    assert flying.check_disbursal(10, NOW.date(), "d1") is False  # the same request again, though nothing remains
     with pytest.raises(DisbursalAmountTooLarge):
-        flying.check_disbursal(10, NOW, "d2")
+        flying.check_disbursal(10, NOW.date(), "d2")
 
 
 def test_lifecycle_records_its_events():

@@ -100,6 +100,6 @@ def test_maturity_is_once_and_refuses_new_disbursals():
     assert not f.mature(date(2026, 4, 11))  # a rerun records nothing
     assert [e for e, _ in f.pending] == ["facility_matured"]
     with pytest.raises(DisbursalOnInactiveFacility) as info:
-        f.check_disbursal(1, NOW)
+        f.check_disbursal(1, NOW.date())
     assert info.value.code == "credit.disbursal_on_inactive_facility" and info.value.extra["facility_status"] == "Matured"
     assert f.check_reevaluate()  # §10: a matured facility's CVL is still monitored
