@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     end_of_day_poll_seconds: int = Field(300, ge=10, description="How often the schedule looks for closed dates")
     end_of_day_page_size: int = Field(500, ge=1, le=10_000, description="Entities per batch page")
     time_advance_wait_seconds: float = Field(300.0, gt=0, description="How long an advance waits for one date's run")
+    # Completion (credit.md §10): an operator command; with this on, the payment that leaves nothing
+    # outstanding also completes (closes) the facility.
+    credit_close_when_paid: bool = Field(False, description="Close a facility automatically when it is fully paid")
 
     # Worker sweep that restarts workflows whose start was lost after their entity was written
     # (workers/reconcile.py): how often, and how old an entity must be before it is considered lost.

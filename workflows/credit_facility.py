@@ -15,7 +15,11 @@ the end of the facility.
    (``activation_cvl_threshold``), activates it; ``initiate_disbursal`` reserves the amount and
    starts a ``disbursal`` approval in its own workflow task, concurrently with any others; the
    conclusion settles (deposit account credited, principal obligation), cancels it, or, when the
-   ledger refuses the settlement, ends it ``Failed`` (recorded by the step itself). A refusal
+   ledger refuses the settlement, ends it ``Failed`` (recorded by the step itself);
+   ``record_payment`` records a payment and its allocations in one step and answers with them
+   (credit.md §8); ``complete`` closes a facility with nothing outstanding and releases its
+   collateral (§10), and the run then ends (as it does when a payment closes it,
+   ``credit_close_when_paid``). A refusal
    from an activity fails the Update (``refusal_of``), never the workflow. Only Updates take the
    workflow's lock, with bounded attempts (``COMMAND_OPTIONS``); background steps and the price
    signal run without it and the newer snapshot (row version) wins.
@@ -44,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
         ActivateInput,
         CollateralCommand,
         CollateralInput,
+        CompleteCommand,
+        CompleteInput,
         ConcludeDisbursal,
         ConcludeProposal,
         CustomerDecisionCommand,
@@ -52,6 +58,9 @@ with workflow.unsafe.imports_passed_through():
         DisbursalInput,
         FacilityState,
         FacilitySummary,
+        PaymentCommand,
+        PaymentInput,
+        PaymentOutcome,
         ReevaluateInput,
     )
     from domain.credit.status import FacilityStatus, ProposalStatus, Stage
@@ -300,6 +309,53 @@ class CreditFacilityWorkflow:
                                   refusal.message)
             self._unconcluded[disbursal_id] = refusal.type or "refused"
             self._publish()
+
+    # -- payments and completion (credit.md §8, §10) ---------------------------------------------
+    @workflow.update
+    async def record_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """One step records the payment, allocates it and posts everything (one transaction); a
+        payment id already recorded is answered as it was. Under the lock, so two payments on
+        one facility allocate one after the other."""
+        if not self._settled():
+            await workflow.wait_condition(self._settled)
+        async with self.lock:
+            check(CreditFacility.check_payment, self._facility(), cmd.amount_cents)
+            try:
+                outcome = await workflow.execute_activity_method(
+                    CreditFacilityActivities.record_payment, PaymentInput(
+                        facility_id=self.state.id, payment_id=cmd.payment_id, amount_cents=cmd.amount_cents,
+                        effective=cmd.effective, actor=cmd.actor, now=workflow.now()), **COMMAND_OPTIONS)
+            except ActivityError as exc:
+                refusal = refusal_of(exc)
+                if refusal is not None:
+                    raise refusal from exc
+                workflow.logger.warning("payment step failed: %s", exc.cause)
+                refuse(ServiceUnavailable("The step could not complete now; repeat the request.", retry_after=2))
+            if outcome.state.version >= self.state.version:
+                self.state = outcome.state
+                self._publish()
+            return outcome
+
+    @record_payment.validator
+    def validate_payment(self, cmd: PaymentCommand) -> None:
+        if self._settled():
+            check(CreditFacility.check_payment, self._facility(), cmd.amount_cents)
+
+    @workflow.update
+    async def complete(self, cmd: CompleteCommand) -> FacilityState:
+        """Close the facility (the step refuses it while anything is outstanding, naming it)."""
+        if not self._settled():
+            await workflow.wait_condition(self._settled)
+        async with self.lock:
+            if check(CreditFacility.check_complete, self._facility()):
+                await self._command(CreditFacilityActivities.complete_facility, CompleteInput(
+                    facility_id=self.state.id, actor=cmd.actor, now=workflow.now()))
+            return self.state
+
+    @complete.validator
+    def validate_complete(self, cmd: CompleteCommand) -> None:
+        if self._settled():
+            check(CreditFacility.check_complete, self._facility())
 
     # -- visibility ----------------------------------------------------------------------------
     @workflow.query

@@ -15,16 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from activities.boundary import lana_activity
-from activities.credit import operations
+from activities.credit import operations, payments
 from activities.time.clock import business_now
 from domain.credit.messages import (
     ActivateInput,
     CollateralInput,
+    CompleteInput,
     ConcludeDisbursal,
     ConcludeProposal,
     CustomerDecisionInput,
     DisbursalInput,
     FacilityState,
+    PaymentInput,
+    PaymentOutcome,
     ReevaluateInput,
 )
 from ground.settings import Settings
@@ -82,6 +85,17 @@ class CreditFacilityActivities:
         async with self.engine.begin() as conn:
             inp, today = await self._today(conn, inp)
             return await operations.conclude_disbursal(conn, inp, self.max_age, _workflow_id(), today=today)
+
+    @lana_activity("credit.record_payment")
+    async def record_payment(self, inp: PaymentInput) -> PaymentOutcome:
+        async with self.engine.begin() as conn:
+            return await payments.record_payment(conn, inp, self.max_age, settings=self.settings,
+                                                 workflow_id=_workflow_id())
+
+    @lana_activity("credit.complete_facility")
+    async def complete_facility(self, inp: CompleteInput) -> FacilityState:
+        async with self.engine.begin() as conn:
+            return await payments.complete_facility(conn, inp, settings=self.settings)
 
 
 class CollateralizationActivities:

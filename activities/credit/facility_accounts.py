@@ -23,6 +23,8 @@ from domain.accounting.product_sets import (
     INTEREST_ADDED_OMNIBUS,
     INTEREST_DEFAULTED,
     INTEREST_INCOME,
+    PAYMENT_HOLDING,
+    PAYMENTS_MADE_OMNIBUS,
     UNCOVERED_OUTSTANDING,
     CustomerType,
     ProductSet,
@@ -76,8 +78,8 @@ async def create_pending_accounts(conn: AsyncConnection, facility_id: str, colla
 
 def _active_specs(facility_id: str, ct: CustomerType, tc: str) -> dict[str, tuple[ProductSet, str, str, str]]:
     """Role → (product set, id slug, name, external id) of every account opened at activation
-    (ledger.md B3.4): the principal and interest receivables by status, the defaulted accounts,
-    interest and fee income."""
+    (ledger.md B3.2, B3.4): the principal and interest receivables by status, the defaulted
+    accounts, interest and fee income, the payment holding."""
     principal, interest = facility_set("disbursed-receivable", tc, ct), facility_set("interest-receivable", tc, ct)
     ext = "credit-facility-{}:" + facility_id
     return {
@@ -96,6 +98,8 @@ def _active_specs(facility_id: str, ct: CustomerType, tc: str) -> dict[str, tupl
         "interest_defaulted": (INTEREST_DEFAULTED, "ir-def", "Interest Defaulted", ext.format("interest-defaulted")),
         "interest_income": (INTEREST_INCOME, "interest-income", "Interest Income", ext.format("interest-income")),
         "fee_income": (FEE_INCOME, "fee-income", "Fee Income", ext.format("fee-income")),
+        "payment_holding": (PAYMENT_HOLDING, "payment-holding", "Payment Holding Account",
+                            "credit-facility-payment-holding:" + facility_id),
     }
 
 
@@ -111,10 +115,13 @@ async def create_active_accounts(conn: AsyncConnection, facility_id: str, custom
                  facility_id, CustomerType(customer_type), _term_class(terms)).items() if role not in have}
     if "interest_added_omnibus" not in have:
         specs["interest_added_omnibus"] = placement.omnibus_spec(INTEREST_ADDED_OMNIBUS)
+    if "payments_made_omnibus" not in have:
+        specs["payments_made_omnibus"] = placement.omnibus_spec(PAYMENTS_MADE_OMNIBUS)
     return await _create(conn, specs) if specs else {}
 
 
-ACTIVE_ROLES = (*_active_specs("", CustomerType.INDIVIDUAL, "short"), "interest_added_omnibus")
+ACTIVE_ROLES = (*_active_specs("", CustomerType.INDIVIDUAL, "short"), "interest_added_omnibus",
+                "payments_made_omnibus")
 
 
 async def ensure_active_accounts(conn: AsyncConnection, facility_id: str, customer_type: str, terms: TermValues,

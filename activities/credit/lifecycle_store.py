@@ -98,7 +98,9 @@ def obligation_from_row(r: Any) -> Obligation:
         id=str(r.id), version=r.version, facility_id=str(r.facility_id), amount_cents=r.amount_cents,
         effective=r.effective, dates=DueDates(r.due_date, r.overdue_date, r.liquidation_date),
         obligation_type=ObligationType(r.obligation_type), status=ObligationStatus(r.status), reference=r.reference,
-        disbursal_id=r.disbursal_id and str(r.disbursal_id), cycle_id=r.cycle_id and str(r.cycle_id))
+        disbursal_id=r.disbursal_id and str(r.disbursal_id), cycle_id=r.cycle_id and str(r.cycle_id),
+        paid_cents=r.amount_cents - r.outstanding_cents, allocation_count=getattr(r, "allocation_count", 0),
+        created_at=getattr(r, "created_at", None))
 
 
 async def insert_obligations(conn: AsyncConnection, new: Sequence[Obligation]) -> None:
@@ -125,6 +127,7 @@ async def save_obligations(conn: AsyncConnection, changed: Sequence[Obligation])
         return
     await conn.execute(_SAVE_OBLIGATION, [
         {"_id": o.id, "_version": o.version, "version": o.version + len(o.pending), "status": o.status.value,
-         "outstanding_cents": o.outstanding_cents, "next_transition_date": o.next_transition_date}
+         "outstanding_cents": o.outstanding_cents, "next_transition_date": o.next_transition_date,
+         "allocation_count": o.allocation_count}
         for o in changed])
     await event_store.save_entities(conn, changed)

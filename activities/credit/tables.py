@@ -110,6 +110,7 @@ obligations = Table(
     Column("next_transition_date", Date),  # the end-of-day selection (NULL: no transition left)
     Column("version", BigInteger, nullable=False),  # its ``credit_obligation`` stream
     Column("updated_at", DateTime(timezone=True)),
+    Column("allocation_count", Integer, nullable=False, server_default="0"),  # migration 0070_credit_payments
 )
 
 # migration 0050_credit_interest: one row per accrual cycle (the aggregate's snapshot at ``version``)
@@ -145,5 +146,37 @@ interest_accruals = Table(
     Column("principal_cents", BigInteger, nullable=False),
     Column("amount_cents", BigInteger, nullable=False),
     Column("ledger_tx_id", _ID),  # None for a zero accrual (nothing to post)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# migration 0070_credit_payments: payments and their allocations (credit.md §8)
+payments = Table(
+    "credit_payments", metadata,
+    Column("id", _ID, primary_key=True),
+    Column("facility_id", _ID, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("allocated_cents", BigInteger, nullable=False),
+    Column("effective", Date, nullable=False),
+    Column("source_account_id", _ID, nullable=False),
+    Column("ledger_tx_id", _ID, nullable=False),
+    Column("recorded_by", String(128), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+payment_allocations = Table(
+    "credit_payment_allocations", metadata,
+    Column("id", _ID, primary_key=True),
+    Column("payment_id", _ID, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("facility_id", _ID, nullable=False),
+    Column("obligation_id", _ID, nullable=False),
+    Column("obligation_type", String(16), nullable=False),
+    Column("obligation_status", String(16), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("receivable_account_id", _ID, nullable=False),
+    Column("effective", Date, nullable=False),
+    Column("ledger_tx_id", _ID, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,5 +1,5 @@
 """Credit module HTTP routes: terms templates, facilities (proposal → pending → active), disbursals,
-interest and obligations."""
+interest and obligations, payments and completion."""
 
 from __future__ import annotations
 
@@ -7,6 +7,6 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.credit import disbursals, facilities, lifecycle, terms_templates
+    from api.credit import disbursals, facilities, lifecycle, payments, terms_templates
 
-    return [terms_templates.router, facilities.router, disbursals.router, lifecycle.router]
+    return [terms_templates.router, facilities.router, disbursals.router, lifecycle.router, payments.router]

@@ -10,6 +10,7 @@ from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from api.enums import ApiEnum, Direction, api_enum
+from domain.credit.allocation import AllocationStrategy
 from domain.credit.balance import FacilityBalanceSummary
 from domain.credit.cvl import CollateralizationState, PendingCollateralizationState, cvl_json
 from domain.credit.status import (
@@ -61,6 +62,9 @@ class Terms(TermValues):
     disbursal_policy: ApiEnum[DisbursalPolicy]
     day_count_convention: ApiEnum[DayCountConvention] = Field(
         default=DayCountConvention.ACT_365_FIXED, description="Interest day count (default ACT_365_FIXED)")
+    payment_allocation_strategy: ApiEnum[AllocationStrategy] = Field(
+        default=AllocationStrategy.INTEREST_FIRST,
+        description="Payment allocation order (credit.md §8.2): INTEREST_FIRST (default) or TIERED")
 
     def to_domain(self) -> TermValues:
         return TermValues.model_validate(self.model_dump())
@@ -309,3 +313,48 @@ def collateralization_param(collateralization_state: Collateralization | None = 
 STATUS_DEPS = {"proposal": Depends(proposal_status_param), "pending": Depends(pending_status_param),
                "facility": Depends(facility_status_param)}
 CollateralizationDep = Depends(collateralization_param)
+
+
+class PaymentCreate(BaseModel):
+    amount: int = Field(gt=0, le=MAX_CENTS, description="USD cents, taken from the customer's deposit account")
+    effective: date | None = Field(None, description="Back-dated effective date (needs "
+                                   "credit:obligation:record-payment-allocation-with-date); default: the business date")
+
+
+class PaymentAllocationOut(BaseModel):
+    """One allocation (credit.md §8.2): ``payment_allocation_idx`` is the obligation's 1-based count."""
+
+    id: str
+    obligation_id: str
+    obligation_type: ApiEnum[ObligationType]
+    obligation_status: ApiEnum[ObligationStatus] = Field(description="When allocated: the receivable credited")
+    amount: int
+    payment_allocation_idx: int
+    receivable_account_id: str
+    ledger_transaction_id: str
+
+
+class PaymentOut(BaseModel):
+    id: str
+    credit_facility_id: str
+    amount: int
+    allocated: int
+    unallocated: int = Field(description="Left in the facility's payment-holding account (normally 0)")
+    effective: date
+    source_account_id: str
+    ledger_transaction_id: str
+    recorded_by: str
+    created_at: datetime
+    allocations: list[PaymentAllocationOut]
+
+    @classmethod
+    def from_rows(cls, r, allocations: list) -> PaymentOut:
+        return cls(id=str(r.id), credit_facility_id=str(r.facility_id), amount=r.amount_cents,
+                   allocated=r.allocated_cents, unallocated=r.amount_cents - r.allocated_cents, effective=r.effective,
+                   source_account_id=str(r.source_account_id), ledger_transaction_id=str(r.ledger_tx_id),
+                   recorded_by=r.recorded_by, created_at=r.created_at, allocations=[
+                       PaymentAllocationOut(id=str(a.id), obligation_id=str(a.obligation_id),
+                                            obligation_type=a.obligation_type, obligation_status=a.obligation_status,
+                                            amount=a.amount_cents, payment_allocation_idx=a.idx,
+                                            receivable_account_id=str(a.receivable_account_id),
+                                            ledger_transaction_id=str(a.ledger_tx_id)) for a in allocations])

@@ -63,3 +63,9 @@ INTEREST_DEFAULTED = ProductSet("credit.interest-defaulted", "Credit interest de
 # Off-balance counterpart of the interest added to the uncovered outstanding at each cycle posting.
 INTEREST_ADDED_OMNIBUS = ProductSet("credit.interest-added-to-obligations-omnibus",
                                     "Credit interest added to obligations omnibus (off-balance)", "debit")
+# Payments (credit.md §8, ledger.md B5.7): per facility, what is received and not yet allocated
+# (an asset account with a credit normal balance, as lana's); the off-balance counterpart of the
+# uncovered outstanding that payments cover.
+PAYMENT_HOLDING = ProductSet("credit.payment-holding", "Credit payment holding", "credit")
+PAYMENTS_MADE_OMNIBUS = ProductSet("credit.payments-made-omnibus", "Credit payments made omnibus (off-balance)",
+                                   "credit")

@@ -87,3 +87,64 @@ class CustomerDecisionNotPending(Conflict):
 class AccrualCycleNotAccrued(Conflict):
     code = "credit.accrual_cycle_not_accrued"
     title = "The accrual cycle still has accrual periods to accrue"
+
+
+# --- payments and completion (credit.md §8, §10) -------------------------------------------------
+@register
+class PaymentOnClosedFacility(Conflict):
+    code = "credit.payment_on_closed_facility"
+    title = "A closed facility takes no payments"
+
+
+@register
+class PaymentOnInactiveFacility(Conflict):
+    code = "credit.payment_on_inactive_facility"
+    title = "Payments need an active or matured facility"
+
+
+@register
+class InvalidPaymentAmount(ValidationFailed):
+    code = "credit.invalid_payment_amount"
+    title = "A payment amount must be a positive number of cents"
+
+
+@register
+class PaymentBeforeFacilityActivation(ValidationFailed):
+    code = "credit.payment_before_facility_activation"
+    title = "A payment cannot be effective before the facility's activation date"
+
+
+@register
+class PaymentEffectiveInFuture(ValidationFailed):
+    code = "credit.payment_effective_in_future"
+    title = "A payment cannot be effective after the current business date"
+
+
+@register
+class PaymentAmountGreaterThanOutstanding(ValidationFailed):
+    code = "credit.payment_amount_greater_than_outstanding_obligations"
+    title = "The payment exceeds what the facility has outstanding"
+
+
+@register
+class InsufficientDepositBalance(ValidationFailed):
+    code = "credit.insufficient_deposit_balance"
+    title = "The customer's deposit account does not hold the payment amount"
+
+
+@register
+class PaymentNotFound(NotFound):
+    code = "credit.payment_not_found"
+    title = "Payment not found"
+
+
+@register
+class FacilityHasOutstanding(Conflict):
+    code = "credit.outstanding_amount"
+    title = "The facility still has amounts outstanding"
+
+
+@register
+class CompletionNotAllowed(Conflict):
+    code = "credit.completion_not_allowed"
+    title = "Only an active or matured facility can be completed"

@@ -21,21 +21,27 @@ from typing import Any
 
 from domain.credit import cvl as cvlmod
 from domain.credit.accrual_cycle import AccrualCycle
+from domain.credit.balance import FacilityBalanceSummary
 from domain.credit.disbursal import Disbursal
 from domain.credit.errors import (
     BelowMarginLimit,
     CollateralUpdateNotAllowed,
+    CompletionNotAllowed,
     CustomerDecisionNotPending,
     DepositAccountNotActive,
     DisbursalAmountTooLarge,
     DisbursalOnInactiveFacility,
     DisbursalPastMaturityDate,
+    FacilityHasOutstanding,
     InvalidCollateralAmount,
     InvalidDisbursalAmount,
     OnlyOneDisbursalAllowed,
+    PaymentOnClosedFacility,
+    PaymentOnInactiveFacility,
 )
 from domain.credit.messages import FacilityState
-from domain.credit.obligation import DueDates, Obligation
+from domain.credit.obligation import Allocation, DueDates, Obligation
+from domain.credit.payment import check_payment_amount
 from domain.credit.status import DisbursalStatus, FacilityStatus, PendingStatus, ProposalStatus, Stage
 from domain.credit.terms import TermValues
 from domain.deposits.model import AccountStatus
@@ -68,6 +74,20 @@ def initial_disbursal_cents(terms: TermValues, amount_cents: int) -> int:
     if terms.is_single_disbursal:
         return amount_cents
     return terms.one_time_fee_cents(amount_cents)
+
+
+def outstanding_parts(b: FacilityBalanceSummary) -> dict[str, int]:
+    """§10: what stops a completion, by name (zero parts left out): every principal and interest
+    balance, defaulted included, and interest accrued in the current cycle but not yet posted."""
+    parts = {"not_yet_due_disbursed_outstanding": b.not_yet_due_disbursed_outstanding,
+             "due_disbursed_outstanding": b.due_disbursed_outstanding,
+             "overdue_disbursed_outstanding": b.overdue_disbursed_outstanding,
+             "disbursed_defaulted": b.disbursed_defaulted,
+             "not_yet_due_interest_outstanding": b.not_yet_due_interest_outstanding,
+             "due_interest_outstanding": b.due_interest_outstanding,
+             "overdue_interest_outstanding": b.overdue_interest_outstanding,
+             "interest_defaulted": b.interest_defaulted, "interest_accrued": b.interest_accrued}
+    return {k: v for k, v in parts.items() if v}
 
 
 @dataclass(frozen=True)
@@ -340,6 +360,63 @@ class CreditFacility(EventSourced):
                                          "business_date": str(business_date)})
         return True
 
+    # -- payments (§8) -------------------------------------------------------------------------
+    def check_payment(self, amount_cents: int) -> bool:
+        """§8.1: an active or matured facility takes a positive payment; a closed one refuses it."""
+        s = self.state
+        if s.status is FacilityStatus.CLOSED:
+            raise PaymentOnClosedFacility(f"{self._refusal_detail()} It takes no payments.")
+        if s.stage is not Stage.ACTIVE or s.status not in (FacilityStatus.ACTIVE, FacilityStatus.MATURED):
+            raise PaymentOnInactiveFacility(self._refusal_detail(), facility_status=s.status_label)
+        check_payment_amount(amount_cents)
+        return True
+
+    def payment_recorded(self, payment_id: str, amount_cents: int, effective: date,
+                         allocations: list[Allocation], actor: str) -> None:
+        """The payment in the facility's history (the allocations are on the obligations' streams)."""
+        self.record("payment_recorded", {
+            "payment_id": payment_id, "amount_cents": amount_cents, "effective": str(effective), "actor": actor,
+            "allocated_cents": sum(a.amount_cents for a in allocations),
+            "allocations": [{"obligation_id": a.obligation_id, "amount_cents": a.amount_cents} for a in allocations]})
+
+    # -- completion (§10) ----------------------------------------------------------------------
+    def check_complete(self, balance: FacilityBalanceSummary | None = None) -> bool:
+        """True for an active or matured facility with nothing outstanding (``balance``: the ledger's
+        figures; without them only the status is checked, as in a workflow validator); False once
+        closed (a replay); otherwise refused, naming what is outstanding."""
+        s = self.state
+        if s.status is FacilityStatus.CLOSED:
+            return False
+        if s.stage is not Stage.ACTIVE or s.status is None:
+            raise CompletionNotAllowed(self._refusal_detail(), facility_status=s.status_label)
+        outstanding = outstanding_parts(balance) if balance is not None else {}
+        if s.in_flight:
+            outstanding["disbursals_awaiting_approval"] = sum(s.in_flight.values())
+        if outstanding:
+            named = ", ".join(f"{k} {v} ¢" for k, v in outstanding.items())
+            raise FacilityHasOutstanding(f"{self._refusal_detail()} Outstanding: {named}.", outstanding=outstanding)
+        return True
+
+    def complete(self, balance: FacilityBalanceSummary, effective: date, now: datetime,
+                 actor: str) -> CollateralChange | None:
+        """Close the facility: the collateral is released (set to 0: the change to post, None when
+        there was none), collateralization ``NoCollateral``, status ``Closed``."""
+        if not self.check_complete(balance):
+            return None
+        s = self.state
+        change = None
+        if s.collateral_sats:
+            change = CollateralChange(s.collateral_seq + 1, s.collateral_sats, 0, effective)
+            self.record("collateral_updated", {
+                "previous_sats": change.previous_sats, "new_sats": 0, "direction": change.direction,
+                "effective": str(effective), "seq": change.seq, "actor": actor, "reason": "facility_completed"})
+        if s.collateralization is not cvlmod.CollateralizationState.NO_COLLATERAL:
+            self._collateralization_changed(cvlmod.CollateralizationState.NO_COLLATERAL.value,
+                                            cvlmod.cvl(0, 0, s.price_cents or 1), 0, s.price_cents or 0)
+        self.record("facility_completed", {"completed_at": now.isoformat(), "actor": actor,
+                                           "released_sats": change.amount if change else 0})
+        return change
+
     # -- events --------------------------------------------------------------------------------
     def apply(self, event_type: str, payload: dict[str, Any]) -> None:
         s = self.state
@@ -389,4 +466,7 @@ class CreditFacility(EventSourced):
                 s.last_disbursal_failure = f"{payload['disbursal_id']}: {payload['failure_code']}"
         elif event_type == "facility_matured":
             s.status = FacilityStatus.MATURED
-        # proposal_created (the state is built by propose) and structuring_fee_charged change no field
+        elif event_type == "facility_completed":
+            s.status = FacilityStatus.CLOSED
+        # proposal_created (the state is built by propose), structuring_fee_charged and
+        # payment_recorded change no field

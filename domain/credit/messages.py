@@ -99,6 +99,20 @@ class DisbursalCommand(BaseModel):
     actor: str
 
 
+class PaymentCommand(BaseModel):
+    """credit.md §8.1: ``payment_id`` is the client's idempotency identity (a replay finds it);
+    ``effective`` None = the current business date."""
+
+    payment_id: str
+    amount_cents: int
+    effective: date | None = None
+    actor: str
+
+
+class CompleteCommand(BaseModel):
+    actor: str
+
+
 # --- activity inputs -----------------------------------------------------------------------------
 class ConcludeProposal(BaseModel):
     facility_id: str
@@ -139,6 +153,45 @@ class ConcludeDisbursal(BaseModel):
     disbursal_id: str
     approved: bool
     now: datetime
+
+
+class PaymentInput(BaseModel):
+    facility_id: str
+    payment_id: str
+    amount_cents: int
+    effective: date | None = None
+    actor: str
+    now: datetime
+
+
+class CompleteInput(BaseModel):
+    facility_id: str
+    actor: str
+    now: datetime
+
+
+class AllocationInfo(BaseModel):
+    """One allocation of a payment (credit.md §8.2 step 4), in allocation order."""
+
+    id: str
+    obligation_id: str
+    obligation_type: str
+    obligation_status: str  # when allocated (the receivable credited)
+    amount_cents: int
+    idx: int  # the obligation's 1-based allocation count
+    ledger_tx_id: str | None = None
+
+
+class PaymentOutcome(BaseModel):
+    """The ``record_payment`` Update's answer: the payment with its allocations, and the facility."""
+
+    payment_id: str
+    facility_id: str
+    amount_cents: int
+    effective: date
+    allocations: list[AllocationInfo]
+    replayed: bool = False  # the payment already existed (a repeated request): nothing new posted
+    state: FacilityState
 
 
 class ReevaluateInput(BaseModel):

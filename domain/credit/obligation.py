@@ -9,16 +9,18 @@ default date); either may be absent.
 An event-sourced aggregate (stream ``credit_obligation``): ``created``, then ``due``, ``overdue``,
 ``defaulted`` as business dates pass. ``advance(D)`` catches up through every transition whose date
 is on or before D in one call, each on its own effective date (§7.2), and moves the current
-outstanding (no payments yet: the whole amount).
+outstanding. Payments (``allocate``, credit.md §8.2) append ``payment_allocated`` and, when
+nothing is left, ``completed`` (status ``Paid``: no further transition).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from domain.credit.allocation import Owed
 from domain.credit.status import ObligationStatus, ObligationType
 from domain.credit.terms import ObligationDuration, TermValues
 from domain.events import EventSourced
@@ -101,10 +103,13 @@ class Obligation(EventSourced):
     disbursal_id: str | None = None  # a principal obligation's disbursal
     cycle_id: str | None = None  # an interest obligation's accrual cycle
     is_initial: bool = False  # the disbursal made at activation (credit.md §5, §13 reference)
+    paid_cents: int = 0  # Σ allocations
+    allocation_count: int = 0  # allocations received (the next one's ``payment_allocation_idx`` is this + 1)
+    created_at: datetime | None = None  # the row's (allocation order's last tie-break), not an event field
 
     @property
     def outstanding_cents(self) -> int:
-        return self.amount_cents  # nothing is repaid yet (payments come with a later issue)
+        return self.amount_cents - self.paid_cents
 
     @property
     def next_transition_date(self) -> date | None:
@@ -155,8 +160,37 @@ class Obligation(EventSourced):
                                      "amount_cents": self.outstanding_cents, "business_date": str(business_date)})
         return done
 
+    # -- payments (§8.2) --------------------------------------------------------------------------
+    def owed(self) -> Owed:
+        return Owed(self.id, self.obligation_type, self.status, self.effective,
+                    self.created_at or datetime.min, self.outstanding_cents)
+
+    def allocate(self, payment_id: str, amount_cents: int, effective: date) -> Allocation:
+        """Apply ``amount_cents`` of a payment: the receivable of the current status is credited
+        (a defaulted obligation's defaulted account: spec rule §15 #8); paid off → ``Paid``."""
+        if not 0 < amount_cents <= self.outstanding_cents:
+            raise ValueError(f"cannot allocate {amount_cents} to obligation {self.id} "
+                             f"(outstanding {self.outstanding_cents})")
+        status, idx = self.status, self.allocation_count + 1
+        allocation = Allocation(id=str(uuid.uuid5(uuid.UUID(payment_id), f"allocation:{self.id}")),
+                                payment_id=payment_id, obligation_id=self.id, facility_id=self.facility_id,
+                                obligation_type=self.obligation_type, obligation_status=status,
+                                amount_cents=amount_cents, idx=idx, effective=effective,
+                                receivable_role=RECEIVABLE_ROLES[self.obligation_type][status])
+        self.record("payment_allocated", {"payment_id": payment_id, "allocation_id": allocation.id,
+                                          "amount_cents": amount_cents, "idx": idx, "effective": str(effective),
+                                          "status": status.value})
+        if self.outstanding_cents == 0:
+            self.record("completed", {"effective": str(effective), "payment_id": payment_id})
+        return allocation
+
     def apply(self, event_type: str, payload: dict[str, Any]) -> None:
-        if event_type == "created":
+        if event_type == "payment_allocated":
+            self.paid_cents += payload["amount_cents"]
+            self.allocation_count = payload["idx"]
+        elif event_type == "completed":
+            self.status = S.PAID
+        elif event_type == "created":
             self.facility_id = payload["facility_id"]
             self.obligation_type = ObligationType(payload["obligation_type"])
             self.amount_cents = payload["amount_cents"]
@@ -168,6 +202,27 @@ class Obligation(EventSourced):
                                     for k in ("due_date", "overdue_date", "liquidation_date")))  # type: ignore[arg-type]
         elif event_type in _STATUS:
             self.status = _STATUS[event_type]
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One payment's share of one obligation (credit.md §8.2 step 4): posted as
+    RECORD_PAYMENT_ALLOCATION under ``obligation-{obligation_id}-idx-{idx}``."""
+
+    id: str
+    payment_id: str
+    obligation_id: str
+    facility_id: str
+    obligation_type: ObligationType
+    obligation_status: ObligationStatus  # when allocated: which receivable was credited
+    amount_cents: int
+    idx: int  # 1-based count of the allocations this obligation has received
+    effective: date
+    receivable_role: str  # the facility account role credited
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"obligation-{self.obligation_id}-idx-{self.idx}"
 
 
 # ledger.md B3.4 / B5.6: the facility account that holds an obligation's balance in each status

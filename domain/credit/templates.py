@@ -149,7 +149,27 @@ def record_obligation_defaulted(p):
                  "RECORD_OBLIGATION_DEFAULTED_BALANCE")
 
 
+@template("RECORD_PAYMENT", {"payment_source_account_id": ID, "payment_holding_account_id": ID,
+                             "uncovered_outstanding_account_id": ID, "payments_made_omnibus_account_id": ID,
+                             "amount": AMOUNT}, description="Record a payment received")
+def record_payment(p):
+    """B5.7: the payment leaves the source (the customer's deposit account) into the facility's
+    payment holding; the uncovered outstanding goes down by as much (off-balance)."""
+    return (_move(p["payment_source_account_id"], p["payment_holding_account_id"], p["amount"], USD, SETTLED,
+                  "RECORD_PAYMENT")
+            + _move(p["uncovered_outstanding_account_id"], p["payments_made_omnibus_account_id"], p["amount"], USD,
+                    SETTLED, "RECORD_UNCOVERED_DRAWDOWN_FROM_PAYMENT"))
+
+
+@template("RECORD_PAYMENT_ALLOCATION", {"payment_holding_account_id": ID, "receivable_account_id": ID,
+                                        "amount": AMOUNT}, description="Record a payment allocation")
+def record_payment_allocation(p):
+    """B5.7: one allocation: payment holding → the obligation's receivable for its current status."""
+    return _move(p["payment_holding_account_id"], p["receivable_account_id"], p["amount"], USD, SETTLED,
+                 "RECORD_PAYMENT_ALLOCATION")
+
+
 TEMPLATES = [create_credit_facility_proposal, activate_credit_facility, add_collateral, remove_collateral,
              initial_disbursal, initiate_disbursal, confirm_disbursal, cancel_disbursal, add_structuring_fee,
              accrue_interest, post_accrued_interest, record_obligation_due, record_obligation_overdue,
-             record_obligation_defaulted]
+             record_obligation_defaulted, record_payment, record_payment_allocation]

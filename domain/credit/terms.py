@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from domain.credit.allocation import AllocationStrategy
 from domain.credit.money import cents_to_sats_round_up, percent_of_cents_round_up
 from domain.errors import ValidationFailed, register
 
@@ -88,6 +89,11 @@ class TermValues(BaseModel):
     # actual/365 fixed; any product may choose another convention.
     day_count_convention: DayCountConvention = Field(
         default=DayCountConvention.ACT_365_FIXED, description="Day count of the interest accrual (default Act/365F)")
+    # The order a payment pays obligations in (credit.md §8.2, issue 18): lana's interest-first by
+    # default (also for terms stored before the field existed), or the documented tiered variant.
+    payment_allocation_strategy: AllocationStrategy = Field(
+        default=AllocationStrategy.INTEREST_FIRST,
+        description="Payment allocation order: interest_first (lana) or tiered (defaulted, overdue, due, not yet due)")
 
     # -- derived values (§2.3) ------------------------------------------------------------------
     @property

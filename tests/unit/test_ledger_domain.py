@@ -61,7 +61,8 @@ def test_mirrored_entries_always_balance(legs):
 ENTRY_PREFIX = {"INITIAL_DISBURSAL": "SINGLE_DISBURSAL", "INITIATE_CREDIT_FACILITY_DISBURSAL": "INITIATE_DISBURSAL",
                 "CREDIT_FACILITY_ACCRUE_INTEREST": "ACCRUE_INTEREST",
                 "CREDIT_FACILITY_POST_ACCRUED_INTEREST": ("POST_ACCRUED_INTEREST",
-                                                          "RECORD_INTEREST_UNCOVERED_OBLIGATION")}
+                                                          "RECORD_INTEREST_UNCOVERED_OBLIGATION"),
+                "RECORD_PAYMENT": ("RECORD_PAYMENT", "RECORD_UNCOVERED_DRAWDOWN_FROM_PAYMENT")}
 
 
 def test_every_template_balances_and_binds_types():
