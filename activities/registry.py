@@ -74,4 +74,5 @@ def _credit_activities(deps: Deps) -> list[Callable[..., Any]]:
     credit = CreditFacilityActivities(deps.engine, deps.settings)
     reeval = CollateralizationActivities(deps.engine)
     return [credit.conclude_customer_approval, credit.conclude_proposal, credit.record_collateral, credit.activate, credit.initiate_disbursal,
-            credit.conclude_disbursal, reeval.facilities_crossing_thresholds, reeval.reevaluate_collateralization]
+            credit.conclude_disbursal, reeval.price_pass, reeval.facilities_crossing_thresholds,
+            reeval.reevaluate_collateralization]

@@ -39,8 +39,8 @@ DISBURSAL_ENTITY = Disbursal.entity_type
 _STATE_COLUMNS = ("stage", "proposal_status", "pending_status", "status", "pending_collateralization",
                   "collateralization", "collateral_sats", "collateral_seq", "cvl", "price_cents", "drawn_cents",
                   "disbursed_cents", "activated_at", "maturity_date", "failed_disbursals",
-                  "last_disbursal_failure")
-_HISTORY_COLUMNS = ("stage", "state", "cvl", "collateral_sats", "outstanding_cents", "price_cents")
+                  "last_disbursal_failure", "outstanding_cents")
+_HISTORY_COLUMNS = ("stage", "state", "cvl", "collateral_sats", "outstanding_cents", "price_cents", "reason")
 
 
 # --- facility ----------------------------------------------------------------------------------
@@ -96,7 +96,11 @@ def _cvl_sort(cvl: str | None) -> Decimal | None:
 
 
 def _state_values(f: CreditFacility) -> dict[str, Any]:
-    return {c: getattr(f.state, c) for c in _STATE_COLUMNS}
+    """The row's figures from the aggregate, with the trigger prices they give (so every writer of a
+    facility's state keeps the price pass's index right)."""
+    triggers = f.trigger_prices()
+    return {**{c: getattr(f.state, c) for c in _STATE_COLUMNS},
+            "trigger_price_down": triggers.down, "trigger_price_up": triggers.up}
 
 
 async def insert_proposal(conn: AsyncConnection, f: CreditFacility) -> None:
@@ -113,6 +117,22 @@ async def save_facility(conn: AsyncConnection, f: CreditFacility) -> None:
     """Append the new events, their history rows and the row; nothing when nothing was recorded."""
     if not f.pending:
         return
+    await _save_recorded(conn, f)
+
+
+async def save_collateralization(conn: AsyncConnection, f: CreditFacility) -> None:
+    """``save_facility``, and when nothing was recorded still the read-model figures that change
+    without an event (the total outstanding, the trigger prices it gives)."""
+    if f.pending:
+        await _save_recorded(conn, f)
+        return
+    triggers = f.trigger_prices()
+    await conn.execute(update(facilities).where(facilities.c.id == f.id).values(
+        outstanding_cents=f.state.outstanding_cents, trigger_price_down=triggers.down, trigger_price_up=triggers.up,
+        updated_at=func.now()))
+
+
+async def _save_recorded(conn: AsyncConnection, f: CreditFacility) -> None:
     changes = [p for t, p in f.pending if t == "collateralization_changed"]
     await event_store.save_entity(conn, f)
     f.state.version = f.version
@@ -145,7 +165,7 @@ async def save_facilities(conn: AsyncConnection, fs: list[CreditFacility]) -> No
 async def _history_row(conn: AsyncConnection, facility_id: str, payload: dict[str, Any]) -> None:
     """The next history row, numbered in the same statement (the facility's row lock orders them)."""
     h = collateralization_history
-    values = [literal(payload[c], h.c[c].type) for c in _HISTORY_COLUMNS]
+    values = [literal(payload.get(c), h.c[c].type) for c in _HISTORY_COLUMNS]
     next_seq = select(func.coalesce(func.max(h.c.seq), 0) + 1).where(h.c.facility_id == facility_id).scalar_subquery()
     await conn.execute(insert(h).from_select(
         ["facility_id", "seq", *_HISTORY_COLUMNS, "recorded_at"],
