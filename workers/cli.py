@@ -151,6 +151,17 @@ def bench_eod(n: int, page_size: int, month_end: bool) -> None:
     run_bench(n, page_size, month_end)
 
 
+@bench.command("price-shock")
+@click.option("--facilities", "n", type=int, default=100_000, show_default=True)
+@click.option("--drops", type=int, default=1, show_default=True,
+              help="Price drops of 20 %, each after a return to the start price")
+def bench_price_shock(n: int, drops: int) -> None:
+    """A 20 % BTC price drop over N active facilities: seconds to the last state change, changes, RSS."""
+    from workers.bench_price_shock import run_bench
+
+    run_bench(n, drops)
+
+
 @bench.command("audit")
 @click.option("--requests", "n", type=int, default=3000, help="Requests per run")
 @click.option("--concurrency", type=int, default=16)

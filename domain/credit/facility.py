@@ -284,8 +284,9 @@ class CreditFacility(EventSourced):
         # §4.4 step 4: the first collateralization of the facility, CVL against the facility amount
         self._collateralization_changed(cvlmod.state_for_cvl(value, s.terms).value, value, s.amount_cents, price_cents,
                                         reason="activation")
-        if initial is not None:  # §3.6: an obligation was created; from now on against the total outstanding
-            self.reevaluate(price_cents, reason="obligation")
+        # Against the total outstanding (the initial disbursal, at most the amount) the CVL is at least
+        # this one, so the state holds; with no initial disbursal nothing is exposed, and the stored
+        # trigger prices (``up = 0``) let the next price event record NoExposure.
         assert s.maturity_date is not None
         return Activation(value, initial, obligation, fee, AccrualCycle.first(s.id, now.date(), s.maturity_date, s.terms))
 
