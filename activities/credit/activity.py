@@ -76,8 +76,9 @@ class CreditFacilityActivities:
 
 
 class CollateralizationActivities:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings | None = None) -> None:
         self.engine = engine
+        self.settings = settings
 
     @lana_activity("credit.price_pass")
     async def price_pass(self, inp: PricePassInput) -> PricePassResult:
@@ -86,6 +87,9 @@ class CollateralizationActivities:
         what is still undelivered, then resumes at the cursor (pages are idempotent)."""
         details = activity.info().heartbeat_details if activity.in_activity() else None
         cursor = PricePassCursor.model_validate(details[0]) if details else PricePassCursor()
+        if inp.concurrency is None:  # read at each call (a bench changes it between events)
+            inp = inp.model_copy(update={"concurrency": self.settings.credit_price_pass_concurrency
+                                         if self.settings else 1})
 
         def beat(*_: object) -> None:
             if activity.in_activity():

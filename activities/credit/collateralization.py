@@ -18,8 +18,9 @@ them right (``store._state_values``, and the passes here), so:
   a crash between a commit and the signals loses none (the retried attempt sends what is
   undelivered). The new trigger prices of a changed row are never crossed at the price that
   changed it (property-tested), so a row is written once per event. Pages of concurrent passes are
-  serialised by an advisory lock, and a pass stops when a newer price has been recorded (that
-  price's own pass re-evaluates from the stored states).
+  serialised by a session advisory lock, and a pass stops when a newer price has been recorded
+  (that price's own pass re-evaluates from the stored states). Pages run ``concurrency`` at a time
+  (disjoint rows, a connection each), so PostgreSQL works on every core.
 - **The end of day** (``outstanding_moved``, called by the cycle-completion step for the interest
   it posted and by the obligation transitions for what defaulted) adds to each facility's stored
   total outstanding, re-evaluates at the latest price and writes the same way; a changed state is
@@ -33,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -207,60 +208,83 @@ async def _outbox(conn: AsyncConnection, rows: list[tuple[str, str, str, str]]) 
              "p": [r[3] for r in rows]})
 
 
-async def price_page(engine: AsyncEngine, inp: PricePassInput, cursor: PricePassCursor,
-                     terms: _Terms | None = None) -> None:
-    """One page of the pass (one transaction); moves ``cursor`` on (``phase == "done"`` at the end)."""
-    terms = terms if terms is not None else _Terms()
-    price, result = inp.usd_cents_per_btc, cursor.result
-    async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PASS_LOCK})
-        latest = await latest_price(conn)
-        if latest is not None and latest.changed_at > inp.observed_at:
-            result.superseded, cursor.phase = True, "done"
-            return
-        keys = (await conn.execute(text(_keys_query(cursor.phase, cursor)),
-                                   {"price": price, "t": cursor.trigger, "after": cursor.after,
-                                    "n": inp.page_size})).all()
-        if keys:
-            rows = await _locked_rows(conn, [str(k.id) for k in keys])
-            updates, signals = [], []
-            stamp = inp.observed_at.isoformat()
-            for r in rows:
-                if not cvlmod.TriggerPrices(r.trigger_price_down, r.trigger_price_up).crossed(price):
-                    continue  # moved since the keys were read (a facility step committed meanwhile)
-                result.selected += 1
-                if r.stage == Stage.PENDING.value:
-                    if r.pending_status == PendingStatus.PENDING_COLLATERALIZATION.value:
-                        result.activations += 1
-                        signals.append((f"price:{stamp}:{r.id}", str(r.id), "price_changed", PriceChanged(
-                            usd_cents_per_btc=price, observed_at=inp.observed_at).model_dump_json()))
-                    continue
-                if not _is_open_active(r):  # closed meanwhile: no trigger any more
-                    updates.append(RowUpdate(str(r.id), r.outstanding_cents, cvlmod.NO_TRIGGERS, r.collateral_sats))
-                    continue
-                updates.append(_decide(r, terms[r.terms_text], r.outstanding_cents, price))
-            changed = await write(conn, updates, reason="price", observed_at=inp.observed_at)
-            result.state_changes += len(changed)
-            result.triggers_fixed += len(updates) - len(changed)
-            signals += [(f"price:{stamp}:{u.id}", u.id, COLLATERALIZATION_SIGNAL,
-                         signal_of(u, "price").model_dump_json()) for u in changed]
-            await _outbox(conn, signals)
-        result.pages += 1
+async def _page_keys(conn: AsyncConnection, inp: PricePassInput, cursor: PricePassCursor) -> list:
+    """The next page's keys from the trigger index (no lock); moves ``cursor`` past them."""
+    keys = (await conn.execute(text(_keys_query(cursor.phase, cursor)), {
+        "price": inp.usd_cents_per_btc, "t": cursor.trigger, "after": cursor.after, "n": inp.page_size})).all()
     if len(keys) < inp.page_size:
         cursor.phase, cursor.trigger, cursor.after = ("up" if cursor.phase == "down" else "done"), None, None
     else:
         cursor.trigger, cursor.after = keys[-1].trig, str(keys[-1].id)
+    return keys
+
+
+async def price_page(engine: AsyncEngine, inp: PricePassInput, keys: list[str], terms: _Terms) -> PricePassResult:
+    """One page of the pass, in one transaction: lock the rows (id order), re-check each trigger on
+    the locked row, decide, write set-based, store the signals; the page's counts."""
+    price, result = inp.usd_cents_per_btc, PricePassResult(pages=1)
+    async with engine.begin() as conn:
+        rows = await _locked_rows(conn, keys)
+        updates, signals = [], []
+        stamp = inp.observed_at.isoformat()
+        for r in rows:
+            if not cvlmod.TriggerPrices(r.trigger_price_down, r.trigger_price_up).crossed(price):
+                continue  # moved since the keys were read (a facility step, or this page run before)
+            result.selected += 1
+            if r.stage == Stage.PENDING.value:
+                if r.pending_status == PendingStatus.PENDING_COLLATERALIZATION.value:
+                    result.activations += 1
+                    signals.append((f"price:{stamp}:{r.id}", str(r.id), "price_changed", PriceChanged(
+                        usd_cents_per_btc=price, observed_at=inp.observed_at).model_dump_json()))
+                continue
+            if not _is_open_active(r):  # closed meanwhile: no trigger any more
+                updates.append(RowUpdate(str(r.id), r.outstanding_cents, cvlmod.NO_TRIGGERS, r.collateral_sats))
+                continue
+            updates.append(_decide(r, terms[r.terms_text], r.outstanding_cents, price))
+        changed = await write(conn, updates, reason="price", observed_at=inp.observed_at)
+        result.state_changes += len(changed)
+        result.triggers_fixed += len(updates) - len(changed)
+        signals += [(f"price:{stamp}:{u.id}", u.id, COLLATERALIZATION_SIGNAL,
+                     signal_of(u, "price").model_dump_json()) for u in changed]
+        await _outbox(conn, signals)
+    return result
+
+
+def _add(total: PricePassResult, page: PricePassResult) -> None:
+    for name in ("pages", "selected", "state_changes", "activations", "triggers_fixed"):
+        setattr(total, name, getattr(total, name) + getattr(page, name))
 
 
 async def run_price_pass(engine: AsyncEngine, inp: PricePassInput, cursor: PricePassCursor | None = None,
                          on_page=None) -> PricePassResult:
-    """Every page (``on_page(cursor)`` after each: the activity heartbeats it); no signals."""
+    """Every page, ``inp.concurrency`` at a time (disjoint rows, one connection each; the database
+    uses every core), round after round; ``on_page(cursor)`` after each round (the activity
+    heartbeats it: every page before the cursor has committed). One pass at a time: a session
+    advisory lock, held for the whole pass; before each round the pass stops if a newer price was
+    recorded meanwhile (its own pass, waiting on the lock, goes on from the stored states)."""
     cursor = cursor or PricePassCursor()
     terms = _Terms()
-    while cursor.phase != "done":
-        await price_page(engine, inp, cursor, terms)
-        if on_page is not None:
-            on_page(cursor)
+    async with engine.connect() as lock_conn:
+        lock_conn = await lock_conn.execution_options(isolation_level="AUTOCOMMIT")
+        await lock_conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PASS_LOCK})
+        try:
+            while cursor.phase != "done":
+                latest = await latest_price(lock_conn)
+                if latest is not None and latest.changed_at > inp.observed_at:
+                    cursor.result.superseded, cursor.phase = True, "done"
+                    break
+                scan, pages = cursor.model_copy(deep=True), []
+                while len(pages) < (inp.concurrency or 1) and scan.phase != "done":
+                    if keys := await _page_keys(lock_conn, inp, scan):
+                        pages.append([str(k.id) for k in keys])
+                for page in await asyncio.gather(*(price_page(engine, inp, keys, terms) for keys in pages)):
+                    _add(scan.result, page)
+                cursor.phase, cursor.trigger, cursor.after, cursor.result = (scan.phase, scan.trigger, scan.after,
+                                                                             scan.result)
+                if on_page is not None:
+                    on_page(cursor)
+        finally:
+            await lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PASS_LOCK})
     return cursor.result
 
 
@@ -311,15 +335,14 @@ async def crossing_ids(conn: AsyncConnection, price_cents: int, *, page_size: in
     """A dry run of the pass: the facilities a price event at ``price_cents`` would select (from the
     trigger indexes; pending ones only when awaiting collateral), sorted by id."""
     ids: set[str] = set()
+    inp = PricePassInput(usd_cents_per_btc=price_cents, observed_at=datetime.now(UTC), page_size=page_size)
     for phase in ("down", "up"):
         cursor = PricePassCursor(phase=phase)
         while True:
-            keys = (await conn.execute(text(_keys_query(phase, cursor)), {
-                "price": price_cents, "t": cursor.trigger, "after": cursor.after, "n": page_size})).all()
+            keys = await _page_keys(conn, inp, cursor)
             ids.update(str(k.id) for k in keys)
-            if len(keys) < page_size:
+            if cursor.phase != phase:
                 break
-            cursor.trigger, cursor.after = keys[-1].trig, str(keys[-1].id)
     return sorted(ids)
 
 

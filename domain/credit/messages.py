@@ -204,6 +204,7 @@ class PricePassInput(BaseModel):
     usd_cents_per_btc: int = Field(gt=0)
     observed_at: datetime
     page_size: int = Field(default=1000, gt=0)
+    concurrency: int | None = Field(default=None, gt=0, le=16)  # pages in flight; None: the worker's setting
     deliver: bool = True  # signal the workflows after the pages (the bench seeds facilities without any)
 
 

@@ -110,52 +110,55 @@ async def test_posted_interest_counts_in_the_cvl(db_url, engine, ts_env):
     worker, simulated clock advanced through the API), takes the total outstanding above $1,008
     and the facility into margin call, recorded with the interest as its reason. Accrued-unposted
     interest does not count before that."""
-    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False, clock_mode="simulated") as stack:
-        http = stack.http
-        await set_price(engine, PRICE)
-        fid, collateral_id, _ = await active_facility(stack, 100_000, disbursal_policy="SingleDisbursal",
-                                                      one_time_fee_rate="0")
-        await _reduce_collateral(stack, collateral_id, 2_100_000)  # 0.021 BTC = $1,260: CVL 126
-        assert (await _facility(stack, fid))["current_cvl"] == {"value": "126"}
+    # no time skipping: the test server would otherwise jump to the facility workflow's run timeout
+    # while a test awaits an end-of-day run, and the end of day's signal would find no workflow
+    with ts_env.auto_time_skipping_disabled():
+        async with Stack.start(db_url, engine, ts_env.client, kyc_required=False, clock_mode="simulated") as stack:
+            http = stack.http
+            await set_price(engine, PRICE)
+            fid, collateral_id, _ = await active_facility(stack, 100_000, disbursal_policy="SingleDisbursal",
+                                                          one_time_fee_rate="0")
+            await _reduce_collateral(stack, collateral_id, 2_100_000)  # 0.021 BTC = $1,260: CVL 126
+            assert (await _facility(stack, fid))["current_cvl"] == {"value": "126"}
 
-        r = await http.post(f"{API}/time/advance-to-next-end-of-day")  # one day: accrued, not posted
-        assert r.status_code == 200, r.text
-        balance = (await http.get(f"{API}/credit-facilities/{fid}/balance")).json()
-        assert balance["interest_accrued"] > 0 and balance["interest_posted"] == 0
-        body = await _facility(stack, fid)
-        assert (body["outstanding"], body["collateralization_state"]) == (100_000, "FULLY_COLLATERALIZED")
-
-        for _ in range(40):  # through the end of the month: the cycle posts its interest
-            r = await http.post(f"{API}/time/advance-to-next-end-of-day", json={"days": 5})
+            r = await http.post(f"{API}/time/advance-to-next-end-of-day")  # one day: accrued, not posted
             assert r.status_code == 200, r.text
             balance = (await http.get(f"{API}/credit-facilities/{fid}/balance")).json()
-            if balance["interest_posted"]:
-                break
-        posted = balance["interest_posted"]
-        assert posted > 800, balance  # ~ a month at 12 % on $1,000
-        body = await _facility(stack, fid)
-        assert body["outstanding"] == balance["total_outstanding"] == 100_000 + posted
-        expected_cvl = 126_000 * 100 // (100_000 + posted)
-        assert expected_cvl < 125
-        assert (body["collateralization_state"], body["cvl"]) == (
-            "UNDER_MARGIN_CALL_THRESHOLD", {"value": str(expected_cvl)})
-        last = (await _history(stack, fid))[-1]
-        assert (last["state"], last["outstanding"], last["reason"]) == (
-            "UNDER_MARGIN_CALL_THRESHOLD", 100_000 + posted, "interest")
-        await _workflow_sees(stack, fid, "UnderMarginCallThreshold")
+            assert balance["interest_accrued"] > 0 and balance["interest_posted"] == 0
+            body = await _facility(stack, fid)
+            assert (body["outstanding"], body["collateralization_state"]) == (100_000, "FULLY_COLLATERALIZED")
 
-        # the entry point for payments: recomputing from the ledger finds the stored figures right
-        async with engine.connect() as conn:
-            count = (await conn.execute(select(func.count()).select_from(collateralization_history)
-                                        .where(collateralization_history.c.facility_id == fid))).scalar_one()
-        async with engine.begin() as conn:
-            from datetime import UTC, datetime
+            for _ in range(40):  # through the end of the month: the cycle posts its interest
+                r = await http.post(f"{API}/time/advance-to-next-end-of-day", json={"days": 5})
+                assert r.status_code == 200, r.text
+                balance = (await http.get(f"{API}/credit-facilities/{fid}/balance")).json()
+                if balance["interest_posted"]:
+                    break
+            posted = balance["interest_posted"]
+            assert posted > 800, balance  # ~ a month at 12 % on $1,000
+            body = await _facility(stack, fid)
+            assert body["outstanding"] == balance["total_outstanding"] == 100_000 + posted
+            expected_cvl = 126_000 * 100 // (100_000 + posted)
+            assert expected_cvl < 125
+            assert (body["collateralization_state"], body["cvl"]) == (
+                "UNDER_MARGIN_CALL_THRESHOLD", {"value": str(expected_cvl)})
+            last = (await _history(stack, fid))[-1]
+            assert (last["state"], last["outstanding"], last["reason"]) == (
+                "UNDER_MARGIN_CALL_THRESHOLD", 100_000 + posted, "interest")
+            await _workflow_sees(stack, fid, "UnderMarginCallThreshold")
 
-            state = await operations.recompute_collateralization(conn, fid, datetime.now(UTC))
-        assert (state.outstanding_cents, state.collateralization.value) == (100_000 + posted,
-                                                                            "UnderMarginCallThreshold")
-        async with engine.connect() as conn:
-            assert (await conn.execute(select(func.count()).select_from(collateralization_history)
-                                       .where(collateralization_history.c.facility_id == fid))).scalar_one() == count
-        await wait_for(lambda: http.get(f"{API}/credit-facilities/{fid}"),
-                       lambda b: b["collateralization_state"] == "UNDER_MARGIN_CALL_THRESHOLD")
+            # the entry point for payments: recomputing from the ledger finds the stored figures right
+            async with engine.connect() as conn:
+                count = (await conn.execute(select(func.count()).select_from(collateralization_history)
+                                            .where(collateralization_history.c.facility_id == fid))).scalar_one()
+            async with engine.begin() as conn:
+                from datetime import UTC, datetime
+
+                state = await operations.recompute_collateralization(conn, fid, datetime.now(UTC))
+            assert (state.outstanding_cents, state.collateralization.value) == (100_000 + posted,
+                                                                                "UnderMarginCallThreshold")
+            async with engine.connect() as conn:
+                assert (await conn.execute(select(func.count()).select_from(collateralization_history)
+                                           .where(collateralization_history.c.facility_id == fid))).scalar_one() == count
+            await wait_for(lambda: http.get(f"{API}/credit-facilities/{fid}"),
+                           lambda b: b["collateralization_state"] == "UNDER_MARGIN_CALL_THRESHOLD")
