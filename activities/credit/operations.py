@@ -146,7 +146,9 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
     f.reevaluate(price, reason="activation")  # the pending state at this price (a price change may be why we are here)
     activation = f.activate(inp.now, collateral, price)
     if activation is None:
-        await store.save_facility(conn, f)  # a changed pending state only (nothing when none)
+        # a changed pending state, and the trigger prices either way (a stale one, e.g. from before
+        # migration 0052, would otherwise have every price event signal this facility again)
+        await store.save_collateralization(conn, f)
         return f.state
     s, today = f.state, inp.now.date()
     f.attach_accounts(await fa.create_active_accounts(conn, s.id, s.customer_type, s.terms))

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from activities.credit import operations
 from activities.credit.tables import collateralization_history, facilities
 from activities.event_store import events
+from domain.credit.messages import CollateralizationSignal
 from tests.harness import Stack
 from tests.integration.credit.facility_helpers import PRICE, active_facility, set_price, wait_for
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id
@@ -103,6 +104,15 @@ async def test_price_drop_into_margin_call_and_back_out_through_the_hysteresis_b
             await _put_price(stack, 4_100_000)  # $41,000: CVL 102 < 105, straight down two states
             assert (await _facility(stack, fid))["collateralization_state"] == "UNDER_LIQUIDATION_THRESHOLD"
             await _workflow_sees(stack, fid, "UnderLiquidationThreshold")
+
+            # signals come at least once and in any order: an older one changes nothing
+            handle = stack.client.get_workflow_handle(facility_workflow_id(fid))
+            current = await handle.query(CreditFacilityWorkflow.current)
+            await handle.signal(CreditFacilityWorkflow.collateralization_changed, CollateralizationSignal(
+                facility_id=fid, state="FullyCollateralized", cvl="131", price_cents=5_240_000,
+                outstanding_cents=100_000, collateral_sats=2_500_000, version=current.version - 1, reason="price"))
+            after = await handle.query(CreditFacilityWorkflow.current)
+            assert (after.collateralization.value, after.version) == ("UnderLiquidationThreshold", current.version)
 
 
 async def test_posted_interest_counts_in_the_cvl(db_url, engine, ts_env):
