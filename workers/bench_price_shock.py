@@ -63,12 +63,12 @@ async def _seed(engine, n: int) -> None:
             "INSERT INTO credit_facilities (id, customer_id, customer_type, amount_cents, terms, custodian_id,"
             " collateral_id, deposit_account_id, stage, proposal_status, pending_status, status,"
             " pending_collateralization, collateralization, collateral_sats, collateral_seq, cvl, cvl_sort,"
-            " price_cents, drawn_cents, disbursed_cents, outstanding_cents, trigger_price_down, trigger_price_up,"
+            " price_cents, drawn_cents, disbursed_cents, outstanding_cents,"
             " accounts, activated_at, maturity_date, failed_disbursals, version, created_by, created_at, updated_at)"
             " SELECT c.id, t.customer_id, t.customer_type, t.amount_cents, t.terms, t.custodian_id,"
             " CAST(md5(c.id::text || 'collateral') AS uuid), t.deposit_account_id, t.stage, t.proposal_status,"
             " t.pending_status, t.status, t.pending_collateralization, c.state, c.sats, t.collateral_seq, c.cvl,"
-            " CAST(c.cvl AS numeric), :price, t.drawn_cents, t.disbursed_cents, :outstanding, c.down, c.up,"
+            " CAST(c.cvl AS numeric), :price, t.drawn_cents, t.disbursed_cents, :outstanding,"
             " t.accounts, t.activated_at, t.maturity_date, t.failed_disbursals, t.version, t.created_by,"
             " t.created_at, t.updated_at"
             " FROM unnest(CAST(:id AS uuid[]), CAST(:sats AS bigint[]), CAST(:state AS text[]), CAST(:cvl AS text[]),"
@@ -76,6 +76,10 @@ async def _seed(engine, n: int) -> None:
             " credit_facilities t WHERE t.id = CAST(:template AS uuid)"),
             {"id": ids, "sats": sats, "state": states, "cvl": cvls, "down": downs, "up": ups, "price": START_PRICE,
              "outstanding": OUTSTANDING, "template": template})
+        await conn.execute(text(
+            "INSERT INTO credit_collateralization_triggers (facility_id, trigger_price_down, trigger_price_up)"
+            " SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:down AS bigint[]), CAST(:up AS bigint[]))"),
+            {"id": ids, "down": downs, "up": ups})
         await conn.execute(text(
             "UPDATE credit_facilities SET outstanding_cents = :o WHERE id = CAST(:t AS uuid)"),
             {"o": OUTSTANDING, "t": template})

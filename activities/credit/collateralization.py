@@ -1,17 +1,18 @@
 """Collateralization at scale (credit.md §3.4–§3.6; issue 18 items 2 and 6): the set-based price
 pass and the end of day's outstanding updates.
 
-Every facility row stores the prices at which its state would change (``trigger_price_down``: at
-any price ``<=``; ``trigger_price_up``: at any price ``>=``; ``domain.credit.cvl.trigger_prices``
-from its state, collateral, total outstanding and terms, hysteresis included). Every writer keeps
-them right (``store._state_values``, and the passes here), so:
+Every facility stores the prices at which its state would change (``credit_collateralization_triggers``:
+``trigger_price_down``: at any price ``<=``; ``trigger_price_up``: at any price ``>=``;
+``domain.credit.cvl.trigger_prices`` from its state, collateral, total outstanding and terms,
+hysteresis included). Every writer keeps them right under the facility's row lock
+(``store.save_triggers``, and the passes here), so:
 
 - **A price event** (``price_pass``) reads only the facilities whose trigger the new price crossed,
   from the two indexes ``(trigger_price_down, id)`` / ``(trigger_price_up, id)``, in keyset pages
-  (one transaction per page, rows locked in id order). For each active one the domain re-evaluates
-  (``cvl.reevaluate``); a changed state is written set-based for the whole page: the row (state,
-  CVL, price, version, new trigger prices), the ``collateralization_changed`` event, the history
-  row, and the signal in the outbox ``credit_collateralization_signals`` (key
+  (one transaction per page, facility rows locked in id order). For each active one the domain
+  re-evaluates (``cvl.reevaluate``); a changed state is written set-based for the whole page: the
+  row (state, CVL, price, version: no indexed column, so a HOT update), the new trigger prices, the
+  ``collateralization_changed`` event, the history row, and the signal in the outbox ``credit_collateralization_signals`` (key
   ``price:{observed_at}:{facility}``, so a page run twice adds nothing). A pending facility whose
   activation price was reached gets a ``price_changed`` signal: its workflow activates it (the
   postings belong to its own step). After the pages, the outbox is signalled and marked delivered:
@@ -66,9 +67,11 @@ SIGNAL_ATTEMPTS = 5
 _TRANSIENT = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED,
               RPCStatusCode.CANCELLED)
 _OPEN = (FacilityStatus.ACTIVE.value, FacilityStatus.MATURED.value)
-_ROW = ("SELECT id, stage, status, pending_status, collateralization, collateral_sats, outstanding_cents, "
-        "amount_cents, version, trigger_price_down, trigger_price_up, CAST(terms AS text) AS terms_text "
-        "FROM credit_facilities WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE")
+_ROW = ("SELECT f.id, f.stage, f.status, f.pending_status, f.collateralization, f.collateral_sats,"
+        " f.outstanding_cents, f.amount_cents, f.version, t.trigger_price_down, t.trigger_price_up,"
+        " CAST(f.terms AS text) AS terms_text FROM credit_facilities f"
+        " LEFT JOIN credit_collateralization_triggers t ON t.facility_id = f.id"
+        " WHERE f.id = ANY(CAST(:ids AS uuid[])) ORDER BY f.id FOR UPDATE OF f")
 
 
 @dataclass
@@ -129,22 +132,27 @@ async def write(conn: AsyncConnection, updates: list[RowUpdate], *, reason: str,
     if not updates:
         return []
     changed = [u for u in updates if u.state is not None]
-    await conn.execute(text(
-        "UPDATE credit_facilities AS f SET outstanding_cents = u.outstanding, trigger_price_down = u.down,"
-        " trigger_price_up = u.up, collateralization = COALESCE(u.state, f.collateralization),"
+    await conn.execute(text(  # no indexed column: a HOT update where the page has room (fillfactor 70)
+        "UPDATE credit_facilities AS f SET outstanding_cents = u.outstanding,"
+        " collateralization = COALESCE(u.state, f.collateralization),"
         " cvl = COALESCE(u.cvl, f.cvl), cvl_sort = COALESCE(u.cvl_sort, f.cvl_sort),"
         " price_cents = COALESCE(u.price, f.price_cents), version = COALESCE(u.version, f.version),"
         " updated_at = now()"
-        " FROM unnest(CAST(:id AS uuid[]), CAST(:outstanding AS bigint[]), CAST(:down AS bigint[]),"
-        " CAST(:up AS bigint[]), CAST(:state AS text[]), CAST(:cvl AS text[]), CAST(:cvl_sort AS numeric[]),"
-        " CAST(:price AS bigint[]), CAST(:version AS bigint[]))"
-        " AS u(id, outstanding, down, up, state, cvl, cvl_sort, price, version) WHERE f.id = u.id"),
+        " FROM unnest(CAST(:id AS uuid[]), CAST(:outstanding AS bigint[]), CAST(:state AS text[]),"
+        " CAST(:cvl AS text[]), CAST(:cvl_sort AS numeric[]), CAST(:price AS bigint[]), CAST(:version AS bigint[]))"
+        " AS u(id, outstanding, state, cvl, cvl_sort, price, version) WHERE f.id = u.id"),
         {"id": [u.id for u in updates], "outstanding": [u.outstanding for u in updates],
-         "down": [u.triggers.down for u in updates], "up": [u.triggers.up for u in updates],
          "state": [u.state.value if u.state else None for u in updates],
          "cvl": [None if u.value is None else str(u.value) for u in updates],
          "cvl_sort": [_cvl_sort(u.value) for u in updates], "price": [u.price for u in updates],
          "version": [u.version for u in updates]})
+    await conn.execute(text(
+        "INSERT INTO credit_collateralization_triggers AS t (facility_id, trigger_price_down, trigger_price_up)"
+        " SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:down AS bigint[]), CAST(:up AS bigint[]))"
+        " ON CONFLICT (facility_id) DO UPDATE SET trigger_price_down = EXCLUDED.trigger_price_down,"
+        " trigger_price_up = EXCLUDED.trigger_price_up"),
+        {"id": [u.id for u in updates], "down": [u.triggers.down for u in updates],
+         "up": [u.triggers.up for u in updates]})
     if not changed:
         return []
     payloads = [json.dumps(collateralization_payload(Stage.ACTIVE.value, u.state.value, u.value, u.collateral_sats,
@@ -184,14 +192,14 @@ def signal_of(u: RowUpdate, reason: str) -> CollateralizationSignal:
 # --- the price pass ---------------------------------------------------------------------------------
 def _keys_query(phase: str, cursor: PricePassCursor) -> str:
     if phase == "down":
-        where, order = "trigger_price_down >= :price", "trigger_price_down DESC, id DESC"
-        after = " AND (trigger_price_down, id) < (:t, CAST(:after AS uuid))"
+        where, order = "trigger_price_down >= :price", "trigger_price_down DESC, facility_id DESC"
+        after = " AND (trigger_price_down, facility_id) < (:t, CAST(:after AS uuid))"
         column = "trigger_price_down"
     else:
-        where, order = "trigger_price_up <= :price", "trigger_price_up, id"
-        after = " AND (trigger_price_up, id) > (:t, CAST(:after AS uuid))"
+        where, order = "trigger_price_up <= :price", "trigger_price_up, facility_id"
+        after = " AND (trigger_price_up, facility_id) > (:t, CAST(:after AS uuid))"
         column = "trigger_price_up"
-    q = f"SELECT id, {column} AS trig FROM credit_facilities WHERE {where}"
+    q = f"SELECT facility_id AS id, {column} AS trig FROM credit_collateralization_triggers WHERE {where}"
     if cursor.after is not None:
         q += after
     return q + f" ORDER BY {order} LIMIT :n"

@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store, ledger
@@ -96,11 +96,27 @@ def _cvl_sort(cvl: str | None) -> Decimal | None:
 
 
 def _state_values(f: CreditFacility) -> dict[str, Any]:
-    """The row's figures from the aggregate, with the trigger prices they give (so every writer of a
-    facility's state keeps the price pass's index right)."""
-    triggers = f.trigger_prices()
-    return {**{c: getattr(f.state, c) for c in _STATE_COLUMNS},
-            "trigger_price_down": triggers.down, "trigger_price_up": triggers.up}
+    return {c: getattr(f.state, c) for c in _STATE_COLUMNS}
+
+
+_SAVE_TRIGGERS = text(
+    "INSERT INTO credit_collateralization_triggers AS t (facility_id, trigger_price_down, trigger_price_up)"
+    " SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:down AS bigint[]), CAST(:up AS bigint[]))"
+    " ON CONFLICT (facility_id) DO UPDATE SET trigger_price_down = EXCLUDED.trigger_price_down,"
+    " trigger_price_up = EXCLUDED.trigger_price_up"
+    " WHERE (t.trigger_price_down, t.trigger_price_up)"
+    " IS DISTINCT FROM (EXCLUDED.trigger_price_down, EXCLUDED.trigger_price_up)")
+
+
+async def save_triggers(conn: AsyncConnection, fs: list[CreditFacility]) -> None:
+    """The trigger prices the facilities' stored figures give (the price pass's index), written by
+    every save of a facility's state under its row lock, so the index is never stale; a row whose
+    prices did not move is not rewritten."""
+    if not fs:
+        return
+    triggers = [f.trigger_prices() for f in fs]
+    await conn.execute(_SAVE_TRIGGERS, {"id": [f.id for f in fs], "down": [t.down for t in triggers],
+                                        "up": [t.up for t in triggers]})
 
 
 async def insert_proposal(conn: AsyncConnection, f: CreditFacility) -> None:
@@ -126,10 +142,9 @@ async def save_collateralization(conn: AsyncConnection, f: CreditFacility) -> No
     if f.pending:
         await _save_recorded(conn, f)
         return
-    triggers = f.trigger_prices()
     await conn.execute(update(facilities).where(facilities.c.id == f.id).values(
-        outstanding_cents=f.state.outstanding_cents, trigger_price_down=triggers.down, trigger_price_up=triggers.up,
-        updated_at=func.now()))
+        outstanding_cents=f.state.outstanding_cents, updated_at=func.now()))
+    await save_triggers(conn, [f])
 
 
 async def _save_recorded(conn: AsyncConnection, f: CreditFacility) -> None:
@@ -141,6 +156,7 @@ async def _save_recorded(conn: AsyncConnection, f: CreditFacility) -> None:
     await conn.execute(update(facilities).where(facilities.c.id == f.id).values(
         version=f.version, updated_at=func.now(), cvl_sort=_cvl_sort(f.state.cvl), accounts=f.accounts,
         **_state_values(f)))
+    await save_triggers(conn, [f])
 
 
 _SAVE_FACILITY = (update(facilities).where(facilities.c.id == bindparam("_id"),
@@ -160,6 +176,7 @@ async def save_facilities(conn: AsyncConnection, fs: list[CreditFacility]) -> No
     await event_store.save_entities(conn, changed)
     for f in changed:
         f.state.version = f.version
+    await save_triggers(conn, changed)
 
 
 async def _history_row(conn: AsyncConnection, facility_id: str, payload: dict[str, Any]) -> None:

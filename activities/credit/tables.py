@@ -40,8 +40,6 @@ facilities = Table(
     Column("failed_disbursals", BigInteger, nullable=False),  # migration 0031_credit_disbursal_failed
     Column("last_disbursal_failure", String),
     Column("outstanding_cents", BigInteger, nullable=False),  # migration 0052_credit_collateralization
-    Column("trigger_price_down", BigInteger),  # the state changes at a price <= down
-    Column("trigger_price_up", BigInteger),  # ... or >= up (domain.credit.cvl.trigger_prices)
     Column("version", BigInteger, nullable=False),
     Column("created_by", String(128), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -74,6 +72,15 @@ collateralization_history = Table(
     Column("price_cents", BigInteger, nullable=False),
     Column("recorded_at", DateTime(timezone=True)),
     Column("reason", String(32)),  # migration 0052: price, collateral, obligation, payment, activation...
+)
+
+# migration 0052: where each facility's state changes (at a price <= down, or >= up;
+# domain.credit.cvl.trigger_prices), a narrow table so the facility row's own update stays HOT
+collateralization_triggers = Table(
+    "credit_collateralization_triggers", metadata,
+    Column("facility_id", _ID, primary_key=True),
+    Column("trigger_price_down", BigInteger),
+    Column("trigger_price_up", BigInteger),
 )
 
 # migration 0052: the price pass's outbox (signalled after the page commits, then marked delivered)

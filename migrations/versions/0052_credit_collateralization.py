@@ -7,9 +7,11 @@ Revision ID: 0052_credit_collateralization
   facility's CVL is measured against. Kept by the facility's steps (disbursal settlement), the
   end-of-day steps (interest posted, obligations defaulted) and ``recompute_collateralization``
   (from the ledger: payments).
-- ``trigger_price_down`` / ``trigger_price_up``: the facility's state changes at a price ``<= down``
-  or ``>= up`` (``domain.credit.cvl.trigger_prices``; hysteresis included). Indexed with the id,
-  so a price event reads only the facilities it moves, in keyset pages.
+- ``credit_collateralization_triggers``: per facility, ``trigger_price_down`` / ``trigger_price_up``:
+  its state changes at a price ``<= down`` or ``>= up`` (``domain.credit.cvl.trigger_prices``;
+  hysteresis included). Indexed with the id, so a price event reads only the facilities it moves,
+  in keyset pages. A narrow table of its own, so the price pass's update of the facility row
+  changes no indexed column and, with ``credit_facilities`` at fillfactor 70, is a HOT update.
 - ``credit_collateralization_history.reason``: what recomputed it (price, collateral, obligation,
   payment, activation…).
 - ``credit_collateralization_signals``: the price pass's outbox (written with the page, signalled
@@ -35,22 +37,28 @@ def upgrade() -> None:
     run_script(
         """
         ALTER TABLE credit_facilities
-            ADD COLUMN outstanding_cents  BIGINT NOT NULL DEFAULT 0 CHECK (outstanding_cents >= 0),
-            ADD COLUMN trigger_price_down BIGINT,
-            ADD COLUMN trigger_price_up   BIGINT;
+            ADD COLUMN outstanding_cents BIGINT NOT NULL DEFAULT 0 CHECK (outstanding_cents >= 0);
+        ALTER TABLE credit_facilities SET (fillfactor = 70);
+
+        CREATE TABLE credit_collateralization_triggers (
+            facility_id        UUID   PRIMARY KEY REFERENCES credit_facilities (id),
+            trigger_price_down BIGINT,
+            trigger_price_up   BIGINT
+        );
 
         UPDATE credit_facilities f SET outstanding_cents = o.total
           FROM (SELECT facility_id, sum(outstanding_cents) AS total FROM credit_obligations
                  WHERE status IN ('NotYetDue', 'Due', 'Overdue') GROUP BY facility_id) o
          WHERE o.facility_id = f.id;
-        UPDATE credit_facilities SET trigger_price_up = 0
+        INSERT INTO credit_collateralization_triggers (facility_id, trigger_price_up)
+        SELECT id, 0 FROM credit_facilities
          WHERE (stage = 'active' AND status IN ('Active', 'Matured'))
             OR (stage = 'pending' AND pending_status = 'PendingCollateralization' AND collateral_sats > 0);
 
-        CREATE INDEX ix_credit_facilities_trigger_down ON credit_facilities (trigger_price_down, id)
-            WHERE trigger_price_down IS NOT NULL;
-        CREATE INDEX ix_credit_facilities_trigger_up ON credit_facilities (trigger_price_up, id)
-            WHERE trigger_price_up IS NOT NULL;
+        CREATE INDEX ix_credit_collateralization_triggers_down
+            ON credit_collateralization_triggers (trigger_price_down, facility_id) WHERE trigger_price_down IS NOT NULL;
+        CREATE INDEX ix_credit_collateralization_triggers_up
+            ON credit_collateralization_triggers (trigger_price_up, facility_id) WHERE trigger_price_up IS NOT NULL;
 
         ALTER TABLE credit_collateralization_history ADD COLUMN reason VARCHAR(32);
 
@@ -74,9 +82,8 @@ def downgrade() -> None:
         """
         DROP TABLE credit_collateralization_signals;
         ALTER TABLE credit_collateralization_history DROP COLUMN reason;
-        DROP INDEX ix_credit_facilities_trigger_up;
-        DROP INDEX ix_credit_facilities_trigger_down;
-        ALTER TABLE credit_facilities DROP COLUMN trigger_price_up, DROP COLUMN trigger_price_down,
-            DROP COLUMN outstanding_cents;
+        DROP TABLE credit_collateralization_triggers;
+        ALTER TABLE credit_facilities RESET (fillfactor);
+        ALTER TABLE credit_facilities DROP COLUMN outstanding_cents;
         """
     )

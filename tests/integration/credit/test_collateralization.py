@@ -10,7 +10,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from activities.credit import operations
-from activities.credit.tables import collateralization_history, facilities
+from activities.credit.tables import collateralization_history, collateralization_triggers
 from activities.event_store import events
 from domain.credit.messages import CollateralizationSignal
 from tests.harness import Stack
@@ -95,7 +95,8 @@ async def test_price_drop_into_margin_call_and_back_out_through_the_hysteresis_b
                 kinds = (await conn.execute(select(events.c.event_type).where(
                     events.c.entity_type == "credit_facility", events.c.entity_id == fid)
                     .order_by(events.c.sequence))).scalars().all()
-                row = (await conn.execute(select(facilities).where(facilities.c.id == fid))).one()
+                row = (await conn.execute(select(collateralization_triggers).where(
+                    collateralization_triggers.c.facility_id == fid))).one()
             assert kinds[-2:] == ["collateralization_changed", "collateralization_changed"]
             assert kinds.count("collateralization_changed") == len(await _history(stack, fid))
             # stored trigger prices after the upgrade: down below $50,000 (CVL 125), none up
