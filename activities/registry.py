@@ -72,6 +72,7 @@ def _credit_activities(deps: Deps) -> list[Callable[..., Any]]:
     from activities.credit.activity import CollateralizationActivities, CreditFacilityActivities
 
     credit = CreditFacilityActivities(deps.engine, deps.settings)
-    reeval = CollateralizationActivities(deps.engine)
+    reeval = CollateralizationActivities(deps.engine, deps.settings)
     return [credit.conclude_customer_approval, credit.conclude_proposal, credit.record_collateral, credit.activate, credit.initiate_disbursal,
-            credit.conclude_disbursal, credit.record_payment, credit.complete_facility, reeval.facilities_crossing_thresholds, reeval.reevaluate_collateralization]
+            credit.conclude_disbursal, credit.record_payment, credit.complete_facility, reeval.price_pass,
+            reeval.facilities_crossing_thresholds, reeval.reevaluate_collateralization]

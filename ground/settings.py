@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     price_source: Literal["bitfinex", "fixed", "manual"] = Field("bitfinex", description="bitfinex | fixed | manual (operator PUT /price)")
     price_poll_seconds: int = Field(60, ge=1, description="Feed schedule interval")
     price_max_age_seconds: int = Field(300, ge=1, description="Older prices are stale (not used)")
+    credit_price_pass_concurrency: int = Field(2, ge=1, le=16, description="Pages of a price event's pass in "
+                                               "flight at once (a database connection each)")
     price_fixed_usd_cents_per_btc: int = Field(0, ge=0, description="The price for price_source=fixed")
     price_bitfinex_url: str = "https://api-pub.bitfinex.com"
 

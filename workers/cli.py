@@ -162,6 +162,19 @@ def bench_eod(n: int, page_size: int, month_end: bool) -> None:
     run_bench(n, page_size, month_end)
 
 
+@bench.command("price-shock")
+@click.option("--facilities", "n", type=int, default=100_000, show_default=True)
+@click.option("--drops", type=int, default=1, show_default=True,
+              help="Price drops of 20 %, each after a return to the start price")
+@click.option("--concurrency", "concurrency", default="2", show_default=True,
+              help="Pages in flight, comma-separated: the drops alternate between them")
+def bench_price_shock(n: int, drops: int, concurrency: str) -> None:
+    """A 20 % BTC price drop over N active facilities: seconds to the last state change, changes, RSS."""
+    from workers.bench_price_shock import run_bench
+
+    run_bench(n, drops, [int(c) for c in concurrency.split(",")])
+
+
 @bench.command("audit")
 @click.option("--requests", "n", type=int, default=3000, help="Requests per run")
 @click.option("--concurrency", type=int, default=16)

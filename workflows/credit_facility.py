@@ -42,12 +42,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.boundary import ACTIVITY_OPTIONS, COMMAND_OPTIONS, check, refusal_of, refuse
     from activities.credit.activity import CollateralizationActivities, CreditFacilityActivities
     from domain.credit import facility_day
-    from domain.credit.end_of_day import FacilityEvent
+    from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
     from domain.credit.facility import CreditFacility
     from domain.credit.messages import (
+        COLLATERALIZATION_SIGNAL,
         ActivateInput,
         CollateralCommand,
         CollateralInput,
+        CollateralizationSignal,
         CompleteCommand,
         CompleteInput,
         ConcludeDisbursal,
@@ -246,6 +248,20 @@ class CreditFacilityWorkflow:
             workflow.logger.warning("price %s not applied: %s %s", sig.usd_cents_per_btc, refusal.type,
                                     refusal.message)
 
+    @workflow.signal(name=COLLATERALIZATION_SIGNAL)
+    def collateralization_changed(self, sig: CollateralizationSignal) -> None:
+        """From a set-based pass (a price event's, the end of day's) after its page committed: the
+        facility's row now holds this collateralization state at ``version``. Taken when newer than
+        this copy (signals come at least once and in any order); nothing is run, the pass persisted
+        it. Entering UnderLiquidationThreshold is where a liquidation starts (credit.md §9)."""
+        if self.state.stage is not Stage.ACTIVE or self._closed() or sig.version <= self.state.version:
+            return
+        self.state = self.state.model_copy(update={
+            "collateralization": sig.state, "cvl": sig.cvl, "price_cents": sig.price_cents,
+            "outstanding_cents": sig.outstanding_cents, "collateral_sats": sig.collateral_sats,
+            "version": sig.version})
+        self._publish()
+
     # -- end of day ------------------------------------------------------------------------------
     @workflow.signal(name=FACILITY_EVENT_SIGNAL)
     def end_of_day_event(self, event: FacilityEvent) -> None:
@@ -254,6 +270,9 @@ class CreditFacilityWorkflow:
         attributes), and maturity (status ``Matured``). Delivered at least once: applying an event
         again changes nothing (``facility_day.apply``); nothing is run, the steps persisted it."""
         if self.state.stage is not Stage.ACTIVE or self._closed():
+            return
+        if event.kind is FacilityEventKind.COLLATERALIZATION_CHANGED:
+            self.collateralization_changed(CollateralizationSignal.model_validate(event.detail))
             return
         before = self.day
         self.day = facility_day.apply(self.day, event)

@@ -6,10 +6,11 @@ Each run is short (two activities), so there is no history to manage; the schedu
 ``LANA_PRICE_POLL_SECONDS`` and skips a tick while the previous run is still going. A failed fetch
 does not fail the run: the last price stays in force (and turns stale after
 ``LANA_PRICE_MAX_AGE_SECONDS``). When the price changed (the store has published the
-``price_updated`` event), one batch activity finds the active facilities whose collateralization
-state changes at the new price (and the pending ones that become fully collateralized) and the run signals ``price_changed`` to just those workflows
-(docs/architecture.md, "Cross-process reactions"): a tick costs no facility any history event
-unless a threshold is crossed.
+``price_updated`` event), one activity (``credit.price_pass``) reads from the trigger-price
+indexes only the facilities whose state changes at the new price, records their new states
+set-based and signals just those workflows (``collateralization_changed``; ``price_changed`` to a
+pending one that can now activate), through an outbox (docs/credit.md, "Collateralization"): a
+tick costs no facility any history event unless a threshold is crossed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     from activities.credit.activity import CollateralizationActivities
     from activities.price.activity import PriceActivities
+    from domain.credit.messages import PricePassInput, PricePassResult
     from domain.price.model import PriceChanged, PriceFeedInput, PriceQuote, PriceTick
     from workflows.search_attributes import LANA_PROCESS_TYPE
 
@@ -55,8 +57,21 @@ class PriceFeedWorkflow:
             PriceActivities.record_btc_price, quote, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RECORD_RETRY)
         if tick.changed:
-            tick.signalled = await self._signal_crossings(tick)
+            if workflow.patched("price-pass"):
+                await self._price_pass(tick)
+            else:  # runs recorded before the set-based pass
+                tick.signalled = await self._signal_crossings(tick)
         return tick
+
+    async def _price_pass(self, tick: PriceTick) -> None:
+        assert tick.usd_cents_per_btc is not None and tick.observed_at is not None
+        result: PricePassResult = await workflow.execute_activity_method(
+            CollateralizationActivities.price_pass,
+            PricePassInput(usd_cents_per_btc=tick.usd_cents_per_btc, observed_at=tick.observed_at),
+            start_to_close_timeout=timedelta(minutes=30), heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=RECORD_RETRY)
+        tick.signalled, tick.signals = result.signalled_sample, result.signalled
+        tick.state_changes, tick.activations = result.state_changes, result.activations
 
     async def _signal_crossings(self, tick: PriceTick) -> list[str]:
         ids: list[str] = await workflow.execute_activity_method(

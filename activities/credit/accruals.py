@@ -12,7 +12,9 @@ posts ``CREDIT_FACILITY_ACCRUE_INTEREST`` (PENDING layer; key
 ``CREDIT_FACILITY_POST_ACCRUED_INTEREST`` for a positive total (key ``cycle:{cycle_id}:post``,
 effective the cycle's last day), creates the interest obligation and starts the next cycle (none
 once the cycle that ends on the maturity date is posted). The facility hears
-``interest_obligation_created`` with the next cycle in the detail.
+``interest_obligation_created`` with the next cycle in the detail. The posted interest joins the
+facility's total outstanding (``collateralization.outstanding_moved``: CVL at the latest price,
+``collateralization_changed`` when its state changes).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import ledger
+from activities.credit import collateralization
 from activities.credit import facility_accounts as fa
 from activities.credit import lifecycle_store as ls
 from activities.credit.batch import Item, Plan, Posting, decide, open_date
@@ -137,4 +140,7 @@ async def persist_completions(conn: AsyncConnection, business_date: date, items:
     await ls.save_cycles(conn, [it.decision[0] for it in items])
     await ls.insert_obligations(conn, [p.obligation for p in postings if p.obligation])
     await ls.insert_cycles(conn, [p.next_cycle for p in postings if p.next_cycle])
-    return [_obligation_created(p, business_date) for p in postings if p.obligation]
+    events = [_obligation_created(p, business_date) for p in postings if p.obligation]
+    # §3.6: the posted interest is part of the total outstanding; the CVL follows, set-based
+    posted = {p.facility_id: p.total_cents for p in postings if p.obligation and p.total_cents}
+    return events + await collateralization.outstanding_moved(conn, posted, business_date, reason="interest")

@@ -1,10 +1,11 @@
 """Temporal activities of the credit module: thin adapters, one transaction each (``operations``).
 
 ``CreditFacilityActivities`` serve the ``CreditFacility`` workflow; ``CollateralizationActivities``
-serve the price re-evaluation (credit.md §3.4/§3.6): the feed's batch pass finds the active
-facilities whose collateralization state changes at a new price, and the pending ones that become
-fully collateralized (one pass over the read model, in pages), so only those workflows are
-signalled; each then re-evaluates (or activates) its own locked row.
+serve the price re-evaluation (credit.md §3.4/§3.6): ``price_pass`` reads only the facilities whose
+stored trigger price the new price crossed, records their new states set-based and signals just
+those workflows (``collateralization.py``); a pending facility that became fully collateralized is
+signalled to activate its own locked row. ``facilities_crossing_thresholds`` (the earlier pass, a
+dry run now) and ``reevaluate_collateralization`` (one facility) stay for runs recorded before.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from activities.boundary import lana_activity
-from activities.credit import operations, payments
+from activities.credit import collateralization, operations, payments
 from activities.time.clock import business_now
 from domain.credit.messages import (
     ActivateInput,
@@ -28,6 +29,9 @@ from domain.credit.messages import (
     FacilityState,
     PaymentInput,
     PaymentOutcome,
+    PricePassCursor,
+    PricePassInput,
+    PricePassResult,
     ReevaluateInput,
 )
 from ground.settings import Settings
@@ -99,8 +103,31 @@ class CreditFacilityActivities:
 
 
 class CollateralizationActivities:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings | None = None) -> None:
         self.engine = engine
+        self.settings = settings
+
+    @lana_activity("credit.price_pass")
+    async def price_pass(self, inp: PricePassInput) -> PricePassResult:
+        """A price event's set-based pass (``collateralization.py``), then its signals. The cursor
+        and totals are heartbeated after every page and signal batch: a retried attempt first sends
+        what is still undelivered, then resumes at the cursor (pages are idempotent)."""
+        details = activity.info().heartbeat_details if activity.in_activity() else None
+        cursor = PricePassCursor.model_validate(details[0]) if details else PricePassCursor()
+        if inp.concurrency is None:  # read at each call (a bench changes it between events)
+            inp = inp.model_copy(update={"concurrency": self.settings.credit_price_pass_concurrency
+                                         if self.settings else 1})
+
+        def beat(*_: object) -> None:
+            if activity.in_activity():
+                activity.heartbeat(cursor)
+
+        if inp.deliver:
+            await collateralization.deliver(self.engine, activity.client(), cursor.result, on_batch=beat)
+        await collateralization.run_price_pass(self.engine, inp, cursor, on_page=beat)
+        if inp.deliver:
+            await collateralization.deliver(self.engine, activity.client(), cursor.result, on_batch=beat)
+        return cursor.result
 
     @lana_activity("credit.facilities_crossing_thresholds")
     async def facilities_crossing_thresholds(self, price_cents: int) -> list[str]:

@@ -5,7 +5,8 @@ Selects the obligations whose next transition date is on or before D (keyset on 
 id), lets each catch up through every transition due (not yet due → due → overdue → defaulted) and
 posts one reclassification per transition (B5.6: the current outstanding moves between the
 facility's receivable accounts; key ``obligation:{id}:{due|overdue|defaulted}``, effective the
-transition's own date). The facility hears one event per transition.
+transition's own date). The facility hears one event per transition. A defaulted balance leaves
+the total outstanding (``collateralization.outstanding_moved``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from activities.credit import collateralization
 from activities.credit import facility_accounts as fa
 from activities.credit import lifecycle_store as ls
 from activities.credit.batch import Item, Plan, Posting, decide, key_in, keyset_keys, open_date
@@ -69,4 +71,10 @@ def _event(o, t: Transition, business_date: date) -> FacilityEvent:
 
 async def persist_transitions(conn: AsyncConnection, business_date: date, items: list[Item]) -> list[FacilityEvent]:
     await ls.save_obligations(conn, [it.decision[0] for it in items])
-    return [_event(o, t, business_date) for it in items for o, ts in [it.decision] for t in ts]
+    events = [_event(o, t, business_date) for it in items for o, ts in [it.decision] for t in ts]
+    defaulted: dict[str, int] = {}  # §3.1: a defaulted balance leaves the total outstanding
+    for o, ts in (it.decision for it in items):
+        for t in ts:
+            if t.to_status is ObligationStatus.DEFAULTED:
+                defaulted[o.facility_id] = defaulted.get(o.facility_id, 0) - t.amount_cents
+    return events + await collateralization.outstanding_moved(conn, defaulted, business_date, reason="default")

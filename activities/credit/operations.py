@@ -20,12 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities import ledger
 from activities.accounting.fiscal_years import first_open_date
 from activities.audit import record_system_action
+from activities.credit import collateralization, lifecycle_store, store
 from activities.credit import facility_accounts as fa
-from activities.credit import lifecycle_store, store
 from activities.credit.deposit_link import deposit_ledger_account, ensure_disbursable
 from activities.customers.repository import customer_row, ensure_customer_verified
 from activities.price.store import current_price, latest_price
-from domain.credit import cvl as cvlmod
 from domain.credit.disbursal import Disbursal
 from domain.credit.errors import DisbursalAmountTooLarge
 from domain.credit.facility import CreditFacility
@@ -39,7 +38,6 @@ from domain.credit.messages import (
     FacilityState,
     ReevaluateInput,
 )
-from domain.credit.status import Stage
 from domain.credit.terms import TermValues, validate_term_values
 from domain.errors import LanaError
 from domain.ledger.errors import InsufficientBalance
@@ -130,7 +128,7 @@ async def record_collateral(conn: AsyncConnection, inp: CollateralInput, max_age
         return f.state  # already applied (retried activity)
     price = await fresh_price(conn, max_age)
     change = f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor, today=today)
-    f.reevaluate(price)  # the same amount again still re-evaluates at today's price (and may activate)
+    f.reevaluate(price, reason="collateral")  # the same amount again still re-evaluates (and may activate)
     await store.save_facility(conn, f)
     if change is not None:  # last: the collateral omnibus row it locks is every facility's (_HOT_LAST)
         tx = await ledger.post(conn, "ADD_COLLATERAL" if change.direction == "add" else "REMOVE_COLLATERAL", {
@@ -151,10 +149,12 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
         return f.state
     price = await fresh_price(conn, max_age)
     collateral = (await ledger.balance(conn, uuid.UUID(f.accounts["collateral"]), "BTC")).settled
-    f.reevaluate(price)  # the pending collateralization at this price (a price change may be why we are here)
+    f.reevaluate(price, reason="activation")  # the pending state at this price (a price change may be why we are here)
     activation = f.activate(inp.now, collateral, price, today=today)
     if activation is None:
-        await store.save_facility(conn, f)  # a changed pending state only (nothing when none)
+        # a changed pending state, and the trigger prices either way (a stale one, e.g. from before
+        # migration 0052, would otherwise have every price event signal this facility again)
+        await store.save_collateralization(conn, f)
         return f.state
     s = f.state
     f.attach_accounts(await fa.create_active_accounts(conn, s.id, s.customer_type, s.terms))
@@ -249,13 +249,37 @@ async def _settle(conn: AsyncConnection, f: CreditFacility, d: Disbursal, effect
 
 
 async def _reevaluate_if_priced(conn: AsyncConnection, f: CreditFacility, max_age: timedelta) -> None:
-    """An obligation was created (§3.6): re-evaluate at a fresh price; a stale price skips it
-    (settling must not fail on the price; the next collateral or price update catches up)."""
+    """An obligation was created (§3.6; the settled principal is already in ``outstanding_cents``):
+    re-evaluate at a fresh price; a stale price skips it (settling must not fail on the price; the
+    stored trigger prices are the new ones, so the next price event catches up)."""
     try:
         price = await fresh_price(conn, max_age)
     except LanaError:
         return
-    f.reevaluate(price)
+    f.reevaluate(price, reason="obligation")
+
+
+async def recompute_collateralization(conn: AsyncConnection, facility_id: str, now: datetime, *,
+                                      reason: str = "payment") -> FacilityState:
+    """THE entry point after anything that moves a facility's total outstanding outside its own
+    steps (a payment allocation, a liquidation's proceeds): in the caller's transaction, after its
+    ledger postings and after it saved the facility, lock the row, read the total outstanding from
+    the ledger (credit.md §13: principal and posted interest, not defaulted, not accrued-unposted),
+    re-evaluate at the latest recorded price (stale or not: this records where the loan stands, it
+    decides no command) with the hysteresis of §3.4, and store the outstanding, the trigger prices
+    and, only when the state changes, ``collateralization_changed`` + a history row. Idempotent: a
+    second call finds nothing to change. A pending, closed or denied facility is left as it is.
+    ``now`` is the caller's clock (kept for the signature's stability; the row's times are the
+    database's)."""
+    del now
+    f = await store.load_facility(conn, facility_id)
+    if not f.check_reevaluate():
+        return f.state
+    outstanding = (await store.facility_balance(conn, f.accounts)).total_outstanding
+    price = await latest_price(conn)
+    f.recompute(outstanding, price.usd_cents_per_btc if price else None, reason=reason)
+    await store.save_collateralization(conn, f)
+    return f.state
 
 
 async def reevaluate_collateralization(conn: AsyncConnection, inp: ReevaluateInput) -> FacilityState:
@@ -269,25 +293,15 @@ async def reevaluate_collateralization(conn: AsyncConnection, inp: ReevaluateInp
     if latest is not None and latest.changed_at > inp.observed_at:
         price = latest.usd_cents_per_btc  # overtaken by a later change: the price in force wins
     stored = f.state.model_copy(deep=True)
-    if not f.reevaluate(price, observed_at=inp.observed_at):
+    if not f.reevaluate(price, observed_at=inp.observed_at, reason="price"):
         return stored  # nothing crosses: no event, no write
     await store.save_facility(conn, f)
     return f.state
 
 
 async def crossing_ids(conn: AsyncConnection, price_cents: int, *, page_size: int = PAGE_SIZE) -> list[str]:
-    """Ids of the facilities whose state changes at ``price_cents``: active ones whose
-    collateralization state changes, pending ones that become fully collateralized (they activate)."""
-    crossing = []
-    async for rows in store.price_sensitive_pages(conn, page_size):
-        for r in rows:
-            terms = TermValues.model_validate(r.terms)
-            if r.stage == Stage.PENDING.value:
-                if cvlmod.may_activate(r.collateral_sats, r.amount_cents, price_cents, terms):
-                    crossing.append(str(r.id))
-                continue
-            previous = cvlmod.CollateralizationState(r.collateralization) if r.collateralization else None
-            _, new = cvlmod.reevaluate(previous, r.collateral_sats, r.disbursed_cents, price_cents, terms)
-            if new is not previous:
-                crossing.append(str(r.id))
-    return crossing
+    """Ids of the facilities whose state changes at ``price_cents`` (a dry run of the price pass,
+    ``activities/credit/collateralization.py``): active ones whose collateralization state changes,
+    pending ones that become fully collateralized (they activate). Read from the trigger-price
+    indexes, in pages; nothing is written."""
+    return await collateralization.crossing_ids(conn, price_cents, page_size=page_size)

@@ -9,8 +9,8 @@ account active, at most the uncovered outstanding), then the allocation (``domai
 the strategy of the facility's terms) over the locked open obligations, then the rows and events,
 and last, in one round trip, RECORD_PAYMENT (key ``payment:{id}:record``, transaction id = the
 payment's) and one RECORD_PAYMENT_ALLOCATION per share (key ``obligation-{obligation_id}-idx-{n}``,
-transaction id = the allocation's); and the CVL re-evaluated the way
-an obligation change does (``operations._reevaluate_if_priced``). The deposit account's overdraft
+transaction id = the allocation's); then the collateralization recomputed from the ledger as posted
+(``operations.recompute_collateralization``: total outstanding, state with hysteresis, triggers). The deposit account's overdraft
 control refuses a payment it cannot cover (``credit.insufficient_deposit_balance``). With
 ``credit_close_when_paid`` a payment that leaves nothing outstanding completes the facility in the
 same transaction.
@@ -34,7 +34,7 @@ from activities.credit import facility_accounts as fa
 from activities.credit import lifecycle_store as ls
 from activities.credit import payment_store, store
 from activities.credit.deposit_link import ensure_disbursable
-from activities.credit.operations import _reevaluate_if_priced
+from activities.credit.operations import recompute_collateralization
 from activities.time import clock
 from domain.credit.allocation import allocate
 from domain.credit.errors import DepositAccountNotActive, InsufficientDepositBalance
@@ -87,7 +87,6 @@ async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, s
     await payment_store.insert_payment(conn, payment, [(a, account) for a, account in zip(allocations, receivables,
                                                                                           strict=True)])
     await ls.save_obligations(conn, list(by_id.values()))
-    await _reevaluate_if_priced(conn, f, max_age)  # an obligation changed (§3.6)
     await store.save_facility(conn, f)
     # The postings last (the payments-made omnibus row they lock is every facility's, see
     # operations._HOT_LAST); transaction ids as ledger.md B5.7: the payment's, each allocation's.
@@ -110,16 +109,21 @@ async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, s
                                       deposit_account_id=s.deposit_account_id) from refused
     if refused is not None:
         raise refused
+    # §3.6: a payment allocation moves the total outstanding: the CVL, its state (hysteresis) and
+    # the trigger prices follow, from the ledger as posted above, in this transaction
+    state = await recompute_collateralization(conn, f.id, inp.now, reason="payment")
     if settings.credit_close_when_paid and uncovered == inp.amount_cents and not s.in_flight:
+        f = await store.load_facility(conn, f.id)  # as the recompute left it
         balance = await store.facility_balance(conn, f.accounts)
         if not outstanding_parts(balance):
             await record_system_action(conn, f"credit/credit-facility/{f.id}", "credit:credit-facility:complete",
                                        subject="system:credit", workflow_id=workflow_id)
             await _complete(conn, f, balance, today, inp.now, "system:credit-close-when-paid")
             await store.save_facility(conn, f)
+            state = f.state
     return PaymentOutcome(
         payment_id=payment.id, facility_id=f.id, amount_cents=payment.amount_cents, effective=effective,
-        state=f.state, allocations=[payment_store.allocation_info_of(a, a.id) for a in allocations])
+        state=state, allocations=[payment_store.allocation_info_of(a, a.id) for a in allocations])
 
 
 async def _complete(conn: AsyncConnection, f: CreditFacility, balance, effective: date, now: datetime,

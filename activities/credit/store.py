@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store, ledger
@@ -39,8 +39,8 @@ DISBURSAL_ENTITY = Disbursal.entity_type
 _STATE_COLUMNS = ("stage", "proposal_status", "pending_status", "status", "pending_collateralization",
                   "collateralization", "collateral_sats", "collateral_seq", "cvl", "price_cents", "drawn_cents",
                   "disbursed_cents", "activated_at", "maturity_date", "failed_disbursals",
-                  "last_disbursal_failure")
-_HISTORY_COLUMNS = ("stage", "state", "cvl", "collateral_sats", "outstanding_cents", "price_cents")
+                  "last_disbursal_failure", "outstanding_cents")
+_HISTORY_COLUMNS = ("stage", "state", "cvl", "collateral_sats", "outstanding_cents", "price_cents", "reason")
 
 
 # --- facility ----------------------------------------------------------------------------------
@@ -99,6 +99,26 @@ def _state_values(f: CreditFacility) -> dict[str, Any]:
     return {c: getattr(f.state, c) for c in _STATE_COLUMNS}
 
 
+_SAVE_TRIGGERS = text(
+    "INSERT INTO credit_collateralization_triggers AS t (facility_id, trigger_price_down, trigger_price_up)"
+    " SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:down AS bigint[]), CAST(:up AS bigint[]))"
+    " ON CONFLICT (facility_id) DO UPDATE SET trigger_price_down = EXCLUDED.trigger_price_down,"
+    " trigger_price_up = EXCLUDED.trigger_price_up"
+    " WHERE (t.trigger_price_down, t.trigger_price_up)"
+    " IS DISTINCT FROM (EXCLUDED.trigger_price_down, EXCLUDED.trigger_price_up)")
+
+
+async def save_triggers(conn: AsyncConnection, fs: list[CreditFacility]) -> None:
+    """The trigger prices the facilities' stored figures give (the price pass's index), written by
+    every save of a facility's state under its row lock, so the index is never stale; a row whose
+    prices did not move is not rewritten."""
+    if not fs:
+        return
+    triggers = [f.trigger_prices() for f in fs]
+    await conn.execute(_SAVE_TRIGGERS, {"id": [f.id for f in fs], "down": [t.down for t in triggers],
+                                        "up": [t.up for t in triggers]})
+
+
 async def insert_proposal(conn: AsyncConnection, f: CreditFacility) -> None:
     s = f.state
     await conn.execute(insert(facilities).values(
@@ -113,6 +133,21 @@ async def save_facility(conn: AsyncConnection, f: CreditFacility) -> None:
     """Append the new events, their history rows and the row; nothing when nothing was recorded."""
     if not f.pending:
         return
+    await _save_recorded(conn, f)
+
+
+async def save_collateralization(conn: AsyncConnection, f: CreditFacility) -> None:
+    """``save_facility``, and when nothing was recorded still the read-model figures that change
+    without an event (the total outstanding, the trigger prices it gives)."""
+    if f.pending:
+        await _save_recorded(conn, f)
+        return
+    await conn.execute(update(facilities).where(facilities.c.id == f.id).values(
+        outstanding_cents=f.state.outstanding_cents, updated_at=func.now()))
+    await save_triggers(conn, [f])
+
+
+async def _save_recorded(conn: AsyncConnection, f: CreditFacility) -> None:
     changes = [p for t, p in f.pending if t == "collateralization_changed"]
     await event_store.save_entity(conn, f)
     f.state.version = f.version
@@ -121,6 +156,7 @@ async def save_facility(conn: AsyncConnection, f: CreditFacility) -> None:
     await conn.execute(update(facilities).where(facilities.c.id == f.id).values(
         version=f.version, updated_at=func.now(), cvl_sort=_cvl_sort(f.state.cvl), accounts=f.accounts,
         **_state_values(f)))
+    await save_triggers(conn, [f])
 
 
 _SAVE_FACILITY = (update(facilities).where(facilities.c.id == bindparam("_id"),
@@ -140,12 +176,13 @@ async def save_facilities(conn: AsyncConnection, fs: list[CreditFacility]) -> No
     await event_store.save_entities(conn, changed)
     for f in changed:
         f.state.version = f.version
+    await save_triggers(conn, changed)
 
 
 async def _history_row(conn: AsyncConnection, facility_id: str, payload: dict[str, Any]) -> None:
     """The next history row, numbered in the same statement (the facility's row lock orders them)."""
     h = collateralization_history
-    values = [literal(payload[c], h.c[c].type) for c in _HISTORY_COLUMNS]
+    values = [literal(payload.get(c), h.c[c].type) for c in _HISTORY_COLUMNS]
     next_seq = select(func.coalesce(func.max(h.c.seq), 0) + 1).where(h.c.facility_id == facility_id).scalar_subquery()
     await conn.execute(insert(h).from_select(
         ["facility_id", "seq", *_HISTORY_COLUMNS, "recorded_at"],

@@ -1,5 +1,6 @@
 """Read-model tables of the credit facility lifecycle (migrations 0010_credit_facilities,
-0031_credit_disbursal_failed, 0050_credit_interest)."""
+0031_credit_disbursal_failed, 0050_credit_interest,
+0052_credit_collateralization)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ facilities = Table(
     Column("maturity_date", Date),
     Column("failed_disbursals", BigInteger, nullable=False),  # migration 0031_credit_disbursal_failed
     Column("last_disbursal_failure", String),
+    Column("outstanding_cents", BigInteger, nullable=False),  # migration 0052_credit_collateralization
     Column("version", BigInteger, nullable=False),
     Column("created_by", String(128), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -69,6 +71,28 @@ collateralization_history = Table(
     Column("outstanding_cents", BigInteger, nullable=False),
     Column("price_cents", BigInteger, nullable=False),
     Column("recorded_at", DateTime(timezone=True)),
+    Column("reason", String(32)),  # migration 0052: price, collateral, obligation, payment, activation...
+)
+
+# migration 0052: where each facility's state changes (at a price <= down, or >= up;
+# domain.credit.cvl.trigger_prices), a narrow table so the facility row's own update stays HOT
+collateralization_triggers = Table(
+    "credit_collateralization_triggers", metadata,
+    Column("facility_id", _ID, primary_key=True),
+    Column("trigger_price_down", BigInteger),
+    Column("trigger_price_up", BigInteger),
+)
+
+# migration 0052: the price pass's outbox (signalled after the page commits, then marked delivered)
+collateralization_signals = Table(
+    "credit_collateralization_signals", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("key", String, nullable=False, unique=True),
+    Column("facility_id", _ID, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
 )
 
 disbursals = Table(

@@ -18,6 +18,7 @@ from activities import event_store
 from activities.credit import operations
 from activities.credit.store import ENTITY, facility_balance, facility_row
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
+from activities.price.store import latest_price
 from api.authz import Principal, require
 from api.credit.schemas import (
     STATUS_DEPS,
@@ -88,12 +89,18 @@ async def customer_decision(
     return CreditFacilityOut.from_row(await facility_row(conn, str(facility_id)))
 
 
+async def _price(conn) -> int | None:
+    """The latest recorded BTC price (whatever its age), for the current CVL a read shows."""
+    latest = await latest_price(conn)
+    return latest.usd_cents_per_btc if latest else None
+
+
 async def _get(conn, facility_id: uuid.UUID, stage: str) -> CreditFacilityOut:
     row = await facility_row(conn, str(facility_id))
     allowed = _STAGES[stage]
     if allowed is not None and row.stage not in {s.value for s in allowed}:
         raise FacilityNotFound(f"No {stage} {facility_id} (the loan is at stage {row.stage}).")
-    return CreditFacilityOut.from_row(row)
+    return CreditFacilityOut.from_row(row, await _price(conn))
 
 
 def _filters(stage: str, status: str | None, collateralization_state: str | None, customer_id: uuid.UUID | None):
@@ -125,8 +132,9 @@ def _routes(prefix: str, stage: str, noun: str) -> None:
                        customer_id: uuid.UUID | None = None,
                        principal: Principal = require("credit:credit-facility:list")):
         where = _filters(stage, status, collateralization_state, customer_id)
-        return await keyset_page(conn, select(facilities).where(*where), facilities, page, CreditFacilityOut.from_row,
-                                 direction=direction)
+        price = await _price(conn)
+        return await keyset_page(conn, select(facilities).where(*where), facilities, page,
+                                 lambda r: CreditFacilityOut.from_row(r, price), direction=direction)
 
     @router.get(f"/{prefix}/{{facility_id}}/history", response_model=list[HistoryEntry],
                 summary=f"Events of a {noun} (the whole loan: proposal, pending, facility)")
@@ -152,12 +160,13 @@ async def get_by_public_id(public_id: int, conn: ReadConn,
                                                        facilities.c.stage == Stage.ACTIVE.value))).first()
     if row is None:
         raise FacilityNotFound(f"No credit facility with public id {public_id}.")
-    return CreditFacilityOut.from_row(row)
+    return CreditFacilityOut.from_row(row, await _price(conn))
 
 
 @router.get("/credit-facilities/{facility_id}/collateralization-history",
             response_model=list[CollateralizationEntry],
-            summary="Collateralization state changes (pending and active), oldest first")
+            summary="Collateralization state changes (pending and active), oldest first: state, CVL, "
+                    "collateral, total outstanding, price, when and why")
 async def collateralization(facility_id: uuid.UUID, conn: ReadConn,
                             principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
     await facility_row(conn, str(facility_id))
@@ -167,7 +176,8 @@ async def collateralization(facility_id: uuid.UUID, conn: ReadConn,
 
     return [CollateralizationEntry(seq=r.seq, stage=r.stage, state=r.state, cvl=cvl_json(Decimal(r.cvl)),
                                    collateral=r.collateral_sats, outstanding=r.outstanding_cents,
-                                   price_cents=r.price_cents, recorded_at=r.recorded_at) for r in rows]
+                                   price_cents=r.price_cents, recorded_at=r.recorded_at, reason=r.reason)
+            for r in rows]
 
 
 @router.get("/credit-facilities/{facility_id}/collateral-updates", response_model=list[CollateralUpdateEntry],

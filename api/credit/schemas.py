@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from api.enums import ApiEnum, Direction, api_enum
 from domain.credit.allocation import AllocationStrategy
 from domain.credit.balance import FacilityBalanceSummary
-from domain.credit.cvl import CollateralizationState, PendingCollateralizationState, cvl_json
+from domain.credit.cvl import CollateralizationState, PendingCollateralizationState, cvl, cvl_json
 from domain.credit.status import (
     AccrualCycleStatus,
     DisbursalStatus,
@@ -117,8 +117,14 @@ class CreditFacilityOut(BaseModel):
     status: ApiEnum[FacilityStatus] | None
     collateralization_state: Collateralization | None
     collateral: int
-    cvl: dict | None
+    cvl: dict | None = Field(description="CVL when the collateralization was last recorded (at price_cents)")
     price_cents: int | None
+    outstanding: int = Field(0, description="Total outstanding, USD cents: principal and posted interest, not "
+                                            "defaulted, not accrued-unposted (what an active facility's CVL is "
+                                            "measured against)")
+    current_cvl: dict | None = Field(None, description="CVL at the latest recorded BTC price (pending: against the "
+                                                       "facility amount)")
+    current_price_cents: int | None = None
     drawn: int
     disbursed: int
     remaining: int
@@ -128,7 +134,11 @@ class CreditFacilityOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, r) -> CreditFacilityOut:
+    def from_row(cls, r, price_cents: int | None = None) -> CreditFacilityOut:
+        current = None
+        if price_cents is not None and r.stage in (Stage.PENDING.value, Stage.ACTIVE.value):
+            against = r.amount_cents if r.stage == Stage.PENDING.value else r.outstanding_cents
+            current = cvl_json(cvl(r.collateral_sats, against, price_cents))
         return cls(
             id=str(r.id), public_id=r.public_id, customer_id=str(r.customer_id), customer_type=r.customer_type,
             amount=r.amount_cents, terms=Terms.model_validate(r.terms),
@@ -136,7 +146,8 @@ class CreditFacilityOut(BaseModel):
             stage=r.stage, proposal_status=r.proposal_status, approval_process_id=str(r.id),
             pending_status=r.pending_status, status=r.status,
             collateralization_state=r.collateralization or r.pending_collateralization,
-            collateral=r.collateral_sats, cvl=_cvl(r.cvl), price_cents=r.price_cents, drawn=r.drawn_cents,
+            collateral=r.collateral_sats, cvl=_cvl(r.cvl), price_cents=r.price_cents, outstanding=r.outstanding_cents,
+            current_cvl=current, current_price_cents=price_cents if current else None, drawn=r.drawn_cents,
             disbursed=r.disbursed_cents, remaining=r.amount_cents - r.drawn_cents, activated_at=r.activated_at,
             maturity_date=r.maturity_date, created_at=r.created_at, updated_at=r.updated_at)
 
@@ -188,6 +199,8 @@ class CollateralizationEntry(BaseModel):
     outstanding: int
     price_cents: int
     recorded_at: datetime | None
+    reason: str | None = Field(None, description="What recomputed it: price, collateral, obligation, interest, "
+                                                 "default, payment, activation")
 
 
 class CollateralUpdateEntry(BaseModel):

@@ -36,6 +36,9 @@ class FacilityEventKind(StrEnum):
     OBLIGATION_OVERDUE = "obligation_overdue"
     OBLIGATION_DEFAULTED = "obligation_defaulted"
     MATURED = "matured"
+    # the total outstanding moved (interest posted, an obligation defaulted) and, at the latest price,
+    # the collateralization state changed; detail = ``messages.CollateralizationSignal`` fields
+    COLLATERALIZATION_CHANGED = "collateralization_changed"
 
 
 class FacilityEvent(BaseModel):

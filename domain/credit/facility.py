@@ -90,6 +90,17 @@ def outstanding_parts(b: FacilityBalanceSummary) -> dict[str, int]:
     return {k: v for k, v in parts.items() if v}
 
 
+def collateralization_payload(stage: str, state: str, value: Decimal, collateral_sats: int, outstanding_cents: int,
+                              price_cents: int, reason: str, observed_at: datetime | None = None) -> dict[str, Any]:
+    """The ``collateralization_changed`` event (§3.4: state, collateral, outstanding, price used),
+    one shape for the facility's own steps and the set-based passes."""
+    payload: dict[str, Any] = {"stage": stage, "state": state, "cvl": str(value), "collateral_sats": collateral_sats,
+                               "outstanding_cents": outstanding_cents, "price_cents": price_cents, "reason": reason}
+    if observed_at is not None:
+        payload["price_observed_at"] = observed_at.isoformat()
+    return payload
+
+
 @dataclass(frozen=True)
 class CollateralChange:
     """A recorded collateral update: the ledger moves ``amount`` sats in ``direction``."""
@@ -207,32 +218,52 @@ class CreditFacility(EventSourced):
             "effective": str(change.effective), "seq": seq, "actor": actor})
         return change
 
-    def reevaluate(self, price_cents: int, *, observed_at: datetime | None = None) -> bool:
+    def reevaluate(self, price_cents: int, *, observed_at: datetime | None = None, reason: str = "price") -> bool:
         """CVL at ``price_cents`` (§3.4–§3.6): a pending facility against its amount (no hysteresis),
-        an active one against the confirmed principal. True when the state changed (recorded)."""
+        an active one against its total outstanding (principal and posted interest, §3.1). True when
+        the state changed (recorded, with ``reason``: what recomputed it)."""
         s = self.state
         if s.stage is Stage.PENDING:
             outstanding = s.amount_cents
             value = cvlmod.cvl(s.collateral_sats, outstanding, price_cents)
             new, previous = cvlmod.pending_state(value, s.terms), s.pending_collateralization
         else:
-            outstanding = s.disbursed_cents
+            outstanding = s.outstanding_cents
             value, new = cvlmod.reevaluate(s.collateralization, s.collateral_sats, outstanding, price_cents, s.terms)
             previous = s.collateralization
         s.cvl, s.price_cents = str(value), price_cents  # the snapshot follows the price
         if new == previous:
             return False
-        self._collateralization_changed(new.value, value, outstanding, price_cents, observed_at)
+        self._collateralization_changed(new.value, value, outstanding, price_cents, observed_at, reason)
         return True
 
+    def recompute(self, outstanding_cents: int, price_cents: int | None, *, reason: str) -> bool:
+        """The total outstanding changed (an obligation created or defaulted, a payment; §3.6): keep
+        it and re-evaluate at ``price_cents`` (None: no price known, the state waits for the next
+        price event, whose trigger prices are already the new ones). True when the state changed."""
+        if outstanding_cents < 0:
+            raise ValueError("outstanding must be non-negative")
+        self.state.outstanding_cents = outstanding_cents
+        if price_cents is None or not self.check_reevaluate():
+            return False
+        return self.reevaluate(price_cents, reason=reason)
+
+    def trigger_prices(self) -> cvlmod.TriggerPrices:
+        """Where a price event would change this facility's state (the price pass's index): an open
+        active facility by its state and total outstanding, a pending one awaiting collateral by its
+        activation price; none otherwise (closed, denied, a proposal)."""
+        s = self.state
+        if s.stage is Stage.PENDING and s.pending_status is PendingStatus.PENDING_COLLATERALIZATION:
+            return cvlmod.pending_trigger_prices(s.collateral_sats, s.amount_cents, s.terms)
+        if self.check_reevaluate():
+            return cvlmod.trigger_prices(s.collateralization, s.collateral_sats, s.outstanding_cents, s.terms)
+        return cvlmod.NO_TRIGGERS
+
     def _collateralization_changed(self, new: str, value: Decimal, outstanding: int, price_cents: int,
-                                   observed_at: datetime | None = None) -> None:
-        payload: dict[str, Any] = {"stage": self.state.stage.value, "state": new, "cvl": str(value),
-                                   "collateral_sats": self.state.collateral_sats, "outstanding_cents": outstanding,
-                                   "price_cents": price_cents}
-        if observed_at is not None:
-            payload["price_observed_at"] = observed_at.isoformat()
-        self.record("collateralization_changed", payload)
+                                   observed_at: datetime | None = None, reason: str = "price") -> None:
+        self.record("collateralization_changed", collateralization_payload(
+            self.state.stage.value, new, value, self.state.collateral_sats, outstanding, price_cents, reason,
+            observed_at))
 
     def check_reevaluate(self) -> bool:
         """An active or matured facility follows the price (§10: a matured one is still monitored);
@@ -276,7 +307,11 @@ class CreditFacility(EventSourced):
         if fee:
             self.record("structuring_fee_charged", {"amount_cents": fee})
         # §4.4 step 4: the first collateralization of the facility, CVL against the facility amount
-        self._collateralization_changed(cvlmod.state_for_cvl(value, s.terms).value, value, s.amount_cents, price_cents)
+        self._collateralization_changed(cvlmod.state_for_cvl(value, s.terms).value, value, s.amount_cents, price_cents,
+                                        reason="activation")
+        # Against the total outstanding (the initial disbursal, at most the amount) the CVL is at least
+        # this one, so the state holds; with no initial disbursal nothing is exposed, and the stored
+        # trigger prices (``up = 0``) let the next price event record NoExposure.
         assert s.maturity_date is not None
         return Activation(value, initial, obligation, fee, AccrualCycle.first(s.id, today, s.maturity_date, s.terms))
 
@@ -451,6 +486,7 @@ class CreditFacility(EventSourced):
         elif event_type == "initial_disbursal_settled":
             s.drawn_cents += payload["amount_cents"]
             s.disbursed_cents += payload["amount_cents"]
+            s.outstanding_cents += payload["amount_cents"]
         elif event_type == "disbursal_initiated":
             s.drawn_cents += payload["amount_cents"]
             s.in_flight[payload["disbursal_id"]] = payload["amount_cents"]
@@ -459,6 +495,7 @@ class CreditFacility(EventSourced):
             s.in_flight.pop(payload["disbursal_id"], None)
             if payload["status"] == DisbursalStatus.CONFIRMED.value:
                 s.disbursed_cents += payload["amount_cents"]
+                s.outstanding_cents += payload["amount_cents"]
             else:
                 s.drawn_cents -= payload["amount_cents"]
             if payload["status"] == DisbursalStatus.FAILED.value:

@@ -40,6 +40,9 @@ class FacilityState(BaseModel):
     price_cents: int | None = None
     drawn_cents: int = 0  # facility amount drawn, including disbursals awaiting approval
     disbursed_cents: int = 0  # confirmed principal
+    # total outstanding (credit.md §3.1), what an active facility's CVL is measured against; a
+    # read-model figure (the end of day and payments move it outside the facility's stream)
+    outstanding_cents: int = 0
     in_flight: dict[str, int] = Field(default_factory=dict)  # disbursal id -> amount awaiting approval
     disbursal_count: int = 0
     activated_at: datetime | None = None
@@ -229,3 +232,54 @@ class FacilitySummary(BaseModel):
                    in_flight_cents=sum(s.in_flight.values()), failed_disbursals=s.failed_disbursals,
                    last_disbursal_failure=s.last_disbursal_failure, current_cycle=day.current_cycle,
                    next_accrual_date=day.next_accrual_date, worst_obligation_status=day.worst_obligation_status)
+
+
+# --- collateralization at scale (price pass, end of day) ------------------------------------------
+COLLATERALIZATION_SIGNAL = "collateralization_changed"
+
+
+class CollateralizationSignal(BaseModel):
+    """Signal ``collateralization_changed`` to a facility workflow: a set-based pass (a price event,
+    the end of day) recorded a new collateralization state on the facility's row at ``version``.
+    The workflow takes it when newer than its copy (delivered at least once, in any order)."""
+
+    facility_id: str
+    state: CollateralizationState
+    cvl: str
+    price_cents: int
+    outstanding_cents: int
+    collateral_sats: int
+    version: int
+    reason: str
+
+
+class PricePassInput(BaseModel):
+    usd_cents_per_btc: int = Field(gt=0)
+    observed_at: datetime
+    page_size: int = Field(default=1000, gt=0)
+    concurrency: int | None = Field(default=None, gt=0, le=16)  # pages in flight; None: the worker's setting
+    deliver: bool = True  # signal the workflows after the pages (the bench seeds facilities without any)
+
+
+class PricePassResult(BaseModel):
+    """What one price event's pass did (``signalled_sample``: the first few ids signalled)."""
+
+    pages: int = 0
+    selected: int = 0  # rows whose stored trigger price the price crossed
+    state_changes: int = 0  # active facilities whose state changed (event + history + signal)
+    activations: int = 0  # pending facilities signalled to activate
+    triggers_fixed: int = 0  # crossed, same state (stale trigger prices, e.g. after the migration)
+    signalled: int = 0
+    not_delivered: int = 0  # no such workflow (closed, never started)
+    superseded: bool = False  # a newer price was recorded meanwhile: its own pass goes on
+    signalled_sample: list[str] = Field(default_factory=list)
+
+
+class PricePassCursor(BaseModel):
+    """The pass's heartbeat: the phase (``down``: trigger_price_down >= price, in descending order;
+    ``up``: trigger_price_up <= price, ascending), the keyset position inside it, the totals."""
+
+    phase: str = "down"
+    trigger: int | None = None
+    after: str | None = None
+    result: PricePassResult = Field(default_factory=PricePassResult)

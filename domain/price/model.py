@@ -48,7 +48,10 @@ class PriceTick(BaseModel):
     previous_cents: int | None = None
     observed_at: datetime | None = None
     error: str | None = None
-    signalled: list[str] = Field(default_factory=list)  # facilities whose collateralization changes
+    signalled: list[str] = Field(default_factory=list)  # facilities signalled (the first 100)
+    state_changes: int = 0  # active facilities whose collateralization state the price changed
+    activations: int = 0  # pending facilities signalled to activate
+    signals: int = 0  # signals delivered
 
 
 class PriceChanged(BaseModel):

@@ -320,8 +320,16 @@ async def test_a_ten_year_monthly_facility_runs_to_maturity_with_bounded_state(c
         assert run.failures == []
         now = await facility_state()
         seen.add((now.events - start.events, now.open, now.row_bytes - start.row_bytes <= 16))
-    # before maturity: the facility's stream and row unchanged, one open cycle; after: one event, none open
-    assert seen == {(0, 1, True), (1, 0, True)}
+    # before maturity: the facility's stream and row unchanged, one open cycle; after: one event, none
+    # open; once everything has defaulted, one more: defaulted balances leave the total outstanding
+    # (credit.md §3.1), so nothing is exposed any more
+    assert seen == {(0, 1, True), (1, 0, True), (2, 0, True)}
+    async with stack.engine.connect() as conn:
+        last = (await conn.execute(text(
+            "SELECT event_type, payload FROM events WHERE entity_id = :f ORDER BY sequence DESC LIMIT 1"),
+            {"f": fid})).one()
+    assert (last.event_type, last.payload["state"], last.payload["outstanding_cents"], last.payload["reason"]) == (
+        "collateralization_changed", "NoExposure", 0, "default")
     async with stack.engine.connect() as conn:
         cycles = (await conn.execute(text(
             "SELECT idx, accrued_cents, status, version, obligation_id FROM credit_accrual_cycles"
