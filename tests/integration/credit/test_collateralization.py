@@ -173,3 +173,28 @@ async def test_posted_interest_counts_in_the_cvl(db_url, engine, ts_env):
                                            .where(collateralization_history.c.facility_id == fid))).scalar_one() == count
             await wait_for(lambda: http.get(f"{API}/credit-facilities/{fid}"),
                            lambda b: b["collateralization_state"] == "UNDER_MARGIN_CALL_THRESHOLD")
+
+
+async def test_a_payment_lifts_a_facility_out_of_margin_call(db_url, engine, ts_env):
+    """$1,000 drawn, 0.025 BTC at $49,600: CVL 124 (margin call 125). A $100 payment (no interest
+    posted yet: all principal) leaves $900: 1,240 / 900 = 1.377 → 137 > 130, FullyCollateralized,
+    recorded with reason ``payment`` and heard by the workflow."""
+    with ts_env.auto_time_skipping_disabled():
+        async with Stack.start(db_url, engine, ts_env.client, kyc_required=False, price_source="manual") as stack:
+            await _put_price(stack, PRICE)
+            fid, collateral_id, _ = await active_facility(stack, 100_000, disbursal_policy="SingleDisbursal",
+                                                          one_time_fee_rate="0")
+            await _reduce_collateral(stack, collateral_id, 2_500_000)
+            await _put_price(stack, 4_960_000)
+            assert (await _facility(stack, fid))["collateralization_state"] == "UNDER_MARGIN_CALL_THRESHOLD"
+
+            r = await stack.http.post(f"{API}/credit-facilities/{fid}/payments", json={"amount": 10_000},
+                                      headers={"Idempotency-Key": "pay-1"})
+            assert r.status_code in (200, 201), r.text
+            body = await _facility(stack, fid)
+            assert (body["collateralization_state"], body["outstanding"], body["current_cvl"]) == (
+                "FULLY_COLLATERALIZED", 90_000, {"value": "137"}), body
+            last = (await _history(stack, fid))[-1]
+            assert (last["state"], last["reason"], last["outstanding"]) == (
+                "FULLY_COLLATERALIZED", "payment", 90_000), last
+            await _workflow_sees(stack, fid, "FullyCollateralized")
