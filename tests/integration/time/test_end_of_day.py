@@ -108,23 +108,26 @@ async def test_facility_events_are_signalled_after_their_page_and_a_missing_work
     assert summary.status is RunStatus.COMPLETED
 
 
-async def test_a_missed_week_is_caught_up_in_order_and_each_date_runs_once(eod, engine):
-    client, queue, steps, _ = eod
-    today = datetime.now(UTC).date()  # the test server's clock starts at the wall clock
-    async with engine.begin() as conn:
-        await clock.record_completion(conn, EndOfDaySummary(business_date=today - timedelta(days=8),
-                                                            status=RunStatus.COMPLETED))
-    result = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(page_size=2),
-                                           id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
-    week = [today - timedelta(days=d) for d in range(7, 0, -1)]
-    assert result.dates_run == week and result.busy is None
-    assert [d for s, d, _ in steps.calls if s is STEPS[0]] == week  # one run per date, oldest first
-    again = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(),
-                                          id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
-    assert again.dates_run == []
-    async with engine.connect() as conn:
-        assert await clock.last_completed(conn) == today - timedelta(days=1)
-        assert [await clock.runs_of(conn, d) for d in week] == [1] * 7
+async def test_a_missed_week_is_caught_up_in_order_and_each_date_runs_once(eod, engine, ts_env):
+    # The producer reads Temporal's clock as "today": no automatic time skipping here (while the
+    # test waits on a result, the test server would jump to the next timer, days or years ahead).
+    with ts_env.auto_time_skipping_disabled():
+        client, queue, steps, _ = eod
+        today = datetime.now(UTC).date()  # the test server's clock starts at the wall clock
+        async with engine.begin() as conn:
+            await clock.record_completion(conn, EndOfDaySummary(business_date=today - timedelta(days=8),
+                                                                status=RunStatus.COMPLETED))
+        result = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(page_size=2),
+                                               id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
+        week = [today - timedelta(days=d) for d in range(7, 0, -1)]
+        assert result.dates_run == week and result.busy is None
+        assert [d for s, d, _ in steps.calls if s is STEPS[0]] == week  # one run per date, oldest first
+        again = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(),
+                                              id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
+        assert again.dates_run == []
+        async with engine.connect() as conn:
+            assert await clock.last_completed(conn) == today - timedelta(days=1)
+            assert [await clock.runs_of(conn, d) for d in week] == [1] * 7
 
 
 async def test_a_completed_date_is_not_run_again_and_an_explicit_rerun_changes_nothing(eod, engine):
@@ -234,22 +237,25 @@ async def test_a_step_refused_as_a_whole_is_listed_and_the_next_steps_run(eod, m
     assert summary.steps[-1].processed == 1  # maturity still ran
 
 
-async def test_the_producer_leaves_a_date_running_elsewhere_to_that_run(eod, engine):
-    client, queue, steps, _ = eod
-    today = datetime.now(UTC).date()
-    busy = today - timedelta(days=2)
-    async with engine.begin() as conn:
-        await clock.record_completion(conn, EndOfDaySummary(business_date=busy - timedelta(days=1),
-                                                            status=RunStatus.COMPLETED))
-    await steps.create(Step.ACCRUE_INTEREST, ["a1"])
-    steps.gate = Gate(Step.ACCRUE_INTEREST, after_page=1)
-    running = await start_end_of_day(client, queue, busy)  # e.g. an operator's advance
-    await asyncio.wait_for(steps.gate.paused.wait(), 30)
-    result = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(),
-                                           id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
-    assert (result.dates_run, result.busy) == ([], busy)
-    steps.gate.release.set()
-    assert (await running.result()).status is RunStatus.COMPLETED
-    result = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(),
-                                           id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
-    assert result.dates_run == [today - timedelta(days=1)]
+async def test_the_producer_leaves_a_date_running_elsewhere_to_that_run(eod, engine, ts_env):
+    # The producer reads Temporal's clock as "today": no automatic time skipping here (while the
+    # test waits on a result, the test server would jump to the next timer, days or years ahead).
+    with ts_env.auto_time_skipping_disabled():
+        client, queue, steps, _ = eod
+        today = datetime.now(UTC).date()
+        busy = today - timedelta(days=2)
+        async with engine.begin() as conn:
+            await clock.record_completion(conn, EndOfDaySummary(business_date=busy - timedelta(days=1),
+                                                                status=RunStatus.COMPLETED))
+        await steps.create(Step.ACCRUE_INTEREST, ["a1"])
+        steps.gate = Gate(Step.ACCRUE_INTEREST, after_page=1)
+        running = await start_end_of_day(client, queue, busy)  # e.g. an operator's advance
+        await asyncio.wait_for(steps.gate.paused.wait(), 30)
+        result = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(),
+                                               id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
+        assert (result.dates_run, result.busy) == ([], busy)
+        steps.gate.release.set()
+        assert (await running.result()).status is RunStatus.COMPLETED
+        result = await client.execute_workflow(EndOfDayProducerWorkflow.run, ProducerInput(),
+                                               id=f"producer-{uuid.uuid4().hex[:6]}", task_queue=queue)
+        assert result.dates_run == [today - timedelta(days=1)]
