@@ -2,7 +2,9 @@
 the balances at a position, straight from the ledger and the collateralization history.
 
 A line's key is ``(effective, recorded_at, src, ref)``: a ledger transaction (``src`` 0, ``ref`` its
-id) or a collateralization state change (``src`` 1, ``ref`` its zero-padded ``seq``). A state
+id after a 10-character rank: a payment, then its allocations by their ``seq``, then the rest,
+since a payment and its allocations are posted in one ``ledger.post_many`` call and share one
+``recorded_at``) or a collateralization state change (``src`` 1, ``ref`` its zero-padded ``seq``). A state
 change carries no business date of its own (its row has the wall-clock ``recorded_at``), so it
 takes the date and instant of the facility's ledger posting written in the same database
 transaction (same ``xmin``: the collateral update, the interest posting, the payment that moved
@@ -45,10 +47,17 @@ async def accounts_of(conn: AsyncConnection, facility_id: str, accounts: dict[st
     return Accounts(facility_id, role_of, {r.id: r.normal_balance_type for r in rows})
 
 
+# the payment first, then its allocations in allocation order (one ledger call: one recorded_at)
+_REF = ("(CASE WHEN t.template_code = 'RECORD_PAYMENT' THEN '0000000000'"
+        " WHEN pa.seq IS NOT NULL THEN '1' || lpad(pa.seq::text, 9, '0') ELSE '2000000000' END)"
+        " || e.transaction_id::text")
+_JOINS = (" JOIN ledger_transactions t ON t.id = e.transaction_id"
+          " LEFT JOIN credit_payment_allocations pa ON pa.id = e.transaction_id")
+
 _LINES = """
 WITH lines AS (
-    SELECT DISTINCT e.effective, e.recorded_at, 0 AS src, e.transaction_id::text AS ref
-      FROM ledger_entries e
+    SELECT DISTINCT e.effective, e.recorded_at, 0 AS src, {ref} AS ref
+      FROM ledger_entries e {joins}
      WHERE e.account_id = ANY(:a) AND e.effective BETWEEN :f AND :u
     UNION ALL
     SELECT COALESCE(x.effective, CAST(h.recorded_at AS date)), COALESCE(x.recorded_at, h.recorded_at), 1,
@@ -74,13 +83,13 @@ async def page_keys(conn: AsyncConnection, acc: Accounts, start: date, until: da
     if after is not None:
         cond = "AND (effective, recorded_at, src, ref) > (:ae, :ar, :asrc, :aref)"
         args.update(ae=after[0], ar=after[1], asrc=after[2], aref=after[3])
-    rows = await conn.execute(text(_LINES.format(after=cond)), args)
+    rows = await conn.execute(text(_LINES.format(after=cond, ref=_REF, joins=_JOINS)), args)
     return [(r.effective, r.recorded_at, r.src, r.ref) for r in rows]
 
 
 async def lines_of(conn: AsyncConnection, acc: Accounts, keys: list[Key]) -> list[Line]:
     """The lines of ``keys`` (in their order), with their movements or their state change."""
-    txs = [uuid.UUID(k[3]) for k in keys if k[2] == 0]
+    txs = [uuid.UUID(k[3][-36:]) for k in keys if k[2] == 0]
     seqs = [int(k[3]) for k in keys if k[2] == 1]
     moves: dict[str, list[Movement]] = {}
     codes: dict[str, str] = {}
@@ -102,20 +111,23 @@ async def lines_of(conn: AsyncConnection, acc: Accounts, keys: list[Key]) -> lis
     out = []
     for eff, rec, src, ref in keys:
         if src == 0:
-            out.append(Line(eff, rec, kind_of(codes[ref]), ref, codes[ref], tuple(moves[ref])))
+            tx = ref[-36:]
+            out.append(Line(eff, rec, kind_of(codes[tx]), ref, codes[tx], tuple(moves[tx])))
         else:
             h = states[int(ref)]
-            out.append(Line(eff, rec, "collateralization_changed", str(h.seq), detail={
+            out.append(Line(eff, rec, "collateralization_changed", ref, detail={
                 "state": h.state, "cvl": h.cvl, "price_cents": h.price_cents, "reason": h.reason,
                 "cvl_outstanding_cents": h.outstanding_cents}))
     return out
 
 
-async def balances_where(conn: AsyncConnection, acc: Accounts, cond: str, args: dict) -> Balances:
+async def balances_where(conn: AsyncConnection, acc: Accounts, cond: str, args: dict, *,
+                         join: bool = False) -> Balances:
     if not acc.ids:
         return Balances()
+    tx = _JOINS if join else ""
     rows = await conn.execute(text(
-        "SELECT e.account_id, e.layer, e.direction, sum(e.units) AS units FROM ledger_entries e"
+        f"SELECT e.account_id, e.layer, e.direction, sum(e.units) AS units FROM ledger_entries e{tx}"
         f" WHERE e.account_id = ANY(:a) AND {cond} GROUP BY 1, 2, 3"), {"a": acc.ids, **args})
     return Balances().moved(Movement(acc.role_of[r.account_id], r.layer, r.direction, acc.normal_of[r.account_id],
                                      int(r.units)) for r in rows)
@@ -134,5 +146,5 @@ async def balances_through(conn: AsyncConnection, acc: Accounts, day: date) -> B
 async def balances_after_key(conn: AsyncConnection, acc: Accounts, key: Key) -> Balances:
     """The running balances after the line ``key`` (where the next page starts)."""
     return await balances_where(
-        conn, acc, "(e.effective, e.recorded_at, 0, e.transaction_id::text) <= (:ke, :kr, :ks, :kref)",
-        {"ke": key[0], "kr": key[1], "ks": key[2], "kref": key[3]})
+        conn, acc, f"(e.effective, e.recorded_at, 0, {_REF}) <= (:ke, :kr, :ks, :kref)",
+        {"ke": key[0], "kr": key[1], "ks": key[2], "kref": key[3]}, join=True)

@@ -78,7 +78,7 @@ class StatementLineOut(BaseModel):
     def of(cls, s: StatementLine) -> StatementLineOut:
         ln, ledger = s.line, s.line.template_code is not None
         return cls(effective=ln.effective, recorded_at=ln.recorded_at, kind=ln.kind, template_code=ln.template_code,
-                   ledger_transaction_id=ln.ref if ledger else None,
+                   ledger_transaction_id=ln.transaction_id,
                    collateralization_seq=None if ledger else int(ln.ref), amount=ln.amount, currency=ln.currency,
                    collateralization_state=ln.detail.get("state"), cvl=ln.detail.get("cvl"),
                    price_cents=ln.detail.get("price_cents"), reason=ln.detail.get("reason"),
@@ -123,8 +123,7 @@ def _csv_text(rows: list[list[str]]) -> str:
 
 def _key_of(s: StatementLine) -> list:
     ln = s.line
-    return [ln.effective.isoformat(), ln.recorded_at, 0 if ln.template_code else 1,
-            ln.ref if ln.template_code else ln.ref.zfill(20)]
+    return [ln.effective.isoformat(), ln.recorded_at, 0 if ln.template_code else 1, ln.ref]
 
 
 def _after(page: PageParams) -> ss.Key | None:

@@ -113,7 +113,7 @@ class Line:
     effective: date
     recorded_at: datetime
     kind: str
-    ref: str  # the ledger transaction id, or the history row's ``seq``
+    ref: str  # the store's sort reference: a rank + the ledger transaction id, or the history row's seq
     template_code: str | None = None
     movements: tuple[Movement, ...] = ()
     detail: dict[str, Any] = field(default_factory=dict)
@@ -123,6 +123,10 @@ class Line:
         """The largest single movement (the disbursal, the accrual, the payment, the share, the sats
         added…); 0 for a state change."""
         return max((m.units for m in self.movements), default=0)
+
+    @property
+    def transaction_id(self) -> str | None:
+        return self.ref[-36:] if self.template_code else None
 
     @property
     def currency(self) -> str | None:
@@ -145,8 +149,3 @@ def running(opening: Balances, lines: Iterable[Line]) -> Iterator[StatementLine]
 
 def fold(opening: Balances, movements: Iterable[Movement]) -> Balances:
     return opening.moved(movements)
-
-
-def order_key(ln: Line) -> tuple:
-    """Effective date, then recorded order; a state change after the transaction recorded with it."""
-    return ln.effective, ln.recorded_at, 0 if ln.template_code else 1, ln.ref
