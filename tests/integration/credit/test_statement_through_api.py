@@ -106,6 +106,16 @@ async def test_statement_lines_running_balances_and_closing_equal_the_balance_su
             bal["interest_accrued"], bal["disbursed_defaulted"] + bal["interest_defaulted"], bal["collateral"])
         assert bal["total_outstanding"] == AMOUNT - PRINCIPAL_PAID and bal["collateral"] == BTC // 5
 
+        # the repayment plan after the payment: the paid interest, the partly paid principal, the rest
+        plan = await _get(http, f"/credit-facilities/{fid}/repayment-plan")
+        assert [(e["obligation_type"], e["status"], e["initial"], e["outstanding"], e["paid"], e["accrual_cycle_idx"],
+                 e["due_date"]) for e in plan] == [
+            ("INTEREST", "PAID", JAN, 0, JAN, 1, "2025-01-31"),
+            ("INTEREST", "UPCOMING", 28 * DAILY, 28 * DAILY, 0, 2, "2025-02-28"),  # ceil(999,593 × 12 / 36,500)
+            ("INTEREST", "UPCOMING", 31 * DAILY, 31 * DAILY, 0, 3, "2025-03-31"),
+            ("INTEREST", "UPCOMING", 15 * DAILY, 15 * DAILY, 0, 4, "2025-04-15"),
+            ("DISBURSAL", "NOT_YET_DUE", AMOUNT, AMOUNT - PRINCIPAL_PAID, PRINCIPAL_PAID, None, "2025-04-15")]
+
         # a window: opening at Feb 1, only that day's lines
         day = await _get(http, f"/credit-facilities/{fid}/statement", **{"from": "2025-02-01", "until": "2025-02-01"})
         assert _bal({"balances": day["opening"]}) == (p, JAN, p + JAN, 0, 0, BTC)
