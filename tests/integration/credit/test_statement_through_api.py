@@ -15,7 +15,13 @@ import io
 from decimal import Decimal
 
 from tests.harness import Stack
-from tests.integration.credit.facility_helpers import PRICE, customer_with_deposit, propose, set_price, wait_for
+from tests.integration.credit.facility_helpers import (
+    PRICE,
+    customer_with_deposit,
+    propose,
+    set_price,
+    wait_for,
+)
 
 API = "/api/v1"
 ADVANCE = f"{API}/time/advance-to-next-end-of-day"
