@@ -162,5 +162,6 @@ async def test_statement_lines_running_balances_and_closing_equal_the_balance_su
         assert r.headers["content-type"].startswith("application/problem+json")
         r = await http.get(f"{API}/credit-facilities/00000000-0000-0000-0000-000000000000/statement")
         assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert r.json()["code"] == "credit.facility_not_found"
         r = await http.get(f"{API}/credit-facilities/{fid}/statement", params={"after": "bm90IGEgY3Vyc29y"})
         assert r.status_code == 422 and r.json()["code"] == "common.invalid_cursor", r.text
