@@ -4,7 +4,8 @@
 Lines in effective-date order, then recorded order (``activities/credit/statement_store.py``), each
 with the running balances after it (``domain/credit/statement.py``). JSON amounts are integers in
 minor units (cents, sats), as everywhere in the API; CSV amounts are exact decimal strings in major
-units with the line's currency, as the accounting statements' CSV. The closing figures are the
+units with the line's currency, as the accounting statements' CSV; its first and last rows are
+the opening and closing balances (kind ``opening`` / ``closing``). The closing figures are the
 ledger's as of ``until``: with ``until`` = today they are the balance summary's
 (``GET /credit-facilities/{id}/balance``).
 """
@@ -174,10 +175,10 @@ async def statement(facility_id: uuid.UUID, request: Request, conn: ReadConn, st
 
 async def _stream(request: Request, acc: ss.Accounts, start: date, until: date,
                   opening: Balances) -> AsyncIterator[str]:
-    """The CSV, page by page, each page on a connection of its own (the request's is gone by the
+    """The CSV (an ``opening`` row, the lines, a ``closing`` row), page by page, each page on a connection of its own (the request's is gone by the
     time the body streams); the running balances carry over in memory, so a 10-year facility's
     statement holds one page at a time."""
-    yield _csv_text([CSV_COLUMNS])
+    yield _csv_text([CSV_COLUMNS, _summary_row("opening", start, opening)])
     balances, after = opening, None
     while True:
         async with request.app.state.engine.connect() as conn:
@@ -187,5 +188,12 @@ async def _stream(request: Request, acc: ss.Accounts, start: date, until: date,
             yield _csv_text([csv_row(s) for s in lines])
             balances = lines[-1].balances
         if len(keys) < CSV_PAGE:
-            return
+            break
         after = keys[-1]
+    yield _csv_text([_summary_row("closing", until, balances)])
+
+
+def _summary_row(kind: str, day: date, b: Balances) -> list[str]:
+    """The CSV's first and last rows: the balances before ``from`` and after the last line."""
+    return ["" if day == date.min else day.isoformat(), "", kind, "", "", "", "", "", "", "", "", "",
+            *_balances_csv(b)]

@@ -147,6 +147,11 @@ async def test_statement_lines_running_balances_and_closing_equal_the_balance_su
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv"), r.text
             assert r.headers["content-disposition"].startswith("attachment; filename=\"credit-facility-")
             rows = list(csv.DictReader(io.StringIO(r.text)))
+            opening, *rows, closing_row = rows
+            assert (opening["kind"], opening["effective"], opening["total_outstanding_usd"]) == ("opening", "", "0.00")
+            assert (closing_row["kind"], closing_row["effective"]) == ("closing", "2025-02-02")
+            assert Decimal(closing_row["total_outstanding_usd"]) * 100 == closing["total_outstanding"]
+            assert Decimal(closing_row["collateral_btc"]) * BTC == closing["collateral"]
             assert [(row["effective"], row["kind"]) for row in rows] == [(ln["effective"], ln["kind"]) for ln in lines]
             for row, ln in zip(rows, lines, strict=True):
                 scale = 10 ** (8 if ln["currency"] == "BTC" else 2)
