@@ -6,15 +6,18 @@ Act/365F: 329 ¢ a day on the whole principal) activated with 1 BTC, the end of 
 margin call's 125), then Feb 1's end of day (one accrual on 999,593 ¢: 329 ¢).
 
 Every line's kind and running balances are written out by hand; the closing figures equal the
-balance summary; the CSV parses to the same lines; pages concatenate to the whole statement."""
+balance summary; the CSV parses to the same lines; pages concatenate to the whole statement. A
+second facility is run to default with the end-of-day steps called directly."""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 from tests.harness import Stack
+from tests.integration.credit.eod_helpers import activated_facility, run_dates
 from tests.integration.credit.facility_helpers import (
     PRICE,
     customer_with_deposit,
@@ -170,3 +173,32 @@ async def test_statement_lines_running_balances_and_closing_equal_the_balance_su
         assert r.json()["code"] == "credit.facility_not_found"
         r = await http.get(f"{API}/credit-facilities/{fid}/statement", params={"after": "bm90IGEgY3Vyc29y"})
         assert r.status_code == 422 and r.json()["code"] == "common.invalid_cursor", r.text
+
+
+async def test_overdue_and_defaulted_obligations_in_the_statement_and_its_closing(credit_stack):
+    """A one-month facility whose obligations go overdue 2 days and default 5 days after they fall
+    due, the end of day run date by date to past the default: the statement's transitions, its
+    defaulted figure and its closing equal the balance summary."""
+    stack, http = credit_stack, credit_stack.http
+    fid, _ = await activated_facility(stack, date(2025, 1, 15), AMOUNT, one_time_fee_rate="0",
+                                      disbursal_policy="SingleDisbursal", duration={"period": "MONTHS", "units": 1},
+                                      obligation_overdue_duration_from_due={"period": "DAYS", "units": 2},
+                                      obligation_liquidation_duration_from_due={"period": "DAYS", "units": 5})
+    runs = await run_dates(stack.engine, date(2025, 1, 15), date(2025, 2, 25))
+    assert all(r.failures == [] for r in runs)
+    body = await _get(http, f"/credit-facilities/{fid}/statement", first=100)
+    kinds = [ln["kind"] for ln in body["items"]]
+    # January's interest (Jan 31) and February's with the principal (Feb 15): due, overdue, defaulted each
+    assert [(ln["effective"], ln["kind"]) for ln in body["items"] if ln["kind"].startswith("obligation_")] == [
+        ("2025-01-31", "obligation_due"), ("2025-02-02", "obligation_overdue"), ("2025-02-05", "obligation_defaulted"),
+        ("2025-02-15", "obligation_due"), ("2025-02-15", "obligation_due"),
+        ("2025-02-17", "obligation_overdue"), ("2025-02-17", "obligation_overdue"),
+        ("2025-02-20", "obligation_defaulted"), ("2025-02-20", "obligation_defaulted")], kinds
+    bal = await _get(http, f"/credit-facilities/{fid}/balance")
+    closing = body["closing"]
+    assert closing == body["items"][-1]["balances"]
+    assert (closing["principal_outstanding"], closing["interest_outstanding"], closing["total_outstanding"],
+            closing["accrued_interest"], closing["defaulted"], closing["collateral"]) == (
+        bal["disbursed_outstanding"], bal["interest_outstanding"], bal["total_outstanding"],
+        bal["interest_accrued"], bal["disbursed_defaulted"] + bal["interest_defaulted"], bal["collateral"])
+    assert closing["total_outstanding"] == 0 and closing["defaulted"] == AMOUNT + 32 * DAILY  # Jan 15 … Feb 15
