@@ -11,11 +11,14 @@ second facility is run to default with the end-of-day steps called directly."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from datetime import date
 from decimal import Decimal
 
+from tests.fuzz import CURSOR_PROBES
 from tests.harness import Stack
 from tests.integration.credit.eod_helpers import activated_facility, run_dates
 from tests.integration.credit.facility_helpers import (
@@ -202,3 +205,9 @@ async def test_overdue_and_defaulted_obligations_in_the_statement_and_its_closin
         bal["disbursed_outstanding"], bal["interest_outstanding"], bal["total_outstanding"],
         bal["interest_accrued"], bal["disbursed_defaulted"] + bal["interest_defaulted"], bal["collateral"])
     assert closing["total_outstanding"] == 0 and closing["defaulted"] == AMOUNT + 32 * DAILY  # Jan 15 … Feb 15
+
+    # the repo's crafted cursors (and a well-shaped one with a bad date) are 422, never a 500
+    bad_date = base64.urlsafe_b64encode(json.dumps(["2025-13-01", "2025-01-01T00:00:00+00:00", 0, "x"]).encode())
+    for cursor in (*CURSOR_PROBES, bad_date.decode()):
+        r = await http.get(f"{API}/credit-facilities/{fid}/statement", params={"after": cursor})
+        assert r.status_code == 422 and r.json()["code"] == "common.invalid_cursor", (cursor, r.text)
