@@ -71,7 +71,7 @@ async def list_accrual_cycles(facility_id: uuid.UUID, conn: ReadConn, page: Page
 
 def _entry(e: RepaymentEntry) -> RepaymentPlanEntryOut:
     return RepaymentPlanEntryOut(obligation_type=e.obligation_type, status=e.status, initial=e.initial_cents,
-                                 outstanding=e.outstanding_cents, effective=e.effective, due_date=e.dates.due_date,
+                                 outstanding=e.outstanding_cents, paid=e.paid_cents, effective=e.effective, due_date=e.dates.due_date,
                                  overdue_date=e.dates.overdue_date, defaulted_date=e.dates.defaulted_date,
                                  obligation_id=e.obligation_id, accrual_cycle_idx=e.cycle_idx)
 
@@ -94,5 +94,9 @@ async def repayment(facility_id: uuid.UUID, conn: ReadConn, request: Request,
                                                    c.c.status != AccrualCycleStatus.POSTED.value))).first()
     drawn = sum([(await ledger.balance(conn, uuid.UUID(row.accounts[r]), "USD")).settled
                  for r in PRINCIPAL[:3] if r in row.accounts])
-    plan = repayment_plan(obs, ls.cycle_from_row(open_row) if open_row else None, terms, row.maturity_date, drawn)
+    cycle_ids = [o.cycle_id for o in obs if o.cycle_id]
+    idx = {str(r.id): r.idx for r in await conn.execute(select(c.c.id, c.c.idx).where(c.c.id.in_(cycle_ids)))} \
+        if cycle_ids else {}
+    plan = repayment_plan(obs, ls.cycle_from_row(open_row) if open_row else None, terms, row.maturity_date, drawn,
+                          idx)
     return [_entry(e) for e in plan]

@@ -292,6 +292,7 @@ class RepaymentPlanEntryOut(BaseModel):
     status: ApiEnum[RepaymentStatus]
     initial: int
     outstanding: int
+    paid: int = Field(description="Σ payments allocated to it (0 for a projection)")
     effective: date
     due_date: date
     overdue_date: date | None

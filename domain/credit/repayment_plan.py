@@ -3,11 +3,16 @@
 Every obligation as it stands (its status, or ``Paid`` once nothing is outstanding), then the
 interest still to come, projected: the open cycle's accruals so far plus its remaining periods, and
 every later cycle up to maturity, each on today's disbursed outstanding (``Upcoming``). Principal
-has no projection: each disbursal's principal obligation exists from its settlement.
+has no projection on an active facility: each disbursal's principal obligation exists from its
+settlement, due at maturity (an amount not drawn yet is not owed). Paid obligations stay in the
+plan with what was paid on them (``paid_cents``). The projection uses the end of day's own
+functions (``interest_for_period`` over ``accrual_periods`` of each ``next_cycle_period``), so on
+a constant principal every projected entry is the obligation the end of day will post.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,6 +39,7 @@ class RepaymentEntry:
     dates: DueDates
     obligation_id: str | None = None  # None for a projection
     cycle_idx: int | None = None  # the accrual cycle of an interest entry, when known
+    paid_cents: int = 0  # Σ payments allocated to it
 
 
 def _periods_left(cycle: AccrualCycle) -> list[Period]:
@@ -50,11 +56,16 @@ def _projected(idx: int, period: Period, amount: int, terms: TermValues) -> Repa
 
 
 def repayment_plan(obligations: list[Obligation], open_cycle: AccrualCycle | None, terms: TermValues,
-                   maturity: date | None, principal_cents: int) -> list[RepaymentEntry]:
-    """The plan, ordered by due date (interest before principal on the same day)."""
+                   maturity: date | None, principal_cents: int,
+                   cycle_idx: Mapping[str, int] | None = None) -> list[RepaymentEntry]:
+    """The plan, ordered by due date (interest before principal on the same day); ``cycle_idx``
+    maps accrual cycle ids to their index (for the posted interest obligations)."""
+    idx_of = cycle_idx or {}
     entries = [RepaymentEntry(o.obligation_type,
                               RepaymentStatus.PAID if o.outstanding_cents == 0 else RepaymentStatus(o.status.value),
-                              o.amount_cents, o.outstanding_cents, o.effective, o.dates, o.id) for o in obligations]
+                              o.amount_cents, o.outstanding_cents, o.effective, o.dates, o.id,
+                              idx_of.get(o.cycle_id) if o.cycle_id else None, o.amount_cents - o.outstanding_cents)
+               for o in obligations]
     if open_cycle is not None and open_cycle.status is not AccrualCycleStatus.POSTED and maturity is not None:
         rate, dc = open_cycle.annual_rate, open_cycle.day_count
         left = sum(interest_for_period(principal_cents, p, rate, dc) for p in _periods_left(open_cycle))
