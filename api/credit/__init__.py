@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.credit import disbursals, facilities, lifecycle, payments, terms_templates
+    from api.credit import disbursals, facilities, lifecycle, liquidations, payments, terms_templates
 
-    return [terms_templates.router, facilities.router, disbursals.router, lifecycle.router, payments.router]
+    return [terms_templates.router, facilities.router, disbursals.router, lifecycle.router, payments.router,
+            liquidations.router]
