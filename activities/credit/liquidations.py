@@ -186,7 +186,7 @@ async def receive_proceeds(conn: AsyncConnection, inp: ProceedsInput, *, setting
         "proceeds_from_liquidation_account_id": acc["proceeds_from_liquidation"],
         "collateral_in_liquidation_account_id": acc["collateral_in_liquidation"],
         "liquidated_collateral_account_id": acc["liquidated_collateral"],
-        "amount_received": inp.amount_cents, "amount_liquidated": liq.sent_total_sats},
+        "amount_received": inp.amount_cents, "amount_liquidated": liq.sent_total_sats or None},
         idempotency_key=f"liquidation:{liq.id}:proceeds", effective=today)
     await _save(conn, liq, proceeds_command_id=inp.command_id, proceeds_ledger_tx_id=str(tx.id),
                 proceeds_received_at=func.now())

@@ -12,7 +12,7 @@ due / overdue / defaulted receivables of both families.
 from __future__ import annotations
 
 from domain.ledger.model import Currency, Entry, Layer
-from domain.ledger.templates import AMOUNT, CR, DR, ID, PENDING, SETTLED, entry, template
+from domain.ledger.templates import AMOUNT, CR, DR, ID, PENDING, SETTLED, Param, entry, template
 
 USD, BTC = Currency.USD, Currency.BTC
 
@@ -182,11 +182,12 @@ def send_collateral_to_liquidation(p):
 @template("RECEIVE_PROCEEDS_FROM_LIQUIDATION", {
     "liquidation_proceeds_omnibus_account_id": ID, "proceeds_from_liquidation_account_id": ID,
     "collateral_in_liquidation_account_id": ID, "liquidated_collateral_account_id": ID,
-    "amount_received": AMOUNT, "amount_liquidated": AMOUNT},
+    "amount_received": AMOUNT, "amount_liquidated": Param("amount", None)},
     description="Record received proceeds from liquidation and collateral liquidated")
 def receive_proceeds_from_liquidation(p):
     """B5.8: the USD proceeds into the facility's proceeds account, and every sat sent for this
-    liquidation from in-liquidation to liquidated (no BTC lines when nothing was sent)."""
+    liquidation from in-liquidation to liquidated (``amount_liquidated`` absent when nothing was sent:
+    no BTC lines)."""
     out = _move(p["liquidation_proceeds_omnibus_account_id"], p["proceeds_from_liquidation_account_id"],
                 p["amount_received"], USD, SETTLED, "RECEIVE_PROCEEDS_FROM_LIQUIDATION")
     if p["amount_liquidated"]:
