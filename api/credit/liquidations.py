@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -31,6 +31,7 @@ from api.authz import Principal, require
 from api.credit.facilities import UNAVAILABLE
 from api.credit.schemas import DirectionDep
 from api.deps import ReadConn, TemporalDep
+from api.enums import api_enum
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, cursor_after, page_from, page_params
 from api.workflow_calls import call
@@ -51,6 +52,8 @@ from domain.price.model import NoPrice
 from workflows.liquidation import LiquidationWorkflow
 
 router = APIRouter(tags=["credit: liquidations"])
+LiquidationStatusOut = api_enum("open", "proceeds_received", "completed")
+LiquidationSort = api_enum("created_at", "expected_to_receive", "sent_total", "amount_received")
 SENT = "credit-collateral:collateral:record-liquidation-update"
 PROCEEDS = "credit-collateral:collateral:record-payment-received-from-liquidation"
 READ, LIST = "credit-collateral:liquidation:read", "credit-collateral:liquidation:list"
@@ -80,7 +83,7 @@ class LiquidationOut(BaseModel):
     credit_facility_id: str
     collateral_id: str
     seq: int = Field(description="The facility's n-th liquidation")
-    status: Literal["open", "proceeds_received", "completed"]
+    status: LiquidationStatusOut
     trigger_price_cents: int = Field(description="BTC price (cents) that recorded UnderLiquidationThreshold")
     expected_to_receive: int = Field(description="Cents to receive to restore the initial CVL (§9.2)")
     estimated_to_liquidate: int = Field(description="Satoshis to sell at the trigger price (§9.2)")
@@ -184,7 +187,6 @@ async def record_proceeds(
     return await _out(conn, result.liquidation.id)
 
 
-LiquidationSort = Literal["created_at", "expected_to_receive", "sent_total", "amount_received"]
 _SORT_COLUMNS = {"created_at": liq_t.c.created_at, "expected_to_receive": liq_t.c.expected_to_receive_cents,
                  "sent_total": liq_t.c.sent_total_sats, "amount_received": func.coalesce(liq_t.c.proceeds_cents, 0)}
 
@@ -194,7 +196,7 @@ async def list_liquidations(
     conn: ReadConn, page: PageParams = Depends(page_params), direction: str = DirectionDep,
     sort: LiquidationSort = "created_at",
     credit_facility_id: Annotated[uuid.UUID | None, Query(description="Only this facility's")] = None,
-    status: Annotated[Literal["open", "proceeds_received", "completed"] | None, Query()] = None,
+    status: LiquidationStatusOut | None = None,
     principal: Principal = require(LIST),
 ) -> Page[LiquidationOut]:
     col = _SORT_COLUMNS[sort]

@@ -82,7 +82,7 @@ async def test_price_drop_to_full_liquidation_with_proceeds_and_back_to_fully_co
             liq = items["items"][0]
             assert (liq["status"], liq["expected_to_receive"], liq["estimated_to_liquidate"],
                     liq["trigger_price_cents"], liq["seq"], liq["collateral_id"]) == (
-                "open", 88_125, 2_103_222, 4_190_000, 1, collateral_id)  # §9.2's worked example
+                "OPEN", 88_125, 2_103_222, 4_190_000, 1, collateral_id)  # §9.2's worked example
             handle = stack.client.get_workflow_handle(liquidation_workflow_id(liq["id"]))
             progress = await handle.query(LiquidationWorkflow.progress)
             assert (progress.expected_to_receive_cents, progress.status) == (88_125, "open")
@@ -137,14 +137,24 @@ async def test_price_drop_to_full_liquidation_with_proceeds_and_back_to_fully_co
                 11_875, "FULLY_COLLATERALIZED", {"value": "139"})  # §9.2: just under the 140 target
             one = (await http.get(f"{API}/liquidations/{liq['id']}")).json()
             assert (one["status"], one["amount_received"], [s["amount"] for s in one["collateral_sent"]]) == (
-                "completed", 88_125, [1_000_000, 1_103_222])
+                "COMPLETED", 88_125, [1_000_000, 1_103_222])
 
             # the window is closed: a later crossing starts a new liquidation
             await _put_price(stack, 3_000_000)  # 396 778 sats = $119.03 against $118.75: CVL 100
             second = await wait_for(lambda: http.get(f"{API}/liquidations", params={"credit_facility_id": fid}),
                                     lambda b: len(b["items"]) == 2)
             newest = second["items"][0]  # created_at descending
-            assert (newest["seq"], newest["status"]) == (2, "open") and newest["id"] != liq["id"]
-            assert newest["expected_to_receive"] > 0
-            by_expected = await _liquidations(stack, fid, sort="expected_to_receive", direction="asc")
+            assert (newest["seq"], newest["status"]) == (2, "OPEN") and newest["id"] != liq["id"]
+            # (11 875 · 140 − 100 · 11 903) / 40 = 11 805 ¢, 393 500 sats at $30,000
+            assert (newest["expected_to_receive"], newest["estimated_to_liquidate"]) == (11_805, 393_500)
+            quote = await http.get(f"{API}/liquidations/{newest['id']}/payment-quote", params={"outstanding": 11_875})
+            assert quote.status_code == 200, quote.text
+            assert {k: quote.json()[k] for k in ("to_receive", "to_liquidate", "effective_price_cents",
+                                                  "premium_percent", "target_cvl")} == {
+                "to_receive": 11_805, "to_liquidate": 393_500, "effective_price_cents": 3_000_000,
+                "premium_percent": "0.00", "target_cvl": "140"}
+            fixed = await http.get(f"{API}/liquidations/{newest['id']}/payment-quote",
+                                   params={"outstanding": 11_875, "to_liquidate": 100_000})
+            assert (fixed.json()["to_receive"], fixed.json()["to_liquidate"]) == (3_000, 100_000)
+            by_expected = await _liquidations(stack, fid, sort="EXPECTED_TO_RECEIVE", direction="ASC")
             assert [x["seq"] for x in by_expected] == [2, 1]
