@@ -158,3 +158,58 @@ async def test_price_drop_to_full_liquidation_with_proceeds_and_back_to_fully_co
             assert (fixed.json()["to_receive"], fixed.json()["to_liquidate"]) == (3_000, 100_000)
             by_expected = await _liquidations(stack, fid, sort="EXPECTED_TO_RECEIVE", direction="ASC")
             assert [x["seq"] for x in by_expected] == [2, 1]
+
+
+async def test_proceeds_are_allocated_interest_first_on_real_obligations(credit_stack):
+    """The liquidation steps on a facility with posted interest (the end-of-day steps made it): the
+    proceeds' payment pays the interest obligation before the principal (``interest_first``), from
+    the proceeds account, and a retried apply pays nothing more."""
+    from datetime import UTC, date, datetime
+
+    from activities.credit import liquidations, operations
+    from domain.credit.liquidation_messages import (
+        ApplyProceedsInput,
+        CollateralSentInput,
+        InitiateLiquidationInput,
+        ProceedsInput,
+    )
+    from tests.integration.credit.eod_helpers import MAX_AGE, activated_facility, run_dates
+    from tests.integration.credit.facility_helpers import set_price
+
+    stack = credit_stack
+    fid, _ = await activated_facility(stack, date(2025, 1, 15), 1_000_000, disbursal_policy="SingleDisbursal",
+                                      one_time_fee_rate="0")
+    await run_dates(stack.engine, date(2025, 1, 15), date(2025, 2, 1))  # the January cycle's interest posted
+    now = datetime.now(UTC)
+    await set_price(stack.engine, 1_040_000)  # 1 BTC at $10,400 against ~$10,050: CVL 103
+    async with stack.engine.begin() as conn:
+        state = await operations.recompute_collateralization(conn, fid, now, reason="test")
+    assert state.collateralization.value == "UnderLiquidationThreshold" and state.outstanding_cents > 1_000_000
+    async with stack.engine.begin() as conn:
+        info = await liquidations.initiate(conn, InitiateLiquidationInput(facility_id=fid, now=now))
+    assert info is not None and info.expected_to_receive_cents > 0
+    async with stack.engine.begin() as conn:  # a retried initiation answers the open one
+        assert (await liquidations.initiate(conn, InitiateLiquidationInput(facility_id=fid, now=now))).id == info.id
+    async with stack.engine.begin() as conn:
+        await liquidations.collateral_sent(conn, CollateralSentInput(
+            liquidation_id=info.id, command_id=str(uuid.uuid4()), amount_sats=10_000_000, actor="test", now=now),
+            settings=stack.settings)
+    async with stack.engine.begin() as conn:
+        await liquidations.receive_proceeds(conn, ProceedsInput(
+            liquidation_id=info.id, command_id=str(uuid.uuid4()), amount_cents=100_000, actor="test", now=now),
+            settings=stack.settings)
+    for _ in range(2):  # the second is a retried step: nothing more
+        async with stack.engine.begin() as conn:
+            done = await liquidations.apply_proceeds(conn, ApplyProceedsInput(liquidation_id=info.id, now=now),
+                                                     MAX_AGE, settings=stack.settings)
+    assert done.liquidation.status == "completed" and done.replayed
+    payments = (await stack.http.get(f"{API}/credit-facilities/{fid}/payments")).json()["items"]
+    assert len(payments) == 1 and payments[0]["amount"] == 100_000
+    kinds = [a["obligation_type"] for a in payments[0]["allocations"]]
+    assert kinds[0] == "INTEREST" and kinds[-1] == "DISBURSAL", payments[0]["allocations"]
+    async with stack.engine.connect() as conn:
+        source = (await conn.execute(text("SELECT source_account_id::text FROM credit_payments WHERE facility_id = :f"),
+                                     {"f": fid})).scalar_one()
+        accounts = (await conn.execute(text("SELECT accounts FROM credit_facilities WHERE id = :id"),
+                                       {"id": fid})).scalar_one()
+    assert source == accounts["proceeds_from_liquidation"]
