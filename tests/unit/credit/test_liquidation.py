@@ -71,12 +71,14 @@ def test_should_start():
     assert not should_start(False, 1, False)
 
 
-@settings(max_examples=400, deadline=None)
-@given(outstanding=st.integers(10_000, 10**11), price=st.integers(100_000, 10**9),
+@settings(max_examples=1000, deadline=None)
+@given(outstanding=st.integers(10_000, 10**11), price=st.integers(100_000, 2 * 10**7),
        ratio=st.integers(101, 139), initial=st.sampled_from([Decimal(140), Decimal(150), Decimal("137.5")]))
 def test_selling_to_liquidate_restores_about_the_target(outstanding, price, ratio, initial):
     """Under the target and above 100 %: after selling ``to_liquidate`` at the price and paying
-    ``to_receive`` off, the CVL is at most the target and at least one point under it."""
+    ``to_receive`` off, the CVL is at most the target and at least one point under it. Prices up to
+    $200,000 per BTC: at prices where one sat is worth several cents (hypothesis found one at
+    ~$10M per BTC with a few cents to receive) rounding the sats up can take a second point."""
     collateral = cents_to_sats_for(outstanding * ratio // 100, price)
     before = cvl(collateral, outstanding, price)
     if not (100 < before < initial):
