@@ -156,11 +156,11 @@ async def record_collateral_sent(
     if done is not None:  # a repeated request: answered as stored, nothing sent again
         return await _out(conn, str(done.liquidation_id))
     row = await _open(conn, collateral_id)
+    # its workflow is started just after the row's commit: not found yet = 503, safe to repeat
     await conn.rollback()  # no snapshot held while the workflow writes
     handle = temporal.get_workflow_handle(liquidation_workflow_id(str(row.id)))
     result = await call(handle.execute_update(LiquidationWorkflow.record_collateral_sent, CollateralSentCommand(
-        command_id=command_id, amount_sats=body.amount, actor=principal.subject)),
-        closed=NoActiveLiquidation(f"Liquidation {row.id} is closed."))
+        command_id=command_id, amount_sats=body.amount, actor=principal.subject)))
     return await _out(conn, result.liquidation.id)
 
 
@@ -181,8 +181,7 @@ async def record_proceeds(
     await conn.rollback()
     handle = temporal.get_workflow_handle(liquidation_workflow_id(str(row.id)))
     result = await call(handle.execute_update(LiquidationWorkflow.record_proceeds, ProceedsCommand(
-        command_id=command_id, amount_cents=body.amount, actor=principal.subject)),
-        closed=NoActiveLiquidation(f"Liquidation {row.id} is closed."))
+        command_id=command_id, amount_cents=body.amount, actor=principal.subject)))
     response.headers["Location"] = f"/api/v1/liquidations/{result.liquidation.id}"
     return await _out(conn, result.liquidation.id)
 
