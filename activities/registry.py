@@ -69,10 +69,15 @@ def _price_activities(deps: Deps) -> list[Callable[..., Any]]:
 
 
 def _credit_activities(deps: Deps) -> list[Callable[..., Any]]:
-    from activities.credit.activity import CollateralizationActivities, CreditFacilityActivities
+    from activities.credit.activity import (
+        CollateralizationActivities,
+        CreditFacilityActivities,
+        LiquidationActivities,
+    )
 
     credit = CreditFacilityActivities(deps.engine, deps.settings)
     reeval = CollateralizationActivities(deps.engine, deps.settings)
-    return [credit.conclude_customer_approval, credit.conclude_proposal, credit.record_collateral, credit.activate, credit.initiate_disbursal,
+    liq = LiquidationActivities(deps.engine, deps.settings)
+    return [liq.initiate_liquidation, liq.collateral_sent, liq.proceeds_received, liq.apply_proceeds, credit.conclude_customer_approval, credit.conclude_proposal, credit.record_collateral, credit.activate, credit.initiate_disbursal,
             credit.conclude_disbursal, credit.record_payment, credit.complete_facility, reeval.price_pass,
             reeval.facilities_crossing_thresholds, reeval.reevaluate_collateralization]

@@ -25,7 +25,7 @@ async def register(client: Client, namespace: str) -> list[str]:
             raise
         known = set()
     missing = {
-        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL_KEYS if key.name not in known
+        key.name: IndexedValueType.ValueType(int(key.indexed_value_type)) for key in ALL_KEYS if key.name not in known
     }
     if missing:
         try:

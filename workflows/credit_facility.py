@@ -40,10 +40,16 @@ from temporalio.service import RPCError
 
 with workflow.unsafe.imports_passed_through():
     from activities.boundary import ACTIVITY_OPTIONS, COMMAND_OPTIONS, check, refusal_of, refuse
-    from activities.credit.activity import CollateralizationActivities, CreditFacilityActivities
+    from activities.credit.activity import (
+        CollateralizationActivities,
+        CreditFacilityActivities,
+        LiquidationActivities,
+    )
     from domain.credit import facility_day
+    from domain.credit.cvl import CollateralizationState
     from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
     from domain.credit.facility import CreditFacility
+    from domain.credit.liquidation_messages import InitiateLiquidationInput
     from domain.credit.messages import (
         COLLATERALIZATION_SIGNAL,
         ActivateInput,
@@ -104,6 +110,10 @@ class CreditFacilityWorkflow:
         # price-driven activation) are in flight: their row is committed before this copy of the
         # state is, so a client can read the new stage and send a command first (see _settled).
         self._moving = 0
+        # credit.md §9.2: a change of the collateralization state TO UnderLiquidationThreshold starts a
+        # liquidation (the step decides on the locked row; the main loop runs it)
+        self._collateralization_seen = state.collateralization
+        self._liquidation_due = False
 
     @workflow.run
     async def run(self, state: FacilityState) -> FacilityState:
@@ -127,13 +137,32 @@ class CreditFacilityWorkflow:
             self._watch_disbursal(disbursal_id)
         while True:
             await workflow.wait_condition(
-                lambda: self._closed() or workflow.info().is_continue_as_new_suggested())
+                lambda: self._closed() or workflow.info().is_continue_as_new_suggested() or self._liquidation_due)
             if self._closed():
                 break
+            if self._liquidation_due:
+                self._liquidation_due = False
+                if workflow.patched("liquidation"):
+                    await self._initiate_liquidation()
+                continue
             await workflow.wait_condition(lambda: not self.state.in_flight and workflow.all_handlers_finished())
             workflow.continue_as_new(self.state.model_copy(update={"end_of_day": self.day}))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
+
+    async def _initiate_liquidation(self) -> None:
+        """``credit.initiate_liquidation``: on the locked row, when the stored state is still
+        UnderLiquidationThreshold with something outstanding and none open, the liquidation is
+        created and its workflow started (``liquidation-{id}``). No lock: it is a background step."""
+        try:
+            await workflow.execute_activity_method(
+                LiquidationActivities.initiate_liquidation,
+                InitiateLiquidationInput(facility_id=self.state.id, now=workflow.now()), **ACTIVITY_OPTIONS)
+        except ActivityError as exc:
+            refusal = refusal_of(exc)
+            if refusal is None:
+                raise
+            workflow.logger.warning("liquidation not initiated: %s %s", refusal.type, refusal.message)
 
     def _customer_decided(self) -> bool:
         return self.state.proposal_status is not ProposalStatus.PENDING_CUSTOMER_APPROVAL
@@ -392,6 +421,11 @@ class CreditFacilityWorkflow:
 
     def _publish(self) -> None:
         s = self.state
+        entering = (s.collateralization is CollateralizationState.UNDER_LIQUIDATION_THRESHOLD
+                    and self._collateralization_seen is not CollateralizationState.UNDER_LIQUIDATION_THRESHOLD)
+        if entering and s.stage is Stage.ACTIVE and s.outstanding_cents > 0:
+            self._liquidation_due = True
+        self._collateralization_seen = s.collateralization
         current = (s.status_label, s.collateralization_label)
         shown = (current, s.failed_disbursals, tuple(self._unconcluded.items()), self.day)
         if shown == self._published:

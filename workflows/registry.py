@@ -10,9 +10,10 @@ from workflows.credit_facility import CreditFacilityWorkflow
 from workflows.customer_activity import CustomerActivityClassificationWorkflow
 from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
 from workflows.end_of_day import EndOfDayProducerWorkflow, EndOfDayWorkflow
+from workflows.liquidation import LiquidationWorkflow
 from workflows.price_feed import PriceFeedWorkflow
 from workflows.withdrawal import WithdrawalWorkflow
 
 WORKFLOWS: list[type] = [ApprovalProcessWorkflow, CustomerKycWorkflow, KycLinkWorkflow,
                          CustomerActivityClassificationWorkflow, PriceFeedWorkflow, CreditFacilityWorkflow,
-                         WithdrawalWorkflow, EndOfDayWorkflow, EndOfDayProducerWorkflow]
+                         WithdrawalWorkflow, EndOfDayWorkflow, EndOfDayProducerWorkflow, LiquidationWorkflow]

@@ -17,6 +17,10 @@ LANA_COLLATERALIZATION = SearchAttributeKey.for_keyword("LanaCollateralization")
 LANA_STEP = SearchAttributeKey.for_keyword("LanaStep")  # the end-of-day step running
 LANA_OBLIGATION_STATUS = SearchAttributeKey.for_keyword("LanaObligationStatus")  # a facility's worst obligation
 LANA_NEXT_ACCRUAL_DATE = SearchAttributeKey.for_keyword("LanaNextAccrualDate")  # ISO date: sorts as text
+# a liquidation's amounts (credit.md §9): cents expected / received, sats sent to the liquidator
+LANA_LIQUIDATION_EXPECTED_CENTS = SearchAttributeKey.for_int("LanaLiquidationExpectedCents")
+LANA_LIQUIDATION_RECEIVED_CENTS = SearchAttributeKey.for_int("LanaLiquidationReceivedCents")
+LANA_LIQUIDATION_SENT_SATS = SearchAttributeKey.for_int("LanaLiquidationSentSats")
 
 ALL_KEYS = [
     LANA_ENTITY_ID,
@@ -28,11 +32,16 @@ ALL_KEYS = [
     LANA_STEP,
     LANA_OBLIGATION_STATUS,
     LANA_NEXT_ACCRUAL_DATE,
+    LANA_LIQUIDATION_EXPECTED_CENTS,
+    LANA_LIQUIDATION_RECEIVED_CENTS,
+    LANA_LIQUIDATION_SENT_SATS,
 ]
+
+_FLAG_TYPES = {"KEYWORD": "Keyword", "INT": "Int"}
 
 
 def dev_server_flags() -> list[str]:
     flags: list[str] = []
     for key in ALL_KEYS:
-        flags += ["--search-attribute", f"{key.name}=Keyword"]
+        flags += ["--search-attribute", f"{key.name}={_FLAG_TYPES[key.indexed_value_type.name]}"]
     return flags

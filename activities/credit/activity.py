@@ -16,8 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from activities.boundary import lana_activity
-from activities.credit import collateralization, operations, payments
+from activities.credit import collateralization, liquidations, operations, payments
 from activities.time.clock import business_now
+from domain.credit.liquidation_messages import (
+    ApplyProceedsInput,
+    CollateralSentInput,
+    InitiateLiquidationInput,
+    LiquidationInfo,
+    LiquidationStepResult,
+    ProceedsInput,
+)
 from domain.credit.messages import (
     ActivateInput,
     CollateralInput,
@@ -34,7 +42,14 @@ from domain.credit.messages import (
     PricePassResult,
     ReevaluateInput,
 )
+from domain.errors import ServiceUnavailable
 from ground.settings import Settings
+
+LIQUIDATION_WORKFLOW = "LiquidationWorkflow"
+
+
+def liquidation_workflow_id(liquidation_id: str) -> str:
+    return f"liquidation-{liquidation_id}"
 
 
 def _workflow_id() -> str | None:
@@ -138,3 +153,56 @@ class CollateralizationActivities:
     async def reevaluate_collateralization(self, inp: ReevaluateInput) -> FacilityState:
         async with self.engine.begin() as conn:
             return await operations.reevaluate_collateralization(conn, inp)
+
+
+class LiquidationActivities:
+    """Steps of a partial liquidation (credit.md §9.2–§9.3, ``liquidations.py``)."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.max_age = timedelta(seconds=settings.price_max_age_seconds)
+
+    @lana_activity("credit.initiate_liquidation")
+    async def initiate_liquidation(self, inp: InitiateLiquidationInput) -> LiquidationInfo | None:
+        """The liquidation's row and events (one transaction), then, after the commit, its workflow
+        started (``liquidation-{id}``): a step retried after a crash between the two finds the open
+        row and starts it then, so nothing is lost. Answers the open liquidation (None: none due)."""
+        async with self.engine.begin() as conn:
+            info = await liquidations.initiate(conn, inp)
+        if info is not None and activity.in_activity():
+            await start_liquidation_workflow(activity.client(), activity.info().task_queue, info)
+        return info
+
+    @lana_activity("credit.liquidation_collateral_sent")
+    async def collateral_sent(self, inp: CollateralSentInput) -> LiquidationStepResult:
+        async with self.engine.begin() as conn:
+            return await liquidations.collateral_sent(conn, inp, settings=self.settings)
+
+    @lana_activity("credit.liquidation_proceeds_received")
+    async def proceeds_received(self, inp: ProceedsInput) -> LiquidationStepResult:
+        async with self.engine.begin() as conn:
+            return await liquidations.receive_proceeds(conn, inp, settings=self.settings)
+
+    @lana_activity("credit.liquidation_apply_proceeds")
+    async def apply_proceeds(self, inp: ApplyProceedsInput) -> LiquidationStepResult:
+        async with self.engine.begin() as conn:
+            return await liquidations.apply_proceeds(conn, inp, self.max_age, settings=self.settings,
+                                                     workflow_id=_workflow_id())
+
+
+async def start_liquidation_workflow(client, task_queue: str, info: LiquidationInfo) -> None:
+    """Start ``liquidation-{id}``; one already running (or ended) with that id is left as it is."""
+    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+    from temporalio.service import RPCError
+
+    try:
+        await client.start_workflow(
+            LIQUIDATION_WORKFLOW, info, id=liquidation_workflow_id(info.id), task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+    except WorkflowAlreadyStartedError:
+        return
+    except RPCError as exc:
+        raise ServiceUnavailable("Temporal is unreachable; the step is retried.") from exc

@@ -16,6 +16,7 @@ from activities import ledger
 from activities.accounting import placement
 from domain.accounting.product_sets import (
     COLLATERAL,
+    COLLATERAL_IN_LIQUIDATION,
     COLLATERAL_OMNIBUS,
     DISBURSED_DEFAULTED,
     FACILITY_OMNIBUS,
@@ -23,8 +24,11 @@ from domain.accounting.product_sets import (
     INTEREST_ADDED_OMNIBUS,
     INTEREST_DEFAULTED,
     INTEREST_INCOME,
+    LIQUIDATED_COLLATERAL,
+    LIQUIDATION_PROCEEDS_OMNIBUS,
     PAYMENT_HOLDING,
     PAYMENTS_MADE_OMNIBUS,
+    PROCEEDS_FROM_LIQUIDATION,
     UNCOVERED_OUTSTANDING,
     CustomerType,
     ProductSet,
@@ -100,6 +104,14 @@ def _active_specs(facility_id: str, ct: CustomerType, tc: str) -> dict[str, tupl
         "fee_income": (FEE_INCOME, "fee-income", "Fee Income", ext.format("fee-income")),
         "payment_holding": (PAYMENT_HOLDING, "payment-holding", "Payment Holding Account",
                             "credit-facility-payment-holding:" + facility_id),
+        # liquidation (ledger.md B3.2): keyed by the facility (its collateral is one per facility)
+        "collateral_in_liquidation": (COLLATERAL_IN_LIQUIDATION, "collateral-in-liquidation",
+                                      "Collateral In Liquidation", "collateral-in-liquidation:" + facility_id),
+        "liquidated_collateral": (LIQUIDATED_COLLATERAL, "liquidated-collateral", "Liquidated Collateral",
+                                  "liquidated-collateral:" + facility_id),
+        "proceeds_from_liquidation": (PROCEEDS_FROM_LIQUIDATION, "proceeds-from-liquidation",
+                                      "Proceeds From Liquidation Account",
+                                      "credit-facility-proceeds-from-liquidation:" + facility_id),
     }
 
 
@@ -117,11 +129,13 @@ async def create_active_accounts(conn: AsyncConnection, facility_id: str, custom
         specs["interest_added_omnibus"] = placement.omnibus_spec(INTEREST_ADDED_OMNIBUS)
     if "payments_made_omnibus" not in have:
         specs["payments_made_omnibus"] = placement.omnibus_spec(PAYMENTS_MADE_OMNIBUS)
+    if "liquidation_proceeds_omnibus" not in have:
+        specs["liquidation_proceeds_omnibus"] = placement.omnibus_spec(LIQUIDATION_PROCEEDS_OMNIBUS)
     return await _create(conn, specs) if specs else {}
 
 
 ACTIVE_ROLES = (*_active_specs("", CustomerType.INDIVIDUAL, "short"), "interest_added_omnibus",
-                "payments_made_omnibus")
+                "payments_made_omnibus", "liquidation_proceeds_omnibus")
 
 
 async def ensure_active_accounts(conn: AsyncConnection, facility_id: str, customer_type: str, terms: TermValues,

@@ -58,7 +58,9 @@ async def _stored_outcome(conn: AsyncConnection, row, state: FacilityState) -> P
 
 
 async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, settings: Settings,
-                         workflow_id: str | None = None) -> PaymentOutcome:
+                         workflow_id: str | None = None, source_account_id: str | None = None) -> PaymentOutcome:
+    """``source_account_id``: where the money comes from when it is not the customer's deposit
+    account (a liquidation's proceeds account, credit.md §9.3): the deposit account is not checked."""
     f = await store.load_facility(conn, inp.facility_id)
     found = await payment_store.payment_row(conn, inp.payment_id)
     if found is not None:
@@ -68,7 +70,9 @@ async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, s
     today = await business_date(conn, settings, inp.now)
     effective = inp.effective or today
     check_payment_effective(effective, s.activated_at.date() if s.activated_at else None, today)
-    await ensure_disbursable(conn, s.deposit_account_id)  # frozen or closed: refused (same rule as a disbursal)
+    source = source_account_id or s.deposit_account_id
+    if source_account_id is None:
+        await ensure_disbursable(conn, s.deposit_account_id)  # frozen or closed: refused (same rule as a disbursal)
     f.attach_accounts(await fa.ensure_active_accounts(conn, f.id, s.customer_type, s.terms, f.accounts))
     acc = f.accounts
     uncovered = (await ledger.balance(conn, uuid.UUID(acc["uncovered_outstanding"]), "USD")).settled
@@ -79,7 +83,7 @@ async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, s
     shares = allocate(inp.amount_cents, [o.owed() for o in owed], s.terms.payment_allocation_strategy)
     allocations = [by_id[sh.obligation.obligation_id].allocate(inp.payment_id, sh.amount_cents, effective)
                    for sh in shares]
-    payment = Payment.receive(inp.payment_id, f.id, inp.amount_cents, effective, s.deposit_account_id, inp.actor)
+    payment = Payment.receive(inp.payment_id, f.id, inp.amount_cents, effective, source, inp.actor)
     payment.allocated(allocations)
     f.payment_recorded(inp.payment_id, inp.amount_cents, effective, allocations, inp.actor)
 
@@ -91,7 +95,7 @@ async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, s
     # The postings last (the payments-made omnibus row they lock is every facility's, see
     # operations._HOT_LAST); transaction ids as ledger.md B5.7: the payment's, each allocation's.
     postings = [ledger.Posting("RECORD_PAYMENT", {
-        "payment_source_account_id": s.deposit_account_id, "payment_holding_account_id": hold,
+        "payment_source_account_id": source, "payment_holding_account_id": hold,
         "uncovered_outstanding_account_id": acc["uncovered_outstanding"],
         "payments_made_omnibus_account_id": acc["payments_made_omnibus"], "amount": inp.amount_cents},
         f"payment:{inp.payment_id}:record", effective, tx_id=uuid.UUID(payment.id))]

@@ -204,3 +204,37 @@ payment_allocations = Table(
     Column("ledger_tx_id", _ID, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- liquidations (migration 0080_credit_liquidations) ------------------------------------------
+liquidations = Table(
+    "credit_liquidations", metadata,
+    Column("id", _ID, primary_key=True),
+    Column("facility_id", _ID, nullable=False),
+    Column("collateral_id", _ID, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("trigger_price_cents", BigInteger, nullable=False),
+    Column("expected_to_receive_cents", BigInteger, nullable=False),
+    Column("estimated_to_liquidate_sats", BigInteger, nullable=False),
+    Column("sent_total_sats", BigInteger, nullable=False),
+    Column("sent_count", Integer, nullable=False),
+    Column("proceeds_cents", BigInteger),
+    Column("proceeds_command_id", _ID),
+    Column("proceeds_ledger_tx_id", _ID),
+    Column("payment_id", _ID),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("proceeds_received_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+)
+
+liquidation_collateral_sent = Table(
+    "credit_liquidation_collateral_sent", metadata,
+    Column("liquidation_id", _ID, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("command_id", _ID, nullable=False),
+    Column("amount_sats", BigInteger, nullable=False),
+    Column("ledger_tx_id", _ID, nullable=False),
+    Column("recorded_by", String(128), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)

@@ -7,7 +7,15 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.credit import disbursals, facilities, lifecycle, payments, statement, terms_templates
+    from api.credit import (
+        disbursals,
+        facilities,
+        lifecycle,
+        liquidations,
+        payments,
+        statement,
+        terms_templates,
+    )
 
     return [terms_templates.router, facilities.router, disbursals.router, lifecycle.router, payments.router,
-            statement.router]
+            statement.router, liquidations.router]

@@ -69,3 +69,10 @@ INTEREST_ADDED_OMNIBUS = ProductSet("credit.interest-added-to-obligations-omnibu
 PAYMENT_HOLDING = ProductSet("credit.payment-holding", "Credit payment holding", "credit")
 PAYMENTS_MADE_OMNIBUS = ProductSet("credit.payments-made-omnibus", "Credit payments made omnibus (off-balance)",
                                    "credit")
+# Liquidation (credit.md §9, ledger.md B3.2, B5.8): per facility, BTC sent to the liquidator, BTC
+# liquidated, USD proceeds not yet turned into a payment; the shared omnibus of the proceeds.
+COLLATERAL_IN_LIQUIDATION = ProductSet("credit.collateral-in-liquidation", "BTC collateral in liquidation", "credit")
+LIQUIDATED_COLLATERAL = ProductSet("credit.liquidated-collateral", "BTC collateral liquidated", "credit")
+PROCEEDS_FROM_LIQUIDATION = ProductSet("credit.proceeds-from-liquidation", "Proceeds from liquidation", "credit")
+LIQUIDATION_PROCEEDS_OMNIBUS = ProductSet("credit.liquidation-proceeds-omnibus",
+                                          "Liquidation proceeds omnibus (off-balance)", "debit")

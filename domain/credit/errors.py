@@ -148,3 +148,33 @@ class FacilityHasOutstanding(Conflict):
 class CompletionNotAllowed(Conflict):
     code = "credit.completion_not_allowed"
     title = "Only an active or matured facility can be completed"
+
+
+@register
+class NoActiveLiquidation(Conflict):
+    code = "credit.no_active_liquidation"
+    title = "The facility has no open liquidation"
+
+
+@register
+class LiquidationNotFound(NotFound):
+    code = "credit.liquidation_not_found"
+    title = "Liquidation not found"
+
+
+@register
+class LiquidationProceedsAlreadyReceived(Conflict):
+    code = "credit.liquidation_proceeds_already_received"
+    title = "The proceeds of this liquidation were already received"
+
+
+@register
+class CollateralSentExceedsCollateral(ValidationFailed):
+    code = "credit.liquidation_amount_exceeds_collateral"
+    title = "More collateral sent to the liquidator than the facility holds"
+
+
+@register
+class InvalidLiquidationAmount(ValidationFailed):
+    code = "credit.invalid_liquidation_amount"
+    title = "The amount must be a positive whole number"

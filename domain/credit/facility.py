@@ -218,6 +218,18 @@ class CreditFacility(EventSourced):
             "effective": str(change.effective), "seq": seq, "actor": actor})
         return change
 
+    def collateral_sent_to_liquidation(self, liquidation_id: str, amount_sats: int, effective: date,
+                                       actor: str) -> None:
+        """§9.1: BTC sent to the liquidator leaves the collateral (SEND_COLLATERAL_TO_LIQUIDATION). Not a
+        manual update: ``collateral_seq`` (the operator's updates) is left as it is."""
+        self.record("collateral_sent_to_liquidation", {
+            "liquidation_id": liquidation_id, "amount_sats": amount_sats,
+            "new_sats": self.state.collateral_sats - amount_sats, "effective": str(effective), "actor": actor})
+
+    def liquidation_recorded(self, event: str, liquidation_id: str, **detail: Any) -> None:
+        """The facility's history of its liquidations (``liquidation_initiated``, ``liquidation_completed``)."""
+        self.record(event, {"liquidation_id": liquidation_id, **detail})
+
     def reevaluate(self, price_cents: int, *, observed_at: datetime | None = None, reason: str = "price") -> bool:
         """CVL at ``price_cents`` (§3.4–§3.6): a pending facility against its amount (no hysteresis),
         an active one against its total outstanding (principal and posted interest, §3.1). True when
@@ -471,6 +483,8 @@ class CreditFacility(EventSourced):
             self.accounts = dict(payload["accounts"])
         elif event_type == "collateral_updated":
             s.collateral_sats, s.collateral_seq = payload["new_sats"], payload["seq"]
+        elif event_type == "collateral_sent_to_liquidation":
+            s.collateral_sats = payload["new_sats"]
         elif event_type == "collateralization_changed":
             if payload["stage"] == Stage.PENDING.value:
                 s.pending_collateralization = cvlmod.PendingCollateralizationState(payload["state"])

@@ -12,7 +12,7 @@ due / overdue / defaulted receivables of both families.
 from __future__ import annotations
 
 from domain.ledger.model import Currency, Entry, Layer
-from domain.ledger.templates import AMOUNT, CR, DR, ID, PENDING, SETTLED, entry, template
+from domain.ledger.templates import AMOUNT, CR, DR, ID, PENDING, SETTLED, Param, entry, template
 
 USD, BTC = Currency.USD, Currency.BTC
 
@@ -169,7 +169,35 @@ def record_payment_allocation(p):
                  "RECORD_PAYMENT_ALLOCATION")
 
 
+_SEND = {"collateral_account_id": ID, "collateral_in_liquidation_account_id": ID, "amount": AMOUNT}
+
+
+@template("SEND_COLLATERAL_TO_LIQUIDATION", _SEND, description="Send collateral to liquidation")
+def send_collateral_to_liquidation(p):
+    """B5.8: BTC sent to the liquidator leaves the collateral account (COLL → COLL_LIQ)."""
+    return _move(p["collateral_account_id"], p["collateral_in_liquidation_account_id"], p["amount"], BTC, SETTLED,
+                 "SEND_COLLATERAL_TO_LIQUIDATION")
+
+
+@template("RECEIVE_PROCEEDS_FROM_LIQUIDATION", {
+    "liquidation_proceeds_omnibus_account_id": ID, "proceeds_from_liquidation_account_id": ID,
+    "collateral_in_liquidation_account_id": ID, "liquidated_collateral_account_id": ID,
+    "amount_received": AMOUNT, "amount_liquidated": Param("amount", None)},
+    description="Record received proceeds from liquidation and collateral liquidated")
+def receive_proceeds_from_liquidation(p):
+    """B5.8: the USD proceeds into the facility's proceeds account, and every sat sent for this
+    liquidation from in-liquidation to liquidated (``amount_liquidated`` absent when nothing was sent:
+    no BTC lines)."""
+    out = _move(p["liquidation_proceeds_omnibus_account_id"], p["proceeds_from_liquidation_account_id"],
+                p["amount_received"], USD, SETTLED, "RECEIVE_PROCEEDS_FROM_LIQUIDATION")
+    if p["amount_liquidated"]:
+        out += _move(p["collateral_in_liquidation_account_id"], p["liquidated_collateral_account_id"],
+                     p["amount_liquidated"], BTC, SETTLED, "RECORD_COLLATERAL_LIQUIDATED")
+    return out
+
+
 TEMPLATES = [create_credit_facility_proposal, activate_credit_facility, add_collateral, remove_collateral,
              initial_disbursal, initiate_disbursal, confirm_disbursal, cancel_disbursal, add_structuring_fee,
              accrue_interest, post_accrued_interest, record_obligation_due, record_obligation_overdue,
-             record_obligation_defaulted, record_payment, record_payment_allocation]
+             record_obligation_defaulted, record_payment, record_payment_allocation,
+             send_collateral_to_liquidation, receive_proceeds_from_liquidation]

@@ -81,7 +81,10 @@ async def test_lana_migrate_is_idempotent(pg_server):
 
         attrs = await env.client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace="default"))
+        types = {k.name: int(k.indexed_value_type) for k in ALL_KEYS}  # keywords, and the liquidation amounts (int)
         for key in expected:
-            assert attrs.custom_attributes[key] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+            assert attrs.custom_attributes[key] == types[key]
+        assert attrs.custom_attributes["LanaStatus"] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        assert attrs.custom_attributes["LanaLiquidationExpectedCents"] == IndexedValueType.INDEXED_VALUE_TYPE_INT
     finally:
         await env.shutdown()

@@ -169,6 +169,38 @@ async def _credit_facility(db_url: str, engine: AsyncEngine, client: Client, nam
         return {name: handle}
 
 
+async def liquidation(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
+    """A price drop below the liquidation threshold: the facility starts a Liquidation; collateral
+    sent twice, the proceeds received and paid; the facility back to fully collateralized."""
+    from activities.credit.activity import liquidation_workflow_id
+    from tests.integration.credit.facility_helpers import PRICE, active_facility, wait_for
+    from workflows.credit_facility import facility_workflow_id
+
+    async with Stack.start(db_url, engine, client, kyc_required=False, price_source="manual") as stack:
+        http = stack.http
+        assert (await http.put("/api/v1/price", json={"usd_cents_per_btc": PRICE})).status_code == 200
+        fid, collateral_id, _ = await active_facility(stack, 100_000, disbursal_policy="SingleDisbursal",
+                                                      one_time_fee_rate="0")
+        r = await http.post(f"/api/v1/collaterals/{collateral_id}/manual-update", json={"collateral": 2_500_000})
+        assert r.status_code == 200, r.text
+        assert (await http.put("/api/v1/price", json={"usd_cents_per_btc": 4_190_000})).status_code == 200
+        items = (await wait_for(lambda: http.get("/api/v1/liquidations", params={"credit_facility_id": fid}),
+                                lambda b: len(b["items"]) == 1))["items"]
+        for amount in (1_000_000, 1_103_222):
+            r = await http.post(f"/api/v1/collaterals/{collateral_id}/liquidation/collateral-sent",
+                                json={"amount": amount})
+            assert r.status_code == 200, r.text
+        r = await http.post(f"/api/v1/collaterals/{collateral_id}/liquidation/proceeds-received",
+                            json={"amount": 88_125})
+        assert r.status_code == 200, r.text
+        handle = client.get_workflow_handle(liquidation_workflow_id(items[0]["id"]))
+        assert (await handle.result())["status"] == "completed"
+        await wait_for(lambda: http.get(f"/api/v1/credit-facilities/{fid}"),
+                       lambda b: b["collateralization_state"] == "FULLY_COLLATERALIZED")
+        return {"liquidation": handle, "credit_facility_liquidation": client.get_workflow_handle(
+            facility_workflow_id(fid))}
+
+
 async def end_of_day(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
     """The producer catches up two closed dates after the last completed one, each an EndOfDay child
     running every step (over an empty bank: the steps' pages are what changes, not the commands)."""
@@ -194,7 +226,7 @@ SCENARIOS: dict[str, Scenario] = {
     "withdrawal": withdrawal, "customer_kyc": customer_kyc, "customer_activity": customer_activity,
     "price_feed": price_feed, "credit_facility": credit_facility,
     "credit_facility_acceptance": credit_facility_acceptance, "end_of_day": end_of_day,
-    "credit_facility_end_of_day": credit_facility_end_of_day,
+    "credit_facility_end_of_day": credit_facility_end_of_day, "liquidation": liquidation,
 }
 
 

@@ -62,7 +62,9 @@ ENTRY_PREFIX = {"INITIAL_DISBURSAL": "SINGLE_DISBURSAL", "INITIATE_CREDIT_FACILI
                 "CREDIT_FACILITY_ACCRUE_INTEREST": "ACCRUE_INTEREST",
                 "CREDIT_FACILITY_POST_ACCRUED_INTEREST": ("POST_ACCRUED_INTEREST",
                                                           "RECORD_INTEREST_UNCOVERED_OBLIGATION"),
-                "RECORD_PAYMENT": ("RECORD_PAYMENT", "RECORD_UNCOVERED_DRAWDOWN_FROM_PAYMENT")}
+                "RECORD_PAYMENT": ("RECORD_PAYMENT", "RECORD_UNCOVERED_DRAWDOWN_FROM_PAYMENT"),
+                "RECEIVE_PROCEEDS_FROM_LIQUIDATION": ("RECEIVE_PROCEEDS_FROM_LIQUIDATION",
+                                                      "RECORD_COLLATERAL_LIQUIDATED")}
 
 
 def test_every_template_balances_and_binds_types():
@@ -77,6 +79,26 @@ def test_every_template_balances_and_binds_types():
             sum(e.units for e in spec.entries if e.direction == Direction.CREDIT)
         prefix = ENTRY_PREFIX.get(code, code)
         assert all(e.entry_type.startswith(prefix) for e in spec.entries if code != "TRANSFER")
+
+
+def test_liquidation_templates_match_spec_tables():
+    """ledger.md B5.8: COLL → COLL_LIQ (BTC); proceeds LIQ_OMNI → PROCEEDS (USD) and COLL_LIQ → COLL_DONE."""
+    ids = {k: uuid.uuid4() for k in ("coll", "liq", "omni", "proceeds", "done")}
+    _, spec = catalogue.template("SEND_COLLATERAL_TO_LIQUIDATION").evaluate(
+        {"collateral_account_id": ids["coll"], "collateral_in_liquidation_account_id": ids["liq"], "amount": 7})
+    assert [(e.account_id, e.direction, e.units, e.currency.value) for e in spec.entries] == [
+        (ids["coll"], Direction.DEBIT, 7, "BTC"), (ids["liq"], Direction.CREDIT, 7, "BTC")]
+    params = {"liquidation_proceeds_omnibus_account_id": ids["omni"], "proceeds_from_liquidation_account_id":
+              ids["proceeds"], "collateral_in_liquidation_account_id": ids["liq"],
+              "liquidated_collateral_account_id": ids["done"], "amount_received": 500, "amount_liquidated": 9}
+    _, spec = catalogue.template("RECEIVE_PROCEEDS_FROM_LIQUIDATION").evaluate(params)
+    assert [(e.account_id, e.direction, e.units, e.currency.value, e.entry_type) for e in spec.entries] == [
+        (ids["omni"], Direction.DEBIT, 500, "USD", "RECEIVE_PROCEEDS_FROM_LIQUIDATION_DR"),
+        (ids["proceeds"], Direction.CREDIT, 500, "USD", "RECEIVE_PROCEEDS_FROM_LIQUIDATION_CR"),
+        (ids["liq"], Direction.DEBIT, 9, "BTC", "RECORD_COLLATERAL_LIQUIDATED_DR"),
+        (ids["done"], Direction.CREDIT, 9, "BTC", "RECORD_COLLATERAL_LIQUIDATED_CR")]
+    _, spec = catalogue.template("RECEIVE_PROCEEDS_FROM_LIQUIDATION").evaluate({**params, "amount_liquidated": None})
+    assert len(spec.entries) == 2  # nothing sent: only the USD lines
 
 
 def test_initiate_withdraw_matches_spec_table():
