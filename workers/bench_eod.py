@@ -2,8 +2,9 @@
 ``EndOfDay`` workflow with one worker (issue 17's benchmark).
 
 Self-contained: an embedded PostgreSQL (durability on) and a Temporal dev server. The facilities
-are seeded as ``lana bench eod-steps`` does (one through the credit operations, N − 1 cloned in SQL;
-lana's default product, $10,000 drawn on 2025-01-27). Before the run the ledger alone posts as many
+are seeded as ``lana bench eod-steps`` does (one through the credit operations, N − 1 copies of
+it in bulk SQL, ``workers/bench_seed.py``, the books checked after; lana's default product,
+$10,000 drawn on 2025-01-27). Before the run the ledger alone posts as many
 two-entry postings one by one (``ledger.post``'s single-poster rate in the same run), then
 ``EndOfDay(2025-01-27)`` runs (an ordinary day: one accrual per facility) and, with
 ``--month-end``, the dates up to 2025-01-31 (accrual, cycle completion, interest obligation due).
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import psutil
 
-from workers.bench_eod_steps import DAYS, _baseline, _baseline_accounts, _clone, _template
+from workers.bench_eod_steps import BENCH_PG_CONF, DAYS, _baseline, _baseline_accounts, _template
+from workers.bench_seed import check_ledger, seed_facilities
 
 
 def _pg_rss(data_dir: Path) -> int:
@@ -87,9 +89,16 @@ async def _run(n: int, page_size: int, month_end: bool, pg_url: str, data_dir: P
     settings = Settings(database_url=pg_url, temporal_task_queue=f"bench-eod-{uuid.uuid4().hex[:8]}")
     engine = create_engine(pg_url, pool_size=4)
     t0 = time.perf_counter()
-    await _clone(engine, await _template(engine), n - 1)
+    phases = await seed_facilities(engine, await _template(engine), n - 1)
+    seeded = time.perf_counter() - t0
+    print(f"seeded {n:,} facilities in {seeded:.1f} s ({n / seeded:,.0f}/s; index builds {phases['indexes']:.1f} s,"
+          f" VACUUM ANALYZE {phases['vacuum']:.1f} s)")
+    async with engine.connect() as conn:
+        t0 = time.perf_counter()
+        problems = await check_ledger(conn)
+        print(f"books after seeding: {'; '.join(problems) or 'trial balance nets to zero, balances = entries'}"
+              f" ({time.perf_counter() - t0:.1f} s)")
     pairs = await _baseline_accounts(engine, min(n, 2_000))
-    print(f"seeded {n:,} facilities in {time.perf_counter() - t0:.1f} s")
     base = await _baseline(engine, pairs, "before")
     print(f"ledger.post alone, one poster: {len(pairs) / base:,.0f} postings/s")
     env = await WorkflowEnvironment.start_local(
@@ -115,5 +124,5 @@ async def _run(n: int, page_size: int, month_end: bool, pg_url: str, data_dir: P
 def run_bench(n: int, page_size: int, month_end: bool) -> None:
     from workers.embedded_pg import bench_database
 
-    with bench_database() as (url, tmp):
+    with bench_database(extra_conf=BENCH_PG_CONF) as (url, tmp):
         asyncio.run(_run(n, page_size, month_end, url, tmp))
