@@ -17,7 +17,6 @@ once the cycle that ends on the maturity date is posted). The facility hears
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 from sqlalchemy import Text, cast, select
@@ -73,16 +72,22 @@ async def plan_accruals(conn: AsyncConnection, business_date: date, after: str |
                                .where(C.c.next_period_end <= business_date))).all()
     if not rows:
         return Plan([], [], None, 0)
-    points = [(uuid.UUID(a), r.next_period_end) for r in rows for role in PRINCIPAL[:3] if (a := getattr(r, role))]
-    outstanding = await ledger.net_debits_as_of(conn, points)  # principal receivables are debit-normal
+    owner, accounts, untils = [], [], []  # one point per principal account: (row index, account, period end)
+    for i, r in enumerate(rows):
+        for role in PRINCIPAL[:3]:
+            if a := getattr(r, role):
+                owner.append(i)
+                accounts.append(a)
+                untils.append(r.next_period_end)
+    principal = [0] * len(rows)  # principal receivables are debit-normal
+    for i, net in zip(owner, await ledger.net_debits_at(conn, accounts, untils), strict=True):
+        principal[i] += net
     effective = await open_date(conn)
     plan = Plan([], [], str(rows[-1].facility_id), len(rows))
 
-    def one(r) -> Item | None:
+    def one(i: int, r) -> Item | None:
         cycle = ls.cycle_from_row(r)
-        principal = sum(outstanding.get((uuid.UUID(a), r.next_period_end), 0)
-                        for role in PRINCIPAL[:3] if (a := getattr(r, role)))
-        accrual = cycle.accrue(business_date, principal)
+        accrual = cycle.accrue(business_date, principal[i])
         if accrual is None:
             return None
         postings = [] if accrual.amount_cents == 0 else [Posting(
@@ -92,8 +97,8 @@ async def plan_accruals(conn: AsyncConnection, business_date: date, after: str |
             f"accrual:{cycle.id}:{accrual.n}", effective(accrual.period.end))]
         return Item(str(r.facility_id), postings, (cycle, accrual))
 
-    for r in rows:
-        decide(plan, str(r.facility_id), lambda r=r: one(r))
+    for i, r in enumerate(rows):
+        decide(plan, str(r.facility_id), lambda i=i, r=r: one(i, r))
     return plan
 
 
