@@ -123,8 +123,8 @@ def test_catalogue_lists_every_template_each_module_defines():
 
 
 def test_the_request_hash_is_the_same_text_as_json_with_default_str():
-    """``posting._hash`` turns UUIDs and dates into strings itself before encoding: the JSON, and so
-    every stored ``request_hash`` a replay compares with, must stay what ``default=str`` made."""
+    """``posting._hash`` reuses one encoder: the JSON, and so every stored ``request_hash`` a replay
+    compares with, must stay what ``json.dumps(sort_keys=True, default=str)`` made."""
     import datetime as dt
     import hashlib
     import json
