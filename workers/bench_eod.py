@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import psutil
+from sqlalchemy import text
 
 from workers.bench_eod_steps import BENCH_PG_CONF, DAYS, _baseline, _baseline_accounts, _template
 from workers.bench_seed import check_ledger, seed_facilities
@@ -139,6 +140,9 @@ async def _run(n: int, page_size: int, month_end: bool, in_flight: list[int], da
         problems = await check_ledger(conn)
         print(f"books after seeding: {'; '.join(problems) or 'trial balance nets to zero, balances = entries'}"
               f" ({time.perf_counter() - t0:.1f} s)")
+        size = (await conn.execute(text("SELECT pg_database_size(current_database())"))).scalar_one()
+        buffers = (await conn.execute(text("SHOW shared_buffers"))).scalar_one()
+        print(f"database {size / 2**20:,.0f} MiB, shared_buffers {buffers}")
     pairs = await _baseline_accounts(engine, min(n, 2_000))
     base = await _baseline(engine, pairs, "before")
     print(f"ledger.post alone, one poster: {len(pairs) / base:,.0f} postings/s")
