@@ -135,6 +135,7 @@ class Settings(BaseSettings):
                           "is first created; ignored on a real clock.")
     end_of_day_poll_seconds: int = Field(300, ge=10, description="How often the schedule looks for closed dates")
     end_of_day_page_size: int = Field(500, ge=1, le=10_000, description="Entities per batch page")
+    end_of_day_pages_in_flight: int = Field(2, ge=1, le=8, description="Pages of one step run concurrently")
     time_advance_wait_seconds: float = Field(300.0, gt=0, description="How long an advance waits for one date's run")
     # Completion (credit.md §10): an operator command; with this on, the payment that leaves nothing
     # outstanding also completes (closes) the facility.

@@ -153,13 +153,16 @@ def bench_eod_steps(n: int, page_sizes: str) -> None:
 
 @bench.command("eod")
 @click.option("--facilities", "n", type=int, default=100_000, show_default=True)
-@click.option("--page-size", type=int, default=500, show_default=True)
+@click.option("--page-size", type=int, default=1000, show_default=True)
 @click.option("--month-end", is_flag=True, help="Also run the dates to the month end (cycle completion)")
-def bench_eod(n: int, page_size: int, month_end: bool) -> None:
+@click.option("--days", type=click.IntRange(1, 4), default=1, show_default=True, help="Ordinary days (Jan 27–30)")
+@click.option("--pages-in-flight", default="3", show_default=True,
+              help="Comma-separated end_of_day_pages_in_flight values, alternated over the dates")
+def bench_eod(n: int, page_size: int, month_end: bool, days: int, pages_in_flight: str) -> None:
     """One business date's end of day for N facilities through the EndOfDay workflow, one worker."""
     from workers.bench_eod import run_bench
 
-    run_bench(n, page_size, month_end)
+    run_bench(n, page_size, month_end, [int(k) for k in pages_in_flight.split(",")], days)
 
 
 @bench.command("price-shock")

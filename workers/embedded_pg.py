@@ -137,13 +137,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def bench_database(name: str = "lana_bench") -> Iterator[tuple[str, Path]]:
+def bench_database(name: str = "lana_bench", extra_conf: tuple[str, ...] = ()) -> Iterator[tuple[str, Path]]:
     """A throw-away embedded PostgreSQL for a benchmark, its database ``name`` migrated: yields the
-    database URL and the temporary directory (its server log in ``postgres.log``); stopped on exit."""
+    database URL and the temporary directory (its server log in ``postgres.log``); stopped on exit.
+    ``extra_conf``: server settings (``name=value``) on top of the defaults."""
     from activities import migrate
 
     with tempfile.TemporaryDirectory(prefix="lana-bench-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp), free_port())
+        pg = EmbeddedPostgres(Path(tmp), free_port(), extra_conf=extra_conf)
         if pg.user:
             shutil.chown(tmp, pg.user)
         with open(Path(tmp) / "postgres.log", "ab") as log:

@@ -19,7 +19,6 @@ facility's total outstanding (``collateralization.outstanding_moved``: CVL at th
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 from sqlalchemy import Text, cast, select
@@ -29,7 +28,7 @@ from activities import ledger
 from activities.credit import collateralization
 from activities.credit import facility_accounts as fa
 from activities.credit import lifecycle_store as ls
-from activities.credit.batch import Item, Plan, Posting, decide, open_date
+from activities.credit.batch import Item, Plan, Posting, decide, nth_key, open_date
 from activities.credit.tables import accrual_cycles, facilities
 from domain.credit.accrual_cycle import Accrual, CyclePosting
 from domain.credit.balance import PRINCIPAL
@@ -40,32 +39,58 @@ from domain.credit.terms import TermValues
 C, F = accrual_cycles, facilities
 
 
-def _page(status: AccrualCycleStatus, after: str | None, limit: int, *columns):
+def _page(status: AccrualCycleStatus, after: str | None, limit: int, until: str | None, *columns):
     q = (select(C, *columns).join(F, F.c.id == C.c.facility_id).where(C.c.status == status.value)
-         .order_by(C.c.facility_id).limit(limit).with_for_update(of=C))
+         .order_by(C.c.facility_id).with_for_update(of=C))
+    q = q.limit(limit) if until is None else q.where(C.c.facility_id <= until)
     return q if after is None else q.where(C.c.facility_id > after)
+
+
+def accruals_due(business_date: date):
+    """The selection of ``accrue_interest`` (for ``batch.nth_key``)."""
+    return lambda t: [t.c.status == AccrualCycleStatus.IN_PROGRESS.value, t.c.next_period_end <= business_date]
+
+
+def completions_due(business_date: date):
+    """The selection of ``complete_cycles``."""
+    return lambda t: [t.c.status == AccrualCycleStatus.ACCRUED.value, t.c.end_date <= business_date]
+
+
+async def accruals_end(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> str | None:
+    return await nth_key(conn, C, "facility_id", accruals_due(business_date), after, limit)
+
+
+async def completions_end(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> str | None:
+    return await nth_key(conn, C, "facility_id", completions_due(business_date), after, limit)
 
 
 # --- accrue_interest ------------------------------------------------------------------------------
 _ACCRUAL_ROLES = ("interest_receivable_not_yet_due", "interest_income", *PRINCIPAL[:3])
 
 
-async def plan_accruals(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
+async def plan_accruals(conn: AsyncConnection, business_date: date, after: str | None, limit: int,
+                        until: str | None = None) -> Plan:
     roles = [F.c.accounts[role].astext.label(role) for role in _ACCRUAL_ROLES]  # not the whole accounts document
-    rows = (await conn.execute(_page(AccrualCycleStatus.IN_PROGRESS, after, limit, *roles)
+    rows = (await conn.execute(_page(AccrualCycleStatus.IN_PROGRESS, after, limit, until, *roles)
                                .where(C.c.next_period_end <= business_date))).all()
     if not rows:
         return Plan([], [], None, 0)
-    points = [(uuid.UUID(a), r.next_period_end) for r in rows for role in PRINCIPAL[:3] if (a := getattr(r, role))]
-    outstanding = await ledger.net_debits_as_of(conn, points)  # principal receivables are debit-normal
+    owner, accounts, untils = [], [], []  # one point per principal account: (row index, account, period end)
+    for i, r in enumerate(rows):
+        for role in PRINCIPAL[:3]:
+            if a := getattr(r, role):
+                owner.append(i)
+                accounts.append(a)
+                untils.append(r.next_period_end)
+    principal = [0] * len(rows)  # principal receivables are debit-normal
+    for i, net in zip(owner, await ledger.net_debits_at(conn, accounts, untils), strict=True):
+        principal[i] += net
     effective = await open_date(conn)
     plan = Plan([], [], str(rows[-1].facility_id), len(rows))
 
-    def one(r) -> Item | None:
+    def one(i: int, r) -> Item | None:
         cycle = ls.cycle_from_row(r)
-        principal = sum(outstanding.get((uuid.UUID(a), r.next_period_end), 0)
-                        for role in PRINCIPAL[:3] if (a := getattr(r, role)))
-        accrual = cycle.accrue(business_date, principal)
+        accrual = cycle.accrue(business_date, principal[i])
         if accrual is None:
             return None
         postings = [] if accrual.amount_cents == 0 else [Posting(
@@ -75,8 +100,8 @@ async def plan_accruals(conn: AsyncConnection, business_date: date, after: str |
             f"accrual:{cycle.id}:{accrual.n}", effective(accrual.period.end))]
         return Item(str(r.facility_id), postings, (cycle, accrual))
 
-    for r in rows:
-        decide(plan, str(r.facility_id), lambda r=r: one(r))
+    for i, r in enumerate(rows):
+        decide(plan, str(r.facility_id), lambda i=i, r=r: one(i, r))
     return plan
 
 
@@ -93,8 +118,9 @@ _COMPLETION_ROLES = ("interest_receivable_not_yet_due", "interest_income", "inte
                      "uncovered_outstanding")
 
 
-async def plan_completions(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
-    rows = (await conn.execute(_page(AccrualCycleStatus.ACCRUED, after, limit, *fa.role_columns(_COMPLETION_ROLES),
+async def plan_completions(conn: AsyncConnection, business_date: date, after: str | None, limit: int,
+                           until: str | None = None) -> Plan:
+    rows = (await conn.execute(_page(AccrualCycleStatus.ACCRUED, after, limit, until, *fa.role_columns(_COMPLETION_ROLES),
                                      cast(F.c.terms, Text).label("terms_text"), F.c.maturity_date)
                                .where(C.c.end_date <= business_date))).all()
     if not rows:

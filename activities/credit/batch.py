@@ -62,7 +62,7 @@ class Plan:
     selected: int
 
 
-PlanFn = Callable[[AsyncConnection, date, str | None, int], Awaitable[Plan]]
+PlanFn = Callable[[AsyncConnection, date, str | None, int, str | None], Awaitable[Plan]]
 PersistFn = Callable[[AsyncConnection, date, list[Item]], Awaitable[list[FacilityEvent]]]
 
 
@@ -116,10 +116,13 @@ def decide(plan: Plan, entity_id: str, fn: Callable[[], Item | None]) -> None:
 
 
 async def run_step(engine: AsyncEngine, step: Step, business_date: date, after: str | None, limit: int,
-                   plan_fn: PlanFn, persist_fn: PersistFn) -> StepPage:
+                   plan_fn: PlanFn, persist_fn: PersistFn, until: str | None = None) -> StepPage:
+    """One page: the entities past ``after`` (up to ``limit``), or, with ``until``, exactly those
+    in ``(after, until]`` (a range ``page_end`` measured: pages of one step may then run
+    concurrently, each on its own range); the next page starts after ``next_after``."""
     try:
         async with engine.begin() as conn:
-            plan = await plan_fn(conn, business_date, after, limit)
+            plan = await plan_fn(conn, business_date, after, limit, until)
             posted = iter(await post_all(conn, [p for it in plan.items for p in it.postings]))
             for it in plan.items:
                 it.posted = [next(posted) for _ in it.postings]
@@ -129,7 +132,7 @@ async def run_step(engine: AsyncEngine, step: Step, business_date: date, after: 
         if is_transient(exc):
             raise
         async with engine.begin() as conn:  # again, each entity's postings in a savepoint
-            plan = await plan_fn(conn, business_date, after, limit)
+            plan = await plan_fn(conn, business_date, after, limit, until)
             done = []
             for it in plan.items:
                 try:
@@ -145,18 +148,30 @@ async def run_step(engine: AsyncEngine, step: Step, business_date: date, after: 
             events = await persist_fn(conn, business_date, done)
             await day_events.store(conn, step, events)
     return StepPage(step=step, business_date=business_date, processed=len(plan.items), failures=plan.failures,
-                    events=events, next_after=plan.last_id if plan.selected >= limit else None)
+                    events=events, next_after=until if until is not None
+                    else plan.last_id if plan.selected >= limit else None)
 
 
 async def keyset_keys(conn: AsyncConnection, table: Table, key: str, where: Callable[[Any], list],
-                      after: str | None, limit: int) -> list[str]:
+                      after: str | None, limit: int, until: str | None = None) -> list[str]:
     """The page's keys, alone: up to ``limit`` values of ``key`` past ``after`` in order (a narrow
-    index scan, at worst a top-N sort of keys). The caller then joins and locks the rows of these
-    keys only (``key_in``), so a day on which a hundred thousand rows are due never joins and sorts
-    them all for every page. ``where(t)`` is the selection, on ``t``."""
+    index scan, at worst a top-N sort of keys), or every one up to ``until``. The caller then joins
+    and locks the rows of these keys only (``key_in``), so a day on which a hundred thousand rows
+    are due never joins and sorts them all for every page. ``where(t)`` is the selection, on ``t``."""
     t = table.alias()
-    q = select(t.c[key]).where(*where(t)).order_by(t.c[key]).limit(limit)
+    q = select(t.c[key]).where(*where(t)).order_by(t.c[key])
+    q = q.limit(limit) if until is None else q.where(t.c[key] <= until)
     return [str(k) for k in (await conn.execute(q if after is None else q.where(t.c[key] > after))).scalars()]
+
+
+async def nth_key(conn: AsyncConnection, table: Table, key: str, where: Callable[[Any], list],
+                  after: str | None, n: int) -> str | None:
+    """The ``n``-th value of ``key`` past ``after`` in the selection ``where`` (where a page of
+    ``n`` starting after ``after`` ends), or None when fewer remain: the page is the last."""
+    t = table.alias()
+    q = select(t.c[key]).where(*where(t)).order_by(t.c[key]).offset(n - 1).limit(1)
+    found = (await conn.execute(q if after is None else q.where(t.c[key] > after))).scalar_one_or_none()
+    return None if found is None else str(found)
 
 
 def key_in(column: Any, keys: list[str]) -> Any:

@@ -37,6 +37,7 @@ from domain.accounting.product_sets import (
 from domain.credit.terms import DurationClass, TermValues
 
 _NS = uuid.UUID("2f0e1c7a-9b4d-4e21-8c3a-5d6e7f8a9b0c")
+ACCOUNT_NAMESPACE = _NS  # account_id(f, role) = uuid5(ACCOUNT_NAMESPACE, f"{f}:{role}")
 
 
 def account_id(facility_id: str, role: str) -> uuid.UUID:
@@ -136,6 +137,10 @@ async def create_active_accounts(conn: AsyncConnection, facility_id: str, custom
 
 ACTIVE_ROLES = (*_active_specs("", CustomerType.INDIVIDUAL, "short"), "interest_added_omnibus",
                 "payments_made_omnibus", "liquidation_proceeds_omnibus")
+# Role → the slug its account id is derived from (``account_id(facility_id, slug)``), for every
+# role of a facility's own accounts (the omnibus accounts are the bank's, shared by all facilities).
+ACCOUNT_SLUGS = {"facility": "facility", "uncovered_outstanding": "uncovered-outstanding", "collateral": "collateral",
+                 **{role: spec[1] for role, spec in _active_specs("", CustomerType.INDIVIDUAL, "short").items()}}
 
 
 async def ensure_active_accounts(conn: AsyncConnection, facility_id: str, customer_type: str, terms: TermValues,

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store
-from activities.credit.tables import accrual_cycles, interest_accruals, obligations
+from activities.credit.tables import accrual_cycles, obligations
 from domain.credit.accrual_cycle import Accrual, AccrualCycle
 from domain.credit.interest import Period
 from domain.credit.obligation import DueDates, Obligation
@@ -83,13 +83,24 @@ async def save_cycles(conn: AsyncConnection, cycles: Sequence[AccrualCycle]) -> 
     await event_store.save_entities(conn, changed)
 
 
+_INSERT_ACCRUALS = text(
+    "INSERT INTO credit_interest_accruals (cycle_id, n, facility_id, period_start, period_end, days,"
+    " principal_cents, amount_cents, ledger_tx_id, created_at)"
+    " SELECT *, now() FROM unnest(CAST(:cycles AS uuid[]), CAST(:ns AS int[]), CAST(:facilities AS uuid[]),"
+    " CAST(:starts AS date[]), CAST(:ends AS date[]), CAST(:days AS int[]), CAST(:principal AS bigint[]),"
+    " CAST(:amounts AS bigint[]), CAST(:txs AS uuid[]))")
+
+
 async def insert_accruals(conn: AsyncConnection, accruals: Sequence[tuple[Accrual, str | None]]) -> None:
-    """The read-model rows of ``(accrual, ledger transaction id or None for a zero amount)``."""
+    """The read-model rows of ``(accrual, ledger transaction id or None for a zero amount)``, in
+    one statement of arrays whatever their number."""
     if accruals:
-        await conn.execute(insert(interest_accruals).values(created_at=func.now()), [
-            {"cycle_id": a.cycle_id, "n": a.n, "facility_id": a.facility_id, "period_start": a.period.start,
-             "period_end": a.period.end, "days": a.period.days, "principal_cents": a.principal_cents,
-             "amount_cents": a.amount_cents, "ledger_tx_id": tx} for a, tx in accruals])
+        await conn.execute(_INSERT_ACCRUALS, {
+            "cycles": [a.cycle_id for a, _ in accruals], "ns": [a.n for a, _ in accruals],
+            "facilities": [a.facility_id for a, _ in accruals], "starts": [a.period.start for a, _ in accruals],
+            "ends": [a.period.end for a, _ in accruals], "days": [a.period.days for a, _ in accruals],
+            "principal": [a.principal_cents for a, _ in accruals], "amounts": [a.amount_cents for a, _ in accruals],
+            "txs": [tx for _, tx in accruals]})
 
 
 # --- obligations ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.credit import store
-from activities.credit.batch import Item, Plan, decide, key_in, keyset_keys
+from activities.credit.batch import Item, Plan, decide, key_in, keyset_keys, nth_key
 from activities.credit.tables import facilities
 from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
 from domain.credit.status import FacilityStatus, Stage
@@ -24,12 +24,19 @@ from domain.credit.status import FacilityStatus, Stage
 F = facilities
 
 
-async def plan_maturities(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
-    def due(t) -> list:
-        return [t.c.stage == Stage.ACTIVE.value, t.c.status == FacilityStatus.ACTIVE.value,
-                t.c.maturity_date <= business_date]
+def _due(business_date: date):
+    return lambda t: [t.c.stage == Stage.ACTIVE.value, t.c.status == FacilityStatus.ACTIVE.value,
+                      t.c.maturity_date <= business_date]
 
-    keys = await keyset_keys(conn, F, "id", due, after, limit)
+
+async def maturities_end(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> str | None:
+    return await nth_key(conn, F, "id", _due(business_date), after, limit)
+
+
+async def plan_maturities(conn: AsyncConnection, business_date: date, after: str | None, limit: int,
+                          until: str | None = None) -> Plan:
+    due = _due(business_date)
+    keys = await keyset_keys(conn, F, "id", due, after, limit, until)
     rows = (await conn.execute(select(F).where(key_in(F.c.id, keys), *due(F)).order_by(F.c.id)
                                .with_for_update())).all() if keys else []
     plan = Plan([], [], keys[-1] if keys else None, len(keys))

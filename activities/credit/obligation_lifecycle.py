@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities.credit import collateralization
 from activities.credit import facility_accounts as fa
 from activities.credit import lifecycle_store as ls
-from activities.credit.batch import Item, Plan, Posting, decide, key_in, keyset_keys, open_date
+from activities.credit.batch import Item, Plan, Posting, decide, key_in, keyset_keys, nth_key, open_date
 from activities.credit.tables import facilities, obligations
 from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
 from domain.credit.obligation import RECEIVABLE_ROLES, Transition, reclassification
@@ -34,8 +34,17 @@ _KIND = {ObligationStatus.DUE: FacilityEventKind.OBLIGATION_DUE,
 _ROLES = tuple(role for roles in RECEIVABLE_ROLES.values() for role in roles.values())
 
 
-async def plan_transitions(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> Plan:
-    keys = await keyset_keys(conn, OB, "id", lambda t: [t.c.next_transition_date <= business_date], after, limit)
+def _due(business_date: date):
+    return lambda t: [t.c.next_transition_date <= business_date]
+
+
+async def transitions_end(conn: AsyncConnection, business_date: date, after: str | None, limit: int) -> str | None:
+    return await nth_key(conn, OB, "id", _due(business_date), after, limit)
+
+
+async def plan_transitions(conn: AsyncConnection, business_date: date, after: str | None, limit: int,
+                           until: str | None = None) -> Plan:
+    keys = await keyset_keys(conn, OB, "id", _due(business_date), after, limit, until)
     if not keys:
         return Plan([], [], None, 0)
     rows = (await conn.execute(

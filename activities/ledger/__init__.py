@@ -30,6 +30,7 @@ from activities.ledger.balances import (
     account_balances,
     balance,
     net_debits_as_of,
+    net_debits_at,
     range_balances,
     set_balances,
 )
@@ -41,6 +42,6 @@ __all__ = [
     "account_balances", "add_account_members", "add_member", "balance", "create_account",
     "create_account_set", "create_accounts", "entries", "find_account_by_external_id",
     "find_set_by_external_id", "get_account", "get_account_set", "get_transaction", "list_members",
-    "net_debits_as_of", "post", "post_many", "range_balances", "remove_member", "set_account_status",
+    "net_debits_as_of", "net_debits_at", "post", "post_many", "range_balances", "remove_member", "set_account_status",
     "set_balances",
 ]

@@ -164,12 +164,21 @@ async def net_debits_as_of(conn: AsyncConnection, points: Sequence[tuple[uuid.UU
     that date (back-dated entries included). One statement for many accounts (a batch step's
     page): an index-only range read per point, whatever the size of the entries table; an account
     without entries reads 0."""
-    if not points:
-        return {}
+    nets = await net_debits_at(conn, [a for a, _ in points], [d for _, d in points], currency, layer)
+    return {(uuid.UUID(str(a)), d): n for (a, d), n in zip(points, nets, strict=True)}
+
+
+async def net_debits_at(conn: AsyncConnection, accounts: Sequence[uuid.UUID | str], untils: Sequence[dt.date],
+                        currency: str = "USD", layer: str = "settled") -> list[int]:
+    """``net_debits_as_of`` of ``(accounts[i], untils[i])``, as a list in that order (ids may be
+    strings: nothing is converted per point)."""
+    if not accounts:
+        return []
     rows = await conn.execute(text(
-        "SELECT p.account_id, p.until, (SELECT coalesce(sum(CASE e.direction WHEN 'debit' THEN e.units"
-        " ELSE -e.units END), 0) FROM ledger_entries e WHERE e.account_id = p.account_id"
-        " AND e.currency = :currency AND e.effective <= p.until AND e.layer = :layer)::bigint AS net"
-        " FROM unnest(CAST(:ids AS uuid[]), CAST(:untils AS date[])) AS p(account_id, until)"),
-        {"ids": [a for a, _ in points], "untils": [d for _, d in points], "currency": currency, "layer": layer})
-    return {(r.account_id, r.until): int(r.net) for r in rows}
+        "SELECT (SELECT coalesce(sum(CASE e.direction WHEN 'debit' THEN e.units ELSE -e.units END), 0)"
+        " FROM ledger_entries e WHERE e.account_id = p.account_id AND e.currency = :currency"
+        " AND e.effective <= p.until AND e.layer = :layer)::bigint AS net"
+        " FROM unnest(CAST(:ids AS uuid[]), CAST(:untils AS date[])) WITH ORDINALITY AS p(account_id, until, i)"
+        " ORDER BY p.i"),
+        {"ids": list(accounts), "untils": list(untils), "currency": currency, "layer": layer})
+    return [int(n) for (n,) in rows]

@@ -143,3 +143,23 @@ def test_catalogue_lists_every_template_each_module_defines():
         for t in defined:
             assert catalogue.template(t.code, t.version) is t, (name, t.code)
     assert not [t for t in catalogue.ALL_TEMPLATES if not isinstance(t, Template)]
+
+
+def test_the_request_hash_is_the_same_text_as_json_with_default_str():
+    """``posting._hash`` reuses one encoder: the JSON, and so every stored ``request_hash`` a replay
+    compares with, must stay what ``json.dumps(sort_keys=True, default=str)`` made."""
+    import datetime as dt
+    import hashlib
+    import json
+    import uuid
+    from decimal import Decimal
+
+    from activities.ledger.posting import _hash
+    from domain.ledger.model import Currency
+
+    payload = {"tx": uuid.uuid4(), "journal": uuid.uuid4(), "code": "T", "version": 1, "effective": dt.date(2025, 1, 31),
+               "params": {"a": uuid.uuid4(), "amount": 5, "currency": Currency.USD, "on": dt.date(2025, 2, 1),
+                          "at": dt.datetime(2025, 2, 1, 10, tzinfo=dt.UTC), "rate": Decimal("1.50"), "none": None,
+                          "list": [uuid.UUID(int=1), 2]},
+               "meta": {"nested": {"id": uuid.UUID(int=7)}, "flag": True}}
+    assert _hash(payload) == hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
