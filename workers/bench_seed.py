@@ -59,6 +59,7 @@ _TABLES = [
     ("credit_obligations", "facility_id = ANY(CAST(:fac AS uuid[]))"),
     ("credit_collateral_updates", "facility_id = ANY(CAST(:fac AS uuid[]))"),
     ("credit_collateralization_history", "facility_id = ANY(CAST(:fac AS uuid[]))"),
+    ("credit_collateralization_triggers", "facility_id = ANY(CAST(:fac AS uuid[]))"),
     ("ledger_accounts", "id = ANY(CAST(:accounts AS uuid[]))"),
     ("ledger_set_members", "member_account_id = ANY(CAST(:accounts AS uuid[]))"),
     ("ledger_current_balances", "account_id = ANY(CAST(:accounts AS uuid[]))"),
