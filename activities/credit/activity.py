@@ -108,7 +108,7 @@ class CreditFacilityActivities:
     @lana_activity("credit.record_payment")
     async def record_payment(self, inp: PaymentInput) -> PaymentOutcome:
         async with self.engine.begin() as conn:
-            return await payments.record_payment(conn, inp, self.max_age, settings=self.settings,
+            return await payments.record_payment(conn, inp, settings=self.settings,
                                                  workflow_id=_workflow_id())
 
     @lana_activity("credit.complete_facility")
@@ -161,7 +161,6 @@ class LiquidationActivities:
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self.max_age = timedelta(seconds=settings.price_max_age_seconds)
 
     @lana_activity("credit.initiate_liquidation")
     async def initiate_liquidation(self, inp: InitiateLiquidationInput) -> LiquidationInfo | None:
@@ -187,7 +186,7 @@ class LiquidationActivities:
     @lana_activity("credit.liquidation_apply_proceeds")
     async def apply_proceeds(self, inp: ApplyProceedsInput) -> LiquidationStepResult:
         async with self.engine.begin() as conn:
-            return await liquidations.apply_proceeds(conn, inp, self.max_age, settings=self.settings,
+            return await liquidations.apply_proceeds(conn, inp, settings=self.settings,
                                                      workflow_id=_workflow_id())
 
 

@@ -193,7 +193,7 @@ async def receive_proceeds(conn: AsyncConnection, inp: ProceedsInput, *, setting
     return LiquidationStepResult(liquidation=info_of(await liquidation_row(conn, liq.id)))
 
 
-async def apply_proceeds(conn: AsyncConnection, inp: ApplyProceedsInput, max_age, *, settings: Settings,
+async def apply_proceeds(conn: AsyncConnection, inp: ApplyProceedsInput, *, settings: Settings,
                          workflow_id: str | None = None) -> LiquidationStepResult:
     row = await liquidation_row(conn, inp.liquidation_id)
     if row is None:
@@ -211,7 +211,7 @@ async def apply_proceeds(conn: AsyncConnection, inp: ApplyProceedsInput, max_age
     if amount > 0 and f.check_reevaluate():
         await payments.record_payment(conn, PaymentInput(
             facility_id=f.id, payment_id=liq.payment_id, amount_cents=amount, actor="system:liquidation",
-            now=inp.now), max_age, settings=settings, workflow_id=workflow_id,
+            now=inp.now), settings=settings, workflow_id=workflow_id,
             source_account_id=acc["proceeds_from_liquidation"])
     liq.complete()
     await _save(conn, liq, completed_at=func.now())

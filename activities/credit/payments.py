@@ -57,7 +57,7 @@ async def _stored_outcome(conn: AsyncConnection, row, state: FacilityState) -> P
                           allocations=[payment_store.allocation_info(r) for r in allocations])
 
 
-async def record_payment(conn: AsyncConnection, inp: PaymentInput, max_age, *, settings: Settings,
+async def record_payment(conn: AsyncConnection, inp: PaymentInput, *, settings: Settings,
                          workflow_id: str | None = None, source_account_id: str | None = None) -> PaymentOutcome:
     """``source_account_id``: where the money comes from when it is not the customer's deposit
     account (a liquidation's proceeds account, credit.md §9.3): the deposit account is not checked."""

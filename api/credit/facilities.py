@@ -10,6 +10,7 @@ send it Updates.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
@@ -172,8 +173,6 @@ async def collateralization(facility_id: uuid.UUID, conn: ReadConn,
     await facility_row(conn, str(facility_id))
     h = collateralization_history
     rows = await conn.execute(select(h).where(h.c.facility_id == str(facility_id)).order_by(h.c.seq))
-    from decimal import Decimal
-
     return [CollateralizationEntry(seq=r.seq, stage=r.stage, state=r.state, cvl=cvl_json(Decimal(r.cvl)),
                                    collateral=r.collateral_sats, outstanding=r.outstanding_cents,
                                    price_cents=r.price_cents, recorded_at=r.recorded_at, reason=r.reason)

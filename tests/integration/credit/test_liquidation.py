@@ -173,7 +173,7 @@ async def test_proceeds_are_allocated_interest_first_on_real_obligations(credit_
         InitiateLiquidationInput,
         ProceedsInput,
     )
-    from tests.integration.credit.eod_helpers import MAX_AGE, activated_facility, run_dates
+    from tests.integration.credit.eod_helpers import activated_facility, run_dates
     from tests.integration.credit.facility_helpers import set_price
 
     stack = credit_stack
@@ -201,7 +201,7 @@ async def test_proceeds_are_allocated_interest_first_on_real_obligations(credit_
     for _ in range(2):  # the second is a retried step: nothing more
         async with stack.engine.begin() as conn:
             done = await liquidations.apply_proceeds(conn, ApplyProceedsInput(liquidation_id=info.id, now=now),
-                                                     MAX_AGE, settings=stack.settings)
+                                                     settings=stack.settings)
     assert done.liquidation.status == "completed" and done.replayed
     payments = (await stack.http.get(f"{API}/credit-facilities/{fid}/payments")).json()["items"]
     assert len(payments) == 1 and payments[0]["amount"] == 100_000

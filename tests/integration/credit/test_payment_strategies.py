@@ -27,8 +27,7 @@ async def _pay(stack, fid: str, amount: int, effective: date):
     async with stack.engine.begin() as conn:
         return await payments.record_payment(conn, PaymentInput(
             facility_id=fid, payment_id=str(uuid.uuid4()), amount_cents=amount,
-            effective=effective, actor="test", now=datetime.now(UTC)), timedelta(minutes=5),
-            settings=stack.settings)
+            effective=effective, actor="test", now=datetime.now(UTC)), settings=stack.settings)
 
 
 async def test_interest_first_and_tiered_pay_different_obligations(credit_stack):
