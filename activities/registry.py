@@ -30,7 +30,15 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
     activities += _credit_activities(deps)
     activities += _deposit_activities(deps)
     activities += _time_activities(deps)
+    activities += _custody_activities(deps)
     return activities
+
+
+def _custody_activities(deps: Deps) -> list[Callable[..., Any]]:
+    from activities.custody.activity import CustodyActivities
+
+    custody = CustodyActivities(deps.engine, deps.settings)
+    return [custody.create_wallet]
 
 
 def _time_activities(deps: Deps) -> list[Callable[..., Any]]:

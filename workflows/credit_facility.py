@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         CreditFacilityActivities,
         LiquidationActivities,
     )
+    from activities.custody.activity import CustodyActivities
     from domain.credit import facility_day
     from domain.credit.cvl import CollateralizationState
     from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
@@ -72,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         ReevaluateInput,
     )
     from domain.credit.status import FacilityStatus, ProposalStatus, Stage
+    from domain.custody.messages import CreateWalletInput
     from domain.errors import ServiceUnavailable
     from domain.governance.voting import ApprovalStatus
     from domain.price.model import PriceChanged
@@ -133,6 +135,8 @@ class CreditFacilityWorkflow:
                                                      now=workflow.now()))
             if self.state.stage is Stage.DENIED:
                 return self.state
+            if self.state.custodian_id is not None and workflow.patched("custody-wallet"):
+                await self._create_wallet()
         for disbursal_id in list(self.state.in_flight):  # carried over a continue-as-new
             self._watch_disbursal(disbursal_id)
         while True:
@@ -149,6 +153,20 @@ class CreditFacilityWorkflow:
             workflow.continue_as_new(self.state.model_copy(update={"end_of_day": self.day}))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
+
+    async def _create_wallet(self) -> None:
+        """``custody.create_wallet`` (custody-price-reports.md §1.6): the approved facility's wallet
+        at the custodian its proposal named (none: nothing happens). Its own idempotent step after
+        the conclusion, outside the lock; transient provider errors retry, a refusal (bad
+        credentials) is logged and the facility goes on without a wallet (collateral then manual)."""
+        try:
+            await workflow.execute_activity_method(CustodyActivities.create_wallet,
+                                                   CreateWalletInput(facility_id=self.state.id), **ACTIVITY_OPTIONS)
+        except ActivityError as exc:
+            refusal = refusal_of(exc)
+            if refusal is None:
+                raise
+            workflow.logger.warning("custody wallet not created: %s %s", refusal.type, refusal.message)
 
     async def _initiate_liquidation(self) -> None:
         """``credit.initiate_liquidation``: on the locked row, when the stored state is still

@@ -81,7 +81,7 @@ def facility_from_row(row: Any, in_flight: dict[str, int] | None = None) -> Cred
         id=str(row.id), customer_id=str(row.customer_id), customer_type=row.customer_type,
         amount_cents=row.amount_cents, terms=TermValues.model_validate(row.terms),
         collateral_id=str(row.collateral_id), deposit_account_id=str(row.deposit_account_id),
-        in_flight=dict(in_flight or {}), version=row.version, **{c: getattr(row, c) for c in _STATE_COLUMNS},
+        custodian_id=row.custodian_id and str(row.custodian_id), in_flight=dict(in_flight or {}), version=row.version, **{c: getattr(row, c) for c in _STATE_COLUMNS},
     )
     f = CreditFacility.of(state, version=row.version, accounts=row.accounts)
     f.custodian_id, f.created_by = row.custodian_id and str(row.custodian_id), row.created_by

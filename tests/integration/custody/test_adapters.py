@@ -12,8 +12,8 @@ from embit.networks import NETWORKS
 
 from activities.custody.bitgo import decrypt_private_key
 from activities.custody.clients import client_for
-from activities.custody.self_custody import XpubNetworkMismatch, derive_address
-from domain.custody.config import CustodianConfigInvalid
+from activities.custody.self_custody import derive_address
+from domain.custody.config import CustodianConfigInvalid, XpubNetworkMismatch
 from domain.custody.model import (
     CustodianProviderError,
     Network,
