@@ -98,8 +98,11 @@ def keyring_from_settings(settings: Settings) -> Keyring:
     if configured is not None and configured.get_secret_value():
         current = parse_key(configured.get_secret_value(), KEY_ENV)
     else:
-        # production refuses here; development derives a 32-byte key from a generated local secret
-        secret = required_secret(settings, None, KEY_ENV + " (64 hex characters)", DEV_KEY_FILE)
+        if settings.is_production:
+            raise ValueError(f"production needs {KEY_ENV}: 64 hex characters (32 random bytes, "
+                             "`lana custody gen-key` or `openssl rand -hex 32`)")
+        # development derives a 32-byte key from a secret generated once into the data directory
+        secret = required_secret(settings, None, KEY_ENV, DEV_KEY_FILE)
         current = hashlib.sha256(secret.encode()).digest()
     deprecated_value: SecretStr | None = settings.custody_deprecated_encryption_key
     deprecated = None

@@ -123,8 +123,9 @@ async def create_custodian(body: CustodianCreate, request: Request, response: Re
     name = check_name(body.name)
     config = parse_config(provider, _fields(body))
     settings = request.app.state.settings
+    client = client_for(provider, config, settings)  # a key or xpub that cannot be used: 422 here, not at approval
     if settings.custody_verifies_clients:  # before anything is stored: a failure stores nothing
-        await client_for(provider, config, settings).verify_client()
+        await client.verify_client()
     custodian_id = str(new_entity_id(request))
     async with engine.begin() as conn:
         await operations.create_custodian(conn, keyring(request), custodian_id, name, provider, config,
