@@ -51,6 +51,12 @@ async def load_custodian(conn: AsyncConnection, custodian_id: str, *, lock: bool
     return c
 
 
+async def custodian_by_provider(conn: AsyncConnection, provider: str) -> Custodian | None:
+    """The custodian of a provider (at most one, §1.2), or None (a webhook for it is then ignored)."""
+    row = (await conn.execute(select(custodians.c.id).where(custodians.c.provider == provider))).first()
+    return None if row is None else await event_store.load_entity(conn, Custodian, str(row.id))
+
+
 async def save_custodian(conn: AsyncConnection, c: Custodian) -> None:
     if not c.pending:
         return

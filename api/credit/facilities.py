@@ -20,7 +20,6 @@ from activities.credit import operations
 from activities.credit.store import ENTITY, facility_balance, facility_row
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
 from activities.custody import operations as custody
-from activities.custody.secrets import keyring_from_settings
 from activities.custody.tables import wallets
 from activities.price.store import latest_price
 from api.authz import Principal, require
@@ -37,6 +36,7 @@ from api.credit.schemas import (
     HistoryEntry,
     ProposalCreate,
 )
+from api.custody.custodians import keyring as custody_keyring
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
@@ -63,7 +63,7 @@ async def create_proposal(
     async with engine.begin() as conn:
         # custody-price-reports.md §1.6 Spec rule: the custodian is validated here, not at approval
         await custody.check_custodian_for_proposal(conn, body.custodian_id and str(body.custodian_id), settings,
-                                                   _keyring(request))
+                                                   custody_keyring(request))
         state, row = await operations.create_proposal(
             conn, facility_id, str(body.customer_id), body.amount, body.terms.to_domain(),
             body.custodian_id and str(body.custodian_id), principal.subject, kyc_required=settings.kyc_required)
@@ -94,13 +94,6 @@ async def customer_decision(
         raise CustomerDecisionNotPending(f"Facility {facility_id} is {row.proposal_status}; it is not awaiting "
                                          "the customer's decision.", proposal_status=row.proposal_status) from None
     return CreditFacilityOut.from_row(await facility_row(conn, str(facility_id)))
-
-
-def _keyring(request: Request):
-    keyring = getattr(request.app.state, "custody_keyring", None)
-    if keyring is None:
-        keyring = request.app.state.custody_keyring = keyring_from_settings(request.app.state.settings)
-    return keyring
 
 
 # a facility's row with its custody wallet (custody-price-reports.md §1.6; null until approval)
