@@ -86,3 +86,17 @@ async def test_rotation_refuses_a_value_under_an_unknown_key(engine):
     async with engine.connect() as conn:  # nothing half-done: the one transaction rolled back
         assert (await conn.execute(text("SELECT count(*) FROM audit_entries WHERE subject = "
                                         "'system:custody-key-rotation'"))).scalar_one() == 0
+
+
+def test_the_mock_custodian_is_refused_in_production():
+    assert Settings().custody_mock and not Settings(environment="production").custody_mock
+    with pytest.raises(ValueError, match="refused in production"):
+        Settings(environment="production", custody_mock_enabled=True).custody_mock  # noqa: B018
+
+
+def test_gen_key_prints_a_usable_key():
+    from click.testing import CliRunner
+
+    from workers.cli import main
+    out = CliRunner().invoke(main, ["custody", "gen-key"]).output.strip()
+    assert keyring_from_settings(Settings(custody_encryption_key=out)).current_id == key_id(bytes.fromhex(out))
