@@ -100,3 +100,12 @@ def test_gen_key_prints_a_usable_key():
     from workers.cli import main
     out = CliRunner().invoke(main, ["custody", "gen-key"]).output.strip()
     assert keyring_from_settings(Settings(custody_encryption_key=out)).current_id == key_id(bytes.fromhex(out))
+
+
+async def test_start_up_creates_the_mock_custodian_once(engine):
+    settings = Settings(custody_encryption_key=NEW.hex(), custody_mock_enabled=True)
+    assert await start_up(engine, settings) == 0
+    await start_up(engine, settings)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT id::text, name, provider FROM custody_custodians"))).all()
+    assert [tuple(r) for r in rows] == [("00000000-0000-0000-0000-000000000000", "Mock Custodian", "mock")]
