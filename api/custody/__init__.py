@@ -1,4 +1,4 @@
-"""Custody routes (api-surface §9): custodians."""
+"""Custody routes (api-surface §9): custodians, a facility's custody wallet."""
 
 from __future__ import annotations
 
@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.custody import custodians
+    from api.custody import custodians, wallets
 
-    return [custodians.router]
+    return [custodians.router, wallets.router]

@@ -38,3 +38,35 @@ async def test_concurrent_steps_make_one_wallet_and_spend_one_index(custody_stac
                   ).scalar_one()
     assert (index, events) == (1, 1)
     assert await operations.create_wallet(stack.engine, ring, stack.settings, facility["id"]) == views[0]
+
+
+async def test_an_operator_recreates_a_refused_wallet_after_fixing_the_credentials(custody_stack, fakes):
+    from tests.integration.credit.facility_helpers import wait_for
+    from tests.integration.custody.test_adapters import bitgo_config
+
+    http = custody_stack.http
+    bitgo = (await _create(http, "bitgo", "BitGo", **bitgo_config(fakes.bitgo))).json()
+    fakes.bitgo.token = "rotated-at-bitgo"  # the stored token is refused from now on
+    facility = (await _proposal(custody_stack, bitgo["id"])).json()
+    await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{facility['id']}"), lambda b: True)
+    for _ in range(200):  # the workflow's step was refused (401), not retried
+        if any(c.startswith("POST /api/v2/tbtc4/key") for c in fakes.bitgo.calls):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert (await http.get(f"/api/v1/pending-credit-facilities/{facility['id']}")).json()["wallet"] is None
+    assert fakes.bitgo.wallets == {}
+    fixed = await http.put(f"/api/v1/custodians/{bitgo['id']}/config",
+                           json=bitgo_config(fakes.bitgo, long_lived_token="rotated-at-bitgo"))
+    assert fixed.status_code == 200, fixed.text
+    url = f"/api/v1/credit-facilities/{facility['id']}/custody-wallet"
+    made = await http.post(url)
+    assert made.status_code == 200, made.text
+    assert made.json()["address"] == next(iter(fakes.bitgo.wallets.values()))["receiveAddress"]["address"]
+    assert (await http.post(url)).json() == made.json() and len(fakes.bitgo.wallets) == 1
+    shown = (await http.get(f"/api/v1/pending-credit-facilities/{facility['id']}")).json()["wallet"]
+    assert shown["wallet_id"] == made.json()["wallet_id"] and shown["provider"] == "BITGO"
+    manual = (await _proposal(custody_stack, None)).json()
+    await wait_for(lambda: http.get(f"/api/v1/pending-credit-facilities/{manual['id']}"), lambda b: True)
+    r = await http.post(f"/api/v1/credit-facilities/{manual['id']}/custody-wallet")
+    assert (r.status_code, r.json()["code"]) == (422, "common.validation_failed")
