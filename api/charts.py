@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 
+MIN_BAR_PX = 3
+
+
 @dataclass(frozen=True)
 class Bar:
     key: str  # stable, used in data-testid
@@ -42,7 +45,9 @@ def btc(sats: int) -> str:
 def bar_chart(testid: str, title: str, bars: Sequence[Bar], *, fmt: Callable[[int], str] = str,
               markers: Sequence[Marker] = (), width: int = 620, height: int = 260) -> Markup:
     """Vertical bars on a common scale from 0 to the largest value; a zero bar has no height but
-    keeps its label. Returns markup safe to put in a template (every text is escaped)."""
+    keeps its label, a non-zero one is at least ``MIN_BAR_PX`` high (a $1 bar next to a $1M one
+    stays visible; its label says the figure). Returns markup safe to put in a template (every text
+    is escaped)."""
     top, bottom, side = 44, 52, 16
     plot_h = height - top - bottom
     slot = (width - 2 * side) / max(len(bars), 1)
@@ -53,7 +58,7 @@ def bar_chart(testid: str, title: str, bars: Sequence[Bar], *, fmt: Callable[[in
              f"<title>{escape(title)}</title>",
              f'<line x1="{side}" y1="{top + plot_h}" x2="{width - side}" y2="{top + plot_h}" stroke="#999"/>']
     for i, b in enumerate(bars):
-        h = round(plot_h * b.value / peak, 2)
+        h = round(max(plot_h * b.value / peak, MIN_BAR_PX), 2) if b.value > 0 else 0
         x = round(side + i * slot + (slot - bar_w) / 2, 2)
         y = round(top + plot_h - h, 2)
         cx = round(side + i * slot + slot / 2, 2)

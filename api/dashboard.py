@@ -38,7 +38,8 @@ class DashboardOut(BaseModel):
     active_facilities: int = Field(description="Activated facilities not closed (ACTIVE or MATURED)")
     total_disbursed: int = Field(description="USD cents disbursed by every activated facility, closed ones included")
     total_collateral: int = Field(description="Satoshis held as collateral by pending and open facilities")
-    total_outstanding: int = Field(description="USD cents outstanding, every status below summed")
+    total_outstanding: int = Field(description="USD cents outstanding, the four statuses below summed (defaulted "
+                                               "included, unlike a facility's total_outstanding)")
     outstanding_by_status: list[OutstandingByStatus]
 
 

@@ -12,17 +12,19 @@ import itertools
 import json
 import re
 import shutil
+import socket
 import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 import websockets
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0"]
+         "--disable-extensions", "--window-size=1400,1600", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0"]
 
 
 class Page:
@@ -60,6 +62,21 @@ class Page:
             event = await asyncio.wait_for(self._events.get(), timeout=30)
             if event.get("method") == "Page.loadEventFired":
                 return
+
+    async def click_and_wait(self, selector: str) -> None:
+        """Click the element and wait for the page it leads to (a form's answer) to load."""
+        while not self._events.empty():
+            self._events.get_nowait()
+        await self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+        while True:
+            event = await asyncio.wait_for(self._events.get(), timeout=30)
+            if event.get("method") == "Page.loadEventFired":
+                return
+
+    async def screenshot(self) -> bytes:
+        import base64
+
+        return base64.b64decode((await self.send("Page.captureScreenshot", {"format": "png"}))["data"])
 
     async def evaluate(self, expression: str) -> Any:
         """The expression's JSON value (an exception in the page raises here)."""
@@ -113,3 +130,29 @@ async def chromium_page():
 async def _drain(stream: asyncio.StreamReader) -> None:
     while await stream.readline():
         pass
+
+
+def listening_socket() -> socket.socket:
+    """A socket bound to a free local port (serve the app on it with :func:`serving`)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+@asynccontextmanager
+async def serving(app, sock: socket.socket):
+    """The app served over real HTTP by uvicorn on ``sock``, in this event loop (its lifespan is the
+    caller's: the test stack already runs it)."""
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
