@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-
 MIN_BAR_PX = 3
 
 

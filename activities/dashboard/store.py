@@ -56,24 +56,30 @@ def _aging_case() -> str:
     return f"CASE {' '.join(arms)} ELSE '{last.name}' END"
 
 
-# CVL = truncate(floor(sats × price / 1e8) / outstanding, 2) × 100 (credit.md §3.1); a facility
-# with nothing outstanding has no exposure (its CVL is infinite, or 0 without collateral).
-_CVL = "(trunc(floor(f.collateral_sats::numeric * p.price / 100000000) / f.outstanding_cents, 2) * 100)"
-_BAND_CASE = f"""CASE WHEN f.outstanding_cents = 0 THEN '{CvlBand.NO_EXPOSURE.value}'
-     WHEN {_CVL} < (f.terms->>'liquidation_cvl')::numeric THEN '{CvlBand.BELOW_LIQUIDATION.value}'
-     WHEN {_CVL} < (f.terms->>'margin_call_cvl')::numeric THEN '{CvlBand.LIQUIDATION_TO_MARGIN_CALL.value}'
-     WHEN {_CVL} < (f.terms->>'initial_cvl')::numeric THEN '{CvlBand.MARGIN_CALL_TO_INITIAL.value}'
+# CVL = truncate(floor(sats × price / 1e8) / outstanding, 2) × 100 (credit.md §3.1), computed once
+# per facility; NULL when nothing is outstanding: no exposure (its CVL is infinite, or 0 without
+# collateral, and there is no loan to measure).
+_CVL = ("trunc(floor(f.collateral_sats::numeric * p.price / 100000000) / NULLIF(f.outstanding_cents, 0), 2) * 100")
+_BAND_CASE = f"""CASE WHEN x.cvl IS NULL THEN '{CvlBand.NO_EXPOSURE.value}'
+     WHEN x.cvl < x.liquidation THEN '{CvlBand.BELOW_LIQUIDATION.value}'
+     WHEN x.cvl < x.margin_call THEN '{CvlBand.LIQUIDATION_TO_MARGIN_CALL.value}'
+     WHEN x.cvl < x.initial THEN '{CvlBand.MARGIN_CALL_TO_INITIAL.value}'
      ELSE '{CvlBand.ABOVE_INITIAL.value}' END"""
+# The columns _BAND_CASE reads, from credit_facilities f and the price p.
+_BAND_INPUT = (f"{_CVL} AS cvl, (f.terms->>'liquidation_cvl')::numeric AS liquidation, "
+               "(f.terms->>'margin_call_cvl')::numeric AS margin_call, (f.terms->>'initial_cvl')::numeric AS initial")
 
 _PORTFOLIO = text(f"""
 WITH p AS (SELECT (SELECT usd_cents_per_btc FROM price_latest WHERE id = 1) AS price),
 o AS ({_BY_STATUS}),
 a AS (SELECT {_aging_case()} AS bucket, count(*) AS n, COALESCE(sum(outstanding_cents), 0)::bigint AS cents
         FROM credit_obligations WHERE status IN {_OUTSTANDING} AND outstanding_cents > 0 GROUP BY 1),
-b AS (SELECT {_BAND_CASE} AS band, count(*) AS n, COALESCE(sum(f.outstanding_cents), 0)::bigint AS cents,
-             COALESCE(sum(f.collateral_sats), 0)::bigint AS sats
-        FROM credit_facilities f, p
-       WHERE f.stage = '{Stage.ACTIVE.value}' AND f.status IN {_OPEN} AND p.price IS NOT NULL GROUP BY 1)
+b AS (SELECT {_BAND_CASE} AS band, count(*) AS n, COALESCE(sum(x.outstanding_cents), 0)::bigint AS cents,
+             COALESCE(sum(x.collateral_sats), 0)::bigint AS sats
+        FROM (SELECT f.outstanding_cents, f.collateral_sats, {_BAND_INPUT}
+                FROM credit_facilities f, p
+               WHERE f.stage = '{Stage.ACTIVE.value}' AND f.status IN {_OPEN} AND p.price IS NOT NULL) x
+       GROUP BY 1)
 SELECT now() AS as_of, (SELECT price FROM p) AS price,
        (SELECT COALESCE(jsonb_object_agg(status, jsonb_build_array(n, cents)), '{{}}') FROM o) AS by_status,
        (SELECT COALESCE(jsonb_object_agg(bucket, jsonb_build_array(n, cents)), '{{}}') FROM a) AS aging,

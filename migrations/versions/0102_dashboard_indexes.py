@@ -1,5 +1,5 @@
-"""Dashboard and portfolio reads (issue 20 items 5–6): one covering index for the obligation
-aggregates.
+"""Dashboard and portfolio reads (issue 20 items 5–6): two partial covering indexes, so a poll
+reads two small indexes (index-only once vacuumed) instead of the facility and obligation tables.
 
 Revision ID: 0102_dashboard_indexes
 
@@ -9,9 +9,12 @@ Revision ID: 0102_dashboard_indexes
   which a book accumulates without end, are not in it. An obligation's status changes anyway move
   ``next_transition_date`` (indexed since 0050), so no update that was HOT becomes non-HOT
   because of this index except a partial payment's.
-- The facility figures need none: they sum the facilities of two stages, which is the whole
-  table for a live book; an index covering ``collateral_sats`` would make collateral updates
-  non-HOT for no gain.
+- ``ix_credit_facilities_dashboard``: the pending and activated facilities by stage and statuses,
+  with their disbursed and collateral amounts included: the dashboard's counts and sums. The
+  facility row is wide (terms, accounts); this index is a few percent of it. Its cost: an update
+  that changes ``collateral_sats`` or ``disbursed_cents`` (a collateral update, a disbursal) is no
+  longer HOT. The price pass changes neither (nor any other column here), so it stays HOT; stage
+  and status changes were not HOT before (``stage`` and ``status`` are indexed since 0010/0050).
 
 A branch of its own off 0080 (``upgrade heads`` applies every branch).
 """
@@ -29,9 +32,11 @@ def upgrade() -> None:
         """
         CREATE INDEX ix_credit_obligations_open ON credit_obligations (status)
             INCLUDE (due_date, outstanding_cents) WHERE status <> 'Paid';
+        CREATE INDEX ix_credit_facilities_dashboard ON credit_facilities (stage, status, pending_status)
+            INCLUDE (disbursed_cents, collateral_sats) WHERE stage IN ('pending', 'active');
         """
     )
 
 
 def downgrade() -> None:
-    run_script("DROP INDEX ix_credit_obligations_open;")
+    run_script("DROP INDEX ix_credit_facilities_dashboard; DROP INDEX ix_credit_obligations_open;")

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from activities.dashboard.store import _BAND_CASE, _aging_case
+from activities.dashboard.store import _BAND_CASE, _BAND_INPUT, _aging_case
 from domain.credit.cvl import cvl
 from domain.credit.status import ObligationStatus
 from domain.dashboard.portfolio import aging_bucket, cvl_band, days_past_due
@@ -30,8 +30,8 @@ async def test_the_sql_bands_and_aging_buckets_are_the_domain_rules(engine):
     values = ", ".join(f"({s}, {o}, CAST('{json.dumps(terms)}' AS jsonb))" for s, o in cases)
     async with engine.connect() as conn:
         got = (await conn.execute(text(
-            f"SELECT {_BAND_CASE} FROM (VALUES {values}) AS f(collateral_sats, outstanding_cents, terms), "
-            f"(SELECT {price}::bigint AS price) p"))).scalars().all()
+            f"SELECT {_BAND_CASE} FROM (SELECT {_BAND_INPUT} FROM (VALUES {values}) AS "
+            f"f(collateral_sats, outstanding_cents, terms), (SELECT {price}::bigint AS price) p) x"))).scalars().all()
     want = [cvl_band(cvl(s, o, price) if o else None, o, Decimal("105"), Decimal("125"), Decimal("140")).value
             for s, o in cases]
     assert got == want
