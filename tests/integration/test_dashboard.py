@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -116,3 +117,15 @@ async def test_the_page_takes_the_token_once_then_a_strict_http_only_cookie(stac
     r = await other.get("/portfolio", headers={"x-request-id": "page-2"})
     assert r.status_code == 403
     assert await _audit(stack.engine, "page-2") == [("dashboard:dashboard:read", False)]
+
+
+async def test_a_report_file_opens_from_the_page_only_for_report_readers(stack):
+    missing = f"/portfolio/reports/{uuid.uuid4()}/files/csv"
+    r = await stack.http.post(missing, headers={"sec-fetch-site": "cross-site"})  # a form on another site
+    assert r.status_code == 403, r.text
+    r = await stack.http.post(missing, headers={"sec-fetch-site": "same-origin"})
+    assert r.status_code == 404 and r.json()["code"] == "common.not_found", r.text
+    accountant = stack.anonymous()
+    accountant.cookies.set("lana_portfolio", await stack.token_for("acct@portfolio.test", "accountant"))
+    r = await accountant.post(missing)
+    assert r.status_code == 403 and r.json()["code"] == "auth.forbidden", r.text
