@@ -94,23 +94,20 @@ def _session_cookie(request: Request, response: Response, token: str) -> None:
 
 
 def _charts(d: DashboardOut, p: PortfolioOut) -> dict:
+    """The three charts; each bar's key is its value's API spelling (as the figures' test ids)."""
     statuses = bar_chart("chart-outstanding", "Outstanding by obligation status", [
-        Bar(normalize_status(s.status), STATUS_LABELS[s.status], s.outstanding, STATUS_COLORS[s.status],
+        Bar(normalize(s.status.value), STATUS_LABELS[s.status], s.outstanding, STATUS_COLORS[s.status],
             caption=f"{s.obligations} obligation{'s' if s.obligations != 1 else ''}")
         for s in d.outstanding_by_status], fmt=usd)
     bands = bar_chart("chart-cvl", "Open facilities by CVL band", [
-        Bar(b.band.value, BAND_LABELS[b.band], b.facilities, BAND_COLORS[b.band], caption=usd(b.outstanding))
+        Bar(normalize(b.band.value), BAND_LABELS[b.band], b.facilities, BAND_COLORS[b.band], caption=usd(b.outstanding))
         for b in p.cvl_bands], markers=[Marker("liquidation", "liquidation", 1, "#b2182b"),
                                         Marker("margin-call", "margin call", 2, "#f58518"),
                                         Marker("initial", "initial", 3, "#54a24b")])
     aging = bar_chart("chart-aging", "Delinquency aging (outstanding by days past due)", [
-        Bar(a.bucket, AGING_LABELS[a.bucket], a.outstanding, AGING_COLORS[a.bucket],
+        Bar(normalize(a.bucket), AGING_LABELS[a.bucket], a.outstanding, AGING_COLORS[a.bucket],
             caption=f"{a.obligations} obligation{'s' if a.obligations != 1 else ''}") for a in p.aging], fmt=usd)
     return {"outstanding": statuses, "cvl": bands, "aging": aging}
-
-
-def normalize_status(status: ObligationStatus) -> str:
-    return normalize(status.value)
 
 
 @router.get("/portfolio", response_class=HTMLResponse, summary="The loan book at a glance (HTML)")
@@ -131,7 +128,8 @@ async def portfolio_page(request: Request, conn: ReadConn, _session: None = Depe
         runs = await store.latest_report_runs(conn, REPORT_RUNS_SHOWN)
     html = _templates.get_template("portfolio.html").render(
         d=d, p=p, charts=_charts(d, p), runs=runs, user=principal.email, status_labels=STATUS_LABELS,
-        band_labels=BAND_LABELS, aging_labels=AGING_LABELS, normalize_status=normalize_status)
+        band_labels=BAND_LABELS, aging_labels=AGING_LABELS,
+        api=normalize)  # every data-testid key is the value's API spelling: NOT_YET_DUE, DAYS_1_30
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 

@@ -205,12 +205,12 @@ async def test_the_portfolio_page_draws_the_book_and_its_figures_are_the_apis(db
                     f"chart-outstanding-bar-{s['status']}"][0]
                 assert int(f[f"outstanding-{s['status']}-count"]) == s["obligations"]
             for b in p["cvl_bands"]:
-                key = b["band"].lower()
+                key = b["band"]
                 assert (int(f[f"cvl-{key}-facilities"]), int(f[f"cvl-{key}-outstanding"]),
                         int(f[f"cvl-{key}-collateral"])) == (b["facilities"], b["outstanding"], b["collateral"])
                 assert bars[f"chart-cvl-bar-{key}"][0] == b["facilities"]
             for a in p["aging"]:
-                key = a["bucket"].lower()
+                key = a["bucket"]
                 assert (int(f[f"aging-{key}-count"]), int(f[f"aging-{key}"])) == (a["obligations"], a["outstanding"])
                 assert bars[f"chart-aging-bar-{key}"][0] == a["outstanding"]
 
