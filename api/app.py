@@ -76,6 +76,7 @@ def operator_routers() -> list[APIRouter]:
         credit,
         custody,
         customers,
+        dashboard,
         deposits,
         governance,
         ledger,
@@ -84,14 +85,15 @@ def operator_routers() -> list[APIRouter]:
 
     return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
             *credit.operator_routers(), price.router, *accounting.operator_routers(),
-            *deposits.operator_routers(), business_time.router, *custody.operator_routers()]
+            *deposits.operator_routers(), business_time.router, *custody.operator_routers(), dashboard.router]
 
 
 def public_routers() -> list[APIRouter]:
-    """Routes outside /api/v1 without bearer auth: webhooks (signature-checked) and signed links."""
-    from api import customers
+    """Routes outside /api/v1: webhooks (signature-checked), signed links, and the server-rendered
+    pages (bearer or page-cookie authentication, ``api/portfolio_page.py``)."""
+    from api import customers, portfolio_page
 
-    return [*customers.public_routers()]
+    return [*customers.public_routers(), portfolio_page.router]
 
 
 def create_app(

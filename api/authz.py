@@ -60,6 +60,13 @@ _AUTH_AND_AUDIT_SQL = text(
     " SELECT (SELECT version FROM v) AS version, (SELECT email FROM u) AS email, EXISTS (SELECT 1 FROM a) AS audited")
 
 
+def credentials(request: Request) -> str | None:
+    """The caller's ``Authorization`` value. A server-rendered page (``api/portfolio_page.py``) puts
+    its session cookie's token on ``request.state.page_authorization`` before its ``require`` runs;
+    no API route does, so the API itself never accepts a cookie (no cross-site request forgery)."""
+    return request.headers.get("authorization") or getattr(request.state, "page_authorization", None)
+
+
 class Authorizer:
     """One per API process: token verifier, version-checked casbin enforcer, audit writer."""
 
@@ -100,7 +107,7 @@ class Authorizer:
     async def _check(self, conn: AsyncConnection, request: Request, action: str, obj: str) -> Principal:
         principal: Principal | None = getattr(request.state, "principal", None)
         if principal is None and self.audit_enabled and self.policies.version is not None:
-            user_id = await self.verifier.user_id(request.headers.get("authorization"))
+            user_id = await self.verifier.user_id(credentials(request))
             subject, cached = f"user:{user_id}", self.policies.version
             allowed = self._enforce(cached, subject, obj, action)
             row = (await conn.execute(_AUTH_AND_AUDIT_SQL, {
@@ -116,7 +123,7 @@ class Authorizer:
                 return principal
             # the policy changed since it was cached: the long way below, with the new one
         if principal is None:
-            user_id = await self.verifier.user_id(request.headers.get("authorization"))
+            user_id = await self.verifier.user_id(credentials(request))
             row = (await conn.execute(_AUTH_SQL, {"id": user_id})).one()
             if row.email is None:
                 raise Unauthenticated("Unknown user.")

@@ -178,6 +178,17 @@ def bench_price_shock(n: int, drops: int, concurrency: str) -> None:
     run_bench(n, drops, [int(c) for c in concurrency.split(",")])
 
 
+@bench.command("dashboard")
+@click.option("--facilities", "n", type=int, default=100_000, show_default=True)
+@click.option("--rounds", type=int, default=4, show_default=True, help="Rounds, alternating index on / off")
+@click.option("--repeats", type=int, default=10, show_default=True, help="Calls of each read per round")
+def bench_dashboard(n: int, rounds: int, repeats: int) -> None:
+    """One poll of the dashboard and portfolio reads on N facilities, with and without index 0102."""
+    from workers.bench_dashboard import run_bench
+
+    run_bench(n, rounds, repeats)
+
+
 @bench.command("audit")
 @click.option("--requests", "n", type=int, default=3000, help="Requests per run")
 @click.option("--concurrency", type=int, default=16)

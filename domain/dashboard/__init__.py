@@ -1,0 +1,1 @@
+"""The dashboard and portfolio figures (issue 20 items 5–6): pure definitions."""
