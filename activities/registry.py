@@ -15,6 +15,8 @@ from ground.settings import Settings
 class Deps:
     engine: AsyncEngine
     settings: Settings
+    # custody adapters by provider (activities.custody.wallet_sync.ClientFactory); None = the default
+    custody_clients: Callable[..., Any] | None = None
 
 
 def build_activities(deps: Deps) -> list[Callable[..., Any]]:
@@ -30,7 +32,15 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
     activities += _credit_activities(deps)
     activities += _deposit_activities(deps)
     activities += _time_activities(deps)
+    activities += _custody_activities(deps)
     return activities
+
+
+def _custody_activities(deps: Deps) -> list[Callable[..., Any]]:
+    from activities.custody.activity import CustodyActivities
+
+    c = CustodyActivities(deps.engine, deps.settings, deps.custody_clients)
+    return [c.sync_wallet, c.fail_notices, c.resolve_notice, c.poll_self_custody]
 
 
 def _time_activities(deps: Deps) -> list[Callable[..., Any]]:

@@ -73,6 +73,7 @@ def operator_routers() -> list[APIRouter]:
         audit,
         business_time,
         credit,
+        custody,
         customers,
         deposits,
         governance,
@@ -82,14 +83,14 @@ def operator_routers() -> list[APIRouter]:
 
     return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
             *credit.operator_routers(), price.router, *accounting.operator_routers(),
-            *deposits.operator_routers(), business_time.router]
+            *deposits.operator_routers(), business_time.router, *custody.operator_routers()]
 
 
 def public_routers() -> list[APIRouter]:
     """Routes outside /api/v1 without bearer auth: webhooks (signature-checked) and signed links."""
-    from api import customers
+    from api import custody, customers
 
-    return [*customers.public_routers()]
+    return [*customers.public_routers(), *custody.public_routers()]
 
 
 def create_app(

@@ -1,0 +1,18 @@
+"""Custody HTTP routes: custodian webhooks (public, signature-checked) and their inbox events."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def operator_routers() -> list[APIRouter]:
+    from api.custody import webhooks
+
+    return [webhooks.events_router]
+
+
+def public_routers() -> list[APIRouter]:
+    """Routes outside /api/v1 and without bearer auth (webhook signatures instead)."""
+    from api.custody import webhooks
+
+    return [webhooks.router]
