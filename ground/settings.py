@@ -113,17 +113,14 @@ class Settings(BaseSettings):
     activity_suspended_after_years: int = 10
     activity_page_size: int = 1000
 
-    # Collateral from custody (custody-price-reports.md §1.7, §2; docs/custody.md). The mock
-    # custodian's unsigned webhooks are accepted only with custody_mock_enabled (never in production).
-    custody_mock_enabled: bool = False
+    # Collateral from custody (custody-price-reports.md §1.7, §2; docs/custody.md "Collateral from
+    # custody"). The mock's unsigned webhooks are accepted only where ``custody_mock`` is on.
     custody_poll_seconds: int = Field(60, ge=1, description="Self-custody balance polling interval")
     custody_poll_page_size: int = Field(200, ge=1, le=5000, description="Self-custody wallets per poll page")
     custody_wallet_idle_seconds: int = Field(60, ge=0, description="A wallet workflow waits this long for "
                                              "more notices, then ends (the next notice starts a new run)")
     custody_unknown_wallet_attempts: int = Field(8, ge=1, le=30, description="Attempts to find the wallet of "
                                                  "a notice (backoff 1 s doubling, at most 60 s) before it fails")
-    # Komainu's signed timestamp must be within this many seconds of the app clock (replays refused)
-    custody_webhook_freshness_seconds: int = Field(300, ge=1)
 
     # BTC price feed (custody-price-reports.md §3; credit.md docs)
     price_source: Literal["bitfinex", "fixed", "manual"] = Field("bitfinex", description="bitfinex | fixed | manual (operator PUT /price)")
@@ -133,6 +130,28 @@ class Settings(BaseSettings):
                                                "flight at once (a database connection each)")
     price_fixed_usd_cents_per_btc: int = Field(0, ge=0, description="The price for price_source=fixed")
     price_bitfinex_url: str = "https://api-pub.bitfinex.com"
+
+    # Custody (custody-price-reports.md §1, docs/custody.md). Provider endpoints are settings, never
+    # stored: empty = the provider's production or testing URL by the config's testing_instance.
+    custody_bitgo_url: str = ""
+    custody_komainu_url: str = ""
+    custody_esplora_urls: dict[str, str] = Field(
+        default_factory=lambda: {"mainnet": "https://blockstream.info/api/",
+                                 "testnet3": "https://blockstream.info/testnet/api/",
+                                 "testnet4": "https://mempool.space/testnet4/api/",
+                                 "signet": "https://blockstream.info/signet/api/"},
+        description="Esplora-compatible API per network (self-custody balances)")
+    custody_komainu_webhook_tolerance_s: float = Field(
+        300.0, gt=0, description="A Komainu webhook whose x-komainu-timestamp is further from now is refused")
+    # Custodian configs are encrypted at rest (ChaCha20-Poly1305): 64 hex chars (32 bytes), required in
+    # production (development generates one into data_dir). To rotate: move the current key to
+    # custody_deprecated_encryption_key, set a new one; start-up re-encrypts every custodian.
+    custody_encryption_key: SecretStr | None = None
+    custody_deprecated_encryption_key: SecretStr | None = None
+    # verify_client() before a custodian is stored (default: on in production only)
+    custody_verify_clients: bool | None = None
+    # The mock custodian (nil id): default on in development, refused in production
+    custody_mock_enabled: bool | None = None
 
     # Business time (credit.md §12.1, docs/operations.md "End of day"): the business date closes at
     # business_closing_time (wall clock in business_timezone); real = it follows the wall clock,
@@ -180,6 +199,16 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def custody_verifies_clients(self) -> bool:
+        return self.is_production if self.custody_verify_clients is None else self.custody_verify_clients
+
+    @property
+    def custody_mock(self) -> bool:
+        if self.custody_mock_enabled and self.is_production:
+            raise ValueError("LANA_CUSTODY_MOCK_ENABLED is refused in production")
+        return not self.is_production if self.custody_mock_enabled is None else self.custody_mock_enabled
 
     @property
     def json_logs(self) -> bool:

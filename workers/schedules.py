@@ -18,7 +18,7 @@ from temporalio.client import (
     ScheduleUpdate,
 )
 
-from domain.custody.messages import PollInput
+from domain.custody.sync_messages import PollInput
 from domain.customers.messages import ClassificationInput
 from domain.price.model import PriceFeedInput
 from domain.time.end_of_day import ProducerInput

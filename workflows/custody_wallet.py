@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.boundary import ACTIVITY_OPTIONS, RETRY_POLICY, refusal_of
     from activities.custody.activity import CustodyActivities
     from domain.credit.messages import CUSTODY_COLLATERAL_SIGNAL, CustodyCollateralSignal
-    from domain.custody.messages import (
+    from domain.custody.sync_messages import (
         BALANCE_NOTICE_SIGNAL,
         NOTICES_BEFORE_CONTINUE,
         BalanceNotice,

@@ -8,7 +8,7 @@ from temporalio import activity
 from activities.boundary import lana_activity
 from activities.custody import wallet_sync
 from activities.custody.wallet_sync import ClientFactory, default_client_factory
-from domain.custody.messages import (
+from domain.custody.sync_messages import (
     BalanceNotice,
     FailNoticeInput,
     PollCursor,

@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.custody.tables import inbox, wallets
-from domain.custody.messages import InboxStatus
 from domain.custody.model import WebhookNotice
+from domain.custody.sync_messages import InboxStatus
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,19 @@
-"""The mock custodian (custody-price-reports.md §1.6, §2.3): development and acceptance tests only.
+"""Mock custodian for development and tests (custody-price-reports.md §1.6, §2.3).
 
-No signature (the webhook route accepts it only when ``LANA_CUSTODY_MOCK_ENABLED`` is on). Body
-``{"wallet": "<external id>", "balance": <sats>}``; any other JSON object is ignored. The event
-identity is the ``idempotency-key`` header when sent, else the SHA-256 of the body (the same body
-twice is one notification). The notice carries its balance, so ``current_balance`` is that balance
-at the app clock.
+Every wallet is ``123`` at ``bt1qaddressmock`` on testnet4. A webhook is unsigned JSON
+``{"wallet": "<external id>", "balance": <sats>}``; any other body is ignored. ``event_id`` =
+``mock:<hex SHA-256 of the body>`` (the same notice posted twice is one event); the balance is the
+notice's own, dated by the clock.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from domain.custody.model import (
-    InitializedWallet,
-    Network,
-    Provider,
-    WalletBalance,
-    WebhookNotice,
-    WebhookPayloadInvalid,
-)
+from activities.custody.http import webhook_json
+from domain.custody.model import InitializedWallet, Network, Provider, WalletBalance, WebhookNotice
 
 MOCK_WALLET_ID = "123"
 MOCK_ADDRESS = "bt1qaddressmock"
@@ -30,33 +22,37 @@ MOCK_ADDRESS = "bt1qaddressmock"
 class MockClient:
     provider = Provider.MOCK
 
+    def __init__(self, *, clock=lambda: datetime.now(UTC)) -> None:
+        self._clock = clock
+
     async def verify_client(self) -> None:
         return None
 
-    async def initialize_wallet(self, label: str, receive_index: int | None) -> InitializedWallet | None:
-        return InitializedWallet(MOCK_WALLET_ID, MOCK_ADDRESS, Network.TESTNET4, {"label": label})
+    async def initialize_wallet(self, label: str, receive_index: int | None) -> InitializedWallet:
+        return InitializedWallet(external_wallet_id=MOCK_WALLET_ID, address=MOCK_ADDRESS, network=Network.TESTNET4,
+                                 custodian_response={"type": "mock", "label": label})
 
-    async def fetch_wallet_balance(self, external_wallet_id: str, address: str) -> WalletBalance | None:
+    async def fetch_wallet_balance(self, external_wallet_id: str, address: str) -> None:
         return None
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> None:
-        return None  # unsigned by design; the route refuses the mock unless it is enabled
+        return None  # unsigned by design: the mock exists only where custody_mock_enabled is on
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookNotice | None:
         try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise WebhookPayloadInvalid("The body is not JSON.") from exc
-        if not isinstance(payload, dict) or "wallet" not in payload or "balance" not in payload:
+            data = webhook_json(body, "mock")
+        except Exception:
             return None
-        wallet, balance = payload["wallet"], payload["balance"]
-        if not isinstance(wallet, str) or not wallet or isinstance(balance, bool) or not isinstance(balance, int) \
-                or balance < 0:
-            raise WebhookPayloadInvalid('Expected {"wallet": "<external id>", "balance": <non-negative sats>}.')
-        event_id = headers.get("idempotency-key") or hashlib.sha256(body).hexdigest()
-        return WebhookNotice(event_id=f"mock:{event_id}", external_wallet_id=wallet, balance_sats=balance)
+        if not isinstance(data, dict) or set(data) != {"wallet", "balance"}:
+            return None
+        wallet, balance = data["wallet"], data["balance"]
+        if not isinstance(wallet, str) or isinstance(balance, bool) or not isinstance(balance, int) or balance < 0:
+            return None
+        return WebhookNotice(event_id=f"mock:{hashlib.sha256(body).hexdigest()}", external_wallet_id=wallet,
+                             balance_sats=balance)
 
     async def current_balance(self, notice: WebhookNotice) -> WalletBalance | None:
         if notice.balance_sats is None:
             return None
-        return WalletBalance(notice.external_wallet_id, notice.balance_sats, datetime.now(UTC))
+        return WalletBalance(external_wallet_id=notice.external_wallet_id, balance_sats=notice.balance_sats,
+                             changed_at=self._clock())

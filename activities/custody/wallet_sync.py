@@ -34,15 +34,6 @@ from activities import event_store
 from activities.audit import record_system_action
 from activities.custody import inbox
 from activities.custody.tables import custodians, wallets
-from domain.custody.messages import (
-    BALANCE_NOTICE_SIGNAL,
-    BalanceNotice,
-    NoticeSource,
-    PollCursor,
-    SyncInput,
-    SyncResult,
-    WalletWorkflowInput,
-)
 from domain.custody.model import (
     CustodianClient,
     CustodianNotFound,
@@ -50,6 +41,15 @@ from domain.custody.model import (
     Provider,
     WalletBalance,
     WalletNotFound,
+)
+from domain.custody.sync_messages import (
+    BALANCE_NOTICE_SIGNAL,
+    BalanceNotice,
+    NoticeSource,
+    PollCursor,
+    SyncInput,
+    SyncResult,
+    WalletWorkflowInput,
 )
 from domain.custody.wallet import (
     SYNC_ACTOR,
@@ -76,12 +76,17 @@ def wallet_workflow_id(wallet_id: str) -> str:
 
 
 def default_client_factory(provider: str, custodian_row: Any, settings: Settings) -> CustodianClient:
-    """Until the custodian adapters are wired in: the mock only."""
-    if provider == Provider.MOCK:
-        from activities.custody.mock import MockClient
+    """The adapter of a stored custodian: its decrypted config through ``client_for``."""
+    from activities.custody.clients import client_for
 
-        return MockClient()
-    raise CustodianProviderError(f"No adapter for provider {provider!r}.", transient=False)
+    return client_for(provider, _config(custodian_row), settings)
+
+
+def _config(custodian_row: Any) -> dict:
+    if custodian_row.encrypted_config is None:  # mock, manual
+        return {}
+    # TODO(part A merge): decrypt with the custodian secrets keyring
+    raise CustodianProviderError("Custodian configuration decryption is not available.", transient=False)
 
 
 async def custodian_of(conn: AsyncConnection, provider: str):

@@ -35,8 +35,8 @@ from activities.audit import record
 from activities.custody import inbox, wallet_sync
 from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn, TemporalDep
-from domain.custody.messages import BalanceNotice, ResolveInput
 from domain.custody.model import CustodianNotFound, Provider, WebhookSignatureInvalid
+from domain.custody.sync_messages import BalanceNotice, ResolveInput
 from domain.errors import NotFound, ServiceUnavailable
 from workflows.custody_wallet import CustodyNoticeWorkflow, notice_workflow_id
 
@@ -70,7 +70,7 @@ def _provider(name: str, settings) -> Provider:
         provider = Provider(name.lower())
     except ValueError:
         provider = None
-    if provider not in _WEBHOOK_PROVIDERS or (provider is Provider.MOCK and not settings.custody_mock_enabled):
+    if provider not in _WEBHOOK_PROVIDERS or (provider is Provider.MOCK and not settings.custody_mock):
         raise CustodianNotFound(f"No custodian webhook for provider {name!r}.")
     return provider
 
