@@ -118,3 +118,32 @@ async def test_mock_webhooks_refused_unless_enabled(db_url, engine, ts_env):
         await custodian(stack.engine, "mock")
         r = await stack.http.post("/webhooks/custodians/mock", json={"wallet": "123", "balance": 1})
         assert (r.status_code, r.json()["code"]) == (404, "custody.custodian_not_found")
+
+
+async def test_a_stored_notice_whose_hand_over_was_lost_is_handed_over_by_the_sweep(custody_stack):
+    from datetime import timedelta
+
+    from activities.custody import inbox
+    from activities.custody.mock import MockClient
+    from workers.reconcile import sweep
+
+    stack, http = custody_stack, custody_stack.http
+    await set_price(stack.engine, PRICE)
+    facility = await pending_facility(stack, 100_000, **SINGLE)
+    ext = f"mock-{uuid.uuid4().hex[:8]}"
+    wid = await wallet(stack.engine, await custodian(stack.engine, "mock"), "mock", facility, ext)
+    body = b'{"wallet": "%s", "balance": 10000000}' % ext.encode()
+    notice = MockClient().parse_webhook({}, body)
+    async with stack.engine.begin() as conn:  # the API stored it, then died before the signal
+        stored = await inbox.store(conn, "mock", notice, body, wid)
+    assert (await http.get(f"{API}/custodian-webhook-events/{stored.id}")).json()["status"] == "PENDING"
+    started = await sweep(stack.engine, stack.client, stack.settings.temporal_task_queue, grace=timedelta(0),
+                          settings=stack.settings)
+    assert started == 1
+    assert (await event_settled(http, stored.id))["status"] == "COMPLETED"
+    body = await wait_for(lambda: http.get(f"{API}/credit-facilities/{facility['id']}"),
+                          lambda b: b["status"] == "ACTIVE")
+    assert body["collateral"] == 10_000_000
+    # the row left the outbox: a second sweep hands nothing over
+    assert await sweep(stack.engine, stack.client, stack.settings.temporal_task_queue, grace=timedelta(0),
+                       settings=stack.settings) == 0
