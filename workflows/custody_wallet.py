@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.boundary import ACTIVITY_OPTIONS, RETRY_POLICY, refusal_of
@@ -127,7 +127,7 @@ class CustodyWalletWorkflow:
         try:
             await handle.signal(CUSTODY_COLLATERAL_SIGNAL, CustodyCollateralSignal(
                 wallet_id=result.wallet_id, balance_sats=result.balance_sats, changed_at=result.changed_at))
-        except ApplicationError as exc:
+        except FailureError as exc:  # the facility's workflow is not running (ended)
             workflow.logger.warning("facility %s not signalled: %s", result.facility_id, exc)
 
     def _publish(self) -> None:
