@@ -39,8 +39,8 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
 def _custody_activities(deps: Deps) -> list[Callable[..., Any]]:
     from activities.custody.activity import CustodyActivities
 
-    c = CustodyActivities(deps.engine, deps.settings, deps.custody_clients)
-    return [c.sync_wallet, c.fail_notices, c.resolve_notice, c.poll_self_custody]
+    c = CustodyActivities(deps.engine, deps.settings, clients=deps.custody_clients)
+    return [c.create_wallet, c.sync_wallet, c.fail_notices, c.resolve_notice, c.poll_self_custody]
 
 
 def _time_activities(deps: Deps) -> list[Callable[..., Any]]:

@@ -13,6 +13,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
+from activities.custody.secrets import keyring_from_settings
 from activities.storage import document_link_secret
 from api import errors, health, idempotency, security_setup
 from api.body_limit import MULTIPART_OVERHEAD, BodyLimitMiddleware, BodyLimits
@@ -107,6 +108,8 @@ def create_app(
         if settings.documents_storage != "s3":
             document_link_secret(settings)  # production refuses to start without one
         check_webhook_secret(settings)
+        app.state.custody_keyring = keyring_from_settings(settings)  # production refuses to start without a key
+        settings.custody_mock  # noqa: B018 - raises when the mock custodian is enabled in production
         app.state.engine = engine or create_engine(
             settings.database_url, pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,

@@ -191,6 +191,9 @@ def bench_audit(n: int, concurrency: int) -> None:
 from workers.access_cli import audit, token  # noqa: E402
 
 main.add_command(token)
+from workers.custody_cli import custody  # noqa: E402
+
+main.add_command(custody)
 main.add_command(audit)
 
 

@@ -25,9 +25,36 @@ def _temporal_context(_logger, _name, event_dict):
     return event_dict
 
 
+# Field names whose values never reach a log line, at any depth of the event (custodian credentials,
+# custody-price-reports.md §1.3: "Secrets are redacted in logs"); the config models' SecretStr fields
+# already print as '**********', this catches a raw dict logged by mistake.
+REDACTED_KEYS = frozenset({"long_lived_token", "passphrase", "api_key", "api_secret", "secret_key", "webhook_secret",
+                           "account_xpriv", "custodian_config", "encrypted_custodian_config", "encrypted_config"})
+REDACTED = "**redacted**"
+
+
+def _redact(value, depth: int = 0):
+    if depth > 6:
+        return value
+    if isinstance(value, dict):
+        return {k: REDACTED if isinstance(k, str) and k.lower() in REDACTED_KEYS else _redact(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v, depth + 1) for v in value)
+    return value
+
+
+def redact_secrets(_logger, _name, event_dict):
+    try:
+        return _redact(event_dict)
+    except Exception:  # noqa: BLE001 - logging must never fail
+        return event_dict
+
+
 def configure(level: str = "INFO", json: bool = False) -> None:
     shared = [
         structlog.contextvars.merge_contextvars,
+        redact_secrets,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

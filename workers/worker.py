@@ -42,6 +42,9 @@ async def run(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
                            max_overflow=settings.database_max_overflow)
     client = await connect(settings)
+    from workers.custody_cli import start_up as custody_start_up
+
+    await custody_start_up(engine, settings)  # key rotation (audited), the mock custodian
     worker = build_worker(client, Deps(engine=engine, settings=settings), settings.temporal_task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         CreditFacilityActivities,
         LiquidationActivities,
     )
+    from activities.custody.activity import CustodyActivities
     from domain.credit import facility_day
     from domain.credit.cvl import CollateralizationState
     from domain.credit.end_of_day import FacilityEvent, FacilityEventKind
@@ -75,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
         ReevaluateInput,
     )
     from domain.credit.status import FacilityStatus, ProposalStatus, Stage
+    from domain.custody.messages import CreateWalletInput
     from domain.errors import ServiceUnavailable
     from domain.governance.voting import ApprovalStatus
     from domain.price.model import PriceChanged
@@ -117,6 +119,7 @@ class CreditFacilityWorkflow:
         # liquidation (the step decides on the locked row; the main loop runs it)
         self._collateralization_seen = state.collateralization
         self._liquidation_due = False
+        self._wallet_task: asyncio.Task | None = None  # custody.create_wallet after approval
 
     @workflow.run
     async def run(self, state: FacilityState) -> FacilityState:
@@ -136,6 +139,10 @@ class CreditFacilityWorkflow:
                                                      now=workflow.now()))
             if self.state.stage is Stage.DENIED:
                 return self.state
+            if self.state.custodian_id is not None and workflow.patched("custody-wallet"):
+                # in the background: a custodian that is slow (or a Komainu wallet not opened yet)
+                # never holds the loan's main loop
+                self._wallet_task = asyncio.create_task(self._create_wallet())
         for disbursal_id in list(self.state.in_flight):  # carried over a continue-as-new
             self._watch_disbursal(disbursal_id)
         while True:
@@ -148,10 +155,30 @@ class CreditFacilityWorkflow:
                 if workflow.patched("liquidation"):
                     await self._initiate_liquidation()
                 continue
-            await workflow.wait_condition(lambda: not self.state.in_flight and workflow.all_handlers_finished())
+            await workflow.wait_condition(lambda: not self.state.in_flight and workflow.all_handlers_finished()
+                                          and self._wallet_settled())
             workflow.continue_as_new(self.state.model_copy(update={"end_of_day": self.day}))
+        if not self._wallet_settled():
+            self._wallet_task.cancel()  # closed before its custodian answered: no wallet is needed now
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
+
+    def _wallet_settled(self) -> bool:
+        return self._wallet_task is None or self._wallet_task.done()
+
+    async def _create_wallet(self) -> None:
+        """``custody.create_wallet`` (custody-price-reports.md §1.6): the approved facility's wallet
+        at the custodian its proposal named. Its own idempotent step after the conclusion, in the
+        background and outside the lock; transient provider errors retry, a refusal (bad
+        credentials) is logged and the facility goes on without a wallet (collateral then manual).
+        Continue-as-new waits for it; closing the loan cancels it."""
+        try:
+            await workflow.execute_activity_method(CustodyActivities.create_wallet,
+                                                   CreateWalletInput(facility_id=self.state.id), **ACTIVITY_OPTIONS)
+        except ActivityError as exc:  # a background step: whatever ended it is logged, the loan goes on
+            refusal = refusal_of(exc)
+            workflow.logger.warning("custody wallet not created: %s", f"{refusal.type} {refusal.message}"
+                                    if refusal is not None else exc.cause)
 
     async def _initiate_liquidation(self) -> None:
         """``credit.initiate_liquidation``: on the locked row, when the stored state is still

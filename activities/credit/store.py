@@ -25,6 +25,7 @@ from activities.credit.tables import (
     disbursals,
     facilities,
 )
+from activities.custody.tables import custodians
 from activities.custody.tables import wallets as custody_wallets
 from domain.credit.balance import INTEREST, PRINCIPAL, FacilityBalanceSummary, summarize
 from domain.credit.disbursal import Disbursal
@@ -65,11 +66,15 @@ _IN_FLIGHT = (select(func.coalesce(func.jsonb_object_agg(disbursals.c.id, disbur
               .scalar_subquery().label("in_flight"))
 
 
-# custody-price-reports.md §1.6: a wallet of a non-manual provider means a custodian reports the
-# collateral (one index probe: ``facility_id`` is unique in ``custody_wallets``)
-_CUSTODY_MANAGED = (select(custody_wallets.c.id)
-                    .where(custody_wallets.c.facility_id == facilities.c.id, custody_wallets.c.provider != "manual")
-                    .exists().label("custody_managed"))
+# custody-price-reports.md §1.6: a custodian reports the collateral when the proposal named a
+# custodian of a non-manual provider (from approval on, before its wallet is created in the
+# background), or the facility has a wallet of one. Two index probes (primary key, unique facility_id).
+_CUSTODY_MANAGED = or_(
+    select(custodians.c.id).where(custodians.c.id == facilities.c.custodian_id,
+                                  custodians.c.provider != "manual").exists(),
+    select(custody_wallets.c.id).where(custody_wallets.c.facility_id == facilities.c.id,
+                                       custody_wallets.c.provider != "manual").exists(),
+).label("custody_managed")
 
 
 async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool = True) -> CreditFacility:
@@ -89,8 +94,8 @@ def facility_from_row(row: Any, in_flight: dict[str, int] | None = None) -> Cred
         id=str(row.id), customer_id=str(row.customer_id), customer_type=row.customer_type,
         amount_cents=row.amount_cents, terms=TermValues.model_validate(row.terms),
         collateral_id=str(row.collateral_id), deposit_account_id=str(row.deposit_account_id),
-        in_flight=dict(in_flight or {}), version=row.version, **{c: getattr(row, c) for c in _STATE_COLUMNS},
-        custody_managed=bool(getattr(row, "custody_managed", False)),
+        custodian_id=row.custodian_id and str(row.custodian_id), in_flight=dict(in_flight or {}), version=row.version,
+        **{c: getattr(row, c) for c in _STATE_COLUMNS}, custody_managed=bool(getattr(row, "custody_managed", False)),
     )
     f = CreditFacility.of(state, version=row.version, accounts=row.accounts)
     f.custodian_id, f.created_by = row.custodian_id and str(row.custodian_id), row.created_by

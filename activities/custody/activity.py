@@ -1,13 +1,26 @@
-"""Temporal adapter of the custody sync (``wallet_sync.py``, ``inbox.py``): one transaction each."""
+"""Temporal activities of custody: thin adapters over ``operations`` (custodians, wallets) and
+``wallet_sync`` / ``inbox`` (the webhook → wallet → collateral pipeline), one transaction each.
+
+``custody.create_wallet`` runs after a proposal's approval (``CreditFacility`` workflow): the
+provider call in its own idempotent step, so a slow or failing custodian never holds the
+facility's conclusion. Transient provider errors (network, 5xx, a Komainu wallet not opened yet)
+are retried by the activity retry policy; refusals (bad credentials, a 4xx) are not.
+
+``custody.sync_wallet`` / ``fail_notices`` serve ``CustodyWalletWorkflow``; ``resolve_notice`` the
+resolver of a notice whose wallet was unknown; ``poll_self_custody`` the self-custody poll.
+"""
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from activities.boundary import lana_activity
-from activities.custody import wallet_sync
-from activities.custody.wallet_sync import ClientFactory, default_client_factory
+from activities.custody import operations, wallet_sync
+from activities.custody.secrets import Keyring, keyring_from_settings
+from activities.custody.wallet_sync import ClientFactory, keyring_clients
+from domain.custody.messages import CreateWalletInput, WalletInfo
 from domain.custody.sync_messages import (
     BalanceNotice,
     FailNoticeInput,
@@ -24,10 +37,19 @@ def _workflow_id() -> str | None:
 
 
 class CustodyActivities:
-    def __init__(self, engine: AsyncEngine, settings: Settings, clients: ClientFactory | None = None) -> None:
-        self.engine = engine
-        self.settings = settings
-        self.clients = clients or default_client_factory
+    def __init__(self, engine: AsyncEngine, settings: Settings, keyring: Keyring | None = None, *,
+                 transport: httpx.AsyncBaseTransport | None = None, clients: ClientFactory | None = None) -> None:
+        self.engine, self.settings = engine, settings
+        self.keyring = keyring or keyring_from_settings(settings)
+        self.transport = transport
+        # the adapters of the webhook pipeline: the stored custodian's decrypted config by default
+        self.clients = clients or keyring_clients(self.keyring, transport=transport)
+
+    @lana_activity("custody.create_wallet")
+    async def create_wallet(self, inp: CreateWalletInput) -> WalletInfo | None:
+        view = await operations.create_wallet(self.engine, self.keyring, self.settings, inp.facility_id,
+                                              transport=self.transport)
+        return WalletInfo(**view) if view else None
 
     @lana_activity("custody.sync_wallet")
     async def sync_wallet(self, inp: SyncInput) -> SyncResult:

@@ -21,7 +21,12 @@ from embit.networks import NETWORKS
 from embit.script import p2wpkh
 
 from activities.custody.http import json_of, make_http, send
-from domain.custody.config import CustodianConfigInvalid, SelfCustodyConfig
+from domain.custody.config import (
+    CustodianConfigInvalid,
+    MissingEsploraUrlForNetwork,
+    SelfCustodyConfig,
+    XpubNetworkMismatch,
+)
 from domain.custody.model import (
     CustodianProviderError,
     InitializedWallet,
@@ -30,7 +35,7 @@ from domain.custody.model import (
     WalletBalance,
     WebhookNotice,
 )
-from domain.errors import ValidationFailed, register
+from domain.errors import ValidationFailed
 
 DEFAULT_ESPLORA_URLS = {
     Network.MAINNET.value: "https://blockstream.info/api/",
@@ -39,18 +44,6 @@ DEFAULT_ESPLORA_URLS = {
     Network.SIGNET.value: "https://blockstream.info/signet/api/",
 }
 _PUB_VERSIONS = ("xpub", "ypub", "zpub", "Ypub", "Zpub")
-
-
-@register
-class XpubNetworkMismatch(ValidationFailed):
-    code = "custody.xpub_network_mismatch"
-    title = "The account xpub is not of the custodian's network"
-
-
-@register
-class MissingEsploraUrlForNetwork(ValidationFailed):
-    code = "custody.missing_esplora_url_for_network"
-    title = "No Esplora URL is configured for this network"
 
 
 class InvalidEsploraBalance(CustodianProviderError):

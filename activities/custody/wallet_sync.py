@@ -37,7 +37,6 @@ from activities.custody.tables import custodians, wallets
 from domain.custody.model import (
     CustodianClient,
     CustodianNotFound,
-    CustodianProviderError,
     Provider,
     WalletBalance,
     WalletNotFound,
@@ -66,8 +65,8 @@ log = structlog.get_logger(__name__)
 WALLET_WORKFLOW = "CustodyWalletWorkflow"  # by name: activities import no workflows
 MAX_FAILURES_KEPT = 100  # per poll pass, with their errors (all are counted and logged)
 
-# (provider, the custodian's row, settings) -> the adapter. Production: the decrypted config and
-# ``activities.custody.clients.client_for``; tests inject fakes at the HTTP boundary through it.
+# (provider, the custodian's row, settings) -> the adapter. Production: ``keyring_clients`` (the
+# decrypted config and ``activities.custody.clients.client_for``).
 ClientFactory = Callable[[str, Any, Settings], CustodianClient]
 
 
@@ -75,18 +74,23 @@ def wallet_workflow_id(wallet_id: str) -> str:
     return f"custody-wallet-{wallet_id}"
 
 
-def default_client_factory(provider: str, custodian_row: Any, settings: Settings) -> CustodianClient:
-    """The adapter of a stored custodian: its decrypted config through ``client_for``."""
+def keyring_clients(keyring, *, transport=None) -> ClientFactory:
+    """The production factory: the stored custodian's config decrypted with ``keyring``
+    (``operations.decrypted_config``), then ``client_for``."""
     from activities.custody.clients import client_for
+    from activities.custody.secrets import custodian_context
+    from domain.custody.config import config_from_plaintext
 
-    return client_for(provider, _config(custodian_row), settings)
+    def build(provider: str, custodian_row: Any, settings: Settings) -> CustodianClient:
+        kind = Provider(provider)
+        if custodian_row.encrypted_config is None:
+            config = config_from_plaintext(kind, b"{}")
+        else:
+            config = config_from_plaintext(kind, keyring.decrypt(custodian_row.encrypted_config,
+                                                                 context=custodian_context(str(custodian_row.id))))
+        return client_for(kind, config, settings, transport=transport)
 
-
-def _config(custodian_row: Any) -> dict:
-    if custodian_row.encrypted_config is None:  # mock, manual
-        return {}
-    # TODO(part A merge): decrypt with the custodian secrets keyring
-    raise CustodianProviderError("Custodian configuration decryption is not available.", transient=False)
+    return build
 
 
 async def custodian_of(conn: AsyncConnection, provider: str):

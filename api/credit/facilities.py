@@ -19,6 +19,8 @@ from activities import event_store
 from activities.credit import operations
 from activities.credit.store import ENTITY, facility_balance, facility_row
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
+from activities.custody import operations as custody
+from activities.custody.tables import wallets
 from activities.price.store import latest_price
 from api.authz import Principal, require
 from api.credit.schemas import (
@@ -34,6 +36,7 @@ from api.credit.schemas import (
     HistoryEntry,
     ProposalCreate,
 )
+from api.custody.custodians import keyring as custody_keyring
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
@@ -58,6 +61,9 @@ async def create_proposal(
     facility_id = str(new_entity_id(request))
     settings = request.app.state.settings
     async with engine.begin() as conn:
+        # custody-price-reports.md §1.6 Spec rule: the custodian is validated here, not at approval
+        await custody.check_custodian_for_proposal(conn, body.custodian_id and str(body.custodian_id), settings,
+                                                   custody_keyring(request))
         state, row = await operations.create_proposal(
             conn, facility_id, str(body.customer_id), body.amount, body.terms.to_domain(),
             body.custodian_id and str(body.custodian_id), principal.subject, kyc_required=settings.kyc_required)
@@ -90,6 +96,21 @@ async def customer_decision(
     return CreditFacilityOut.from_row(await facility_row(conn, str(facility_id)))
 
 
+# a facility's row with its custody wallet (custody-price-reports.md §1.6; null until approval)
+_WALLET_COLUMNS = (wallets.c.id.label("wallet_id"), wallets.c.address.label("wallet_address"),
+                   wallets.c.network.label("wallet_network"), wallets.c.custodian_id.label("wallet_custodian_id"),
+                   wallets.c.provider.label("wallet_provider"))
+_WITH_WALLET = select(facilities, *_WALLET_COLUMNS).select_from(
+    facilities.outerjoin(wallets, wallets.c.facility_id == facilities.c.id))
+
+
+async def _row_with_wallet(conn, facility_id: str):
+    row = (await conn.execute(_WITH_WALLET.where(facilities.c.id == facility_id))).first()
+    if row is None:
+        raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
+    return row
+
+
 async def _price(conn) -> int | None:
     """The latest recorded BTC price (whatever its age), for the current CVL a read shows."""
     latest = await latest_price(conn)
@@ -97,7 +118,7 @@ async def _price(conn) -> int | None:
 
 
 async def _get(conn, facility_id: uuid.UUID, stage: str) -> CreditFacilityOut:
-    row = await facility_row(conn, str(facility_id))
+    row = await _row_with_wallet(conn, str(facility_id))
     allowed = _STAGES[stage]
     if allowed is not None and row.stage not in {s.value for s in allowed}:
         raise FacilityNotFound(f"No {stage} {facility_id} (the loan is at stage {row.stage}).")
@@ -134,7 +155,7 @@ def _routes(prefix: str, stage: str, noun: str) -> None:
                        principal: Principal = require("credit:credit-facility:list")):
         where = _filters(stage, status, collateralization_state, customer_id)
         price = await _price(conn)
-        return await keyset_page(conn, select(facilities).where(*where), facilities, page,
+        return await keyset_page(conn, _WITH_WALLET.where(*where), facilities, page,
                                  lambda r: CreditFacilityOut.from_row(r, price), direction=direction)
 
     @router.get(f"/{prefix}/{{facility_id}}/history", response_model=list[HistoryEntry],
@@ -157,8 +178,8 @@ _routes("credit-facilities", "facility", "credit facility")
             summary="Get a credit facility by public id")
 async def get_by_public_id(public_id: int, conn: ReadConn,
                            principal: Principal = require("credit:credit-facility:read")) -> CreditFacilityOut:
-    row = (await conn.execute(select(facilities).where(facilities.c.public_id == public_id,
-                                                       facilities.c.stage == Stage.ACTIVE.value))).first()
+    row = (await conn.execute(_WITH_WALLET.where(facilities.c.public_id == public_id,
+                                                 facilities.c.stage == Stage.ACTIVE.value))).first()
     if row is None:
         raise FacilityNotFound(f"No credit facility with public id {public_id}.")
     return CreditFacilityOut.from_row(row, await _price(conn))

@@ -32,6 +32,7 @@ from domain.credit.terms import (
     ObligationDuration,
     TermValues,
 )
+from domain.custody.model import Network, Provider
 from domain.customers.model import CustomerType
 
 MAX_CENTS = 10**15
@@ -99,6 +100,16 @@ class DisbursalCreate(BaseModel):
     amount: int = Field(gt=0, le=MAX_CENTS, description="USD cents")
 
 
+class FacilityWalletOut(BaseModel):
+    """The facility's collateral wallet at its custodian (created at approval)."""
+
+    wallet_id: str
+    address: str
+    network: ApiEnum[Network]
+    custodian_id: str
+    provider: ApiEnum[Provider]
+
+
 class CreditFacilityOut(BaseModel):
     """One shape for the three stages (they share the id); stage-specific fields are null before."""
 
@@ -109,6 +120,8 @@ class CreditFacilityOut(BaseModel):
     amount: int
     terms: Terms
     custodian_id: str | None
+    wallet: FacilityWalletOut | None = Field(None, description="The custody wallet (null: no custodian, manual "
+                                                               "collateral, or not approved yet)")
     collateral_id: str
     stage: ApiEnum[Stage]
     proposal_status: ApiEnum[ProposalStatus]
@@ -142,7 +155,8 @@ class CreditFacilityOut(BaseModel):
         return cls(
             id=str(r.id), public_id=r.public_id, customer_id=str(r.customer_id), customer_type=r.customer_type,
             amount=r.amount_cents, terms=Terms.model_validate(r.terms),
-            custodian_id=str(r.custodian_id) if r.custodian_id else None, collateral_id=str(r.collateral_id),
+            custodian_id=str(r.custodian_id) if r.custodian_id else None, wallet=_wallet(r),
+            collateral_id=str(r.collateral_id),
             stage=r.stage, proposal_status=r.proposal_status, approval_process_id=str(r.id),
             pending_status=r.pending_status, status=r.status,
             collateralization_state=r.collateralization or r.pending_collateralization,
@@ -150,6 +164,14 @@ class CreditFacilityOut(BaseModel):
             current_cvl=current, current_price_cents=price_cents if current else None, drawn=r.drawn_cents,
             disbursed=r.disbursed_cents, remaining=r.amount_cents - r.drawn_cents, activated_at=r.activated_at,
             maturity_date=r.maturity_date, created_at=r.created_at, updated_at=r.updated_at)
+
+
+def _wallet(r) -> FacilityWalletOut | None:
+    wallet_id = getattr(r, "wallet_id", None)
+    if wallet_id is None:
+        return None
+    return FacilityWalletOut(wallet_id=str(wallet_id), address=r.wallet_address, network=r.wallet_network,
+                             custodian_id=str(r.wallet_custodian_id), provider=r.wallet_provider)
 
 
 def _cvl(value: str | None) -> dict | None:

@@ -1,4 +1,6 @@
-"""Custody HTTP routes: custodian webhooks (public, signature-checked) and their inbox events."""
+
+"""Custody routes (api-surface §9): custodians; custodian webhooks (public, signature-checked) and
+their inbox events."""
 
 from __future__ import annotations
 
@@ -6,9 +8,9 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.custody import webhooks
+    from api.custody import custodians, webhooks
 
-    return [webhooks.events_router]
+    return [custodians.router, webhooks.events_router]
 
 
 def public_routers() -> list[APIRouter]:

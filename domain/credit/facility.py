@@ -152,7 +152,8 @@ class CreditFacility(EventSourced):
                   else ProposalStatus.PENDING_APPROVAL)
         f = cls.of(FacilityState(id=facility_id, customer_id=customer_id, customer_type=customer_type,
                                  amount_cents=amount_cents, terms=terms, collateral_id=collateral_id,
-                                 deposit_account_id=deposit_account_id, proposal_status=status))
+                                 deposit_account_id=deposit_account_id, proposal_status=status,
+                                 custodian_id=custodian_id))
         f.custodian_id, f.created_by = custodian_id, actor
         f.record("proposal_created", {
             "customer_id": customer_id, "amount_cents": amount_cents, "custodian_id": custodian_id,

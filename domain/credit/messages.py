@@ -28,6 +28,7 @@ class FacilityState(BaseModel):
     terms: TermValues
     collateral_id: str
     deposit_account_id: str
+    custodian_id: str | None = None  # the custodian the proposal named (None: manual collateral)
     stage: Stage = Stage.PROPOSAL
     proposal_status: ProposalStatus = ProposalStatus.PENDING_APPROVAL
     pending_status: PendingStatus | None = None

@@ -14,13 +14,32 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, field_validator
 
 from domain.custody.model import Network, Provider
-from domain.errors import ValidationFailed, register
+from domain.errors import LanaError, ValidationFailed, register
 
 
 @register
 class CustodianConfigInvalid(ValidationFailed):
     code = "custody.custodian_config_invalid"
     title = "Custodian configuration is invalid"
+
+
+@register
+class XpubNetworkMismatch(ValidationFailed):
+    code = "custody.xpub_network_mismatch"
+    title = "The account xpub is not of the custodian's network"
+
+
+@register
+class MissingEsploraUrlForNetwork(ValidationFailed):
+    code = "custody.missing_esplora_url_for_network"
+    title = "No Esplora URL is configured for this network"
+
+
+@register
+class CorruptEncryptedValue(LanaError):
+    code = "custody.corrupt_encrypted_value"
+    status = 500
+    title = "A stored custodian configuration does not decrypt"
 
 
 class _Config(BaseModel):

@@ -30,7 +30,7 @@ async def test_production_logs_are_json_lines_with_the_request_id(db_url, engine
     settings = harness.test_settings(db_url, environment="production", log_json=None,
                                      oidc_jwks_url="http://127.0.0.1:9/jwks", oidc_issuer="https://idp.test",
                                      documents_link_secret="d" * 32, audit_hmac_key="a" * 32,
-                                     sumsub_webhook_secret="from-sumsub")
+                                     sumsub_webhook_secret="from-sumsub", custody_encryption_key="c" * 64)
     assert settings.json_logs
     configure(settings.log_level, settings.json_logs)
 

@@ -92,6 +92,16 @@ def test_production_secrets_are_required_by_compose_and_come_from_the_kubernetes
         assert name in secret and name not in config
 
 
+def test_the_custody_encryption_key_is_required_by_compose_and_comes_from_the_kubernetes_secret():
+    compose = _docs(ROOT / "docker-compose.yml")[0]["services"]
+    docs = [d for p in K8S for d in _docs(p)]
+    secret = next(d for d in docs if d["kind"] == "Secret")["stringData"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    for service in ("api", "worker"):
+        assert compose[service]["environment"]["LANA_CUSTODY_ENCRYPTION_KEY"].startswith("${LANA_CUSTODY_ENCRYPTION_KEY:?")
+    assert "LANA_CUSTODY_ENCRYPTION_KEY" in secret and "LANA_CUSTODY_ENCRYPTION_KEY" not in config
+
+
 def test_the_sumsub_webhook_secret_is_set_by_compose_and_kubernetes():
     compose = _docs(ROOT / "docker-compose.yml")[0]["services"]
     secret = next(d for p in K8S for d in _docs(p) if d["kind"] == "Secret")["stringData"]
@@ -123,12 +133,17 @@ async def test_the_api_refuses_to_start_in_production_without_its_secrets():
     import pytest
 
     prod = {"environment": "production", "oidc_jwks_url": "http://idp/certs", "oidc_issuer": "http://idp",
-            "database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "sumsub_webhook_secret": "from-sumsub"}
+            "database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "sumsub_webhook_secret": "from-sumsub",
+            "custody_encryption_key": "c" * 64}
     for missing, values in (("LANA_DOCUMENTS_LINK_SECRET", {}),
                             ("LANA_SUMSUB_WEBHOOK_SECRET", {"documents_link_secret": "d" * 32,
                                                             "sumsub_webhook_secret": ""}),
                             ("LANA_AUDIT_HMAC_KEY", {"documents_link_secret": "d" * 32}),
-                            ("LANA_AUDIT_HMAC_KEY", {"documents_link_secret": "d" * 32, "audit_hmac_key": "short"})):
+                            ("LANA_AUDIT_HMAC_KEY", {"documents_link_secret": "d" * 32, "audit_hmac_key": "short"}),
+                            ("LANA_CUSTODY_ENCRYPTION_KEY", {"documents_link_secret": "d" * 32,
+                                                             "custody_encryption_key": None}),
+                            ("LANA_CUSTODY_ENCRYPTION_KEY", {"documents_link_secret": "d" * 32,
+                                                             "custody_encryption_key": "CHANGE-ME"})):
         app = create_app(Settings(**{**prod, **values}))
         with pytest.raises(ValueError, match=missing):
             async with app.router.lifespan_context(app):

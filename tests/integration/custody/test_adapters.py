@@ -12,8 +12,8 @@ from embit.networks import NETWORKS
 
 from activities.custody.bitgo import decrypt_private_key
 from activities.custody.clients import client_for
-from activities.custody.self_custody import XpubNetworkMismatch, derive_address
-from domain.custody.config import CustodianConfigInvalid
+from activities.custody.self_custody import derive_address
+from domain.custody.config import CustodianConfigInvalid, XpubNetworkMismatch
 from domain.custody.model import (
     CustodianProviderError,
     Network,
@@ -259,3 +259,11 @@ async def test_manual_has_no_wallet_and_mock_has_the_fixed_one():
     assert (await mock.current_balance(notice)).balance_sats == 1000
     assert mock.parse_webhook({}, b'{"wallet":"123"}') is None
     assert mock.parse_webhook({}, b"junk") is None
+
+
+def test_logged_configs_are_redacted():
+    from workers.logging_setup import REDACTED, redact_secrets
+    event = redact_secrets(None, "info", {"event": "x", "custodian_config": {"api_key": "k"},
+                                          "nested": [{"webhook_secret": "s", "name": "BitGo"}]})
+    assert event["custodian_config"] == REDACTED
+    assert event["nested"] == [{"webhook_secret": REDACTED, "name": "BitGo"}]

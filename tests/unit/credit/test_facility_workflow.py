@@ -32,7 +32,8 @@ from domain.credit.messages import (
     FacilityState,
 )
 from domain.credit.status import FacilityStatus, Stage
-from domain.errors import LanaError
+from domain.custody.messages import CreateWalletInput, WalletInfo
+from domain.errors import LanaError, ValidationFailed
 from domain.governance.voting import ApprovalState, ApprovalStatus
 from domain.ledger.errors import JournalLocked
 from domain.price.model import PriceChanged
@@ -53,10 +54,20 @@ class FakeCredit:
         self.price = PRICE
         self.refuse_conclusion: LanaError | None = None
         self.collateral_outage = False
+        self.wallets: list[str] = []  # facility ids custody.create_wallet was asked for
+        self.refuse_wallet: LanaError | None = None
 
     def activities(self) -> list:
         return [self.start_approval_process, self.conclude_customer_approval, self.conclude_proposal, self.record_collateral, self.activate,
-                self.initiate_disbursal, self.conclude_disbursal]
+                self.initiate_disbursal, self.conclude_disbursal, self.create_wallet]
+
+    @lana_activity("custody.create_wallet")
+    async def create_wallet(self, inp: CreateWalletInput) -> WalletInfo | None:
+        self.wallets.append(inp.facility_id)
+        if self.refuse_wallet is not None:
+            raise self.refuse_wallet
+        return WalletInfo(wallet_id="w", address="bc1q", network="mainnet", custodian_id="c",
+                          provider="self-custody", external_wallet_id="self-custody:0")
 
     @lana_activity("governance.start_approval_process")
     async def start_approval_process(self, inp: StartApproval) -> ApprovalState:
@@ -118,10 +129,10 @@ async def bank(ts_env):
         yield fake, ts_env.client, queue
 
 
-async def _propose(bank, **kw) -> tuple[str, WorkflowHandle]:
+async def _propose(bank, custodian_id: str | None = None, **kw) -> tuple[str, WorkflowHandle]:
     fake, client, queue = bank
     f = CreditFacility.propose(str(uuid.uuid4()), str(uuid.uuid4()), "Individual", 100_000, terms(**kw),
-                               str(uuid.uuid4()), None, "user:test")
+                               str(uuid.uuid4()), custodian_id, "user:test")
     fake.facilities[f.id] = f
     handle = await client.start_workflow(CreditFacilityWorkflow.run, f.state, id=facility_workflow_id(f.id),
                                          task_queue=queue)
@@ -326,3 +337,25 @@ async def test_end_of_day_events_update_the_summary_idempotently_and_maturity_se
     assert (sa[LANA_STATUS], sa[LANA_OBLIGATION_STATUS], sa[LANA_NEXT_ACCRUAL_DATE]) == ("Matured", "Due", "None")
     state = await handle.query(CreditFacilityWorkflow.current)
     assert state.status is FacilityStatus.MATURED
+
+
+async def test_approval_creates_the_wallet_of_the_named_custodian_only(bank):
+    fake = bank[0]
+    with_custodian, handle = await _propose(bank, custodian_id=str(uuid.uuid4()))
+    without, other = await _propose(bank)
+    await _until(handle, lambda s: s.stage is Stage.PENDING)
+    await _until(other, lambda s: s.stage is Stage.PENDING)
+    for _ in range(200):
+        if fake.wallets:
+            break
+        await asyncio.sleep(0.025)
+    assert fake.wallets == [with_custodian]
+
+
+async def test_a_refused_wallet_leaves_the_facility_usable(bank):
+    fake = bank[0]
+    fake.refuse_wallet = ValidationFailed("bad credentials")
+    _, handle = await _propose(bank, custodian_id=str(uuid.uuid4()))
+    await _until(handle, lambda s: s.stage is Stage.PENDING)
+    assert (await _collateral(handle, 10_000_000)).status is FacilityStatus.ACTIVE
+    assert len(fake.wallets) == 1  # a refusal is not retried
