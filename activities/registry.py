@@ -15,8 +15,6 @@ from ground.settings import Settings
 class Deps:
     engine: AsyncEngine
     settings: Settings
-    # custody adapters by provider (activities.custody.wallet_sync.ClientFactory); None = the default
-    custody_clients: Callable[..., Any] | None = None
 
 
 def build_activities(deps: Deps) -> list[Callable[..., Any]]:
@@ -39,7 +37,7 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
 def _custody_activities(deps: Deps) -> list[Callable[..., Any]]:
     from activities.custody.activity import CustodyActivities
 
-    c = CustodyActivities(deps.engine, deps.settings, clients=deps.custody_clients)
+    c = CustodyActivities(deps.engine, deps.settings)
     return [c.create_wallet, c.sync_wallet, c.fail_notices, c.resolve_notice, c.poll_self_custody]
 
 

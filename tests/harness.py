@@ -138,12 +138,11 @@ class Stack:
     @classmethod
     @asynccontextmanager
     async def start(cls, db_url: str, engine: AsyncEngine, client: Client, *, extra_workflows: list[type] = (),
-                    custody_clients=None, **overrides) -> AsyncIterator[Stack]:
+                    **overrides) -> AsyncIterator[Stack]:
         settings = test_settings(db_url, **overrides)
         app = create_app(settings, engine=engine, temporal_client=client)
-        app.state.custody_clients = custody_clients  # custodian adapters over fakes (None: the default)
-        worker = build_worker(client, Deps(engine=engine, settings=settings, custody_clients=custody_clients),
-                              settings.temporal_task_queue, extra_workflows=extra_workflows)
+        worker = build_worker(client, Deps(engine=engine, settings=settings), settings.temporal_task_queue,
+                              extra_workflows=extra_workflows)
         async with app.router.lifespan_context(app), worker:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://lana.test") as http:

@@ -88,9 +88,7 @@ async def custodian_webhook(provider: str, request: Request, engine: EngineDep, 
         custodian = await wallet_sync.custodian_of(conn, kind.value)
     if custodian is None:
         raise CustodianNotFound(f"No custodian of provider {kind.value}.")
-    factory = (getattr(request.app.state, "custody_clients", None)
-               or wallet_sync.keyring_clients(request.app.state.custody_keyring))
-    adapter = factory(kind.value, custodian, settings)
+    adapter = wallet_sync.keyring_clients(request.app.state.custody_keyring)(kind.value, custodian, settings)
     body = await request.body()  # bounded by LANA_WEBHOOK_MAX_BODY_BYTES (api/body_limit.py)
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:

@@ -174,7 +174,7 @@ async def custody(db_url: str, engine: AsyncEngine, client: Client) -> dict[str,
     facility's ``custody_collateral`` signal activates it), a notice for an unknown wallet (the
     resolver fails it after its attempts), and one self-custody poll pass (no wallets)."""
     from tests.integration.credit.facility_helpers import PRICE, set_price, wait_for
-    from tests.integration.custody.sync_helpers import custodian, event_settled, pending_facility, wallet
+    from tests.integration.custody.sync_helpers import event_settled, mock_facility
     from workflows.credit_facility import facility_workflow_id
     from workflows.custody_wallet import SelfCustodyPollWorkflow, notice_workflow_id, wallet_workflow_id
 
@@ -182,10 +182,8 @@ async def custody(db_url: str, engine: AsyncEngine, client: Client) -> dict[str,
                            custody_wallet_idle_seconds=0, custody_unknown_wallet_attempts=1) as stack:
         http = stack.http
         await set_price(engine, PRICE)
-        facility = await pending_facility(stack, 100_000, disbursal_policy="SingleDisbursal",
-                                          one_time_fee_rate="0", customer_acceptance_required=False)
-        wid = await wallet(engine, await custodian(engine, "mock"), "mock", facility, "replay-wallet")
-        r = await http.post("/webhooks/custodians/mock", json={"wallet": "replay-wallet", "balance": 10_000_000})
+        facility, wid = await mock_facility(stack)
+        r = await http.post("/webhooks/custodians/mock", json={"wallet": "123", "balance": 10_000_000})
         assert (await event_settled(http, r.json()["id"]))["status"] == "COMPLETED", r.text
         await wait_for(lambda: http.get(f"/api/v1/credit-facilities/{facility['id']}"),
                        lambda b: b["status"] == "ACTIVE")

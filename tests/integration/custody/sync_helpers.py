@@ -1,44 +1,29 @@
-"""Helpers of the custody sync tests: custodian and wallet rows (what part A's approval step
-writes), webhooks through the HTTP endpoint, and reads of the ledger and audit rows."""
+"""Helpers of the custody sync tests: facilities at the mock custodian, and reads of the ledger,
+audit and wallet rows."""
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import text
 
-from activities.custody.tables import custodians, wallets
-from tests.integration.credit.facility_helpers import customer_with_deposit, propose, wait_for
+from activities.custody.tables import wallets
+from domain.custody.model import MOCK_CUSTODIAN_ID
+from tests.credit_fixtures import terms_json
+from tests.integration.credit.facility_helpers import customer_with_deposit, wait_for
 
 API = "/api/v1"
+TERMS = {"disbursal_policy": "SingleDisbursal", "one_time_fee_rate": "0", "customer_acceptance_required": False}
 
 
-async def custodian(engine, provider: str, config: dict | None = None) -> str:
-    cid = str(uuid.uuid4())
-    async with engine.begin() as conn:
-        await conn.execute(custodians.insert().values(
-            id=cid, name=f"{provider}-{cid[:6]}", provider=provider, encrypted_config=config, next_receive_index=0,
-            version=1, created_by="test"))
-    return cid
-
-
-async def wallet(engine, custodian_id: str, provider: str, facility: dict, external_id: str,
-                 address: str = "bt1qaddressmock") -> str:
-    wid = str(uuid.uuid4())
-    async with engine.begin() as conn:
-        await conn.execute(wallets.insert().values(
-            id=wid, custodian_id=custodian_id, provider=provider, facility_id=facility["id"],
-            collateral_id=facility["collateral_id"], external_wallet_id=external_id, address=address,
-            network="testnet4", custodian_response={}, version=0))
-    return wid
-
-
-async def pending_facility(stack, amount: int = 100_000, **terms) -> dict:
+async def mock_facility(stack, amount: int = 100_000) -> tuple[dict, str]:
+    """A pending facility whose proposal named the mock custodian (nil id, §1.6): its wallet ``123``
+    is created at approval. Returns the pending facility and the wallet id."""
     customer_id, _ = await customer_with_deposit(stack)
-    body = (await propose(stack.http, customer_id, amount, **terms)).json()
-    await wait_for(lambda: stack.http.get(f"{API}/pending-credit-facilities/{body['id']}"),
-                   lambda b: b["pending_status"] == "PENDING_COLLATERALIZATION")
-    return body
+    r = await stack.http.post(f"{API}/credit-facility-proposals", json={
+        "customer_id": customer_id, "amount": amount, "terms": terms_json(**TERMS), "custodian_id": MOCK_CUSTODIAN_ID})
+    assert r.status_code == 201, r.text
+    pending = await wait_for(lambda: stack.http.get(f"{API}/pending-credit-facilities/{r.json()['id']}"),
+                             lambda b: b["wallet"] is not None and b["pending_status"] == "PENDING_COLLATERALIZATION")
+    return pending, pending["wallet"]["wallet_id"]
 
 
 async def collateral_postings(engine, facility_id: str) -> list[tuple[str, int]]:
