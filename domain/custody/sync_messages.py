@@ -77,7 +77,6 @@ class ResolveInput(BaseModel):
     inbox_id: str
     provider: str
     attempts: int = 8
-    now: datetime | None = None
 
 
 class FailNoticeInput(BaseModel):
