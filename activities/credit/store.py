@@ -25,7 +25,6 @@ from activities.credit.tables import (
     disbursals,
     facilities,
 )
-from activities.custody.tables import custodians
 from activities.custody.tables import wallets as custody_wallets
 from domain.credit.balance import INTEREST, PRINCIPAL, FacilityBalanceSummary, summarize
 from domain.credit.disbursal import Disbursal
@@ -66,15 +65,12 @@ _IN_FLIGHT = (select(func.coalesce(func.jsonb_object_agg(disbursals.c.id, disbur
               .scalar_subquery().label("in_flight"))
 
 
-# custody-price-reports.md §1.6: a custodian reports the collateral when the proposal named a
-# custodian of a non-manual provider (from approval on, before its wallet is created in the
-# background), or the facility has a wallet of one. Two index probes (primary key, unique facility_id).
-_CUSTODY_MANAGED = or_(
-    select(custodians.c.id).where(custodians.c.id == facilities.c.custodian_id,
-                                  custodians.c.provider != "manual").exists(),
-    select(custody_wallets.c.id).where(custody_wallets.c.facility_id == facilities.c.id,
-                                       custody_wallets.c.provider != "manual").exists(),
-).label("custody_managed")
+# custody-price-reports.md §1.6: a custodian reports the collateral when the facility has a wallet of
+# a non-manual provider (one index probe: ``facility_id`` is unique in ``custody_wallets``). A
+# proposal whose custodian could not create the wallet goes on with manual collateral.
+_CUSTODY_MANAGED = (select(custody_wallets.c.id)
+                    .where(custody_wallets.c.facility_id == facilities.c.id, custody_wallets.c.provider != "manual")
+                    .exists().label("custody_managed"))
 
 
 async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool = True) -> CreditFacility:
