@@ -38,3 +38,11 @@ def test_the_effective_date_is_the_utc_date_of_the_change():
     late_evening_west = datetime(2026, 1, 15, 22, 30, tzinfo=timezone(timedelta(hours=-5)))
     assert effective_date(late_evening_west) == date(2026, 1, 16)
     assert effective_date(datetime(2026, 1, 15, 23, 59)) == date(2026, 1, 15)  # naive: taken as UTC
+
+
+def test_the_activities_and_the_workflow_name_the_same_wallet_workflow():
+    from activities.custody import wallet_sync
+    from workflows.custody_wallet import CustodyWalletWorkflow, wallet_workflow_id
+
+    assert wallet_sync.wallet_workflow_id("w-1") == wallet_workflow_id("w-1") == "custody-wallet-w-1"
+    assert wallet_sync.WALLET_WORKFLOW == CustodyWalletWorkflow.__temporal_workflow_definition.name
