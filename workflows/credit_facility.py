@@ -173,12 +173,17 @@ class CreditFacilityWorkflow:
         credentials) is logged and the facility goes on without a wallet (collateral then manual).
         Continue-as-new waits for it; closing the loan cancels it."""
         try:
-            await workflow.execute_activity_method(CustodyActivities.create_wallet,
-                                                   CreateWalletInput(facility_id=self.state.id), **ACTIVITY_OPTIONS)
+            wallet = await workflow.execute_activity_method(
+                CustodyActivities.create_wallet, CreateWalletInput(facility_id=self.state.id), **ACTIVITY_OPTIONS)
         except ActivityError as exc:  # a background step: whatever ended it is logged, the loan goes on
             refusal = refusal_of(exc)
             workflow.logger.warning("custody wallet not created: %s", f"{refusal.type} {refusal.message}"
                                     if refusal is not None else exc.cause)
+            return
+        if wallet is not None and wallet.provider != "manual" and not self.state.custody_managed:
+            # manual updates are refused from now on, in the validator too (the steps' snapshots
+            # read it with the row; this copy would only learn it at the next step)
+            self.state = self.state.model_copy(update={"custody_managed": True})
 
     async def _initiate_liquidation(self) -> None:
         """``credit.initiate_liquidation``: on the locked row, when the stored state is still
