@@ -25,8 +25,13 @@ async def start_up(engine, settings: Settings) -> int:
     if keyring.deprecated is not None:
         rotated = await operations.rotate_encryption_key(engine, keyring)
     if settings.custody_mock:
-        async with engine.begin() as conn:
-            await operations.ensure_mock_custodian(conn, keyring)
+        from domain.custody.custodian import CustodianAlreadyExists
+
+        try:
+            async with engine.begin() as conn:
+                await operations.ensure_mock_custodian(conn, keyring)
+        except CustodianAlreadyExists as exc:  # its name is another custodian's: start anyway, say so
+            log.warning("custody.mock_custodian_not_created", reason=exc.detail)
     return rotated
 
 

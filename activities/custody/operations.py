@@ -156,14 +156,17 @@ async def create_wallet(engine: AsyncEngine, keyring: Keyring, settings: Setting
         if custodian_id == MOCK_CUSTODIAN_ID and settings.custody_mock:
             await ensure_mock_custodian(conn, keyring)
         c = await store.load_custodian(conn, custodian_id, lock=True)
+        existing = await store.wallet_of_facility(conn, facility_id)  # a concurrent step was first
+        if existing is not None:
+            return wallet_view(existing)
         client = client_of(keyring, c, settings, transport=transport)
         if c.provider in LOCAL_PROVIDERS:
             index = c.allocate_receive_index() if c.provider is Provider.SELF_CUSTODY else None
             w = await client.initialize_wallet(label, index)
             if w is None:
                 return None
-            await store.save_custodian(conn, c)
             await store.insert_wallet(conn, wallet_id, c, facility_id, collateral_id, w, index)
+            await store.save_custodian(conn, c)
             return wallet_view(await store.wallet_of_facility(conn, facility_id))
     w = await client.initialize_wallet(label, None)
     if w is None:

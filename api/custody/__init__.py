@@ -1,6 +1,5 @@
-
-"""Custody routes (api-surface §9): custodians; custodian webhooks (public, signature-checked) and
-their inbox events."""
+"""Custody routes (api-surface §9): custodians, a facility's custody wallet; custodian webhooks
+(public, signature-checked) and their inbox events."""
 
 from __future__ import annotations
 
@@ -8,9 +7,9 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.custody import custodians, webhooks
+    from api.custody import custodians, wallets, webhooks
 
-    return [custodians.router, webhooks.events_router]
+    return [custodians.router, wallets.router, webhooks.events_router]
 
 
 def public_routers() -> list[APIRouter]:

@@ -86,3 +86,26 @@ async def test_rotation_refuses_a_value_under_an_unknown_key(engine):
     async with engine.connect() as conn:  # nothing half-done: the one transaction rolled back
         assert (await conn.execute(text("SELECT count(*) FROM audit_entries WHERE subject = "
                                         "'system:custody-key-rotation'"))).scalar_one() == 0
+
+
+def test_the_mock_custodian_is_refused_in_production():
+    assert Settings().custody_mock and not Settings(environment="production").custody_mock
+    with pytest.raises(ValueError, match="refused in production"):
+        Settings(environment="production", custody_mock_enabled=True).custody_mock  # noqa: B018
+
+
+def test_gen_key_prints_a_usable_key():
+    from click.testing import CliRunner
+
+    from workers.cli import main
+    out = CliRunner().invoke(main, ["custody", "gen-key"]).output.strip()
+    assert keyring_from_settings(Settings(custody_encryption_key=out)).current_id == key_id(bytes.fromhex(out))
+
+
+async def test_start_up_creates_the_mock_custodian_once(engine):
+    settings = Settings(custody_encryption_key=NEW.hex(), custody_mock_enabled=True)
+    assert await start_up(engine, settings) == 0
+    await start_up(engine, settings)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT id::text, name, provider FROM custody_custodians"))).all()
+    assert [tuple(r) for r in rows] == [("00000000-0000-0000-0000-000000000000", "Mock Custodian", "mock")]
