@@ -37,8 +37,8 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
 def _custody_activities(deps: Deps) -> list[Callable[..., Any]]:
     from activities.custody.activity import CustodyActivities
 
-    custody = CustodyActivities(deps.engine, deps.settings)
-    return [custody.create_wallet]
+    c = CustodyActivities(deps.engine, deps.settings)
+    return [c.create_wallet, c.sync_wallet, c.fail_notices, c.resolve_notice, c.poll_self_custody]
 
 
 def _time_activities(deps: Deps) -> list[Callable[..., Any]]:

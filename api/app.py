@@ -91,9 +91,9 @@ def operator_routers() -> list[APIRouter]:
 def public_routers() -> list[APIRouter]:
     """Routes outside /api/v1: webhooks (signature-checked), signed links, and the server-rendered
     pages (bearer or page-cookie authentication, ``api/portfolio_page.py``)."""
-    from api import customers, portfolio_page
+    from api import custody, customers, portfolio_page
 
-    return [*customers.public_routers(), portfolio_page.router]
+    return [*customers.public_routers(), *custody.public_routers(), portfolio_page.router]
 
 
 def create_app(

@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     activity_suspended_after_years: int = 10
     activity_page_size: int = 1000
 
+    # Collateral from custody (custody-price-reports.md §1.7, §2; docs/custody.md "Collateral from
+    # custody"). The mock's unsigned webhooks are accepted only where ``custody_mock`` is on.
+    custody_poll_seconds: int = Field(60, ge=1, description="Self-custody balance polling interval")
+    custody_poll_page_size: int = Field(200, ge=1, le=5000, description="Self-custody wallets per poll page")
+    custody_wallet_idle_seconds: int = Field(60, ge=0, description="A wallet workflow waits this long for "
+                                             "more notices, then ends (the next notice starts a new run)")
+    custody_unknown_wallet_attempts: int = Field(8, ge=1, le=30, description="Attempts to find the wallet of "
+                                                 "a notice (backoff 1 s doubling, at most 60 s) before it fails")
+
     # BTC price feed (custody-price-reports.md §3; credit.md docs)
     price_source: Literal["bitfinex", "fixed", "manual"] = Field("bitfinex", description="bitfinex | fixed | manual (operator PUT /price)")
     price_poll_seconds: int = Field(60, ge=1, description="Feed schedule interval")

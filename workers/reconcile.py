@@ -1,6 +1,7 @@
 """Restart workflows whose start was lost.
 
-The API writes an entity (a reserved withdrawal, a credit facility proposal) in one database
+The API writes an entity (a reserved withdrawal, a credit facility proposal, a stored custodian
+notification) in one database
 transaction and then starts its workflow. If the process dies or Temporal is unreachable between
 the two, the entity waits with nothing to drive it (for a withdrawal: funds reserved forever).
 
@@ -34,7 +35,7 @@ from domain.errors import LanaError
 
 log = structlog.get_logger(__name__)
 
-WITHDRAWAL, CREDIT_FACILITY = "withdrawal", "credit_facility"
+WITHDRAWAL, CREDIT_FACILITY, CUSTODY_NOTICE = "withdrawal", "credit_facility", "custody_notice"
 PAGE_SIZE = 100
 # Workflows started by this process's sweeps since it began, per entity kind (the sweep's metric).
 STARTED: Counter[str] = Counter()
@@ -60,7 +61,7 @@ async def _has_workflow(client: Client, workflow_id: str) -> bool:
     return desc.status in _DONE
 
 
-async def _start_withdrawal(conn, client: Client, task_queue: str, entity_id: str) -> bool | None:
+async def _start_withdrawal(conn, client: Client, task_queue: str, entity_id: str, settings=None) -> bool | None:
     """True: started; False: its workflow exists; None: nothing to drive (no longer reserved)."""
     from activities.deposits import store
     from domain.deposits.model import RESERVED
@@ -77,7 +78,7 @@ async def _start_withdrawal(conn, client: Client, task_queue: str, entity_id: st
     return True
 
 
-async def _start_facility(conn, client: Client, task_queue: str, entity_id: str) -> bool | None:
+async def _start_facility(conn, client: Client, task_queue: str, entity_id: str, settings=None) -> bool | None:
     from activities.credit.store import load_facility
     from activities.credit.tables import facilities
     from domain.credit.status import Stage
@@ -94,7 +95,38 @@ async def _start_facility(conn, client: Client, task_queue: str, entity_id: str)
     return True
 
 
-_STARTERS = {WITHDRAWAL: _start_withdrawal, CREDIT_FACILITY: _start_facility}
+async def _start_custody_notice(conn, client: Client, task_queue: str, entity_id: str,
+                                settings=None) -> bool | None:
+    """A stored custodian notification still ``PENDING`` after the grace period is handed over again
+    (to its wallet's workflow, or to the resolver when the wallet was unknown); harmless when it
+    was not lost: the wallet workflow takes a notice once per run and applies the current balance."""
+    from activities.custody import inbox, wallet_sync
+    from ground.settings import get_settings
+    from workflows.custody_wallet import CustodyNoticeWorkflow, notice_workflow_id
+
+    row = await inbox.get(conn, entity_id)
+    if row is None or row.status != "PENDING":
+        return None
+    settings = settings or get_settings()
+    if row.wallet_id is None:
+        if await _has_workflow(client, notice_workflow_id(entity_id)):
+            return False
+        from temporalio.common import WorkflowIDConflictPolicy
+
+        from domain.custody.sync_messages import ResolveInput
+
+        await client.start_workflow(
+            CustodyNoticeWorkflow.run, ResolveInput(inbox_id=entity_id, provider=row.provider,
+                                                    attempts=settings.custody_unknown_wallet_attempts),
+            id=notice_workflow_id(entity_id), task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        return True
+    await wallet_sync.signal_wallet(client, task_queue, wallet_sync.notice_of(row, str(row.wallet_id)),
+                                    settings.custody_wallet_idle_seconds)
+    return True
+
+
+_STARTERS = {WITHDRAWAL: _start_withdrawal, CREDIT_FACILITY: _start_facility, CUSTODY_NOTICE: _start_custody_notice}
 
 
 async def _page(conn, cutoff: datetime, after: tuple | None) -> list:
@@ -108,7 +140,7 @@ async def _page(conn, cutoff: datetime, after: tuple | None) -> list:
 
 
 async def sweep(engine: AsyncEngine, client: Client, task_queue: str, *, grace: timedelta,
-                counts: SweepCounts | None = None) -> int:
+                counts: SweepCounts | None = None, settings=None) -> int:
     """Start the missing workflow of every outbox entity older than ``grace``; return how many
     were started. A start that fails is logged and left for the next sweep."""
     counts = counts if counts is not None else SweepCounts()
@@ -122,7 +154,7 @@ async def sweep(engine: AsyncEngine, client: Client, task_queue: str, *, grace: 
             starter = _STARTERS.get(row.entity_kind)
             try:
                 async with engine.connect() as conn:
-                    outcome = await starter(conn, client, task_queue, row.entity_id) if starter else None
+                    outcome = await starter(conn, client, task_queue, row.entity_id, settings) if starter else None
             except (LanaError, RPCError, OSError) as exc:  # this one waits for the next sweep
                 counts.failed[row.entity_kind] += 1
                 log.warning("lost workflow start not restarted yet", entity_kind=row.entity_kind,
@@ -151,10 +183,10 @@ async def sweep(engine: AsyncEngine, client: Client, task_queue: str, *, grace: 
 
 
 async def run_forever(engine: AsyncEngine, client: Client, task_queue: str, *, every: float,
-                      grace: timedelta) -> None:
+                      grace: timedelta, settings=None) -> None:
     while True:
         try:
-            await sweep(engine, client, task_queue, grace=grace)
+            await sweep(engine, client, task_queue, grace=grace, settings=settings)
         except (LanaError, RPCError, OSError) as exc:  # Temporal or the database briefly away: next round
             log.warning("workflow start sweep failed", error=str(exc))
         await asyncio.sleep(every)

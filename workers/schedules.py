@@ -18,10 +18,13 @@ from temporalio.client import (
     ScheduleUpdate,
 )
 
+from domain.custody.sync_messages import PollInput
 from domain.customers.messages import ClassificationInput
 from domain.price.model import PriceFeedInput
 from domain.time.end_of_day import ProducerInput
 from ground.settings import Settings
+from workflows.custody_wallet import SCHEDULE_ID as CUSTODY_POLL_SCHEDULE_ID
+from workflows.custody_wallet import SelfCustodyPollWorkflow
 from workflows.customer_activity import SCHEDULE_ID, CustomerActivityClassificationWorkflow
 from workflows.end_of_day import SCHEDULE_ID as END_OF_DAY_SCHEDULE_ID
 from workflows.end_of_day import EndOfDayProducerWorkflow
@@ -98,6 +101,26 @@ async def ensure_end_of_day_schedule(client: Client, settings: Settings) -> bool
     return await _ensure(client, END_OF_DAY_SCHEDULE_ID, end_of_day_schedule(settings))
 
 
+def custody_poll_schedule(settings: Settings) -> Schedule:
+    """Self-custody balances (custody-price-reports.md §1.7): every ``custody_poll_seconds``, one
+    pass over the self-custody wallets; never overlapping, never caught up."""
+    every = timedelta(seconds=settings.custody_poll_seconds)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SelfCustodyPollWorkflow.run, PollInput(page_size=settings.custody_poll_page_size),
+            id=CUSTODY_POLL_SCHEDULE_ID, task_queue=settings.temporal_task_queue,
+            execution_timeout=max(every * 10, timedelta(minutes=15))),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(seconds=10)),
+        state=ScheduleState(note="Poll the confirmed balance of every self-custody wallet"),
+    )
+
+
+async def ensure_custody_poll_schedule(client: Client, settings: Settings) -> bool:
+    """Create the self-custody poll schedule, or bring it up to date. True when created."""
+    return await _ensure(client, CUSTODY_POLL_SCHEDULE_ID, custody_poll_schedule(settings))
+
+
 async def _ensure(client: Client, schedule_id: str, schedule: Schedule) -> bool:
     try:
         await client.create_schedule(schedule_id, schedule)
@@ -112,6 +135,7 @@ async def ensure_all(client: Client, settings: Settings) -> None:
     await ensure_classification_schedule(client, settings)
     await ensure_price_feed_schedule(client, settings)
     await ensure_end_of_day_schedule(client, settings)
+    await ensure_custody_poll_schedule(client, settings)
 
 
 async def bootstrap_step(settings: Settings) -> None:

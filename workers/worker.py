@@ -57,7 +57,7 @@ async def run(settings: Settings) -> None:
 
     sweeper = asyncio.create_task(run_forever(
         engine, client, settings.temporal_task_queue, every=settings.reconcile_every_s,
-        grace=timedelta(seconds=settings.reconcile_grace_s)))
+        grace=timedelta(seconds=settings.reconcile_grace_s), settings=settings))
     async with worker:
         await stop.wait()
         log.info("worker stopping")

@@ -53,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.credit.liquidation_messages import InitiateLiquidationInput
     from domain.credit.messages import (
         COLLATERALIZATION_SIGNAL,
+        CUSTODIAN_SYNC_ACTOR,
+        CUSTODY_COLLATERAL_SIGNAL,
         ActivateInput,
         CollateralCommand,
         CollateralInput,
@@ -61,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         CompleteInput,
         ConcludeDisbursal,
         ConcludeProposal,
+        CustodyCollateralSignal,
         CustomerDecisionCommand,
         CustomerDecisionInput,
         DisbursalCommand,
@@ -170,12 +173,17 @@ class CreditFacilityWorkflow:
         credentials) is logged and the facility goes on without a wallet (collateral then manual).
         Continue-as-new waits for it; closing the loan cancels it."""
         try:
-            await workflow.execute_activity_method(CustodyActivities.create_wallet,
-                                                   CreateWalletInput(facility_id=self.state.id), **ACTIVITY_OPTIONS)
+            wallet = await workflow.execute_activity_method(
+                CustodyActivities.create_wallet, CreateWalletInput(facility_id=self.state.id), **ACTIVITY_OPTIONS)
         except ActivityError as exc:  # a background step: whatever ended it is logged, the loan goes on
             refusal = refusal_of(exc)
             workflow.logger.warning("custody wallet not created: %s", f"{refusal.type} {refusal.message}"
                                     if refusal is not None else exc.cause)
+            return
+        if wallet is not None and wallet.provider != "manual" and not self.state.custody_managed:
+            # manual updates are refused from now on, in the validator too (the steps' snapshots
+            # read it with the row; this copy would only learn it at the next step)
+            self.state = self.state.model_copy(update={"custody_managed": True})
 
     async def _initiate_liquidation(self) -> None:
         """``credit.initiate_liquidation``: on the locked row, when the stored state is still
@@ -258,7 +266,7 @@ class CreditFacilityWorkflow:
         if not self._settled():  # (no wait otherwise: the handler runs exactly as before)
             await workflow.wait_condition(self._settled)
         async with self.lock:
-            check(CreditFacility.check_collateral_update, self._facility(), cmd.collateral_sats)
+            check(CreditFacility.check_manual_collateral_update, self._facility(), cmd.collateral_sats)
             await self._command(CreditFacilityActivities.record_collateral, CollateralInput(
                 facility_id=self.state.id, seq=self.state.collateral_seq + 1, collateral_sats=cmd.collateral_sats,
                 effective=cmd.effective, actor=cmd.actor, now=workflow.now()))
@@ -270,7 +278,36 @@ class CreditFacilityWorkflow:
     @update_collateral.validator
     def validate_collateral(self, cmd: CollateralCommand) -> None:
         if self._settled():
-            check(CreditFacility.check_collateral_update, self._facility(), cmd.collateral_sats)
+            check(CreditFacility.check_manual_collateral_update, self._facility(), cmd.collateral_sats)
+
+    @workflow.signal(name=CUSTODY_COLLATERAL_SIGNAL)
+    async def custody_collateral(self, sig: CustodyCollateralSignal) -> None:
+        """From the facility's custody wallet workflow (custody-price-reports.md §1.7): its balance
+        changed. Recorded as a manual update is (same step, under the lock, then activation when
+        ready), as ``system:custodian-sync``; the step reads the wallet's latest balance under the
+        facility's row lock and dates the change the UTC date it happened, so a late signal changes
+        nothing. A refusal is logged, never raised: a signal must not fail the loan."""
+        if self.state.stage not in (Stage.PENDING, Stage.ACTIVE) or self._closed():
+            return
+        if not self._settled():
+            await workflow.wait_condition(self._settled)
+        async with self.lock:
+            if self._closed():
+                return
+            try:
+                await self._step(CreditFacilityActivities.record_collateral, CollateralInput(
+                    facility_id=self.state.id, seq=self.state.collateral_seq + 1, collateral_sats=sig.balance_sats,
+                    effective=sig.changed_at.date(), actor=CUSTODIAN_SYNC_ACTOR, now=workflow.now(),
+                    custody_wallet_id=sig.wallet_id))
+                if self._facility().ready_to_activate():
+                    await self._step(CreditFacilityActivities.activate,
+                                     ActivateInput(facility_id=self.state.id, now=workflow.now()))
+            except ActivityError as exc:
+                refusal = refusal_of(exc)
+                if refusal is None:
+                    raise
+                workflow.logger.warning("custody collateral %s sats not applied: %s %s", sig.balance_sats,
+                                        refusal.type, refusal.message)
 
     # -- price changes ------------------------------------------------------------------------
     @workflow.signal

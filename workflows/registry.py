@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from workflows.approval_process import ApprovalProcessWorkflow
 from workflows.credit_facility import CreditFacilityWorkflow
+from workflows.custody_wallet import CustodyNoticeWorkflow, CustodyWalletWorkflow, SelfCustodyPollWorkflow
 from workflows.customer_activity import CustomerActivityClassificationWorkflow
 from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
 from workflows.end_of_day import EndOfDayProducerWorkflow, EndOfDayWorkflow
@@ -16,4 +17,5 @@ from workflows.withdrawal import WithdrawalWorkflow
 
 WORKFLOWS: list[type] = [ApprovalProcessWorkflow, CustomerKycWorkflow, KycLinkWorkflow,
                          CustomerActivityClassificationWorkflow, PriceFeedWorkflow, CreditFacilityWorkflow,
-                         WithdrawalWorkflow, EndOfDayWorkflow, EndOfDayProducerWorkflow, LiquidationWorkflow]
+                         WithdrawalWorkflow, EndOfDayWorkflow, EndOfDayProducerWorkflow, LiquidationWorkflow,
+                         CustodyWalletWorkflow, CustodyNoticeWorkflow, SelfCustodyPollWorkflow]

@@ -23,6 +23,7 @@ from activities.audit import record_system_action
 from activities.credit import collateralization, lifecycle_store, store
 from activities.credit import facility_accounts as fa
 from activities.credit.deposit_link import deposit_ledger_account, ensure_disbursable
+from activities.custody import wallet_sync
 from activities.customers.repository import customer_row, ensure_customer_verified
 from activities.price.store import current_price, latest_price
 from domain.credit.disbursal import Disbursal
@@ -39,6 +40,7 @@ from domain.credit.messages import (
     ReevaluateInput,
 )
 from domain.credit.terms import TermValues, validate_term_values
+from domain.custody.wallet import effective_date
 from domain.errors import LanaError
 from domain.ledger.errors import InsufficientBalance
 
@@ -122,13 +124,46 @@ async def conclude_proposal(conn: AsyncConnection, inp: ConcludeProposal, workfl
 async def record_collateral(conn: AsyncConnection, inp: CollateralInput, max_age: timedelta,
                             today: date | None = None) -> FacilityState:
     """Post the collateral difference, record the update and the CVL at a fresh price. Without an
-    effective date the change is dated ``today`` (the business date)."""
+    effective date the change is dated ``today`` (the business date). With ``custody_wallet_id``
+    the custody path (below); an operator's update of custodian-managed collateral is refused."""
     f = await store.load_facility(conn, inp.facility_id)
-    if not f.check_collateral_update(inp.collateral_sats, inp.seq):
+    if inp.custody_wallet_id is not None:
+        return await _record_custody_collateral(conn, f, inp, max_age, today)
+    # refused for custodian-managed collateral (``custody_managed`` is read with the locked row)
+    if not f.check_manual_collateral_update(inp.collateral_sats, inp.seq):
         return f.state  # already applied (retried activity)
     price = await fresh_price(conn, max_age)
     change = f.update_collateral(inp.seq, inp.collateral_sats, inp.effective, inp.now, inp.actor, today=today)
     f.reevaluate(price, reason="collateral")  # the same amount again still re-evaluates (and may activate)
+    return await _save_collateral(conn, f, change, inp)
+
+
+async def _record_custody_collateral(conn: AsyncConnection, f: CreditFacility, inp: CollateralInput,
+                                     max_age: timedelta, today: date | None) -> FacilityState:
+    """The custody path (custody-price-reports.md §1.7 steps 7–8, spec rule): the wallet's latest
+    balance, read under the facility's lock (a late or repeated signal finds it already applied),
+    dated the UTC date of its change, initiated by ``inp.actor`` (``system:custodian-sync``). A
+    released wallet (completed facility) moves nothing. A stale price does not hold the custodian's
+    fact back: the CVL is then re-evaluated by the next price event."""
+    wallet = await wallet_sync.lock_facility_wallet(conn, f.id)
+    if (wallet is None or str(wallet.id) != inp.custody_wallet_id or wallet.released_at is not None
+            or wallet.balance_sats is None):
+        return f.state
+    if not f.check_collateral_update(wallet.balance_sats, inp.seq) or wallet.balance_sats == f.state.collateral_sats:
+        return f.state
+    change = f.update_collateral(inp.seq, wallet.balance_sats, effective_date(wallet.balance_changed_at), inp.now,
+                                 inp.actor, today=today)
+    try:
+        price = await fresh_price(conn, max_age)
+    except LanaError as exc:
+        if exc.transient:
+            raise
+    else:
+        f.reevaluate(price, reason="collateral")
+    return await _save_collateral(conn, f, change, inp)
+
+
+async def _save_collateral(conn: AsyncConnection, f: CreditFacility, change, inp: CollateralInput) -> FacilityState:
     await store.save_facility(conn, f)
     if change is not None:  # last: the collateral omnibus row it locks is every facility's (_HOT_LAST)
         tx = await ledger.post(conn, "ADD_COLLATERAL" if change.direction == "add" else "REMOVE_COLLATERAL", {

@@ -35,11 +35,18 @@ from activities.credit import lifecycle_store as ls
 from activities.credit import payment_store, store
 from activities.credit.deposit_link import ensure_disbursable
 from activities.credit.operations import recompute_collateralization
+from activities.custody import wallet_sync
 from activities.time import clock
 from domain.credit.allocation import allocate
 from domain.credit.errors import DepositAccountNotActive, InsufficientDepositBalance
 from domain.credit.facility import CreditFacility, outstanding_parts
-from domain.credit.messages import CompleteInput, FacilityState, PaymentInput, PaymentOutcome
+from domain.credit.messages import (
+    CUSTODIAN_SYNC_ACTOR,
+    CompleteInput,
+    FacilityState,
+    PaymentInput,
+    PaymentOutcome,
+)
 from domain.credit.payment import Payment, check_not_over_outstanding, check_payment_effective
 from domain.ledger.errors import AccountLocked, InsufficientBalance
 from ground.settings import Settings
@@ -132,6 +139,11 @@ async def record_payment(conn: AsyncConnection, inp: PaymentInput, *, settings: 
 
 async def _complete(conn: AsyncConnection, f: CreditFacility, balance, effective: date, now: datetime,
                     actor: str) -> None:
+    """One path for both completions. A custodian-managed facility releases its collateral through
+    the custody path: the wallet is marked released (later notices move nothing) and the release
+    is posted as ``system:custodian-sync`` (custody-price-reports.md §1.7, §6)."""
+    if await wallet_sync.release_wallet(conn, f.id, now) is not None:
+        actor = CUSTODIAN_SYNC_ACTOR
     change = f.complete(balance, effective, now, actor)
     if change is not None:
         tx = await ledger.post(conn, "REMOVE_COLLATERAL", {

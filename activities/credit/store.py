@@ -25,6 +25,7 @@ from activities.credit.tables import (
     disbursals,
     facilities,
 )
+from activities.custody.tables import wallets as custody_wallets
 from domain.credit.balance import INTEREST, PRINCIPAL, FacilityBalanceSummary, summarize
 from domain.credit.disbursal import Disbursal
 from domain.credit.errors import DisbursalNotFound, FacilityNotFound
@@ -64,10 +65,18 @@ _IN_FLIGHT = (select(func.coalesce(func.jsonb_object_agg(disbursals.c.id, disbur
               .scalar_subquery().label("in_flight"))
 
 
+# custody-price-reports.md §1.6: a custodian reports the collateral when the facility has a wallet of
+# a non-manual provider (one index probe: ``facility_id`` is unique in ``custody_wallets``). A
+# proposal whose custodian could not create the wallet goes on with manual collateral.
+_CUSTODY_MANAGED = (select(custody_wallets.c.id)
+                    .where(custody_wallets.c.facility_id == facilities.c.id, custody_wallets.c.provider != "manual")
+                    .exists().label("custody_managed"))
+
+
 async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool = True) -> CreditFacility:
     """The facility as stored (row locked by default), at the row's version, with its disbursals
-    awaiting approval, in one statement."""
-    query = select(facilities, _IN_FLIGHT).where(facilities.c.id == facility_id)
+    awaiting approval and whether a custodian manages its collateral, in one statement."""
+    query = select(facilities, _IN_FLIGHT, _CUSTODY_MANAGED).where(facilities.c.id == facility_id)
     row = (await conn.execute(query.with_for_update(of=facilities) if lock else query)).first()
     if row is None:
         raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
@@ -81,7 +90,8 @@ def facility_from_row(row: Any, in_flight: dict[str, int] | None = None) -> Cred
         id=str(row.id), customer_id=str(row.customer_id), customer_type=row.customer_type,
         amount_cents=row.amount_cents, terms=TermValues.model_validate(row.terms),
         collateral_id=str(row.collateral_id), deposit_account_id=str(row.deposit_account_id),
-        custodian_id=row.custodian_id and str(row.custodian_id), in_flight=dict(in_flight or {}), version=row.version, **{c: getattr(row, c) for c in _STATE_COLUMNS},
+        custodian_id=row.custodian_id and str(row.custodian_id), in_flight=dict(in_flight or {}), version=row.version,
+        **{c: getattr(row, c) for c in _STATE_COLUMNS}, custody_managed=bool(getattr(row, "custody_managed", False)),
     )
     f = CreditFacility.of(state, version=row.version, accounts=row.accounts)
     f.custodian_id, f.created_by = row.custodian_id and str(row.custodian_id), row.created_by

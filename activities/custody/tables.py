@@ -1,8 +1,8 @@
-"""Read-model tables of custody (migration 0090_custody)."""
+"""Read-model tables of custody (migrations 0090_custody, 0092_custody_inbox)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData()
@@ -38,4 +38,20 @@ wallets = Table(
     Column("balance_changed_at", DateTime(timezone=True)),
     Column("version", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True)),
+    Column("released_at", DateTime(timezone=True)),  # migration 0092_custody_inbox
+)
+
+inbox = Table(
+    "custody_inbox", metadata,
+    Column("id", _ID, primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("event_id", String(256), nullable=False),
+    Column("external_wallet_id", String(200), nullable=False),
+    Column("wallet_id", _ID),
+    Column("notice", JSONB, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("received_at", DateTime(timezone=True)),
+    Column("processed_at", DateTime(timezone=True)),
 )

@@ -1,4 +1,5 @@
-"""Custody routes (api-surface §9): custodians, a facility's custody wallet."""
+"""Custody routes (api-surface §9): custodians, a facility's custody wallet; custodian webhooks
+(public, signature-checked) and their inbox events."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ from fastapi import APIRouter
 
 
 def operator_routers() -> list[APIRouter]:
-    from api.custody import custodians, wallets
+    from api.custody import custodians, wallets, webhooks
 
-    return [custodians.router, wallets.router]
+    return [custodians.router, wallets.router, webhooks.events_router]
+
+
+def public_routers() -> list[APIRouter]:
+    """Routes outside /api/v1 and without bearer auth (webhook signatures instead)."""
+    from api.custody import webhooks
+
+    return [webhooks.router]

@@ -178,3 +178,12 @@ class CollateralSentExceedsCollateral(ValidationFailed):
 class InvalidLiquidationAmount(ValidationFailed):
     code = "credit.invalid_liquidation_amount"
     title = "The amount must be a positive whole number"
+
+
+@register
+class ManualUpdateWithCustodian(Conflict):
+    """custody-price-reports.md §1.6: a facility whose collateral a custodian reports (a wallet of a
+    non-manual provider) takes no manual collateral update; the custody sync moves it."""
+
+    code = "credit.manual_update_with_custodian"
+    title = "Cannot update collateral with a custodian"

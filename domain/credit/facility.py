@@ -35,6 +35,7 @@ from domain.credit.errors import (
     FacilityHasOutstanding,
     InvalidCollateralAmount,
     InvalidDisbursalAmount,
+    ManualUpdateWithCustodian,
     OnlyOneDisbursalAllowed,
     PaymentOnClosedFacility,
     PaymentOnInactiveFacility,
@@ -205,6 +206,16 @@ class CreditFacility(EventSourced):
             raise CollateralUpdateNotAllowed(self._refusal_detail())
         if not 0 <= collateral_sats <= MAX_SATS:
             raise InvalidCollateralAmount(f"{collateral_sats} is not a valid amount of satoshis.", field="collateral")
+        return True
+
+    def check_manual_collateral_update(self, collateral_sats: int, seq: int | None = None) -> bool:
+        """An operator's update: as ``check_collateral_update``, and refused when a custodian reports
+        this facility's collateral (custody-price-reports.md §1.6; the custody sync moves it)."""
+        if not self.check_collateral_update(collateral_sats, seq):
+            return False
+        if self.state.custody_managed:
+            raise ManualUpdateWithCustodian("Cannot update collateral with a custodian: the facility's collateral "
+                                            "follows its custody wallet.")
         return True
 
     def update_collateral(self, seq: int, collateral_sats: int, effective: date | None, now: datetime,

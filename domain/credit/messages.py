@@ -50,6 +50,9 @@ class FacilityState(BaseModel):
     maturity_date: date | None = None
     failed_disbursals: int = 0  # approved disbursals whose settlement was refused
     version: int = 0  # the stored row's version: of two snapshots, the workflow keeps the newer
+    # the collateral is reported by a custodian (a wallet of a non-manual provider): manual updates
+    # are refused (custody-price-reports.md §1.6); from the wallet table, read with the row
+    custody_managed: bool = False
     last_disbursal_failure: str | None = None  # "{disbursal id}: {refusal code}"
     # what the workflow heard from end-of-day events (not in the read model: carried across
     # continue-as-new only; activities answer without it)
@@ -137,6 +140,9 @@ class CollateralInput(BaseModel):
     effective: date | None = None
     actor: str
     now: datetime
+    # set by the custody path (custody-price-reports.md §1.7): the step then records the wallet's
+    # latest balance (read under the facility's lock, dated its UTC change date), not ``collateral_sats``
+    custody_wallet_id: str | None = None
 
 
 class ActivateInput(BaseModel):
@@ -237,6 +243,18 @@ class FacilitySummary(BaseModel):
 
 # --- collateralization at scale (price pass, end of day) ------------------------------------------
 COLLATERALIZATION_SIGNAL = "collateralization_changed"
+CUSTODY_COLLATERAL_SIGNAL = "custody_collateral"
+CUSTODIAN_SYNC_ACTOR = "system:custodian-sync"  # initiator of collateral postings from custody (§6)
+
+
+class CustodyCollateralSignal(BaseModel):
+    """From the custody wallet's workflow: the wallet's balance changed. The facility's step reads
+    the wallet's latest balance under the facility's lock, so a late signal applies the newest
+    balance, never an older one (custody-price-reports.md §1.7, spec rule)."""
+
+    wallet_id: str
+    balance_sats: int
+    changed_at: datetime
 
 
 class CollateralizationSignal(BaseModel):

@@ -169,6 +169,38 @@ async def _credit_facility(db_url: str, engine: AsyncEngine, client: Client, nam
         return {name: handle}
 
 
+async def custody(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
+    """Mock custodian webhooks: a deposit to a pending facility's wallet (the wallet workflow, then the
+    facility's ``custody_collateral`` signal activates it), a notice for an unknown wallet (the
+    resolver fails it after its attempts), and one self-custody poll pass (no wallets)."""
+    from tests.integration.credit.facility_helpers import PRICE, set_price, wait_for
+    from tests.integration.custody.sync_helpers import event_settled, mock_facility
+    from workflows.credit_facility import facility_workflow_id
+    from workflows.custody_wallet import SelfCustodyPollWorkflow, notice_workflow_id, wallet_workflow_id
+
+    async with Stack.start(db_url, engine, client, kyc_required=False, custody_mock_enabled=True,
+                           custody_wallet_idle_seconds=0, custody_unknown_wallet_attempts=1) as stack:
+        http = stack.http
+        await set_price(engine, PRICE)
+        facility, wid = await mock_facility(stack)
+        r = await http.post("/webhooks/custodians/mock", json={"wallet": "123", "balance": 10_000_000})
+        assert (await event_settled(http, r.json()["id"]))["status"] == "COMPLETED", r.text
+        await wait_for(lambda: http.get(f"/api/v1/credit-facilities/{facility['id']}"),
+                       lambda b: b["status"] == "ACTIVE")
+        r = await http.post("/webhooks/custodians/mock", json={"wallet": "nobody", "balance": 1})
+        unknown = r.json()["id"]
+        assert (await event_settled(http, unknown, within=30))["status"] == "FAILED"
+        poll = await client.start_workflow(SelfCustodyPollWorkflow.run, {"page_size": 10}, id="custody-poll-replay",
+                                           task_queue=stack.settings.temporal_task_queue)
+        await poll.result()
+        wallet_handle = client.get_workflow_handle(wallet_workflow_id(wid))
+        await wallet_handle.result()
+        return {"custody_wallet": wallet_handle,
+                "custody_notice": client.get_workflow_handle(notice_workflow_id(unknown)),
+                "custody_poll": poll,
+                "credit_facility_custody": client.get_workflow_handle(facility_workflow_id(facility["id"]))}
+
+
 async def liquidation(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
     """A price drop below the liquidation threshold: the facility starts a Liquidation; collateral
     sent twice, the proceeds received and paid; the facility back to fully collateralized."""
@@ -226,7 +258,7 @@ SCENARIOS: dict[str, Scenario] = {
     "withdrawal": withdrawal, "customer_kyc": customer_kyc, "customer_activity": customer_activity,
     "price_feed": price_feed, "credit_facility": credit_facility,
     "credit_facility_acceptance": credit_facility_acceptance, "end_of_day": end_of_day,
-    "credit_facility_end_of_day": credit_facility_end_of_day, "liquidation": liquidation,
+    "credit_facility_end_of_day": credit_facility_end_of_day, "liquidation": liquidation, "custody": custody,
 }
 
 
