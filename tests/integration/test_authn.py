@@ -170,7 +170,7 @@ async def test_a_verified_token_is_remembered_until_it_expires(stack):
     short = issue_dev_token(stack.settings, admin_id, ttl_s=2)
     verifier = stack.app.state.authz.verifier
     assert (await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {short}"})).status_code == 200
-    assert verifier._verified[short][0] == admin_id and verifier._verified[short][1] <= time.time() + 2
+    assert verifier._verified[short][0].id == admin_id and verifier._verified[short][1] <= time.time() + 2
     forged = short[:-4] + ("AAAA" if not short.endswith("AAAA") else "BBBB")
     _assert_401(await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}), "Invalid token.")
     assert forged not in verifier._verified
