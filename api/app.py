@@ -19,6 +19,7 @@ from api.body_limit import MULTIPART_OVERHEAD, BodyLimitMiddleware, BodyLimits
 from api.customers.webhooks import check_webhook_secret
 from api.deps import LazyTemporal
 from api.enums import canonical_openapi
+from api.portal import portal_routers
 from ground.db import create_engine
 from ground.settings import Settings
 from ground.temporal import connect
@@ -122,7 +123,8 @@ def create_app(
     app = FastAPI(
         title="Lana bank API",
         version="0.1.0",
-        description="Operator API of Lana, a banking core for Bitcoin-backed lending. "
+        description="Operator API of Lana, a banking core for Bitcoin-backed lending, and its customer portal "
+        "(`/api/v1/portal`, customer-realm tokens, access by ownership). "
         "Errors are RFC 9457 problem+json with a stable `code`.",
         lifespan=lifespan,
     )
@@ -135,6 +137,8 @@ def create_app(
 
     app.include_router(health.router)
     for router in operator_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    for router in portal_routers():
         app.include_router(router, prefix=API_PREFIX)
     for router in public_routers():
         app.include_router(router)

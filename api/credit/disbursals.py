@@ -79,10 +79,16 @@ async def disbursal_history(disbursal_id: uuid.UUID, conn: ReadConn,
 async def list_disbursals(conn: ReadConn, page: PageParams = Depends(page_params), direction: str = DirectionDep,
                           status: ApiEnum[DisbursalStatus] | None = None, credit_facility_id: uuid.UUID | None = None,
                           principal: Principal = require("credit:disbursal:list")) -> Page[DisbursalOut]:
+    return await disbursals_page(conn, page, direction, status, credit_facility_id and str(credit_facility_id))
+
+
+async def disbursals_page(conn, page: PageParams, direction: str = "desc", status: str | None = None,
+                          facility_id: str | None = None) -> Page[DisbursalOut]:
+    """One page of disbursals, optionally of one status and one facility (also read by the customer portal)."""
     where = []
     if status:
         where.append(disbursals.c.status == str(status))
-    if credit_facility_id:
-        where.append(disbursals.c.facility_id == str(credit_facility_id))
+    if facility_id:
+        where.append(disbursals.c.facility_id == facility_id)
     return await keyset_page(conn, select(disbursals).where(*where), disbursals, page, DisbursalOut.from_row,
                              direction=direction)

@@ -90,7 +90,7 @@ async def customer_decision(
     return CreditFacilityOut.from_row(await facility_row(conn, str(facility_id)))
 
 
-async def _price(conn) -> int | None:
+async def latest_price_cents(conn) -> int | None:
     """The latest recorded BTC price (whatever its age), for the current CVL a read shows."""
     latest = await latest_price(conn)
     return latest.usd_cents_per_btc if latest else None
@@ -101,7 +101,7 @@ async def _get(conn, facility_id: uuid.UUID, stage: str) -> CreditFacilityOut:
     allowed = _STAGES[stage]
     if allowed is not None and row.stage not in {s.value for s in allowed}:
         raise FacilityNotFound(f"No {stage} {facility_id} (the loan is at stage {row.stage}).")
-    return CreditFacilityOut.from_row(row, await _price(conn))
+    return CreditFacilityOut.from_row(row, await latest_price_cents(conn))
 
 
 def _filters(stage: str, status: str | None, collateralization_state: str | None, customer_id: uuid.UUID | None):
@@ -133,7 +133,7 @@ def _routes(prefix: str, stage: str, noun: str) -> None:
                        customer_id: uuid.UUID | None = None,
                        principal: Principal = require("credit:credit-facility:list")):
         where = _filters(stage, status, collateralization_state, customer_id)
-        price = await _price(conn)
+        price = await latest_price_cents(conn)
         return await keyset_page(conn, select(facilities).where(*where), facilities, page,
                                  lambda r: CreditFacilityOut.from_row(r, price), direction=direction)
 
@@ -161,7 +161,7 @@ async def get_by_public_id(public_id: int, conn: ReadConn,
                                                        facilities.c.stage == Stage.ACTIVE.value))).first()
     if row is None:
         raise FacilityNotFound(f"No credit facility with public id {public_id}.")
-    return CreditFacilityOut.from_row(row, await _price(conn))
+    return CreditFacilityOut.from_row(row, await latest_price_cents(conn))
 
 
 @router.get("/credit-facilities/{facility_id}/collateralization-history",

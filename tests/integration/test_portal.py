@@ -1,0 +1,176 @@
+"""The customer portal (docs/portal.md): customer-realm tokens, reads by ownership, one audit entry
+per read, and a matrix proving no portal route shows one customer anything of another's."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from api.authn import issue_customer_dev_token, issue_dev_token
+from tests.harness import Stack
+from tests.integration.credit.facility_helpers import PRICE, active_facility, set_price
+from tests.integration.deposits_helpers import deposit, withdraw
+
+API = "/api/v1"
+SINGLE = {"disbursal_policy": "SingleDisbursal", "one_time_fee_rate": "0"}
+
+
+@pytest.fixture
+async def portal_stack(db_url, engine, ts_env):
+    async with Stack.start(db_url, engine, ts_env.client, kyc_required=False) as stack:
+        yield stack
+
+
+def customer_client(stack, token: str) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app), base_url="http://lana.test",
+                               headers={"Authorization": f"Bearer {token}"})
+    stack._clients.append(client)
+    return client
+
+
+async def _world(stack) -> dict:
+    """A customer with an active facility (disbursed at activation), a payment, a deposit and a
+    withdrawal: every kind of id a portal read can show. Returns its ids and a portal client."""
+    http = stack.http
+    fid, collateral_id, account_id = await active_facility(stack, 100_000, **SINGLE)
+    facility = (await http.get(f"{API}/credit-facilities/{fid}")).json()
+    pay = await http.post(f"{API}/credit-facilities/{fid}/payments", json={"amount": 30_000})
+    assert pay.status_code == 201, pay.text
+    dep = await deposit(stack, str(account_id), 5_000)
+    assert dep.status_code == 201, dep.text
+    wd = await withdraw(stack, str(account_id), 1_000)
+    assert wd.status_code == 201, wd.text
+    [disbursal] = (await http.get(f"{API}/disbursals", params={"credit_facility_id": fid})).json()["items"]
+    customer_id = facility["customer_id"]
+    async with stack.engine.connect() as conn:
+        obligation_ids = [str(r[0]) for r in await conn.execute(
+            text("SELECT id FROM credit_obligations WHERE facility_id = :f"), {"f": fid})]
+    ids = {"customer": customer_id, "facility": fid, "collateral": collateral_id, "account": str(account_id),
+           "deposit": dep.json()["id"], "withdrawal": wd.json()["id"], "disbursal": disbursal["id"],
+           "payment": pay.json()["id"], **{f"obligation{i}": o for i, o in enumerate(obligation_ids)}}
+    token = issue_customer_dev_token(stack.settings, uuid.UUID(customer_id))
+    return {"ids": ids, "client": customer_client(stack, token)}
+
+
+def portal_get_paths(app) -> list[str]:
+    paths = app.openapi()["paths"]
+    found = [p for p, ops in paths.items() if p.startswith(f"{API}/portal/")]
+    assert all(set(paths[p]) == {"get"} for p in found), "the portal is read-only"
+    return found
+
+
+async def _audit(engine, subject: str) -> list[tuple[str, str, bool]]:
+    async with engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(text(
+            "SELECT object, action, authorized FROM audit_entries WHERE subject = :s ORDER BY id"), {"s": subject})]
+
+
+async def test_no_portal_route_shows_a_customer_anything_of_another(portal_stack):
+    stack = portal_stack
+    await set_price(stack.engine, PRICE)
+    a, b = await _world(stack), await _world(stack)
+    paths = portal_get_paths(stack.app)
+    assert {f"{API}/portal/me", f"{API}/portal/credit-facilities/{{facility_id}}", f"{API}/portal/price"} <= set(paths)
+    for me, other in ((a, b), (b, a)):
+        theirs = set(other["ids"].values())
+        subject = f"customer:{me['ids']['customer']}"
+        before = len(await _audit(stack.engine, subject))
+        reads = 0
+        for path in paths:
+            params = re.findall(r"{(\w+)}", path)
+            if not params:
+                r = await me["client"].get(path)
+                reads += 1
+                assert r.status_code == 200, (path, r.text)
+                assert not theirs & set(re.findall(r"[0-9a-f-]{36}", r.text)), path
+                continue
+            for their_id in theirs:  # every id of the other customer, in every parameter
+                r = await me["client"].get(re.sub(r"{\w+}", their_id, path))
+                reads += 1
+                assert (r.status_code, r.json()["code"]) == (404, "common.not_found"), (path, their_id, r.text)
+                assert their_id not in r.json()["detail"] or r.json()["detail"] == f"No credit facility {their_id}."
+                assert not (theirs - {their_id}) & set(re.findall(r"[0-9a-f-]{36}", r.text)), path
+            for own_id in me["ids"].values():  # and the caller's own ids never show the other's data
+                r = await me["client"].get(re.sub(r"{\w+}", own_id, path))
+                reads += 1
+                assert r.status_code in (200, 404), (path, r.text)
+                assert not theirs & set(re.findall(r"[0-9a-f-]{36}", r.text)), path
+        entries = (await _audit(stack.engine, subject))[before:]
+        assert len(entries) == reads  # one audit entry per read, subject the customer
+        refused = [e for e in entries if not e[2]]
+        assert {e[0] for e in refused} >= {f"portal/credit-facility/{i}" for i in theirs}
+
+
+async def test_me_and_one_facility_show_the_callers_data(portal_stack):
+    stack = portal_stack
+    await set_price(stack.engine, PRICE)
+    a = await _world(stack)
+    ids, client = a["ids"], a["client"]
+    me = (await client.get(f"{API}/portal/me")).json()
+    assert me["customer"]["id"] == ids["customer"] and me["customer"]["kyc_level"] == "BASIC"
+    account = me["deposit_account"]
+    assert account["account"]["id"] == ids["account"]
+    # 100_000 disbursed, 30_000 repaid, 5_000 deposited; the 1_000 withdrawal is reserved (pending)
+    assert (account["balance"]["settled"], account["balance"]["pending"]) == (75_000, 1_000)
+    assert [d["id"] for d in account["deposits"]] == [ids["deposit"]]
+    assert [w["id"] for w in account["withdrawals"]] == [ids["withdrawal"]]
+    assert len(account["history"]) >= 4
+    [loan] = me["credit_facilities"]
+    assert loan["facility"]["id"] == ids["facility"] and loan["facility"]["status"] == "ACTIVE"
+    assert loan["facility"]["current_cvl"] is not None and loan["facility"]["terms"]["annual_rate"]
+    assert [d["id"] for d in loan["disbursals"]] == [ids["disbursal"]]
+    assert [p["id"] for p in loan["payments"]] == [ids["payment"]] and loan["payments"][0]["amount"] == 30_000
+    assert loan["balance"]["not_yet_due_disbursed_outstanding"] == 70_000
+    assert [(e["initial"], e["outstanding"]) for e in loan["repayment_plan"]
+            if e["obligation_type"] == "DISBURSAL"] == [(100_000, 70_000)]
+    one = (await client.get(f"{API}/portal/credit-facilities/{ids['facility']}")).json()
+    assert one == loan
+    assert (await client.get(f"{API}/portal/price")).json()["usd_cents_per_btc"] == PRICE
+    missing = await client.get(f"{API}/portal/credit-facilities/{uuid.uuid4()}")
+    assert (missing.status_code, missing.json()["code"]) == (404, "common.not_found")
+    assert [(o, act) for o, act, ok in await _audit(stack.engine, f"customer:{ids['customer']}") if ok] == [
+        (f"portal/me/{ids['customer']}", "portal:me:read"),
+        (f"portal/credit-facility/{ids['facility']}", "portal:credit-facility:read"),
+        ("portal/price/*", "portal:price:read")]
+
+
+async def test_each_realm_is_refused_on_the_others_routes_and_audited(portal_stack):
+    stack = portal_stack
+    r = await stack.http.post(f"{API}/customers", json={"email": "Ann@Example.com", "telegram_handle": "ann",
+                                                        "customer_type": "Individual"})
+    customer_id = r.json()["id"]
+    by_id = issue_customer_dev_token(stack.settings, uuid.UUID(customer_id))
+    by_email = issue_customer_dev_token(stack.settings, None, email="ann@example.com")
+    for token in (by_id, by_email):
+        ok = await customer_client(stack, token).get(f"{API}/portal/me")
+        assert ok.status_code == 200 and ok.json()["customer"]["id"] == customer_id, ok.text
+
+    # a customer token never reaches an operator route: 403, audited with the customer as subject
+    r = await customer_client(stack, by_id).get(f"{API}/customers/{customer_id}")
+    assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden"), r.text
+    assert (f"customer/customer/{customer_id}", "customer:customer:read", False) in await _audit(
+        stack.engine, f"customer:{customer_id}")
+
+    # an operator token never reaches a portal route: 403, audited with the operator as subject
+    admin_id = (await stack.http.get(f"{API}/me")).json()["user"]["id"]
+    r = await stack.http.get(f"{API}/portal/me")
+    assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden"), r.text
+    assert ("portal/me/*", "portal:me:read", False) in await _audit(stack.engine, f"user:{admin_id}")
+
+    # the realm is the signer's, whatever id the claims name: an operator's id in a customer token is
+    # a customer token, a customer's id in an operator token an operator token; both refused
+    forged = issue_customer_dev_token(stack.settings, uuid.UUID(admin_id))
+    r = await customer_client(stack, forged).get(f"{API}/me")
+    assert (r.status_code, r.json()["detail"]) == (403, "A customer token cannot call an operator route."), r.text
+    as_customer = issue_dev_token(stack.settings, uuid.UUID(customer_id))
+    r = await customer_client(stack, as_customer).get(f"{API}/portal/me")
+    assert (r.status_code, r.json()["detail"]) == (403, "An operator token cannot call a portal route."), r.text
+
+    unknown = issue_customer_dev_token(stack.settings, uuid.uuid4())
+    r = await customer_client(stack, unknown).get(f"{API}/portal/me")
+    assert (r.status_code, r.json()["detail"]) == (401, "Unknown customer."), r.text
+    assert (await stack.anonymous().get(f"{API}/portal/me")).status_code == 401
