@@ -79,11 +79,13 @@ def operator_routers() -> list[APIRouter]:
         governance,
         ledger,
         price,
+        timelines,
     )
 
     return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
             *credit.operator_routers(), price.router, *accounting.operator_routers(),
-            *deposits.operator_routers(), business_time.router]
+            *deposits.operator_routers(), business_time.router,
+            timelines.router]
 
 
 def public_routers() -> list[APIRouter]:

@@ -6,54 +6,19 @@ from __future__ import annotations
 import re
 import uuid
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from api.authn import issue_customer_dev_token, issue_dev_token
 from tests.harness import Stack
-from tests.integration.credit.facility_helpers import PRICE, active_facility, set_price
-from tests.integration.deposits_helpers import deposit, withdraw
-
-API = "/api/v1"
-SINGLE = {"disbursal_policy": "SingleDisbursal", "one_time_fee_rate": "0"}
+from tests.integration.credit.facility_helpers import PRICE, set_price
+from tests.integration.portal_helpers import API, customer_client, customer_world
 
 
 @pytest.fixture
 async def portal_stack(db_url, engine, ts_env):
     async with Stack.start(db_url, engine, ts_env.client, kyc_required=False) as stack:
         yield stack
-
-
-def customer_client(stack, token: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app), base_url="http://lana.test",
-                               headers={"Authorization": f"Bearer {token}"})
-    stack._clients.append(client)
-    return client
-
-
-async def _world(stack) -> dict:
-    """A customer with an active facility (disbursed at activation), a payment, a deposit and a
-    withdrawal: every kind of id a portal read can show. Returns its ids and a portal client."""
-    http = stack.http
-    fid, collateral_id, account_id = await active_facility(stack, 100_000, **SINGLE)
-    facility = (await http.get(f"{API}/credit-facilities/{fid}")).json()
-    pay = await http.post(f"{API}/credit-facilities/{fid}/payments", json={"amount": 30_000})
-    assert pay.status_code == 201, pay.text
-    dep = await deposit(stack, str(account_id), 5_000)
-    assert dep.status_code == 201, dep.text
-    wd = await withdraw(stack, str(account_id), 1_000)
-    assert wd.status_code == 201, wd.text
-    [disbursal] = (await http.get(f"{API}/disbursals", params={"credit_facility_id": fid})).json()["items"]
-    customer_id = facility["customer_id"]
-    async with stack.engine.connect() as conn:
-        obligation_ids = [str(r[0]) for r in await conn.execute(
-            text("SELECT id FROM credit_obligations WHERE facility_id = :f"), {"f": fid})]
-    ids = {"customer": customer_id, "facility": fid, "collateral": collateral_id, "account": str(account_id),
-           "deposit": dep.json()["id"], "withdrawal": wd.json()["id"], "disbursal": disbursal["id"],
-           "payment": pay.json()["id"], **{f"obligation{i}": o for i, o in enumerate(obligation_ids)}}
-    token = issue_customer_dev_token(stack.settings, uuid.UUID(customer_id))
-    return {"ids": ids, "client": customer_client(stack, token)}
 
 
 def portal_get_paths(app) -> list[str]:
@@ -72,7 +37,7 @@ async def _audit(engine, subject: str) -> list[tuple[str, str, bool]]:
 async def test_no_portal_route_shows_a_customer_anything_of_another(portal_stack):
     stack = portal_stack
     await set_price(stack.engine, PRICE)
-    a, b = await _world(stack), await _world(stack)
+    a, b = await customer_world(stack), await customer_world(stack)
     paths = portal_get_paths(stack.app)
     assert {f"{API}/portal/me", f"{API}/portal/credit-facilities/{{facility_id}}", f"{API}/portal/price"} <= set(paths)
     for me, other in ((a, b), (b, a)):
@@ -108,7 +73,7 @@ async def test_no_portal_route_shows_a_customer_anything_of_another(portal_stack
 async def test_me_and_one_facility_show_the_callers_data(portal_stack):
     stack = portal_stack
     await set_price(stack.engine, PRICE)
-    a = await _world(stack)
+    a = await customer_world(stack)
     ids, client = a["ids"], a["client"]
     me = (await client.get(f"{API}/portal/me")).json()
     assert me["customer"]["id"] == ids["customer"] and me["customer"]["kyc_level"] == "BASIC"
