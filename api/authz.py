@@ -161,11 +161,12 @@ class Authorizer:
     async def customer_identity(self, authorization: str | None) -> Identity:
         return await self.customer_verifier.identity(authorization)
 
-    def can(self, principal: Principal, action: str) -> bool:
-        """Silent check (no audit entry), for UI capability flags (§B2 evaluate_permission)."""
+    def can(self, principal: Principal, action: str, object_id: str | None = None) -> bool:
+        """Silent check (no audit entry), for UI capability flags (§B2 evaluate_permission,
+        ``api/capabilities.py``): the enforcer of the policy this request was authorized with."""
         if self.policies.enforcer is None:
             return False
-        return bool(self.policies.enforcer.enforce(principal.subject, permission_object(action), action))
+        return bool(self.policies.enforcer.enforce(principal.subject, permission_object(action, object_id), action))
 
 
 def require(permission: str, *, id_param: str | None = None) -> Any:

@@ -17,10 +17,12 @@ from sqlalchemy import select
 
 from activities import event_store
 from activities.credit import operations
-from activities.credit.store import ENTITY, facility_balance, facility_row
+from activities.credit.store import ENTITY, facility_balance, facility_row, load_facility
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
+from activities.governance import processes
 from activities.price.store import latest_price
 from api.authz import Principal, require
+from api.capabilities import Command, capabilities
 from api.credit.schemas import (
     STATUS_DEPS,
     CollateralizationDep,
@@ -35,6 +37,7 @@ from api.credit.schemas import (
     ProposalCreate,
 )
 from api.deps import EngineDep, ReadConn, TemporalDep
+from api.governance import vote_capabilities
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import WorkflowNotRunning, call
@@ -104,6 +107,23 @@ async def _get(conn, facility_id: uuid.UUID, stage: str) -> CreditFacilityOut:
     return CreditFacilityOut.from_row(row, await latest_price_cents(conn))
 
 
+async def facility_capabilities(conn, request: Request, principal: Principal, facility_id: str) -> dict[str, bool]:
+    """The loan's commands at any stage (docs/portal.md, Capabilities): the customer's decision, the
+    governance vote, collateral, disbursal, payment, completion; each by the aggregate's predicate."""
+    f = await load_facility(conn, facility_id, lock=False)
+    s = f.state
+    balance = await facility_balance(conn, f.accounts) if s.stage is Stage.ACTIVE and f.accounts else None
+    return {**capabilities(request, principal, {
+        "customer_decision": Command("credit:credit-facility:customer-approve", facility_id,
+                                     f.check_customer_decision),
+        "update_collateral": Command("credit-collateral:collateral:record-manual-update", s.collateral_id,
+                                     lambda: f.check_collateral_update(s.collateral_sats)),
+        "initiate_disbursal": Command("credit:disbursal:initiate", None, lambda: f.check_disbursal(1, None)),
+        "record_payment": Command("credit:obligation:record-payment-allocation", None, lambda: f.check_payment(1)),
+        "complete": Command("credit:credit-facility:complete", facility_id, lambda: f.check_complete(balance)),
+    }), **vote_capabilities(request, principal, await processes.load(conn, facility_id), facility_id)}
+
+
 def _filters(stage: str, status: str | None, collateralization_state: str | None, customer_id: uuid.UUID | None):
     t = facilities
     where = []
@@ -122,9 +142,11 @@ def _filters(stage: str, status: str | None, collateralization_state: str | None
 
 def _routes(prefix: str, stage: str, noun: str) -> None:
     @router.get(f"/{prefix}/{{facility_id}}", response_model=CreditFacilityOut, summary=f"Get a {noun}")
-    async def get_one(facility_id: uuid.UUID, conn: ReadConn,
+    async def get_one(facility_id: uuid.UUID, conn: ReadConn, request: Request,
                       principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
-        return await _get(conn, facility_id, stage)
+        out = await _get(conn, facility_id, stage)
+        out.capabilities = await facility_capabilities(conn, request, principal, str(facility_id))
+        return out
 
     @router.get(f"/{prefix}", response_model=Page[CreditFacilityOut], summary=f"List {noun}s")
     async def list_all(conn: ReadConn, page: PageParams = Depends(page_params), direction: str = DirectionDep,

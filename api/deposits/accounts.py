@@ -8,10 +8,11 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
-from activities import event_store
+from activities import event_store, ledger
 from activities.deposits import accounts as ops
 from activities.deposits import balances, store
 from api.authz import Principal, require
+from api.capabilities import Command, capabilities, ok
 from api.deposits.schemas import (
     BalanceOut,
     DepositAccountCreate,
@@ -69,10 +70,20 @@ async def account_by_public_id(public_id: str, conn: ReadConn,
 
 
 @router.get("/deposit-accounts/{account_id}", response_model=DepositAccountOut, summary="Get a deposit account")
-async def get_account(account_id: uuid.UUID, conn: ReadConn,
+async def get_account(account_id: uuid.UUID, conn: ReadConn, request: Request,
                       principal: Principal = require("deposit:deposit-account:read", id_param="account_id"),
                       ) -> DepositAccountOut:
-    return await _out(conn, str(account_id))
+    out = await _out(conn, str(account_id))
+    a, aid = await _account(conn, account_id), str(account_id)
+    main = await ledger.balance(conn, account_id, "USD")
+    out.capabilities = capabilities(request, principal, {
+        "record_deposit": Command("deposit:deposit:create", None, ok(lambda: a.ensure_active("deposit"))),
+        "initiate_withdrawal": Command("deposit:withdrawal:initiate", None, ok(lambda: a.ensure_active("withdraw"))),
+        "freeze": Command("deposit:deposit-account:freeze", aid, a.check_freeze),
+        "unfreeze": Command("deposit:deposit-account:unfreeze", aid, a.check_unfreeze),
+        "close": Command("deposit:deposit-account:close", aid, lambda: a.check_close((main.settled, main.pending))),
+    })
+    return out
 
 
 @router.get("/customers/{customer_id}/deposit-account", response_model=DepositAccountOut,
