@@ -29,7 +29,9 @@ from api.portal.schemas import RECENT, PortalDepositAccount, PortalFacility, Por
 from api.price import PriceOut, current_price
 from domain.deposits.model import DepositAccount
 
-router = APIRouter(prefix="/portal", tags=["portal"])
+router = APIRouter(prefix="/portal", tags=["portal"], responses={
+    401: {"description": "No valid customer-realm token, or it names no customer (`auth.unauthenticated`)"},
+    403: {"description": "An operator token (`auth.forbidden`, audited)"}})
 NOT_FOUND = {404: {"description": "Not one of the caller's (`common.not_found`, also for an id that does not exist)"}}
 RECENT_PAGE = PageParams(first=RECENT)
 

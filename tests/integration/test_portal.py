@@ -139,3 +139,28 @@ async def test_each_realm_is_refused_on_the_others_routes_and_audited(portal_sta
     r = await customer_client(stack, unknown).get(f"{API}/portal/me")
     assert (r.status_code, r.json()["detail"]) == (401, "Unknown customer."), r.text
     assert (await stack.anonymous().get(f"{API}/portal/me")).status_code == 401
+
+
+async def test_lana_token_customer_signs_a_portal_token_by_email(portal_stack):
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    stack = portal_stack
+    r = await stack.http.post(f"{API}/customers", json={"email": "cli@example.com", "telegram_handle": "cli",
+                                                        "customer_type": "Individual"})
+    customer_id = r.json()["id"]
+    lana = os.path.join(os.path.dirname(sys.executable), "lana")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LANA_")}, "LANA_AUTH_DEV_SIGNING": "true",
+           "LANA_DATA_DIR": str(stack.settings.data_dir), "LANA_DATABASE_URL": stack.settings.database_url}
+
+    def run(*args):
+        return subprocess.run([lana, "token", *args], env=env, capture_output=True, text=True, timeout=60)
+
+    ok = await asyncio.to_thread(run, "--customer", "CLI@example.com")
+    assert ok.returncode == 0, ok.stderr
+    me = await customer_client(stack, ok.stdout.strip()).get(f"{API}/portal/me")
+    assert me.status_code == 200 and me.json()["customer"]["id"] == customer_id, me.text
+    missing = await asyncio.to_thread(run, "--customer", "nobody@example.com")
+    assert missing.returncode == 1 and "no customer" in missing.stderr
