@@ -164,9 +164,9 @@ class Authorizer:
     def can(self, principal: Principal, action: str, object_id: str | None = None) -> bool:
         """Silent check (no audit entry), for UI capability flags (§B2 evaluate_permission,
         ``api/capabilities.py``): the enforcer of the policy this request was authorized with."""
-        if self.policies.enforcer is None:
+        if self.policies.enforcer is None or self.policies.version is None:
             return False
-        return bool(self.policies.enforcer.enforce(principal.subject, permission_object(action, object_id), action))
+        return self._enforce(self.policies.version, principal.subject, permission_object(action, object_id), action)
 
 
 def require(permission: str, *, id_param: str | None = None) -> Any:

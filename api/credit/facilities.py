@@ -112,7 +112,10 @@ async def facility_capabilities(conn, request: Request, principal: Principal, fa
     governance vote, collateral, disbursal, payment, completion; each by the aggregate's predicate."""
     f = await load_facility(conn, facility_id, lock=False)
     s = f.state
-    balance = await facility_balance(conn, f.accounts) if s.stage is Stage.ACTIVE and f.accounts else None
+    # completion also needs nothing outstanding: the ledger is read only when the rest says go
+    complete = capabilities(request, principal, {"complete": Command(
+        "credit:credit-facility:complete", facility_id, f.check_complete)})["complete"]
+    balance = await facility_balance(conn, f.accounts) if complete and f.accounts else None
     return {**capabilities(request, principal, {
         "customer_decision": Command("credit:credit-facility:customer-approve", facility_id,
                                      f.check_customer_decision),
@@ -120,7 +123,8 @@ async def facility_capabilities(conn, request: Request, principal: Principal, fa
                                      lambda: f.check_collateral_update(s.collateral_sats)),
         "initiate_disbursal": Command("credit:disbursal:initiate", None, lambda: f.check_disbursal(1, None)),
         "record_payment": Command("credit:obligation:record-payment-allocation", None, lambda: f.check_payment(1)),
-        "complete": Command("credit:credit-facility:complete", facility_id, lambda: f.check_complete(balance)),
+        "complete": Command("credit:credit-facility:complete", facility_id,
+                            lambda: complete and f.check_complete(balance)),
     }), **vote_capabilities(request, principal, await processes.load(conn, facility_id), facility_id)}
 
 
