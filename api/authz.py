@@ -47,6 +47,7 @@ def permission_object(permission: str, object_id: str | None = None) -> str:
 
 _AUTH_SQL = text("SELECT v.version, u.email FROM access_policy_version v "
                  "LEFT JOIN access_users u ON u.id = :id WHERE v.id = 1")
+_CUSTOMER_BY_EMAIL_SQL = text("SELECT id FROM customers WHERE lower(email) = :e")
 _VERSION_SQL = text("SELECT version FROM access_policy_version WHERE id = 1")
 # The usual request in one statement: the caller's email and the policy version, and the audit entry
 # of the decision taken with the cached policy, written only when that policy is still the current
@@ -148,7 +149,10 @@ class Authorizer:
                 customer = None
             if customer is None:
                 raise
-        await self.record_wrong_realm(conn, request, f"customer:{customer.id or customer.email}", obj, action)
+            customer_id = customer.id or (await conn.execute(_CUSTOMER_BY_EMAIL_SQL, {"e": customer.email})).scalar()
+            if customer_id is None:
+                raise  # a customer token naming no customer: nobody to audit
+        await self.record_wrong_realm(conn, request, f"customer:{customer_id}", obj, action)
         raise Forbidden("A customer token cannot call an operator route.")
 
     async def record_wrong_realm(self, conn: AsyncConnection, request: Request, subject: str, obj: str,

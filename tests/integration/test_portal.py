@@ -120,6 +120,11 @@ async def test_each_realm_is_refused_on_the_others_routes_and_audited(portal_sta
     assert (f"customer/customer/{customer_id}", "customer:customer:read", False) in await _audit(
         stack.engine, f"customer:{customer_id}")
 
+    r = await customer_client(stack, by_email).get(f"{API}/deposit-accounts")
+    assert r.status_code == 403, r.text
+    assert (await _audit(stack.engine, f"customer:{customer_id}"))[-1] == (
+        "deposit/deposit-account/*", "deposit:deposit-account:list", False)  # by e-mail: still the customer's id
+
     # an operator token never reaches a portal route: 403, audited with the operator as subject
     admin_id = (await stack.http.get(f"{API}/me")).json()["user"]["id"]
     r = await stack.http.get(f"{API}/portal/me")
