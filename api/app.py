@@ -20,6 +20,7 @@ from api.body_limit import MULTIPART_OVERHEAD, BodyLimitMiddleware, BodyLimits
 from api.customers.webhooks import check_webhook_secret
 from api.deps import LazyTemporal
 from api.enums import canonical_openapi
+from api.portal import portal_routers
 from ground.db import create_engine
 from ground.settings import Settings
 from ground.temporal import connect
@@ -81,11 +82,13 @@ def operator_routers() -> list[APIRouter]:
         governance,
         ledger,
         price,
+        timelines,
     )
 
     return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
             *credit.operator_routers(), price.router, *accounting.operator_routers(),
-            *deposits.operator_routers(), business_time.router, *custody.operator_routers(), dashboard.router]
+            *deposits.operator_routers(), business_time.router, *custody.operator_routers(), dashboard.router,
+            timelines.router]
 
 
 def public_routers() -> list[APIRouter]:
@@ -128,7 +131,8 @@ def create_app(
     app = FastAPI(
         title="Lana bank API",
         version="0.1.0",
-        description="Operator API of Lana, a banking core for Bitcoin-backed lending. "
+        description="Operator API of Lana, a banking core for Bitcoin-backed lending, and its customer portal "
+        "(`/api/v1/portal`, customer-realm tokens, access by ownership). "
         "Errors are RFC 9457 problem+json with a stable `code`.",
         lifespan=lifespan,
     )
@@ -141,6 +145,8 @@ def create_app(
 
     app.include_router(health.router)
     for router in operator_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    for router in portal_routers():
         app.include_router(router, prefix=API_PREFIX)
     for router in public_routers():
         app.include_router(router)

@@ -1,8 +1,15 @@
 """Bearer-token authentication: OIDC (JWKS) in production, a local signing key in development.
 
-The token's subject is the operator's user id, taken from claim ``lanaId`` (direct IdP tokens),
-``subject`` (gateway tokens) or ``sub``; it must be a UUID. Failures raise ``Unauthenticated``
-(401 problem+json) with a specific detail: missing, expired, invalid audience, invalid token.
+Two realms, each with its own issuer, audience, JWKS and development key (``Realm``): ``internal``
+(operators) and ``customer`` (the portal, docs/portal.md). A token of one realm is refused by the
+other's verifier: it names another issuer and audience, is signed by another key, and development
+tokens carry the realm in claim ``lana_realm`` (checked whenever a token carries it).
+
+An operator token's subject is the user id, taken from claim ``lanaId`` (direct IdP tokens),
+``subject`` (gateway tokens) or ``sub``; it must be a UUID. A customer token names the customer by
+claim ``customer_id`` (``lanaId``, ``subject``), else by ``email``. Failures raise
+``Unauthenticated`` (401 problem+json) with a specific detail: missing, expired, invalid audience,
+invalid token.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
@@ -27,6 +35,42 @@ log = structlog.get_logger(__name__)
 DEV_ISSUER = "lana-dev"
 DEV_KEY_FILE = "dev-signing-key.pem"
 SUBJECT_CLAIMS = ("lanaId", "subject", "sub")
+REALM_CLAIM = "lana_realm"
+INTERNAL, CUSTOMER = "internal", "customer"
+
+
+@dataclass(frozen=True)
+class Realm:
+    """Where a token comes from and what it must say: one for operators, one for customers."""
+
+    name: str
+    issuer: str | None
+    audience: str
+    jwks_url: str | None
+    dev_issuer: str
+    dev_key_file: str
+    subject_claims: tuple[str, ...]
+    env_prefix: str  # of its settings, for error messages
+
+    @classmethod
+    def internal(cls, settings: Settings) -> Realm:
+        return cls(INTERNAL, settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url, DEV_ISSUER,
+                   DEV_KEY_FILE, SUBJECT_CLAIMS, "LANA_OIDC")
+
+    @classmethod
+    def customer(cls, settings: Settings) -> Realm:
+        # not ``sub``: a customer realm's ``sub`` is the IdP's own user id, never the customer's
+        return cls(CUSTOMER, settings.customer_oidc_issuer, settings.customer_oidc_audience,
+                   settings.customer_oidc_jwks_url, "lana-dev-customer", "dev-customer-signing-key.pem",
+                   ("customer_id", "lanaId", "subject"), "LANA_CUSTOMER_OIDC")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a verified token names: an id (operator user or customer), or for customers an e-mail."""
+
+    id: uuid.UUID | None
+    email: str | None = None
 
 
 def dev_signing_allowed(settings: Settings) -> bool:
@@ -37,12 +81,12 @@ class NoDevSigningKey(RuntimeError):
     """``lana token`` found no development key: it would sign with a key the API does not know."""
 
 
-def dev_private_key(settings: Settings, *, create: bool = True) -> rsa.RSAPrivateKey:
-    """The development signing key, generated once into the data directory (mode 0600).
+def dev_private_key(settings: Settings, *, create: bool = True, key_file: str = DEV_KEY_FILE) -> rsa.RSAPrivateKey:
+    """A realm's development signing key, generated once into the data directory (mode 0600).
 
     ``create=False`` (``lana token``) never makes a new one: a token signed by a key the running
     API does not hold would only be refused."""
-    path = Path(settings.data_dir) / DEV_KEY_FILE
+    path = Path(settings.data_dir) / key_file
     if not path.exists() and not create:
         raise NoDevSigningKey(f"no development signing key in {path.parent.resolve()}")
     if not path.exists():
@@ -64,16 +108,32 @@ def _kid(public_key) -> str:
     return "lana-dev-" + hashlib.sha256(der).hexdigest()[:16]
 
 
-def issue_dev_token(settings: Settings, user_id: uuid.UUID, *, ttl_s: int | None = None,
-                    create_key: bool = True) -> str:
+def _issue(settings: Settings, realm: Realm, claims: dict, ttl_s: int | None, create_key: bool) -> str:
     if not dev_signing_allowed(settings):
         raise RuntimeError("development token signing is disabled: set LANA_AUTH_DEV_SIGNING=true "
                            "(never available in production)")
-    key = dev_private_key(settings, create=create_key)
+    key = dev_private_key(settings, create=create_key, key_file=realm.dev_key_file)
     now = int(time.time())
-    claims = {"iss": DEV_ISSUER, "aud": settings.oidc_audience, "sub": str(user_id), "iat": now,
-              "exp": now + (ttl_s if ttl_s is not None else settings.auth_dev_token_ttl_s)}
+    claims = {"iss": realm.dev_issuer, "aud": realm.audience, REALM_CLAIM: realm.name, "iat": now,
+              "exp": now + (ttl_s if ttl_s is not None else settings.auth_dev_token_ttl_s), **claims}
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": _kid(key.public_key())})
+
+
+def issue_dev_token(settings: Settings, user_id: uuid.UUID, *, ttl_s: int | None = None,
+                    create_key: bool = True) -> str:
+    """An operator's development token (realm ``internal``)."""
+    return _issue(settings, Realm.internal(settings), {"sub": str(user_id)}, ttl_s, create_key)
+
+
+def issue_customer_dev_token(settings: Settings, customer_id: uuid.UUID | None, *, email: str | None = None,
+                             ttl_s: int | None = None, create_key: bool = True) -> str:
+    """A customer's development token (realm ``customer``, its own key): by id, or only by e-mail."""
+    claims = {"sub": f"customer-{customer_id or email}"}
+    if customer_id is not None:
+        claims["customer_id"] = str(customer_id)
+    if email is not None:
+        claims["email"] = email
+    return _issue(settings, Realm.customer(settings), claims, ttl_s, create_key)
 
 
 class JwksKeys:
@@ -128,24 +188,33 @@ VERIFIED_MAX = 10_000  # tokens remembered at most (the memory is cleared when f
 
 
 class TokenVerifier:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, realm: Realm | None = None) -> None:
         self.settings = settings
-        self._verified: dict[str, tuple[uuid.UUID, float]] = {}  # token -> (user, verified until)
+        self.realm = realm = realm or Realm.internal(settings)
+        self._verified: dict[str, tuple[Identity, float]] = {}  # token -> (identity, verified until)
         self.dev_key = None
         self.dev_kid = None
         if dev_signing_allowed(settings):
-            self.dev_key = dev_private_key(settings).public_key()
+            self.dev_key = dev_private_key(settings, key_file=realm.dev_key_file).public_key()
             self.dev_kid = _kid(self.dev_key)
-        if settings.oidc_jwks_url and not settings.oidc_issuer:
-            raise ValueError("LANA_OIDC_ISSUER is required with LANA_OIDC_JWKS_URL: tokens must name their issuer")
-        if settings.is_production and not settings.oidc_jwks_url:
+        if realm.jwks_url and not realm.issuer:
+            raise ValueError(f"{realm.env_prefix}_ISSUER is required with {realm.env_prefix}_JWKS_URL: "
+                             "tokens must name their issuer")
+        if settings.is_production and not realm.jwks_url and realm.name == INTERNAL:
             raise ValueError("production needs an OIDC provider: set LANA_OIDC_JWKS_URL and LANA_OIDC_ISSUER")
-        self.jwks = (JwksKeys(settings.oidc_jwks_url, lifespan_s=settings.oidc_jwks_lifespan_s,
+        self.jwks = (JwksKeys(realm.jwks_url, lifespan_s=settings.oidc_jwks_lifespan_s,
                               refetch_interval_s=settings.oidc_jwks_refetch_interval_s)
-                     if settings.oidc_jwks_url else None)
+                     if realm.jwks_url else None)
 
     async def user_id(self, authorization: str | None) -> uuid.UUID:
-        """The token's user. A token verified in the last ``VERIFIED_TTL_S`` seconds (and not expired)
+        """The operator the token names (``identity`` with an id required)."""
+        found = await self.identity(authorization)
+        if found.id is None:
+            raise Unauthenticated("Invalid token subject.")
+        return found.id
+
+    async def identity(self, authorization: str | None) -> Identity:
+        """The token's subject. A token verified in the last ``VERIFIED_TTL_S`` seconds (and not expired)
         is not verified again: parsing and the RSA check cost about a millisecond a request, and an
         operator's client sends the same token for minutes (the JWKS keys are cached longer)."""
         if not authorization or not authorization.lower().startswith("bearer "):
@@ -155,19 +224,19 @@ class TokenVerifier:
         hit = self._verified.get(token)
         if hit is not None and now < hit[1]:
             return hit[0]
-        user, expires = await self._verify(token)
+        found, expires = await self._verify(token)
         if len(self._verified) >= VERIFIED_MAX:
             self._verified.clear()
-        self._verified[token] = (user, min(expires, now + VERIFIED_TTL_S))
-        return user
+        self._verified[token] = (found, min(expires, now + VERIFIED_TTL_S))
+        return found
 
-    async def _verify(self, token: str) -> tuple[uuid.UUID, float]:
+    async def _verify(self, token: str) -> tuple[Identity, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise Unauthenticated("Invalid token.") from exc
         if self.dev_key is not None and header.get("kid") == self.dev_kid:
-            key, issuer = self.dev_key, DEV_ISSUER
+            key, issuer = self.dev_key, self.realm.dev_issuer
         elif str(header.get("kid", "")).startswith("lana-dev-") and self.jwks is None:
             raise Unauthenticated("Token signed by another development key: make it with `lana token` and the "
                                   "LANA_DATA_DIR of this API (printed by `lana dev` at start).")
@@ -177,11 +246,11 @@ class TokenVerifier:
                    else self.jwks.key(kid))
             if jwk is None:
                 raise Unauthenticated("Invalid token.")
-            key, issuer = jwk.key, self.settings.oidc_issuer
+            key, issuer = jwk.key, self.realm.issuer
         else:
             raise Unauthenticated("Invalid token.")
         try:
-            claims = jwt.decode(token, key, algorithms=["RS256"], audience=self.settings.oidc_audience,
+            claims = jwt.decode(token, key, algorithms=["RS256"], audience=self.realm.audience,
                                 issuer=issuer, options={"require": ["exp"]})
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("Expired token.") from exc
@@ -189,10 +258,15 @@ class TokenVerifier:
             raise Unauthenticated("Invalid audience.") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("Invalid token.") from exc
-        for claim in SUBJECT_CLAIMS:
+        if claims.get(REALM_CLAIM, self.realm.name) != self.realm.name:
+            raise Unauthenticated("Token of another realm.")
+        expires = float(claims["exp"])
+        for claim in self.realm.subject_claims:
             if claims.get(claim):
                 try:
-                    return uuid.UUID(str(claims[claim])), float(claims["exp"])
+                    return Identity(uuid.UUID(str(claims[claim])), claims.get("email")), expires
                 except ValueError as exc:
                     raise Unauthenticated("Invalid token subject.") from exc
+        if self.realm.name == CUSTOMER and isinstance(claims.get("email"), str) and claims["email"].strip():
+            return Identity(None, claims["email"].strip().lower()), expires
         raise Unauthenticated("Invalid token subject.")

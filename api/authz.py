@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities import audit
 from activities.policy import PolicyCache
-from api.authn import TokenVerifier
+from api.authn import Identity, Realm, TokenVerifier
 from domain.errors import Forbidden, Unauthenticated
 from ground.settings import Settings
 
@@ -47,6 +47,7 @@ def permission_object(permission: str, object_id: str | None = None) -> str:
 
 _AUTH_SQL = text("SELECT v.version, u.email FROM access_policy_version v "
                  "LEFT JOIN access_users u ON u.id = :id WHERE v.id = 1")
+_CUSTOMER_BY_EMAIL_SQL = text("SELECT id FROM customers WHERE lower(email) = :e")
 _VERSION_SQL = text("SELECT version FROM access_policy_version WHERE id = 1")
 # The usual request in one statement: the caller's email and the policy version, and the audit entry
 # of the decision taken with the cached policy, written only when that policy is still the current
@@ -72,6 +73,7 @@ class Authorizer:
 
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
         self.verifier = TokenVerifier(settings)
+        self.customer_verifier = TokenVerifier(settings, Realm.customer(settings))
         self.policies = PolicyCache()
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.audit_enabled = settings.audit_enabled
@@ -107,7 +109,7 @@ class Authorizer:
     async def _check(self, conn: AsyncConnection, request: Request, action: str, obj: str) -> Principal:
         principal: Principal | None = getattr(request.state, "principal", None)
         if principal is None and self.audit_enabled and self.policies.version is not None:
-            user_id = await self.verifier.user_id(credentials(request))
+            user_id = await self._operator_id(conn, request, obj, action)
             subject, cached = f"user:{user_id}", self.policies.version
             allowed = self._enforce(cached, subject, obj, action)
             row = (await conn.execute(_AUTH_AND_AUDIT_SQL, {
@@ -123,7 +125,7 @@ class Authorizer:
                 return principal
             # the policy changed since it was cached: the long way below, with the new one
         if principal is None:
-            user_id = await self.verifier.user_id(credentials(request))
+            user_id = await self._operator_id(conn, request, obj, action)
             row = (await conn.execute(_AUTH_SQL, {"id": user_id})).one()
             if row.email is None:
                 raise Unauthenticated("Unknown user.")
@@ -141,11 +143,41 @@ class Authorizer:
             raise Forbidden(f"{action} on {obj} is not permitted.")
         return principal
 
-    def can(self, principal: Principal, action: str) -> bool:
-        """Silent check (no audit entry), for UI capability flags (§B2 evaluate_permission)."""
-        if self.policies.enforcer is None:
+    async def _operator_id(self, conn: AsyncConnection, request: Request, obj: str, action: str) -> uuid.UUID:
+        """The operator the bearer token names. A valid token of the customer realm is refused with an
+        audited 403 (subject ``customer:<id>``): a customer never reaches an operator route."""
+        authorization = credentials(request)
+        try:
+            return await self.verifier.user_id(authorization)
+        except Unauthenticated:
+            try:
+                customer = await self.customer_verifier.identity(authorization)
+            except Unauthenticated:
+                customer = None
+            if customer is None:
+                raise
+            customer_id = customer.id or (await conn.execute(_CUSTOMER_BY_EMAIL_SQL, {"e": customer.email})).scalar()
+            if customer_id is None:
+                raise  # a customer token naming no customer: nobody to audit
+        await self.record_wrong_realm(conn, request, f"customer:{customer_id}", obj, action)
+        raise Forbidden("A customer token cannot call an operator route.")
+
+    async def record_wrong_realm(self, conn: AsyncConnection, request: Request, subject: str, obj: str,
+                                 action: str) -> None:
+        """The audit entry of a token refused because it belongs to the other realm (authorized false)."""
+        if self.audit_enabled:
+            await audit.record(conn, subject, obj, action, False,
+                               request_id=getattr(request.state, "request_id", None))
+
+    async def customer_identity(self, authorization: str | None) -> Identity:
+        return await self.customer_verifier.identity(authorization)
+
+    def can(self, principal: Principal, action: str, object_id: str | None = None) -> bool:
+        """Silent check (no audit entry), for UI capability flags (§B2 evaluate_permission,
+        ``api/capabilities.py``): the enforcer of the policy this request was authorized with."""
+        if self.policies.enforcer is None or self.policies.version is None:
             return False
-        return bool(self.policies.enforcer.enforce(principal.subject, permission_object(action), action))
+        return self._enforce(self.policies.version, principal.subject, permission_object(action, object_id), action)
 
 
 def require(permission: str, *, id_param: str | None = None) -> Any:

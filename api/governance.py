@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Discriminator, Field, Tag
 from sqlalchemy import text
 
 from activities.governance import committees, policies, processes
 from api.authz import Principal, require
+from api.capabilities import CAPABILITIES_FIELD, Command, capabilities
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.enums import ApiEnum, api_enum, normalize
 from api.idempotency import idempotent
@@ -20,7 +21,7 @@ from api.workflow_calls import WorkflowNotRunning, call
 from domain.errors import Forbidden, ServiceUnavailable
 from domain.governance.errors import ApprovalProcessNotFound
 from domain.governance.rules import AutoApprove, CommitteeRule, ProcessType
-from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, ensure_open
+from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, check_vote, ensure_open
 from workflows.approval_process import ApprovalProcessWorkflow, VoteInput, approval_workflow_id
 
 router = APIRouter(tags=["governance"])
@@ -125,6 +126,7 @@ class ApprovalProcessOut(BaseModel):
     votes: list[Vote] = []
     status: ApiEnum[ApprovalStatus]
     ended_reason: str | None = None
+    capabilities: dict[str, bool] | None = CAPABILITIES_FIELD
 
 
 @router.get("/policies", response_model=Page[Policy])
@@ -174,12 +176,28 @@ async def list_processes(conn: ReadConn, page: Annotated[PageParams, Depends(pag
 
 
 @router.get("/approval-processes/{process_id}", response_model=ApprovalProcessOut)
-async def get_process(process_id: UUID, conn: ReadConn,
-                      _: Principal = require("governance:approval-process:read", id_param="process_id")):
+async def get_process(process_id: UUID, conn: ReadConn, request: Request,
+                      principal: Principal = require("governance:approval-process:read", id_param="process_id")):
     state = await processes.load(conn, str(process_id))
     if state is None:
         raise ApprovalProcessNotFound(f"approval process {process_id} not found")
-    return state
+    return ApprovalProcessOut.model_validate(
+        {**state.model_dump(), "capabilities": vote_capabilities(request, principal, state, str(process_id))})
+
+
+def vote_capabilities(request: Request, principal: Principal, state: ApprovalState | None,
+                      process_id: str) -> dict[str, bool]:
+    """``approve`` / ``deny``: the vote permission and ``check_vote`` (open, eligible, not voted yet)
+    on the process as stored (None: not started yet, so no vote). Also on the resources an approval
+    decides (withdrawals, disbursals, proposals)."""
+
+    def may(approve: bool):
+        return lambda: (state is not None and principal.user_id is not None
+                        and check_vote(state, principal.user_id, approve, None if approve else "a reason") is None)
+
+    return capabilities(request, principal, {
+        "approve": Command("governance:approval-process:approve", None, may(True)),
+        "deny": Command("governance:approval-process:deny", process_id, may(False))})
 
 
 class DenyInput(BaseModel):

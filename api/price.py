@@ -54,10 +54,15 @@ class ManualPriceIn(BaseModel):
             responses={503: {"description": "No price recorded yet (`price.no_price`)"}})
 async def get_price(request: Request, conn: ReadConn,
                     principal: Principal = require("price:provider:list")) -> PriceOut:
+    return await current_price(conn, request.app.state.settings.price_max_age_seconds)
+
+
+async def current_price(conn, max_age_seconds: int) -> PriceOut:
+    """The latest BTC price, or 503 ``price.no_price`` (also read by the customer portal)."""
     price = await store.latest_price(conn)
     if price is None:
         raise NoPrice("No BTC price has been recorded yet.")
-    return PriceOut.build(price, datetime.now(UTC), request.app.state.settings.price_max_age_seconds)
+    return PriceOut.build(price, datetime.now(UTC), max_age_seconds)
 
 
 @router.get("/price/history", response_model=list[PriceChangeOut], summary="Latest price changes, newest first")

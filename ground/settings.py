@@ -56,8 +56,14 @@ class Settings(BaseSettings):
     # At most one JWKS request per this many seconds, whatever kids tokens name (unknown kids are
     # refused from the cache until then: random kids cannot make the API hammer the provider).
     oidc_jwks_refetch_interval_s: float = Field(30.0, gt=0)
-    # Development: tokens signed by a local key in data_dir (`lana token EMAIL`). Refused unless set,
-    # and always refused in production.
+    # The customers' realm (docs/portal.md): a separate issuer, audience and JWKS, so an operator
+    # token is never accepted by the portal and a customer token never by an operator route.
+    customer_oidc_issuer: str | None = None
+    customer_oidc_audience: str = "lana-customer-api"
+    customer_oidc_jwks_url: str | None = None
+    # Development: tokens signed by a local key in data_dir (`lana token EMAIL`; `lana token
+    # --customer EMAIL` signs with a second key of the customer realm). Refused unless set, and
+    # always refused in production.
     auth_dev_signing: bool = False
     auth_dev_token_ttl_s: int = 900
     bootstrap_admin_email: str = "admin@lana.local"

@@ -36,14 +36,23 @@ def _dev_settings():
 @click.command()
 @click.argument("email")
 @click.option("--ttl", type=int, default=None, help="Lifetime in seconds (default LANA_AUTH_DEV_TOKEN_TTL_S)")
-def token(email: str, ttl: int | None) -> None:
-    """Print a short-lived development token for the operator EMAIL (needs LANA_AUTH_DEV_SIGNING=true).
+@click.option("--customer", is_flag=True, help="A customer-realm token for the customer EMAIL (the portal API)")
+def token(email: str, ttl: int | None, customer: bool) -> None:
+    """Print a short-lived development token for the operator EMAIL (needs LANA_AUTH_DEV_SIGNING=true);
+    with --customer, a token of the customer realm for the customer EMAIL (``/api/v1/portal``).
 
     Signs with the key of the `lana dev` stack: LANA_DATA_DIR, or the nearest `.lana` above the
     current directory. Never creates a key (the API would not know it)."""
     from sqlalchemy import text
 
-    from api.authn import NoDevSigningKey, dev_private_key, dev_signing_allowed, issue_dev_token
+    from api.authn import (
+        NoDevSigningKey,
+        Realm,
+        dev_private_key,
+        dev_signing_allowed,
+        issue_customer_dev_token,
+        issue_dev_token,
+    )
     from ground.db import create_engine
 
     s = _dev_settings()
@@ -51,32 +60,40 @@ def token(email: str, ttl: int | None) -> None:
         click.echo("error: development signing is disabled (set LANA_AUTH_DEV_SIGNING=true; "
                    "never available in production)", err=True)
         sys.exit(2)
+    realm = Realm.customer(s) if customer else Realm.internal(s)
     try:
-        dev_private_key(s, create=False)
+        dev_private_key(s, create=False, key_file=realm.dev_key_file)
     except NoDevSigningKey as exc:
         click.echo(f"error: {exc}; run `lana token` with the LANA_DATA_DIR of your `lana dev` (it prints the "
                    "full command at start), or from inside the folder that holds its `.lana`", err=True)
         sys.exit(2)
+    sql = ("SELECT id FROM customers WHERE lower(email) = :e" if customer
+           else "SELECT id FROM access_users WHERE email = :e")
 
-    async def _user_id():
+    async def _id():
         engine = create_engine(s.database_url, pool_size=1, max_overflow=0)
         try:
             async with engine.connect() as conn:
-                return (await conn.execute(text("SELECT id FROM access_users WHERE email = :e"),
-                                           {"e": email.strip().lower()})).scalar()
+                return (await conn.execute(text(sql), {"e": email.strip().lower()})).scalar()
         finally:
             await engine.dispose()
 
     try:
-        user_id = asyncio.run(_user_id())
+        found = asyncio.run(_id())
     except OSError as exc:
         click.echo(f"error: cannot reach the database at {s.database_url} ({exc}); is `lana dev` running? "
                    "Use the command it printed at start.", err=True)
         sys.exit(2)
-    if user_id is None:
-        click.echo(f"error: no operator with e-mail {email!r}", err=True)
+    if found is None:
+        click.echo(f"error: no {'customer' if customer else 'operator'} with e-mail {email!r}", err=True)
         sys.exit(1)
-    click.echo(issue_dev_token(s, user_id, ttl_s=ttl, create_key=False))
+    if customer:
+        import uuid
+
+        click.echo(issue_customer_dev_token(s, uuid.UUID(str(found)), email=email.strip().lower(), ttl_s=ttl,
+                                            create_key=False))
+    else:
+        click.echo(issue_dev_token(s, found, ttl_s=ttl, create_key=False))
 
 
 @click.group()

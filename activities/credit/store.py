@@ -273,6 +273,6 @@ _BALANCE_ROLES = {"facility": "USD", "collateral": "BTC", "uncovered_outstanding
 
 async def facility_balance(conn: AsyncConnection, accounts: dict[str, str]) -> FacilityBalanceSummary:
     """credit.md §13 from the ledger: one balance read per account role, the figures by the domain."""
-    balances = {role: await ledger.balance(conn, uuid.UUID(accounts[role]), currency)
-                for role, currency in _BALANCE_ROLES.items() if accounts.get(role)}
-    return summarize(balances)
+    roles = [(role, currency) for role, currency in _BALANCE_ROLES.items() if accounts.get(role)]
+    found = await ledger.current_balances(conn, [(uuid.UUID(accounts[role]), currency) for role, currency in roles])
+    return summarize({role: b for (role, _), b in zip(roles, found, strict=True)})

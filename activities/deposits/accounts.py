@@ -19,7 +19,6 @@ from domain.accounting.product_sets import (
     frozen_deposit_accounts,
 )
 from domain.deposits.errors import (
-    BalanceIsNotZero,
     DepositAccountAlreadyExists,
     UnsupportedCustomerTypeForDeposit,
 )
@@ -109,10 +108,7 @@ async def close(conn: AsyncConnection, account_id: str, actor: str) -> DepositAc
     if not account.check_close():
         return account
     main = await ledger.balance(conn, uuid.UUID(account_id), "USD")
-    if main.settled != 0 or main.pending != 0:
-        raise BalanceIsNotZero(
-            f"Deposit account {account_id} has settled {main.settled} and pending {main.pending} cents; "
-            "both must be zero to close it.", settled=main.settled, pending=main.pending)
+    account.check_close((main.settled, main.pending))  # raises BalanceIsNotZero
     account.close(actor)
     await ledger.set_account_status(conn, uuid.UUID(account_id), "locked")
     await store.save_account(conn, account)

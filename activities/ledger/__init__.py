@@ -29,6 +29,7 @@ from activities.ledger.balances import (
     RangeBalance,
     account_balances,
     balance,
+    current_balances,
     net_debits_as_of,
     net_debits_at,
     range_balances,
@@ -39,7 +40,7 @@ from activities.ledger.posting import PostedTransaction, Posting, PostingResult,
 
 __all__ = [
     "DEFAULT_JOURNAL_ID", "AccountSpec", "PostedTransaction", "Posting", "PostingResult", "RangeBalance",
-    "account_balances", "add_account_members", "add_member", "balance", "create_account",
+    "account_balances", "add_account_members", "add_member", "balance", "create_account", "current_balances",
     "create_account_set", "create_accounts", "entries", "find_account_by_external_id",
     "find_set_by_external_id", "get_account", "get_account_set", "get_transaction", "list_members",
     "net_debits_as_of", "net_debits_at", "post", "post_many", "range_balances", "remove_member", "set_account_status",

@@ -10,14 +10,18 @@ from sqlalchemy import select
 from activities import event_store
 from activities.credit.store import DISBURSAL_ENTITY, facility_row
 from activities.credit.tables import disbursals
+from activities.governance import processes
 from api.authz import Principal, require
+from api.capabilities import accepts
 from api.credit.facilities import UNAVAILABLE
 from api.credit.schemas import DirectionDep, DisbursalCreate, DisbursalOut, HistoryEntry
 from api.deps import ReadConn, TemporalDep
 from api.enums import ApiEnum
+from api.governance import vote_capabilities
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import call
+from domain.credit.disbursal import Disbursal
 from domain.credit.errors import DisbursalNotFound, DisbursalOnInactiveFacility
 from domain.credit.messages import DisbursalCommand
 from domain.credit.status import DisbursalStatus
@@ -61,9 +65,15 @@ async def get_by_public_id(public_id: int, conn: ReadConn,
 
 
 @router.get("/disbursals/{disbursal_id}", response_model=DisbursalOut, summary="Get a disbursal")
-async def get_disbursal(disbursal_id: uuid.UUID, conn: ReadConn,
+async def get_disbursal(disbursal_id: uuid.UUID, conn: ReadConn, request: Request,
                         principal: Principal = require("credit:disbursal:read", id_param="disbursal_id")):
-    return DisbursalOut.from_row(await _row(conn, str(disbursal_id)))
+    out = DisbursalOut.from_row(await _row(conn, str(disbursal_id)))
+    d = await event_store.load_entity(conn, Disbursal, str(disbursal_id))
+    assert d is not None
+    # the approval's vote, while the disbursal awaits it (its own predicate)
+    state = await processes.load(conn, d.approval_process_id) if accepts(d.check_conclude) else None
+    out.capabilities = vote_capabilities(request, principal, state, d.approval_process_id)
+    return out
 
 
 @router.get("/disbursals/{disbursal_id}/history", response_model=list[HistoryEntry], summary="Events of a disbursal")
@@ -79,10 +89,16 @@ async def disbursal_history(disbursal_id: uuid.UUID, conn: ReadConn,
 async def list_disbursals(conn: ReadConn, page: PageParams = Depends(page_params), direction: str = DirectionDep,
                           status: ApiEnum[DisbursalStatus] | None = None, credit_facility_id: uuid.UUID | None = None,
                           principal: Principal = require("credit:disbursal:list")) -> Page[DisbursalOut]:
+    return await disbursals_page(conn, page, direction, status, credit_facility_id and str(credit_facility_id))
+
+
+async def disbursals_page(conn, page: PageParams, direction: str = "desc", status: str | None = None,
+                          facility_id: str | None = None) -> Page[DisbursalOut]:
+    """One page of disbursals, optionally of one status and one facility (also read by the customer portal)."""
     where = []
     if status:
         where.append(disbursals.c.status == str(status))
-    if credit_facility_id:
-        where.append(disbursals.c.facility_id == str(credit_facility_id))
+    if facility_id:
+        where.append(disbursals.c.facility_id == facility_id)
     return await keyset_page(conn, select(disbursals).where(*where), disbursals, page, DisbursalOut.from_row,
                              direction=direction)

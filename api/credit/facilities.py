@@ -17,12 +17,14 @@ from sqlalchemy import select
 
 from activities import event_store
 from activities.credit import operations
-from activities.credit.store import ENTITY, facility_balance, facility_row
+from activities.credit.store import ENTITY, facility_balance, facility_row, load_facility
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
 from activities.custody import operations as custody
 from activities.custody.tables import wallets
+from activities.governance import processes
 from activities.price.store import latest_price
 from api.authz import Principal, require
+from api.capabilities import Command, capabilities
 from api.credit.schemas import (
     STATUS_DEPS,
     CollateralizationDep,
@@ -38,6 +40,7 @@ from api.credit.schemas import (
 )
 from api.custody.custodians import keyring as custody_keyring
 from api.deps import EngineDep, ReadConn, TemporalDep
+from api.governance import vote_capabilities
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import WorkflowNotRunning, call
@@ -111,7 +114,7 @@ async def _row_with_wallet(conn, facility_id: str):
     return row
 
 
-async def _price(conn) -> int | None:
+async def latest_price_cents(conn) -> int | None:
     """The latest recorded BTC price (whatever its age), for the current CVL a read shows."""
     latest = await latest_price(conn)
     return latest.usd_cents_per_btc if latest else None
@@ -122,7 +125,28 @@ async def _get(conn, facility_id: uuid.UUID, stage: str) -> CreditFacilityOut:
     allowed = _STAGES[stage]
     if allowed is not None and row.stage not in {s.value for s in allowed}:
         raise FacilityNotFound(f"No {stage} {facility_id} (the loan is at stage {row.stage}).")
-    return CreditFacilityOut.from_row(row, await _price(conn))
+    return CreditFacilityOut.from_row(row, await latest_price_cents(conn))
+
+
+async def facility_capabilities(conn, request: Request, principal: Principal, facility_id: str) -> dict[str, bool]:
+    """The loan's commands at any stage (docs/portal.md, Capabilities): the customer's decision, the
+    governance vote, collateral, disbursal, payment, completion; each by the aggregate's predicate."""
+    f = await load_facility(conn, facility_id, lock=False)
+    s = f.state
+    # completion also needs nothing outstanding: the ledger is read only when the rest says go
+    complete = capabilities(request, principal, {"complete": Command(
+        "credit:credit-facility:complete", facility_id, f.check_complete)})["complete"]
+    balance = await facility_balance(conn, f.accounts) if complete and f.accounts else None
+    return {**capabilities(request, principal, {
+        "customer_decision": Command("credit:credit-facility:customer-approve", facility_id,
+                                     f.check_customer_decision),
+        "update_collateral": Command("credit-collateral:collateral:record-manual-update", s.collateral_id,
+                                     lambda: f.check_manual_collateral_update(s.collateral_sats)),
+        "initiate_disbursal": Command("credit:disbursal:initiate", None, lambda: f.check_disbursal(1, None)),
+        "record_payment": Command("credit:obligation:record-payment-allocation", None, lambda: f.check_payment(1)),
+        "complete": Command("credit:credit-facility:complete", facility_id,
+                            lambda: complete and f.check_complete(balance)),
+    }), **vote_capabilities(request, principal, await processes.load(conn, facility_id), facility_id)}
 
 
 def _filters(stage: str, status: str | None, collateralization_state: str | None, customer_id: uuid.UUID | None):
@@ -143,9 +167,11 @@ def _filters(stage: str, status: str | None, collateralization_state: str | None
 
 def _routes(prefix: str, stage: str, noun: str) -> None:
     @router.get(f"/{prefix}/{{facility_id}}", response_model=CreditFacilityOut, summary=f"Get a {noun}")
-    async def get_one(facility_id: uuid.UUID, conn: ReadConn,
+    async def get_one(facility_id: uuid.UUID, conn: ReadConn, request: Request,
                       principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
-        return await _get(conn, facility_id, stage)
+        out = await _get(conn, facility_id, stage)
+        out.capabilities = await facility_capabilities(conn, request, principal, str(facility_id))
+        return out
 
     @router.get(f"/{prefix}", response_model=Page[CreditFacilityOut], summary=f"List {noun}s")
     async def list_all(conn: ReadConn, page: PageParams = Depends(page_params), direction: str = DirectionDep,
@@ -154,7 +180,7 @@ def _routes(prefix: str, stage: str, noun: str) -> None:
                        customer_id: uuid.UUID | None = None,
                        principal: Principal = require("credit:credit-facility:list")):
         where = _filters(stage, status, collateralization_state, customer_id)
-        price = await _price(conn)
+        price = await latest_price_cents(conn)
         return await keyset_page(conn, _WITH_WALLET.where(*where), facilities, page,
                                  lambda r: CreditFacilityOut.from_row(r, price), direction=direction)
 
@@ -182,7 +208,7 @@ async def get_by_public_id(public_id: int, conn: ReadConn,
                                                  facilities.c.stage == Stage.ACTIVE.value))).first()
     if row is None:
         raise FacilityNotFound(f"No credit facility with public id {public_id}.")
-    return CreditFacilityOut.from_row(row, await _price(conn))
+    return CreditFacilityOut.from_row(row, await latest_price_cents(conn))
 
 
 @router.get("/credit-facilities/{facility_id}/collateralization-history",

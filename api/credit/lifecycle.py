@@ -80,17 +80,22 @@ def _entry(e: RepaymentEntry) -> RepaymentPlanEntryOut:
             summary="Obligations as they stand, then the interest still to come (UPCOMING, on today's principal)")
 async def repayment(facility_id: uuid.UUID, conn: ReadConn, request: Request,
                     principal: Principal = require(READ, id_param="facility_id")) -> list[RepaymentPlanEntryOut]:
-    row = await facility_row(conn, str(facility_id))
+    return await repayment_plan_of(conn, request.app.state.settings, await facility_row(conn, str(facility_id)))
+
+
+async def repayment_plan_of(conn, settings, row) -> list[RepaymentPlanEntryOut]:
+    """The repayment plan of a facility row (also read by the customer portal)."""
+    facility_id = str(row.id)
     terms = TermValues.model_validate(row.terms)
     if row.stage in (Stage.PROPOSAL.value, Stage.PENDING.value):  # the schedule as if activated today, fully drawn
-        _, today = await business_now(conn, request.app.state.settings)  # the business date, simulated or not
-        return [_entry(e) for e in proposed_plan(str(row.id), terms, row.amount_cents, today)]
+        _, today = await business_now(conn, settings)  # the business date, simulated or not
+        return [_entry(e) for e in proposed_plan(facility_id, terms, row.amount_cents, today)]
     if row.stage != Stage.ACTIVE.value:
         return []
     obs = [ls.obligation_from_row(r) for r in await conn.execute(
-        select(obligations).where(obligations.c.facility_id == str(facility_id)))]
+        select(obligations).where(obligations.c.facility_id == facility_id))]
     c = accrual_cycles
-    open_row = (await conn.execute(select(c).where(c.c.facility_id == str(facility_id),
+    open_row = (await conn.execute(select(c).where(c.c.facility_id == facility_id,
                                                    c.c.status != AccrualCycleStatus.POSTED.value))).first()
     drawn = sum([(await ledger.balance(conn, uuid.UUID(row.accounts[r]), "USD")).settled
                  for r in PRINCIPAL[:3] if r in row.accounts])

@@ -90,7 +90,12 @@ async def list_payments(facility_id: uuid.UUID, conn: ReadConn, page: PageParams
                         principal: Principal = require("credit:credit-facility:read", id_param="facility_id"),
                         ) -> Page[PaymentOut]:
     await facility_row(conn, str(facility_id))
-    rows = await keyset_page(conn, select(payments).where(payments.c.facility_id == str(facility_id)), payments,
+    return await payments_page(conn, str(facility_id), page, direction)
+
+
+async def payments_page(conn, facility_id: str, page: PageParams, direction: str = "desc") -> Page[PaymentOut]:
+    """One page of a facility's payments with their allocations (also read by the customer portal)."""
+    rows = await keyset_page(conn, select(payments).where(payments.c.facility_id == facility_id), payments,
                              page, lambda r: r, direction=direction)
     allocations = await payment_store.allocation_rows(conn, [str(r.id) for r in rows.items])
     return Page(items=[PaymentOut.from_rows(r, allocations[str(r.id)]) for r in rows.items],

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Depends
 from pydantic import BaseModel, Field
 
+from api.capabilities import CAPABILITIES_FIELD
 from api.enums import ApiEnum, Direction, api_enum
 from domain.credit.allocation import AllocationStrategy
 from domain.credit.balance import FacilityBalanceSummary
@@ -146,6 +147,8 @@ class CreditFacilityOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    capabilities: dict[str, bool] | None = CAPABILITIES_FIELD
+
     @classmethod
     def from_row(cls, r, price_cents: int | None = None) -> CreditFacilityOut:
         current = None
@@ -195,6 +198,8 @@ class DisbursalOut(BaseModel):
     concluded_at: datetime | None
     failure_code: str | None = None  # status FAILED: the refusal's code (e.g. ledger.account_locked)
     failure_reason: str | None = None  # and its detail
+
+    capabilities: dict[str, bool] | None = CAPABILITIES_FIELD
 
     @classmethod
     def from_row(cls, r) -> DisbursalOut:

@@ -12,9 +12,10 @@ from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.customers import operations
-from activities.customers.repository import customer_row, insert_customer
+from activities.customers.repository import customer_row, insert_customer, load_customer
 from activities.customers.tables import customers
 from api.authz import Principal, require
+from api.capabilities import Command, capabilities, ok
 from api.customers.schemas import CustomerCreate, CustomerOut, EmailUpdate, KycLinkOut, TelegramHandleUpdate
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.enums import ApiEnum, Direction
@@ -81,10 +82,23 @@ async def customer_by_email(conn: ReadConn, email: Annotated[str, Query(max_leng
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut, summary="Get a customer")
-async def get_customer(customer_id: uuid.UUID, conn: ReadConn,
+async def get_customer(customer_id: uuid.UUID, conn: ReadConn, request: Request,
                        principal: Principal = require("customer:customer:read", id_param="customer_id"),
                        ) -> CustomerOut:
-    return CustomerOut.from_row(await customer_row(conn, str(customer_id)))
+    out = CustomerOut.from_row(await customer_row(conn, str(customer_id)))
+    cid = str(customer_id)
+    c = await load_customer(conn, cid)
+    products = await operations.open_products(conn, cid)
+    out.capabilities = capabilities(request, principal, {
+        "start_kyc": Command("customer:customer:start-kyc", cid, ok(lambda: ensure_open(cid, c.status, "start KYC"))),
+        "update_contact": Command("customer:party:update", cid, ok(lambda: ensure_open(cid, c.status, "update its contact"))),
+        "freeze": Command("customer:customer:freeze", cid, c.check_freeze),
+        "unfreeze": Command("customer:customer:unfreeze", cid, c.check_unfreeze),
+        "close": Command("customer:customer:close", cid, lambda: c.check_close(products),
+                         also=(("credit:credit-facility:list", None), ("deposit:deposit-account:list", None),
+                               ("deposit:withdrawal:list", None))),
+    })
+    return out
 
 
 @router.post("/customers/{customer_id}/kyc-link", response_model=KycLinkOut,

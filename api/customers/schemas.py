@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
+from api.capabilities import CAPABILITIES_FIELD
 from api.enums import ApiEnum
 from domain.customers.documents import DocumentStatus
 from domain.customers.model import Activity, CustomerStatus, CustomerType, KycLevel, KycStatus
@@ -43,6 +44,8 @@ class CustomerOut(BaseModel):
     status: ApiEnum[CustomerStatus]
     last_activity_at: datetime
     created_at: datetime
+
+    capabilities: dict[str, bool] | None = CAPABILITIES_FIELD
 
     @classmethod
     def from_row(cls, r) -> CustomerOut:

@@ -8,10 +8,11 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
-from activities import event_store
+from activities import event_store, ledger
 from activities.deposits import accounts as ops
 from activities.deposits import balances, store
 from api.authz import Principal, require
+from api.capabilities import Command, capabilities, ok
 from api.deposits.schemas import (
     BalanceOut,
     DepositAccountCreate,
@@ -69,20 +70,35 @@ async def account_by_public_id(public_id: str, conn: ReadConn,
 
 
 @router.get("/deposit-accounts/{account_id}", response_model=DepositAccountOut, summary="Get a deposit account")
-async def get_account(account_id: uuid.UUID, conn: ReadConn,
+async def get_account(account_id: uuid.UUID, conn: ReadConn, request: Request,
                       principal: Principal = require("deposit:deposit-account:read", id_param="account_id"),
                       ) -> DepositAccountOut:
-    return await _out(conn, str(account_id))
+    out = await _out(conn, str(account_id))
+    a, aid = await _account(conn, account_id), str(account_id)
+    main = await ledger.balance(conn, account_id, "USD")
+    out.capabilities = capabilities(request, principal, {
+        "record_deposit": Command("deposit:deposit:create", None, ok(lambda: a.ensure_active("deposit"))),
+        "initiate_withdrawal": Command("deposit:withdrawal:initiate", None, ok(lambda: a.ensure_active("withdraw"))),
+        "freeze": Command("deposit:deposit-account:freeze", aid, a.check_freeze),
+        "unfreeze": Command("deposit:deposit-account:unfreeze", aid, a.check_unfreeze),
+        "close": Command("deposit:deposit-account:close", aid, lambda: a.check_close((main.settled, main.pending))),
+    })
+    return out
 
 
 @router.get("/customers/{customer_id}/deposit-account", response_model=DepositAccountOut,
             summary="The customer's deposit account")
 async def customer_account(customer_id: uuid.UUID, conn: ReadConn,
                            principal: Principal = require("deposit:deposit-account:list")) -> DepositAccountOut:
-    row = (await conn.execute(select(T).where(T.c.holder_id == str(customer_id)))).first()
+    row = await account_of_holder(conn, str(customer_id))
     if row is None:
         raise DepositAccountNotFound(f"Customer {customer_id} has no deposit account.")
     return DepositAccountOut.from_row(row)
+
+
+async def account_of_holder(conn, customer_id: str):
+    """The customer's deposit account row, or None (also read by the customer portal)."""
+    return (await conn.execute(select(T).where(T.c.holder_id == customer_id))).first()
 
 
 async def _status_change(engine, fn, account_id: uuid.UUID, principal: Principal) -> DepositAccountOut:
@@ -136,8 +152,12 @@ async def history(account_id: uuid.UUID, conn: ReadConn, page: PageParams = Depe
                   principal: Principal = require("deposit:deposit-account:read", id_param="account_id"),
                   ) -> Page[HistoryEntry]:
     await _account(conn, account_id)
-    rows = await balances.history(conn, str(account_id), page.first + 1,
-                                  cursor_after(page, datetime, uuid.UUID, int))
+    return await history_page(conn, str(account_id), page)
+
+
+async def history_page(conn, account_id: str, page: PageParams) -> Page[HistoryEntry]:
+    """One page of the account's ledger entries, newest first (also read by the customer portal)."""
+    rows = await balances.history(conn, account_id, page.first + 1, cursor_after(page, datetime, uuid.UUID, int))
     return page_from(rows, page, entry_key, lambda r: HistoryEntry(transaction_id=str(r["transaction_id"]), sequence=r["sequence"],
                           template_code=r["template_code"], entry_type=r["entry_type"], direction=r["direction"],
                           layer=r["layer"], amount=int(r["units"]), currency=r["currency"],

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from api.capabilities import CAPABILITIES_FIELD
 from api.enums import ApiEnum
 from domain.customers.model import Activity, CustomerType
 from domain.deposits.model import AccountStatus, DepositStatus, WithdrawalStatus
@@ -31,6 +32,8 @@ class DepositAccountOut(BaseModel):
     frozen_ledger_account_id: str
     created_at: datetime
     updated_at: datetime
+
+    capabilities: dict[str, bool] | None = CAPABILITIES_FIELD
 
     @classmethod
     def from_row(cls, r) -> DepositAccountOut:
@@ -90,6 +93,8 @@ class WithdrawalOut(DepositOut):
     approval_process_id: str
     approved: bool | None = None
     workflow_id: str
+
+    capabilities: dict[str, bool] | None = CAPABILITIES_FIELD
 
     @classmethod
     def from_row(cls, r) -> WithdrawalOut:

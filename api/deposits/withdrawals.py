@@ -12,10 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from activities.deposits import operations, store
+from activities.governance import processes
 from api.authz import Principal, require
+from api.capabilities import Command, capabilities
 from api.deposits.schemas import MoneyIn, WithdrawalOut
 from api.deps import EngineDep, ReadConn, TemporalDep
 from api.enums import ApiEnum, Direction
+from api.governance import vote_capabilities
 from api.idempotency import idempotent, new_entity_id
 from api.pagination import Page, PageParams, page_of, page_params
 from api.workflow_calls import WorkflowNotRunning, call
@@ -71,10 +74,18 @@ async def withdrawal_by_public_id(public_id: str, conn: ReadConn,
 
 
 @router.get("/withdrawals/{withdrawal_id}", response_model=WithdrawalOut, summary="Get a withdrawal")
-async def get_withdrawal(withdrawal_id: uuid.UUID, conn: ReadConn,
+async def get_withdrawal(withdrawal_id: uuid.UUID, conn: ReadConn, request: Request,
                          principal: Principal = require("deposit:withdrawal:read", id_param="withdrawal_id"),
                          ) -> WithdrawalOut:
-    return WithdrawalOut.from_row(await _row(conn, str(withdrawal_id)))
+    out = WithdrawalOut.from_row(await _row(conn, str(withdrawal_id)))
+    wid = str(withdrawal_id)
+    w = await store.load_withdrawal(conn, wid)
+    out.capabilities = {**capabilities(request, principal, {
+        "confirm": Command("deposit:withdrawal:confirm", wid, w.check_confirm),
+        "cancel": Command("deposit:withdrawal:cancel", wid, w.check_cancel),
+        "revert": Command("deposit:withdrawal:revert", wid, w.check_revert),
+    }), **vote_capabilities(request, principal, await processes.load(conn, wid), wid)}
+    return out
 
 
 async def _command(engine: AsyncEngine, client: Client, task_queue: str, withdrawal_id: str,

@@ -15,6 +15,7 @@ from typing import Any
 from domain.deposits.errors import (
     AlreadyCancelled,
     AlreadyConfirmed,
+    BalanceIsNotZero,
     CannotUpdateClosedAccount,
     CannotUpdateFrozenAccount,
     DepositAccountClosed,
@@ -77,30 +78,46 @@ class DepositAccount(EventSourced):
             raise DepositAccountClosed(f"Deposit account {self.id} is CLOSED: cannot {operation}.",
                                        state=self.status.value)
 
-    def freeze(self, moved: int, actor: str, reason: str | None = None) -> bool:
+    def check_freeze(self) -> bool:
+        """True if freezing would change anything (False: already frozen); a closed account refuses."""
         if self.status == AccountStatus.CLOSED:
             raise CannotUpdateClosedAccount(f"Deposit account {self.id} is CLOSED: cannot freeze.",
                                             state=self.status.value)
-        if self.status == AccountStatus.FROZEN:
+        return self.status != AccountStatus.FROZEN
+
+    def freeze(self, moved: int, actor: str, reason: str | None = None) -> bool:
+        if not self.check_freeze():
             return False
         self.record("frozen", {"moved": moved, "actor": actor, "reason": reason})
         return True
 
-    def unfreeze(self, moved: int, actor: str, reason: str | None = None) -> bool:
+    def check_unfreeze(self) -> bool:
+        """True if unfreezing would change anything (False: not frozen); a closed account refuses."""
         if self.status == AccountStatus.CLOSED:
             raise CannotUpdateClosedAccount(f"Deposit account {self.id} is CLOSED: cannot unfreeze.",
                                             state=self.status.value)
-        if self.status == AccountStatus.ACTIVE:
+        return self.status == AccountStatus.FROZEN
+
+    def unfreeze(self, moved: int, actor: str, reason: str | None = None) -> bool:
+        if not self.check_unfreeze():
             return False
         self.record("unfrozen", {"moved": moved, "actor": actor, "reason": reason})
         return True
 
-    def check_close(self) -> bool:
-        """True if closing would change anything (False: already closed)."""
+    def check_close(self, balance: tuple[int, int] | None = None) -> bool:
+        """True if closing would change anything (False: already closed). With ``balance``
+        (settled, pending, USD cents, from the ledger) also the §8 rule that both must be zero."""
         if self.status == AccountStatus.FROZEN:
             raise CannotUpdateFrozenAccount(
                 f"Deposit account {self.id} is FROZEN: unfreeze it before closing.", state=self.status.value)
-        return self.status != AccountStatus.CLOSED
+        if self.status == AccountStatus.CLOSED:
+            return False
+        if balance is not None and balance != (0, 0):
+            settled, pending = balance
+            raise BalanceIsNotZero(
+                f"Deposit account {self.id} has settled {settled} and pending {pending} cents; "
+                "both must be zero to close it.", settled=settled, pending=pending)
+        return True
 
     def close(self, actor: str) -> bool:
         if not self.check_close():

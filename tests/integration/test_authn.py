@@ -170,9 +170,53 @@ async def test_a_verified_token_is_remembered_until_it_expires(stack):
     short = issue_dev_token(stack.settings, admin_id, ttl_s=2)
     verifier = stack.app.state.authz.verifier
     assert (await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {short}"})).status_code == 200
-    assert verifier._verified[short][0] == admin_id and verifier._verified[short][1] <= time.time() + 2
+    assert verifier._verified[short][0].id == admin_id and verifier._verified[short][1] <= time.time() + 2
     forged = short[:-4] + ("AAAA" if not short.endswith("AAAA") else "BBBB")
     _assert_401(await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}), "Invalid token.")
     assert forged not in verifier._verified
     await asyncio.sleep(2.2)
     _assert_401(await anon.get("/api/v1/me", headers={"Authorization": f"Bearer {short}"}), "Expired token.")
+
+
+CUSTOMER_ISSUER = "http://127.0.0.1/realms/customer"
+CUSTOMER_AUDIENCE = "https://customer-api/graphql"
+
+
+async def test_customer_realm_tokens_against_jwks(db_url, engine, ts_env, fake_idp):
+    """Both realms on one IdP (same keys): issuer and audience alone keep them apart."""
+    async with Stack.start(db_url, engine, ts_env.client, oidc_jwks_url=fake_idp.url, oidc_issuer=ISSUER,
+                           oidc_audience=AUDIENCE, customer_oidc_jwks_url=fake_idp.url,
+                           customer_oidc_issuer=CUSTOMER_ISSUER, customer_oidc_audience=CUSTOMER_AUDIENCE) as stack:
+        admin_id = (await stack.http.get("/api/v1/me")).json()["user"]["id"]
+        r = await stack.http.post("/api/v1/customers", json={"email": "Bea@Example.com", "telegram_handle": "bea",
+                                                             "customer_type": "Individual"})
+        customer_id = r.json()["id"]
+        anon = stack.anonymous()
+
+        def token(claims: dict, iss=CUSTOMER_ISSUER, aud=CUSTOMER_AUDIENCE) -> str:
+            now = int(time.time())
+            return jwt.encode({**claims, "aud": aud, "iss": iss, "iat": now, "exp": now + 300}, fake_idp.key,
+                              algorithm="RS256", headers={"kid": "idp-1"})
+
+        async def get(path, tok):
+            return await anon.get(path, headers={"Authorization": f"Bearer {tok}"})
+
+        for claims in ({"lanaId": customer_id}, {"sub": str(uuid.uuid4()), "email": "bea@example.com"}):
+            r = await get("/api/v1/portal/me", token(claims))
+            assert r.status_code == 200 and r.json()["customer"]["id"] == customer_id, (claims, r.text)
+        _assert_401(await get("/api/v1/portal/me", token({"sub": str(uuid.uuid4())})), "Invalid token subject.")
+        _assert_401(await get("/api/v1/portal/me", token({"lanaId": customer_id}, aud=AUDIENCE)), "Invalid audience.")
+        _assert_401(await get("/api/v1/portal/me", token({"email": "nobody@example.com"})), "Unknown customer.")
+
+        r = await get("/api/v1/me", token({"lanaId": customer_id}))
+        assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden"), r.text
+        operator = idp_token(admin_id, fake_idp.key, "idp-1")
+        r = await get("/api/v1/portal/me", operator)
+        assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden"), r.text
+        assert (await get("/api/v1/me", operator)).status_code == 200
+        async with stack.engine.connect() as conn:
+            from sqlalchemy import text
+
+            refused = {tuple(x) for x in await conn.execute(text(
+                "SELECT subject, action FROM audit_entries WHERE NOT authorized"))}
+        assert {(f"customer:{customer_id}", "access:user:read"), (f"user:{admin_id}", "portal:me:read")} <= refused

@@ -12,6 +12,7 @@ from activities import ledger
 from activities.ledger.posting import POST_SQL
 from domain.ledger.errors import (
     AccountLocked,
+    AccountNotFound,
     DuplicateAccount,
     IdempotencyConflict,
     InsufficientBalance,
@@ -258,3 +259,21 @@ async def test_create_is_idempotent_and_external_ids_resolve(engine):
     with pytest.raises(DuplicateAccount):
         async with engine.begin() as conn:
             await ledger.create_account(conn, id=uuid.uuid4(), code="DEP-1", name="Other")
+
+
+async def test_current_balances_reads_many_accounts_as_balance_does(engine):
+    omni = await make_account(engine, "debit")
+    cust = await make_account(engine, "credit", control="settled")
+    untouched = await make_account(engine, "credit")
+    p = {"deposit_omnibus_account_id": omni, "credit_account_id": cust, "amount": 10_000}
+    await ledger.post(engine, "RECORD_DEPOSIT", p, idempotency_key="many:dep")
+    await ledger.post(engine, "INITIATE_WITHDRAW", {**p, "amount": 2_500}, idempotency_key="many:wd")
+    wanted = [(cust, "USD"), (omni, "USD"), (untouched, "USD"), (cust, "BTC"), (omni, "USD")]
+    async with engine.connect() as conn:
+        many = await ledger.current_balances(conn, wanted)
+        one_by_one = [await ledger.balance(conn, a, c) for a, c in wanted]
+        assert many == one_by_one
+        assert [(b.settled, b.pending) for b in many] == [(7_500, 2_500), (7_500, 2_500), (0, 0), (0, 0),
+                                                          (7_500, 2_500)]
+        with pytest.raises(AccountNotFound):
+            await ledger.current_balances(conn, [(cust, "USD"), (uuid.uuid4(), "USD")])

@@ -1,10 +1,12 @@
-"""Every operator endpoint must declare a permission (health checks and webhooks excepted)."""
+"""Every operator endpoint must declare a permission (health checks and webhooks excepted); every
+portal endpoint an ownership-checked read instead (``api/portal/auth.py``)."""
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.app import API_PREFIX, create_app
 from api.authz import require, route_permissions
+from api.portal.auth import route_ownership
 from ground.settings import Settings
 
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/webhooks/", "/local-storage/", "/docs", "/openapi", "/redoc")
@@ -17,12 +19,22 @@ def routes_missing_a_permission(app) -> list[str]:
         for ctx in iter_route_contexts(app.routes)
         if isinstance(ctx.route, APIRoute)
         and not ctx.path.startswith(PUBLIC_PREFIXES)
-        and not route_permissions(ctx.route)
+        and not (route_ownership(ctx.route) if ctx.path.startswith(f"{API_PREFIX}/portal/")
+                 else route_permissions(ctx.route))
     ]
 
 
 def test_every_route_declares_a_permission():
     assert routes_missing_a_permission(create_app(Settings(environment="test"))) == []
+
+
+def test_portal_routes_check_ownership_and_no_permission():
+    from fastapi.routing import iter_route_contexts as walk
+
+    portal = [ctx.route for ctx in walk(create_app(Settings(environment="test")).routes)
+              if isinstance(ctx.route, APIRoute) and ctx.path.startswith(f"{API_PREFIX}/portal/")]
+    assert len(portal) >= 3
+    assert all(route_ownership(r) and not route_permissions(r) for r in portal)
 
 
 def test_a_route_without_permission_is_caught():
