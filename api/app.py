@@ -78,11 +78,12 @@ def operator_routers() -> list[APIRouter]:
         governance,
         ledger,
         price,
+        reports,
     )
 
     return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
             *credit.operator_routers(), price.router, *accounting.operator_routers(),
-            *deposits.operator_routers(), business_time.router]
+            *deposits.operator_routers(), business_time.router, reports.router]
 
 
 def public_routers() -> list[APIRouter]:

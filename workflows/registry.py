@@ -12,8 +12,10 @@ from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
 from workflows.end_of_day import EndOfDayProducerWorkflow, EndOfDayWorkflow
 from workflows.liquidation import LiquidationWorkflow
 from workflows.price_feed import PriceFeedWorkflow
+from workflows.report_run import ReportRunWorkflow, ScheduledReportsWorkflow
 from workflows.withdrawal import WithdrawalWorkflow
 
 WORKFLOWS: list[type] = [ApprovalProcessWorkflow, CustomerKycWorkflow, KycLinkWorkflow,
                          CustomerActivityClassificationWorkflow, PriceFeedWorkflow, CreditFacilityWorkflow,
-                         WithdrawalWorkflow, EndOfDayWorkflow, EndOfDayProducerWorkflow, LiquidationWorkflow]
+                         WithdrawalWorkflow, EndOfDayWorkflow, EndOfDayProducerWorkflow, LiquidationWorkflow,
+                         ReportRunWorkflow, ScheduledReportsWorkflow]
