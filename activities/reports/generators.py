@@ -51,7 +51,7 @@ def _sum_roles(roles: tuple[str, ...], *, side: str = "debit", alias: str = "f")
     """SQL: the settled balance (debit-normal unless told) of a facility's accounts of ``roles``."""
     ids = ", ".join(f"CAST({alias}.accounts->>'{r}' AS uuid)" for r in roles)
     diff = "b.settled_dr - b.settled_cr" if side == "debit" else "b.settled_cr - b.settled_dr"
-    return (f"(SELECT coalesce(sum({diff}), 0) FROM ledger_current_balances b"
+    return (f"(SELECT CAST(coalesce(sum({diff}), 0) AS bigint) FROM ledger_current_balances b"
             f" WHERE b.currency = 'USD' AND b.account_id IN ({ids}))")
 
 
@@ -273,9 +273,9 @@ async def depositos(ctx: Context) -> AsyncIterator[Row]:
     """nrsf_03/02_depositos: every deposit account and its ledger balances (main, frozen)."""
     async for r in _stream(ctx.conn, """
         SELECT d.public_id, d.status, d.created_at,
-               (SELECT coalesce(sum(b.settled_cr - b.settled_dr), 0) FROM ledger_current_balances b
+               (SELECT CAST(coalesce(sum(b.settled_cr - b.settled_dr), 0) AS bigint) FROM ledger_current_balances b
                  WHERE b.account_id = d.id AND b.currency = 'USD') AS main,
-               (SELECT coalesce(sum(b.settled_cr - b.settled_dr), 0) FROM ledger_current_balances b
+               (SELECT CAST(coalesce(sum(b.settled_cr - b.settled_dr), 0) AS bigint) FROM ledger_current_balances b
                  WHERE b.account_id = d.frozen_account_id AND b.currency = 'USD') AS frozen
           FROM deposit_accounts d ORDER BY d.id"""):
         yield (r.public_id, PRODUCTS[0][0], r.status, r.created_at.date(), "USD", cents(r.main), cents(r.frozen),
