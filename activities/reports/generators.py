@@ -43,8 +43,9 @@ class Context:
 
 async def _stream(conn: AsyncConnection, sql: str, **params) -> AsyncIterator[Any]:
     result = await conn.stream(text(sql).execution_options(yield_per=PAGE), params)
-    async for row in result:
-        yield row
+    async for rows in result.partitions(PAGE):  # one await per page of rows, not per row
+        for row in rows:
+            yield row
 
 
 def _sum_roles(roles: tuple[str, ...], *, side: str = "debit", alias: str = "f") -> str:

@@ -57,6 +57,8 @@ class RowWriter:
         self.fmt = fmt
         self.columns = tuple(columns)
         self.root = root
+        self._buf = io.StringIO()
+        self._csv = csv.writer(self._buf, lineterminator="\n")  # one writer for every row
 
     def header(self) -> str:
         if self.fmt == Format.XML:
@@ -78,9 +80,10 @@ class RowWriter:
     def _line(self, cells: Iterable[str]) -> str:
         if self.fmt == Format.TXT:
             return "|".join(c.replace("|", " ").replace("\r", " ").replace("\n", " ") for c in cells) + "\n"
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow(cells)
-        return buf.getvalue()
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._csv.writerow(cells)
+        return self._buf.getvalue()
 
 
 def render(fmt: Format, columns: Sequence[str], rows: Iterable[Sequence[Value]], root: str = "reporte") -> str:
