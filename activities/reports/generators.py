@@ -48,27 +48,36 @@ async def _stream(conn: AsyncConnection, sql: str, **params) -> AsyncIterator[An
             yield row
 
 
-def _sum_roles(roles: tuple[str, ...], *, side: str = "debit", alias: str = "f") -> str:
-    """SQL: the settled balance (debit-normal unless told) of a facility's accounts of ``roles``."""
-    ids = ", ".join(f"CAST({alias}.accounts->>'{r}' AS uuid)" for r in roles)
-    diff = "b.settled_dr - b.settled_cr" if side == "debit" else "b.settled_cr - b.settled_dr"
-    return (f"(SELECT CAST(coalesce(sum({diff}), 0) AS bigint) FROM ledger_current_balances b"
-            f" WHERE b.currency = 'USD' AND b.account_id IN ({ids}))")
-
-
 _P_OUT, _I_OUT, _DEF = PRINCIPAL[:3], INTEREST[:3], (PRINCIPAL[3], INTEREST[3])
+# Every figure a loan report needs from a facility's receivable accounts, in one probe of the
+# balance table per facility (a FILTER per figure): principal, interest, defaulted, and the
+# overdue parts of principal and interest.
+_GROUPS = {"principal": _P_OUT, "interest": _I_OUT, "defaulted": _DEF,
+           "p_overdue": ("disbursed_receivable_overdue",), "i_overdue": ("interest_receivable_overdue",)}
+
+
+def _ids(roles: tuple[str, ...], alias: str = "f") -> str:
+    return ", ".join(f"CAST({alias}.accounts->>'{r}' AS uuid)" for r in roles)
+
+
+_BALANCES = ("LEFT JOIN LATERAL (SELECT " + ", ".join(
+    f"CAST(coalesce(sum(b.settled_dr - b.settled_cr) FILTER (WHERE b.account_id IN ({_ids(roles)})), 0) AS bigint)"
+    f" AS {name}" for name, roles in _GROUPS.items())
+    + " FROM ledger_current_balances b WHERE b.currency = 'USD'"
+    f" AND b.account_id IN ({_ids((*PRINCIPAL, *INTEREST))})) bal ON true")
 # One row per facility past its proposal: balances from the ledger, days past due from the oldest
 # unpaid obligation that is due (or later) at the report date.
 _FACILITIES = f"""
-SELECT f.id, f.customer_id, f.status, f.activated_at, f.maturity_date, f.amount_cents, f.collateral_sats,
-       f.disbursed_cents, f.terms->>'annual_rate' AS annual_rate,
+SELECT f.id, f.public_id, f.customer_id, f.status, f.activated_at, f.maturity_date, f.amount_cents,
+       f.collateral_sats, f.disbursed_cents, f.terms->>'annual_rate' AS annual_rate,
        f.accounts->>'disbursed_receivable_not_yet_due' AS principal_account,
        f.accounts->>'interest_receivable_not_yet_due' AS interest_account,
-       {_sum_roles(_P_OUT)} AS principal, {_sum_roles(_I_OUT)} AS interest, {_sum_roles(_DEF)} AS defaulted,
+       bal.principal, bal.interest, bal.defaulted, bal.p_overdue, bal.i_overdue,
        (SELECT min(o.due_date) FROM credit_obligations o WHERE o.facility_id = f.id AND o.outstanding_cents > 0
           AND o.status IN ('Due', 'Overdue', 'Defaulted') AND o.due_date <= :d) AS oldest_due,
        (SELECT p.usd_cents_per_btc FROM price_latest p ORDER BY p.id LIMIT 1) AS price
   FROM credit_facilities f
+  {_BALANCES}
  WHERE f.stage = 'active' {{where}}
  ORDER BY {{order}}
 """
@@ -99,11 +108,7 @@ async def prestamos_activos(ctx: Context) -> AsyncIterator[Row]:
 
 async def referencia(ctx: Context) -> AsyncIterator[Row]:
     """nrp_92/02_referencia: one credit reference per loan (facility)."""
-    sql = _FACILITIES.format(where="", order="f.id").replace(
-        "SELECT f.id,", "SELECT f.id, f.public_id,"
-        f" {_sum_roles(('disbursed_receivable_overdue',))} AS p_overdue,"
-        f" {_sum_roles(('interest_receivable_overdue',))} AS i_overdue,", 1)
-    async for r in _stream(ctx.conn, sql, d=ctx.report_date):
+    async for r in _stream(ctx.conn, _FACILITIES.format(where="", order="f.id"), d=ctx.report_date):
         late = _days_late(r.oldest_due, ctx.report_date)
         category, rate = risk.rating(late)
         total = r.principal + r.interest
@@ -199,7 +204,8 @@ async def historial_de_pagos(ctx: Context) -> AsyncIterator[Row]:
 
 _RISK = f"""
 SELECT f.id AS facility_id, f.collateral_sats,
-       {_sum_roles(_I_OUT)} AS interest,
+       (SELECT CAST(coalesce(sum(b.settled_dr - b.settled_cr), 0) AS bigint) FROM ledger_current_balances b
+         WHERE b.currency = 'USD' AND b.account_id IN ({_ids(_I_OUT)})) AS interest,
        (SELECT min(o.due_date) FROM credit_obligations o WHERE o.facility_id = f.id AND o.outstanding_cents > 0
           AND o.status IN ('Due', 'Overdue', 'Defaulted') AND o.due_date <= :d) AS oldest_due,
        (SELECT p.usd_cents_per_btc FROM price_latest p ORDER BY p.id LIMIT 1) AS price,
