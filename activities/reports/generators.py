@@ -49,35 +49,52 @@ async def _stream(conn: AsyncConnection, sql: str, **params) -> AsyncIterator[An
 
 
 _P_OUT, _I_OUT, _DEF = PRINCIPAL[:3], INTEREST[:3], (PRINCIPAL[3], INTEREST[3])
-# Every figure a loan report needs from a facility's receivable accounts, in one probe of the
-# balance table per facility (a FILTER per figure): principal, interest, defaulted, and the
-# overdue parts of principal and interest.
+# A loan report reads every active facility: set-based, so PostgreSQL joins the facilities to
+# their receivable balances and to their oldest late obligation by hash (sequential reads), not one
+# index probe per facility and account (random reads once the ledger outgrows the cache). Each
+# facility's figures: principal, interest, defaulted, and the overdue parts of principal and
+# interest (a FILTER per figure), days past due from the oldest unpaid obligation that is due (or
+# later) at the report date.
 _GROUPS = {"principal": _P_OUT, "interest": _I_OUT, "defaulted": _DEF,
            "p_overdue": ("disbursed_receivable_overdue",), "i_overdue": ("interest_receivable_overdue",)}
+_ROLES = (*PRINCIPAL, *INTEREST)
 
 
 def _ids(roles: tuple[str, ...], alias: str = "f") -> str:
     return ", ".join(f"CAST({alias}.accounts->>'{r}' AS uuid)" for r in roles)
 
 
-_BALANCES = ("LEFT JOIN LATERAL (SELECT " + ", ".join(
-    f"CAST(coalesce(sum(b.settled_dr - b.settled_cr) FILTER (WHERE b.account_id IN ({_ids(roles)})), 0) AS bigint)"
-    f" AS {name}" for name, roles in _GROUPS.items())
-    + " FROM ledger_current_balances b WHERE b.currency = 'USD'"
-    f" AND b.account_id IN ({_ids((*PRINCIPAL, *INTEREST))})) bal ON true")
-# One row per facility past its proposal: balances from the ledger, days past due from the oldest
-# unpaid obligation that is due (or later) at the report date.
+def _in(roles: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{r}'" for r in roles) + ")"
+
+
 _FACILITIES = f"""
+WITH acc AS (
+    SELECT f.id AS facility_id, r.role, CAST(f.accounts->>r.role AS uuid) AS account_id
+      FROM credit_facilities f CROSS JOIN unnest(CAST(:roles AS text[])) AS r(role)
+     WHERE f.stage = 'active' AND f.accounts ? r.role
+), bal AS (
+    SELECT acc.facility_id, {", ".join(
+        f"CAST(coalesce(sum(b.settled_dr - b.settled_cr) FILTER (WHERE acc.role IN {_in(roles)}), 0) AS bigint) AS {name}"
+        for name, roles in _GROUPS.items())}
+      FROM acc JOIN ledger_current_balances b ON b.account_id = acc.account_id AND b.currency = 'USD'
+     GROUP BY acc.facility_id
+), late AS (
+    SELECT o.facility_id, min(o.due_date) AS oldest_due FROM credit_obligations o
+     WHERE o.outstanding_cents > 0 AND o.status IN ('Due', 'Overdue', 'Defaulted') AND o.due_date <= :d
+     GROUP BY o.facility_id
+)
 SELECT f.id, f.public_id, f.customer_id, f.status, f.activated_at, f.maturity_date, f.amount_cents,
        f.collateral_sats, f.disbursed_cents, f.terms->>'annual_rate' AS annual_rate,
        f.accounts->>'disbursed_receivable_not_yet_due' AS principal_account,
        f.accounts->>'interest_receivable_not_yet_due' AS interest_account,
-       bal.principal, bal.interest, bal.defaulted, bal.p_overdue, bal.i_overdue,
-       (SELECT min(o.due_date) FROM credit_obligations o WHERE o.facility_id = f.id AND o.outstanding_cents > 0
-          AND o.status IN ('Due', 'Overdue', 'Defaulted') AND o.due_date <= :d) AS oldest_due,
+       coalesce(bal.principal, 0) AS principal, coalesce(bal.interest, 0) AS interest,
+       coalesce(bal.defaulted, 0) AS defaulted, coalesce(bal.p_overdue, 0) AS p_overdue,
+       coalesce(bal.i_overdue, 0) AS i_overdue, late.oldest_due,
        (SELECT p.usd_cents_per_btc FROM price_latest p ORDER BY p.id LIMIT 1) AS price
   FROM credit_facilities f
-  {_BALANCES}
+  LEFT JOIN bal ON bal.facility_id = f.id
+  LEFT JOIN late ON late.facility_id = f.id
  WHERE f.stage = 'active' {{where}}
  ORDER BY {{order}}
 """
@@ -89,7 +106,7 @@ def _days_late(oldest_due: date | None, day: date) -> int:
 
 async def cartera(ctx: Context) -> AsyncIterator[Row]:
     """other/reporte_de_cartera_de_prestamos: every active facility, its balances and risk."""
-    async for r in _stream(ctx.conn, _FACILITIES.format(where="", order="f.id"), d=ctx.report_date):
+    async for r in _stream(ctx.conn, _FACILITIES.format(where="", order="f.id"), d=ctx.report_date, roles=list(_ROLES)):
         late = _days_late(r.oldest_due, ctx.report_date)
         category, rate = risk.rating(late)
         total = r.principal + r.interest
@@ -101,14 +118,14 @@ async def cartera(ctx: Context) -> AsyncIterator[Row]:
 async def prestamos_activos(ctx: Context) -> AsyncIterator[Row]:
     """other/listado_de_prestamos_activos: the active facilities by activation date."""
     async for r in _stream(ctx.conn, _FACILITIES.format(where="AND f.status = 'Active'", order="f.activated_at, f.id"),
-                           d=ctx.report_date):
+                           d=ctx.report_date, roles=list(_ROLES)):
         yield (r.id, r.customer_id, r.activated_at.date() if r.activated_at else None, r.maturity_date,
                cents(r.amount_cents), cents(r.disbursed_cents), r.annual_rate, cents(r.principal + r.interest))
 
 
 async def referencia(ctx: Context) -> AsyncIterator[Row]:
     """nrp_92/02_referencia: one credit reference per loan (facility)."""
-    async for r in _stream(ctx.conn, _FACILITIES.format(where="", order="f.id"), d=ctx.report_date):
+    async for r in _stream(ctx.conn, _FACILITIES.format(where="", order="f.id"), d=ctx.report_date, roles=list(_ROLES)):
         late = _days_late(r.oldest_due, ctx.report_date)
         category, rate = risk.rating(late)
         total = r.principal + r.interest
