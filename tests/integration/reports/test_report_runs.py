@@ -101,6 +101,16 @@ async def test_manual_run_succeeds_and_its_files_download(rstack):
     listed = (await http.get(f"{API}/report-runs")).json()["items"]
     assert [x["id"] for x in listed] == [run["id"]]
 
+    # a rerun of the same definition and date is a new run with files of its own: nothing published moves
+    r = await http.post(f"{API}/report-runs", json=body)
+    assert r.status_code == 202 and r.json()["id"] != run["id"], r.text
+    rerun = await wait_for(lambda: http.get(f"{API}/report-runs/{r.json()['id']}"), lambda b: b["state"] == "SUCCESS")
+    assert {f["path_in_bucket"] for f in rerun["reports"][0]["files"]}.isdisjoint(
+        f["path_in_bucket"] for f in report["files"])
+    assert await _download(rstack, report["id"], "csv") == text
+    listed = (await http.get(f"{API}/report-runs")).json()["items"]
+    assert [x["id"] for x in listed] == [rerun["id"], run["id"]]  # newest first
+
 
 async def test_scheduled_run_keeps_a_failure_and_a_repeated_tick_makes_no_second_run(rstack, monkeypatch):
     async def broken(ctx):
