@@ -49,10 +49,10 @@ async def _stream(conn: AsyncConnection, sql: str, **params) -> AsyncIterator[An
 
 
 _P_OUT, _I_OUT, _DEF = PRINCIPAL[:3], INTEREST[:3], (PRINCIPAL[3], INTEREST[3])
-# A loan report reads every active facility: set-based, so PostgreSQL joins the facilities to
-# their receivable balances and to their oldest late obligation by hash (sequential reads), not one
-# index probe per facility and account (random reads once the ledger outgrows the cache). Each
-# facility's figures: principal, interest, defaulted, and the overdue parts of principal and
+# A loan report reads every active facility: set-based, so PostgreSQL may join the facilities to
+# their receivable balances and to their oldest late obligation by hash instead of probing indexes
+# per facility (as fast as correlated subqueries at 50,000 facilities, 3× faster than a LATERAL
+# probe: docs/reports.md). Each facility's figures: principal, interest, defaulted, and the overdue parts of principal and
 # interest (a FILTER per figure), days past due from the oldest unpaid obligation that is due (or
 # later) at the report date.
 _GROUPS = {"principal": _P_OUT, "interest": _I_OUT, "defaulted": _DEF,
