@@ -31,6 +31,7 @@ def build_activities(deps: Deps) -> list[Callable[..., Any]]:
     activities += _deposit_activities(deps)
     activities += _time_activities(deps)
     activities += _custody_activities(deps)
+    activities += _report_activities(deps)
     return activities
 
 
@@ -46,6 +47,13 @@ def _time_activities(deps: Deps) -> list[Callable[..., Any]]:
 
     eod = EndOfDayActivities(deps.engine, deps.settings)
     return [eod.dates_to_close, eod.run_step, eod.record_completion]
+
+
+def _report_activities(deps: Deps) -> list[Callable[..., Any]]:
+    from activities.reports.activity import ReportActivities
+
+    r = ReportActivities(deps.engine, deps.settings)
+    return [r.start_run, r.generate, r.finish_run, r.plan_scheduled]
 
 
 def _deposit_activities(deps: Deps) -> list[Callable[..., Any]]:

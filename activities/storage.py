@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +21,7 @@ class DocumentStorage(Protocol):
     identifier: str
 
     async def upload(self, data: bytes, path: str, content_type: str) -> None: ...
+    async def upload_file(self, source: Path, path: str, content_type: str) -> None: ...
     async def remove(self, path: str) -> None: ...
     def download_link(self, path: str, ttl_seconds: int, now: float) -> tuple[str, int]: ...
 
@@ -59,6 +61,20 @@ class LocalStorage:
 
         await asyncio.to_thread(_write)
 
+    async def upload_file(self, source: Path, path: str, content_type: str) -> None:
+        """``upload`` of a file on disk, copied in chunks (a large report never sits in memory)."""
+        target = self.resolve(path)
+        if target is None:
+            raise ValueError(f"invalid storage path {path!r}")
+
+        def _copy() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(target.suffix + ".part")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+
+        await asyncio.to_thread(_copy)
+
     async def remove(self, path: str) -> None:
         target = self.resolve(path)
         if target is not None:
@@ -85,6 +101,11 @@ class S3Storage:
     async def upload(self, data: bytes, path: str, content_type: str) -> None:
         await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=path, Body=data,
                                 ContentType=content_type)
+
+    async def upload_file(self, source: Path, path: str, content_type: str) -> None:
+        """A file on disk, streamed by boto3 (multipart for large files)."""
+        await asyncio.to_thread(self.client.upload_file, str(source), self.bucket, path,
+                                ExtraArgs={"ContentType": content_type})
 
     async def remove(self, path: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=path)

@@ -82,13 +82,14 @@ def operator_routers() -> list[APIRouter]:
         governance,
         ledger,
         price,
+        reports,
         timelines,
     )
 
     return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
             *credit.operator_routers(), price.router, *accounting.operator_routers(),
             *deposits.operator_routers(), business_time.router, *custody.operator_routers(), dashboard.router,
-            timelines.router]
+            timelines.router, reports.router]
 
 
 def public_routers() -> list[APIRouter]:

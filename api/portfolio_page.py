@@ -28,7 +28,7 @@ from fastapi import APIRouter, Cookie, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from activities.dashboard import store
+from activities.reports import store as reports_store
 from activities.storage import build_storage
 from api.authz import Principal, permission_object, require
 from api.charts import Bar, Marker, bar_chart, btc, usd
@@ -125,7 +125,7 @@ async def portfolio_page(request: Request, conn: ReadConn, _session: None = Depe
     runs = None
     if authz.can(principal, "report:report:read"):  # shown only to report readers, audited as a read
         await authz.check(request, "report:report:read", permission_object("report:report:read"))
-        runs = await store.latest_report_runs(conn, REPORT_RUNS_SHOWN)
+        runs = await reports_store.recent_runs(conn, REPORT_RUNS_SHOWN)
     html = _templates.get_template("portfolio.html").render(
         d=d, p=p, charts=_charts(d, p), runs=runs, user=principal.email, status_labels=STATUS_LABELS,
         band_labels=BAND_LABELS, aging_labels=AGING_LABELS,
@@ -139,10 +139,10 @@ async def report_file(report_id: uuid.UUID, extension: str, request: Request, co
                       principal: Principal = require("report:report:read")) -> Response:
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         raise Forbidden("Report files open from the portfolio page only.")
-    path = await store.report_file_path(conn, str(report_id), extension)
-    if path is None:
+    found = await reports_store.report_file(conn, str(report_id), extension.lower().lstrip("."))
+    if found is None:
         raise NotFound(f"Report {report_id} has no {extension!r} file.")
     settings = request.app.state.settings
-    url, _expires = build_storage(settings).download_link(path, settings.documents_link_ttl_seconds, time.time())
+    url, _expires = build_storage(settings).download_link(found.path_in_bucket, settings.documents_link_ttl_seconds, time.time())
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store",
                                                            "Referrer-Policy": "no-referrer"})

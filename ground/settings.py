@@ -171,6 +171,8 @@ class Settings(BaseSettings):
                           "2025-01-15T10:00:00Z; default: the wall clock). Read only when the simulated clock "
                           "is first created; ignored on a real clock.")
     end_of_day_poll_seconds: int = Field(300, ge=10, description="How often the schedule looks for closed dates")
+    reports_delay_minutes: int = Field(60, ge=0, le=23 * 60,
+                                       description="Minutes after the business closing time the daily report run starts")
     end_of_day_page_size: int = Field(500, ge=1, le=10_000, description="Entities per batch page")
     end_of_day_pages_in_flight: int = Field(2, ge=1, le=8, description="Pages of one step run concurrently")
     time_advance_wait_seconds: float = Field(300.0, gt=0, description="How long an advance waits for one date's run")

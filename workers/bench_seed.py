@@ -57,6 +57,9 @@ _TABLES = [
     ("credit_disbursals", "facility_id = ANY(CAST(:fac AS uuid[]))"),
     ("credit_accrual_cycles", "facility_id = ANY(CAST(:fac AS uuid[]))"),
     ("credit_obligations", "facility_id = ANY(CAST(:fac AS uuid[]))"),
+    ("credit_interest_accruals", "facility_id = ANY(CAST(:fac AS uuid[]))"),
+    ("credit_payments", "facility_id = ANY(CAST(:fac AS uuid[]))"),
+    ("credit_payment_allocations", "facility_id = ANY(CAST(:fac AS uuid[]))"),
     ("credit_collateral_updates", "facility_id = ANY(CAST(:fac AS uuid[]))"),
     ("credit_collateralization_history", "facility_id = ANY(CAST(:fac AS uuid[]))"),
     ("credit_collateralization_triggers", "facility_id = ANY(CAST(:fac AS uuid[]))"),
@@ -69,7 +72,10 @@ _TABLES = [
     ("events", "entity_id = ANY(CAST(:streams AS text[]))"),
 ]
 # Tables with a facility_id whose template rows are deliberately not copied (see the docstring).
-_NOT_COPIED = {"workflow_starts"}
+_NOT_COPIED = {"workflow_starts", "end_of_day_events"}
+# The one payment a template may carry (``lana bench reports``): its id is derived from the
+# facility's like the other entities', so every clone has its own (``payment_id_for``).
+PAYMENT_NAME = "bench-payment"
 
 
 def _uuid5(namespace: bytes, name: str) -> str:
@@ -81,26 +87,38 @@ def _uuid5(namespace: bytes, name: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _derive(fid: str, roles: list[str]) -> dict[str, str]:
+def payment_id_for(fid: str) -> str:
+    """The id of the template's payment (and each clone's): derived from the facility's."""
+    return str(uuid.uuid5(uuid.UUID(fid), PAYMENT_NAME))
+
+
+def _derive(fid: str, roles: list[str], paid: bool = False) -> dict[str, str]:
     """A facility's own ids from its id, as the credit code derives them (checked against it on
-    the template: ``_check_derivation``); ``roles``: its own account roles."""
+    the template: ``_check_derivation``); ``roles``: its own account roles; ``paid``: it carries the
+    bench payment (principal allocation id as ``Obligation.allocate`` derives it)."""
     f = uuid.UUID(fid).bytes
     ids = {"facility": fid, "collateral": _uuid5(f, "collateral"), "disbursal": _uuid5(f, "initial-disbursal"),
            "cycle": _uuid5(f, "accrual-cycle:1")}
     ids["obligation"] = _uuid5(uuid.UUID(ids["disbursal"]).bytes, "obligation")
+    if paid:
+        ids["payment"] = _uuid5(f, PAYMENT_NAME)
+        ids["allocation"] = _uuid5(uuid.UUID(ids["payment"]).bytes, f"allocation:{ids['obligation']}")
     for role in roles:
         ids[f"account:{role}"] = _uuid5(fa.ACCOUNT_NAMESPACE.bytes, f"{fid}:{fa.ACCOUNT_SLUGS[role]}")
     return ids
 
 
-def _check_derivation(fid: str, roles: list[str]) -> dict[str, str]:
+def _check_derivation(fid: str, roles: list[str], paid: bool = False) -> dict[str, str]:
     """``_derive`` against the credit code's own derivations."""
     real = {"facility": fid, "collateral": str(uuid.uuid5(uuid.UUID(fid), "collateral")),
             "disbursal": str(uuid.uuid5(uuid.UUID(fid), "initial-disbursal")),
             "cycle": AccrualCycle.id_for(fid, 1)}
     real["obligation"] = str(uuid.uuid5(uuid.UUID(real["disbursal"]), "obligation"))
+    if paid:
+        real["payment"] = payment_id_for(fid)
+        real["allocation"] = str(uuid.uuid5(uuid.UUID(real["payment"]), f"allocation:{real['obligation']}"))
     real.update({f"account:{r}": str(fa.account_id(fid, fa.ACCOUNT_SLUGS[r])) for r in roles})
-    if _derive(fid, roles) != real:
+    if _derive(fid, roles, paid) != real:
         raise RuntimeError("the seeder's id derivation no longer matches the credit code's")
     return real
 
@@ -123,6 +141,10 @@ class _Template:
         return re.compile("(" + "|".join(re.escape(old) for old in self.owned) + ")")
 
     @property
+    def paid(self) -> bool:
+        return "payment" in self.ids
+
+    @property
     def roles(self) -> list[str]:
         return [k.removeprefix("account:") for k in self.ids if k.startswith("account:")]
 
@@ -132,19 +154,28 @@ class _Template:
 
     def params(self) -> dict[str, Any]:
         return {"fac": [self.fid], "accounts": [self.ids[f"account:{r}"] for r in self.roles], "txs": list(self.keys),
-                "streams": [self.ids[k] for k in ("facility", "disbursal", "cycle", "obligation")]}
+                "streams": [self.ids[k] for k in ("facility", "disbursal", "cycle", "obligation", "payment")
+                            if k in self.ids]}
 
 
 async def _load_template(conn: AsyncConnection, template: str) -> _Template:
     accounts = (await conn.execute(text("SELECT accounts FROM credit_facilities WHERE id = :f"),
                                    {"f": template})).scalar_one()
     own = {role: a for role, a in accounts.items() if not role.endswith("omnibus")}
-    ids = _check_derivation(template, list(own))
+    payments = (await conn.execute(text("SELECT count(*) FROM credit_payments WHERE facility_id = :f"),
+                                   {"f": template})).scalar_one()
+    if payments > 1:
+        raise RuntimeError("the seeder copies at most one payment (the bench payment) per template")
+    ids = _check_derivation(template, list(own), paid=payments == 1)
     actual = {"facility": template, **{f"account:{r}": a for r, a in own.items()}}
-    for name, sql in [("collateral", "SELECT collateral_id FROM credit_facilities WHERE id = :f"),
-                      ("disbursal", "SELECT id FROM credit_disbursals WHERE facility_id = :f"),
-                      ("cycle", "SELECT id FROM credit_accrual_cycles WHERE facility_id = :f"),
-                      ("obligation", "SELECT id FROM credit_obligations WHERE facility_id = :f")]:
+    lookups = [("collateral", "SELECT collateral_id FROM credit_facilities WHERE id = :f"),
+               ("disbursal", "SELECT id FROM credit_disbursals WHERE facility_id = :f"),
+               ("cycle", "SELECT id FROM credit_accrual_cycles WHERE facility_id = :f"),
+               ("obligation", "SELECT id FROM credit_obligations WHERE facility_id = :f")]
+    if payments:
+        lookups += [("payment", "SELECT id FROM credit_payments WHERE facility_id = :f"),
+                    ("allocation", "SELECT id FROM credit_payment_allocations WHERE facility_id = :f")]
+    for name, sql in lookups:
         actual[name] = str((await conn.execute(text(sql), {"f": template})).scalar_one())
     if actual != ids:
         raise RuntimeError(f"the template's ids are not the derived ones: {actual} vs {ids}")
@@ -152,8 +183,9 @@ async def _load_template(conn: AsyncConnection, template: str) -> _Template:
     keys = {str(r.id): r.idempotency_key for r in await conn.execute(text(
         "SELECT t.id, t.idempotency_key FROM ledger_transactions t WHERE t.id IN (SELECT e.transaction_id"
         " FROM ledger_entries e WHERE e.account_id = ANY(CAST(:a AS uuid[]))) ORDER BY t.recorded_at"), {"a": mine})}
-    if any(str(uuid.uuid5(TX_NAMESPACE, k)) != i for i, k in keys.items()):
-        raise RuntimeError("a template transaction's id is not the UUIDv5 of its idempotency key")
+    entity_ids = set(ids.values())  # a payment's and an allocation's transaction carry their entity's id
+    if any(str(uuid.uuid5(TX_NAMESPACE, k)) != i and i not in entity_ids for i, k in keys.items()):
+        raise RuntimeError("a template transaction's id is neither the UUIDv5 of its idempotency key nor an entity's")
     shared = [(str(r.account_id), r.currency, str(r.tx)) for r in await conn.execute(text(
         "SELECT DISTINCT ON (e.account_id, e.currency) e.account_id, e.currency, e.transaction_id AS tx"
         " FROM ledger_entries e WHERE e.transaction_id = ANY(CAST(:t AS uuid[]))"
@@ -206,13 +238,17 @@ def _value(t: _Template, row: dict[str, Any], column: str, dtype: str) -> str:
 def _clone_ids(t: _Template, n: int) -> list[tuple[str, ...]]:
     """n rows of new ids, in the order of ``owned``: a new facility id (uuid4) and everything
     derived from it, the transactions' ids from their keys (each key names one or two ids)."""
-    roles = t.roles
-    key_ids = [(key, [(k, old) for k, old in t.ids.items() if old in key]) for key in t.keys.values()]
+    roles, paid = t.roles, t.paid
+    entity_of = {old: k for k, old in t.ids.items()}
+    key_ids = [(tx_id, key, [(k, old) for k, old in t.ids.items() if old in key]) for tx_id, key in t.keys.items()]
     rows = []
     for _ in range(n):
-        new = _derive(str(uuid.uuid4()), roles)
+        new = _derive(str(uuid.uuid4()), roles, paid)
         tx = []
-        for key, names in key_ids:
+        for tx_id, key, names in key_ids:
+            if tx_id in entity_of:  # the transaction carries its entity's id (a payment, an allocation)
+                tx.append(new[entity_of[tx_id]])
+                continue
             for k, old in names:
                 key = key.replace(old, new[k])
             tx.append(_uuid5(TX_NAMESPACE.bytes, key))

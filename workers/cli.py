@@ -165,6 +165,16 @@ def bench_eod(n: int, page_size: int, month_end: bool, days: int, pages_in_fligh
     run_bench(n, page_size, month_end, [int(k) for k in pages_in_flight.split(",")], days)
 
 
+@bench.command("reports")
+@click.option("--facilities", "sizes", default="100000", show_default=True,
+              help="Facilities (with accruals and a payment each); comma-separated sizes are run in turn")
+def bench_reports(sizes: str) -> None:
+    """Every report over N facilities: rows, seconds and peak RSS per report (asserts nothing)."""
+    from workers.bench_reports import run_bench
+
+    run_bench([int(s) for s in sizes.split(",")])
+
+
 @bench.command("price-shock")
 @click.option("--facilities", "n", type=int, default=100_000, show_default=True)
 @click.option("--drops", type=int, default=1, show_default=True,

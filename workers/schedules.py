@@ -10,9 +10,11 @@ from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
+    ScheduleRange,
     ScheduleSpec,
     ScheduleState,
     ScheduleUpdate,
@@ -21,6 +23,7 @@ from temporalio.client import (
 from domain.custody.sync_messages import PollInput
 from domain.customers.messages import ClassificationInput
 from domain.price.model import PriceFeedInput
+from domain.reports.run import ScheduledRunInput
 from domain.time.end_of_day import ProducerInput
 from ground.settings import Settings
 from workflows.custody_wallet import SCHEDULE_ID as CUSTODY_POLL_SCHEDULE_ID
@@ -30,6 +33,8 @@ from workflows.end_of_day import SCHEDULE_ID as END_OF_DAY_SCHEDULE_ID
 from workflows.end_of_day import EndOfDayProducerWorkflow
 from workflows.price_feed import SCHEDULE_ID as PRICE_SCHEDULE_ID
 from workflows.price_feed import PriceFeedWorkflow
+from workflows.report_run import SCHEDULE_ID as REPORTS_SCHEDULE_ID
+from workflows.report_run import ScheduledReportsWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -121,6 +126,30 @@ async def ensure_custody_poll_schedule(client: Client, settings: Settings) -> bo
     return await _ensure(client, CUSTODY_POLL_SCHEDULE_ID, custody_poll_schedule(settings))
 
 
+def reports_schedule(settings: Settings) -> Schedule:
+    """Once a day, ``reports_delay_minutes`` after the business closing time (in the business time
+    zone): the whole catalogue for the last closed date. Runs are keyed by date, so a repeated or
+    caught-up tick makes no second run of a date."""
+    closing = settings.business_closing_time
+    minutes = (closing.hour * 60 + closing.minute + settings.reports_delay_minutes) % (24 * 60)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ScheduledReportsWorkflow.run, ScheduledRunInput(), id=REPORTS_SCHEDULE_ID,
+            task_queue=settings.temporal_task_queue),
+        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(minutes // 60)],
+                                                          minute=[ScheduleRange(minutes % 60)])],
+                          time_zone_name=settings.business_timezone),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=12)),
+        state=ScheduleState(note=f"Run every report of the catalogue {settings.reports_delay_minutes} min after the "
+                                 f"business day closes ({closing} {settings.business_timezone})"),
+    )
+
+
+async def ensure_reports_schedule(client: Client, settings: Settings) -> bool:
+    """Create the daily report schedule, or bring it up to date. True when created."""
+    return await _ensure(client, REPORTS_SCHEDULE_ID, reports_schedule(settings))
+
+
 async def _ensure(client: Client, schedule_id: str, schedule: Schedule) -> bool:
     try:
         await client.create_schedule(schedule_id, schedule)
@@ -136,6 +165,7 @@ async def ensure_all(client: Client, settings: Settings) -> None:
     await ensure_price_feed_schedule(client, settings)
     await ensure_end_of_day_schedule(client, settings)
     await ensure_custody_poll_schedule(client, settings)
+    await ensure_reports_schedule(client, settings)
 
 
 async def bootstrap_step(settings: Settings) -> None:

@@ -13,9 +13,11 @@ from workflows.customer_kyc import CustomerKycWorkflow, KycLinkWorkflow
 from workflows.end_of_day import EndOfDayProducerWorkflow, EndOfDayWorkflow
 from workflows.liquidation import LiquidationWorkflow
 from workflows.price_feed import PriceFeedWorkflow
+from workflows.report_run import ReportRunWorkflow, ScheduledReportsWorkflow
 from workflows.withdrawal import WithdrawalWorkflow
 
 WORKFLOWS: list[type] = [ApprovalProcessWorkflow, CustomerKycWorkflow, KycLinkWorkflow,
                          CustomerActivityClassificationWorkflow, PriceFeedWorkflow, CreditFacilityWorkflow,
                          WithdrawalWorkflow, EndOfDayWorkflow, EndOfDayProducerWorkflow, LiquidationWorkflow,
-                         CustodyWalletWorkflow, CustodyNoticeWorkflow, SelfCustodyPollWorkflow]
+                         CustodyWalletWorkflow, CustodyNoticeWorkflow, SelfCustodyPollWorkflow,
+                         ReportRunWorkflow, ScheduledReportsWorkflow]

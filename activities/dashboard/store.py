@@ -9,8 +9,6 @@ a few set-based aggregate statements: no per-facility work in Python, so it is c
   collateral and outstanding at the latest price (credit.md §3.1, the formula of
   ``domain.credit.cvl.cvl``), not read from the stored ``cvl`` column: the price pass only rewrites
   the facilities whose state it moves, so a stored CVL can be older than the price.
-- ``latest_report_runs``: the latest report runs with their reports and files, plain dicts (the
-  reports module's ``recent_runs`` takes its place once it exists).
 """
 
 from __future__ import annotations
@@ -116,36 +114,3 @@ async def portfolio(conn: AsyncConnection, aging_date: date) -> dict[str, Any]:
             "open_facilities": int(row.open_facilities), "outstanding": _by_status(row.by_status),
             "cvl_bands": bands, "aging": aging}
 
-
-_RUNS = text("SELECT id, state, run_type, definition_id, as_of_date, start_time, finished_at, created_at, error "
-             "FROM report_runs ORDER BY created_at DESC, id DESC LIMIT :limit")
-_FILES = text("SELECT r.run_id, r.id, r.definition_id, r.norm, r.name, r.friendly_name, r.row_count, "
-              "f.extension, f.content_type, f.size_bytes FROM reports r "
-              "LEFT JOIN report_files f ON f.report_id = r.id "
-              "WHERE r.run_id = ANY(CAST(:ids AS uuid[])) ORDER BY r.friendly_name, r.id, f.extension")
-
-
-async def latest_report_runs(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
-    """The latest ``limit`` report runs, newest first, each with its reports and their files (two
-    statements, whatever the number of runs)."""
-    runs = [dict(r._mapping) | {"reports": []} for r in (await conn.execute(_RUNS, {"limit": limit})).all()]
-    if not runs:
-        return runs
-    by_id = {str(r["id"]): r for r in runs}
-    reports: dict[str, dict[str, Any]] = {}
-    for f in (await conn.execute(_FILES, {"ids": list(by_id)})).all():
-        rep = reports.get(str(f.id))
-        if rep is None:
-            rep = reports[str(f.id)] = {"id": f.id, "definition_id": f.definition_id, "norm": f.norm, "name": f.name,
-                                        "friendly_name": f.friendly_name, "row_count": f.row_count, "files": []}
-            by_id[str(f.run_id)]["reports"].append(rep)
-        if f.extension is not None:
-            rep["files"].append({"extension": f.extension, "content_type": f.content_type,
-                                 "size_bytes": f.size_bytes})
-    return runs
-
-
-async def report_file_path(conn: AsyncConnection, report_id: str, extension: str) -> str | None:
-    """Where one report file is stored, or None."""
-    return (await conn.execute(text("SELECT path_in_bucket FROM report_files WHERE report_id = CAST(:id AS uuid) "
-                                    "AND extension = :ext"), {"id": report_id, "ext": extension})).scalar()

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
 from activities.customers.documents import serves_links
+from activities.reports.store import is_report_file
 from activities.storage import DocumentStorage, LocalStorage, decode_path
 from api.customers.documents import get_storage, now_ts
 from api.deps import ReadConn
@@ -46,7 +47,7 @@ async def local_download(encoded_path: str, expires: int, sig: str, request: Req
     if expires > now + request.app.state.settings.documents_link_ttl_seconds:
         # longer than any link this API issues: a forged or stale-policy link, never served
         raise Forbidden("Link lifetime exceeds the maximum", code="customer.document_link_invalid")
-    if not await serves_links(conn, path):
+    if not (await serves_links(conn, path) or (path.startswith("reports/") and await is_report_file(conn, path))):
         raise DocumentNotFound("The document is archived or deleted.")
     if not target.is_file():
         raise NotFound("File not found.")

@@ -254,11 +254,41 @@ async def end_of_day(db_url: str, engine: AsyncEngine, client: Client) -> dict[s
                 "end_of_day": client.get_workflow_handle(end_of_day_workflow_id(today - timedelta(days=1)))}
 
 
+async def report_run(db_url: str, engine: AsyncEngine, client: Client) -> dict[str, WorkflowHandle]:
+    """The daily report schedule's run of a closed date: the whole runnable catalogue (one
+    definition made to fail, so the history holds a failed activity and the FAILED ending)."""
+    from datetime import date
+
+    from activities.reports import generators
+    from domain.reports.run import RunState, ScheduledRunInput
+    from workflows.report_run import ScheduledReportsWorkflow, report_run_workflow_id
+
+    async def broken(ctx):
+        raise RuntimeError("recorded failure")
+        yield  # pragma: no cover
+
+    saved = generators.GENERATORS["nrsf_03/04_titulares"]
+    generators.GENERATORS["nrsf_03/04_titulares"] = broken
+    try:
+        with tempfile.TemporaryDirectory(prefix="lana-record-docs-") as docs:
+            async with Stack.start(db_url, engine, client, documents_dir=Path(docs)) as stack:
+                handle = await client.start_workflow(
+                    ScheduledReportsWorkflow.run, ScheduledRunInput(day=date(2025, 1, 31)), id="replay-report-schedule",
+                    task_queue=stack.settings.temporal_task_queue)
+                summary = await handle.result()
+                assert summary.state == RunState.FAILED and list(summary.failures) == ["nrsf_03/04_titulares"]
+                return {"report_schedule": handle,
+                        "report_run": client.get_workflow_handle(report_run_workflow_id(summary.run_id))}
+    finally:
+        generators.GENERATORS["nrsf_03/04_titulares"] = saved
+
+
 SCENARIOS: dict[str, Scenario] = {
     "withdrawal": withdrawal, "customer_kyc": customer_kyc, "customer_activity": customer_activity,
     "price_feed": price_feed, "credit_facility": credit_facility,
     "credit_facility_acceptance": credit_facility_acceptance, "end_of_day": end_of_day,
     "credit_facility_end_of_day": credit_facility_end_of_day, "liquidation": liquidation, "custody": custody,
+    "report_run": report_run,
 }
 
 

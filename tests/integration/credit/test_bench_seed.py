@@ -47,6 +47,11 @@ async def fingerprint(conn, fid: str) -> str:
     for r in await conn.execute(text("SELECT id, obligation_type, due_date FROM credit_obligations"
                                      " WHERE facility_id = :f"), {"f": fid}):
         names[str(r.id)] = f"obligation:{r.obligation_type}:{r.due_date}"
+    for r in await conn.execute(text("SELECT id, effective FROM credit_payments WHERE facility_id = :f"), {"f": fid}):
+        names[str(r.id)] = f"payment:{r.effective}"
+    for r in await conn.execute(text("SELECT id, seq FROM credit_payment_allocations WHERE facility_id = :f"),
+                                {"f": fid}):
+        names[str(r.id)] = f"allocation:{r.seq}"
 
     def rename(s: str) -> str:
         return UUID.sub(lambda m: names.get(m.group(0), m.group(0)), s)
@@ -66,6 +71,8 @@ async def fingerprint(conn, fid: str) -> str:
                                          " obligation_type", **p),
         "accruals": await _rows(conn, "SELECT * FROM credit_interest_accruals WHERE facility_id = :f"
                                       " ORDER BY period_end", **p),
+        "payments": await _rows(conn, "SELECT * FROM credit_payments WHERE facility_id = :f", **p),
+        "allocations": await _rows(conn, "SELECT * FROM credit_payment_allocations WHERE facility_id = :f", **p),
         "collateral": await _rows(conn, "SELECT * FROM credit_collateral_updates WHERE facility_id = :f", **p),
         "collateralization": await _rows(conn, "SELECT * FROM credit_collateralization_history"
                                                " WHERE facility_id = :f ORDER BY seq", **p),
@@ -120,6 +127,28 @@ async def test_seeded_facilities_are_indistinguishable_from_the_real_one(engine)
         assert "CREDIT_FACILITY_POST_ACCRUED_INTEREST" in codes and "RECORD_OBLIGATION_DUE_BALANCE" in codes
         for c in clones:
             assert await fingerprint(conn, c) == after
+
+
+async def test_a_template_with_accruals_and_a_payment_is_copied_whole(engine):
+    """``lana bench reports``' template: four accruals and a payment (its allocation, its events,
+    its transactions, whose ids are the payment's and the allocation's own)."""
+    from ground.settings import Settings
+    from workers.bench_reports import _template_with_activity
+
+    template = await _template_with_activity(engine, Settings())
+    await seed_facilities(engine, template, 3, chunk=2)
+    async with engine.connect() as conn:
+        assert await check_ledger(conn) == []
+        clones = [str(r.id) for r in await conn.execute(
+            text("SELECT id FROM credit_facilities WHERE id <> :t ORDER BY id"), {"t": template})]
+        before = await fingerprint(conn, template)
+        parts = json.loads(before)
+        assert len(parts["payments"]) == 1 and len(parts["allocations"]) == 1 and len(parts["accruals"]) == 4
+        assert "tx:payment:payment:2025-01-30:record" in before
+        for c in clones:
+            assert await fingerprint(conn, c) == before
+        paid = (await conn.execute(text("SELECT count(DISTINCT id), sum(amount_cents) FROM credit_payments"))).one()
+        assert tuple(paid) == (4, 4 * 10_000)
 
 
 async def test_check_ledger_reports_an_unbalanced_book(engine):
