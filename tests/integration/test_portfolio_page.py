@@ -87,11 +87,11 @@ async def _pending(stack) -> str:
 
 
 async def _report_run(stack) -> tuple[str, str]:
-    """One finished report run with a CSV file in local storage, written straight to the tables of
-    migration 0100_reports (the reports module that runs them is built elsewhere)."""
+    """One finished report run with a TXT file (pipe-separated, shown inline by the browser; a CSV would
+    be downloaded) in local storage, written straight to the report tables."""
     run_id, report_id = uuid.uuid4(), uuid.uuid4()
-    path, data = f"reports/{run_id}/loan_book.csv", b"facility,outstanding\nA,100000\n"
-    await build_storage(stack.settings).upload(data, path, "text/csv")
+    path, data = f"reports/{run_id}/loan_book.txt", b"facility|outstanding\nA|100000\n"
+    await build_storage(stack.settings).upload(data, path, "text/plain")
     async with stack.engine.begin() as conn:
         await conn.execute(text("INSERT INTO report_runs (id, run_key, state, run_type, requested_by, start_time, "
                                 "finished_at, version) VALUES (:id, :key, 'SUCCESS', 'MANUAL', 'test', now(), now(), 1)"),
@@ -101,9 +101,9 @@ async def _report_run(stack) -> tuple[str, str]:
                                 "'loan_book', 'Loan book', 1)"), {"id": report_id, "run": run_id,
                                                                   "ext": f"{run_id}_internal_loan_book"})
         await conn.execute(text("INSERT INTO report_files (report_id, extension, path_in_bucket, content_type, "
-                                "size_bytes) VALUES (:id, 'csv', :path, 'text/csv', :size)"),
+                                "size_bytes) VALUES (:id, 'txt', :path, 'text/plain', :size)"),
                            {"id": report_id, "path": path, "size": len(data)})
-    return f"{report_id}.csv", path
+    return f"{report_id}.txt", path
 
 
 async def _get(http, path: str) -> dict:
@@ -221,3 +221,5 @@ async def test_the_portfolio_page_draws_the_book_and_its_figures_are_the_apis(db
             assert await page.evaluate("location.pathname") == f"/local-storage/{encode_path(file_path)}"
             signed = dict(parse_qsl(await page.evaluate("location.search.slice(1)")))
             assert link_valid(build_storage(stack.settings).secret, file_path, int(signed["expires"]), signed["sig"])
+            # and the local-storage route serves the published report file itself
+            assert (await page.evaluate("document.body.innerText")).strip() == "facility|outstanding\nA|100000"
