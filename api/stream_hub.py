@@ -175,7 +175,7 @@ class StreamHub:
                 continue
             try:
                 note = json.loads(payload)
-                rows = await conn.fetch(_FETCH, note["min"], note["max"], note["tx"])
+                rows = await conn.fetch(_FETCH, note["min"], note["max"], int(note["tx"]))
             except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
                 log.warning("stream listener read failed; dropping subscribers", error=str(exc))
                 self._drop_all()
@@ -195,6 +195,7 @@ class StreamHub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
-        self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.remove_termination_listener(self._on_lost)
+            await conn.close()
