@@ -83,11 +83,11 @@ def _after(last_event_id: str | None) -> int | None:
     return after
 
 
-def _sse(event: StreamEvent) -> ServerSentEvent:
+def _sse(event: StreamEvent, sse_id: int) -> ServerSentEvent:
     data = {"event_id": event.id, "entity_type": event.entity_type, "entity_id": event.entity_id,
             "sequence": event.sequence, "event_type": event.event_type,
             "recorded_at": event.recorded_at.isoformat(), "payload": strip_ids(event.payload)}
-    return ServerSentEvent(data=json.dumps(data, separators=(",", ":")), id=str(event.id), event=event.event_type)
+    return ServerSentEvent(data=json.dumps(data, separators=(",", ":")), id=str(sse_id), event=event.event_type)
 
 
 async def _replay(request: Request, topic: Topic, after: int) -> AsyncIterator[StreamEvent]:
@@ -113,10 +113,12 @@ async def _stream(request: Request, topic: Topic, after: int | None) -> AsyncIte
     sub = await hub.subscribe(topic)  # before the replay: nothing committed from now on is missed
     try:
         sent: set[int] = set()
+        high = after or 0  # the SSE id: the highest event id sent, so it never goes backwards
         if after is not None:
             async for event in _replay(request, topic, after):
                 sent.add(event.id)
-                yield _sse(event)
+                high = max(high, event.id)
+                yield _sse(event, high)
         newest_replayed = max(sent, default=0)
         while True:
             try:
@@ -125,7 +127,8 @@ async def _stream(request: Request, topic: Topic, after: int | None) -> AsyncIte
                 return  # the client reconnects with Last-Event-ID
             if event.id <= newest_replayed and event.id in sent:
                 continue  # committed while the replay ran: already sent
-            yield _sse(event)
+            high = max(high, event.id)
+            yield _sse(event, high)
     finally:
         hub.unsubscribe(sub)
 
