@@ -71,7 +71,7 @@ def hub_of(request: Request) -> StreamHub:
     return request.app.state.streams
 
 
-def _after(last_event_id: str | None) -> int | None:
+def parse_last_event_id(last_event_id: str | None) -> int | None:
     if last_event_id is None or last_event_id.strip() == "":
         return None
     try:
@@ -140,6 +140,11 @@ def _response(request: Request, topic: Topic, after: int | None) -> EventSourceR
                                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
+def facility_stream_response(request: Request, facility_id: str, after: int | None) -> EventSourceResponse:
+    """The facility stream (also the portal's, after its ownership check)."""
+    return _response(request, (FACILITY, facility_id), after)
+
+
 async def _existing(request: Request, entity_type: str, entity_id: uuid.UUID) -> None:
     async with request.app.state.engine.connect() as conn:
         found = (await conn.execute(_EXISTS, {"t": entity_type, "id": str(entity_id)})).scalar()
@@ -169,7 +174,7 @@ def _entity_route(segment: str, entity_type: str, topic_type: str, permission: s
                 description=f"Server-Sent Events: {carries}. `Last-Event-ID` replays what was missed.")
     async def stream(entity_id: uuid.UUID, request: Request, last_event_id: LastEventId = None,
                      principal: Principal = require(permission, id_param="entity_id")) -> EventSourceResponse:
-        after = _after(last_event_id)
+        after = parse_last_event_id(last_event_id)
         await _existing(request, entity_type, entity_id)
         return _response(request, (topic_type, str(entity_id)), after)
 
@@ -184,7 +189,7 @@ for _spec in ENTITY_STREAMS:
                         "(`payload.usd_cents_per_btc`). Same permission as `GET /price`.")
 async def price_stream(request: Request, last_event_id: LastEventId = None,
                        principal: Principal = require("price:provider:list")) -> EventSourceResponse:
-    return _response(request, PRICE_TOPIC, _after(last_event_id))
+    return _response(request, PRICE_TOPIC, parse_last_event_id(last_event_id))
 
 
 # Report runs (§14 `reportRunUpdated`): not on this branch (no report-run API or store writes

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import httpx
 from sqlalchemy import text
 
+from api.authn import issue_customer_dev_token
 from api.stream_hub import COLUMNS
 from tests.fakes.serve import serving
 from tests.harness import Stack
@@ -48,7 +49,7 @@ class SseReader:
         async for line in self.response.aiter_lines():
             if line == "":
                 if "data" in event:
-                    self.events.append({"id": int(event["id"]), "event": event.get("event"),
+                    self.events.append({"sse_id": int(event["id"]), "event": event.get("event"),
                                         **json.loads(event["data"])})
                 event = {}
             elif line.startswith(":"):
@@ -134,15 +135,16 @@ async def test_a_facility_stream_delivers_in_order_resumes_without_loss_and_clos
                 settled = _position(seen, "credit_disbursal", "settled")
                 accrual = _position(seen, "credit_accrual_cycle", "interest_accrued")
                 assert max(activated, settled) < accrual, [(e["entity_type"], e["event_type"]) for e in seen]
-                assert [e["id"] for e in seen] == sorted(e["id"] for e in seen)
+                assert [e["event_id"] for e in seen] == sorted(e["event_id"] for e in seen)
+                assert [e["sse_id"] for e in seen] == [e["event_id"] for e in seen]  # the resume point
                 accrued = next(e for e in seen if e["event_type"] == "interest_accrued")
                 assert accrued["payload"]["amount_cents"] == 33  # ceil(100,000 × 12 % / 365)
                 assert first.comments >= 1  # the heartbeat
             await _until(lambda: hub.subscriber_count == 0)  # the disconnect removed the subscriber
 
-            ids = [e["id"] for e in seen]
+            ids = [e["event_id"] for e in seen]
             assert len(ids) == len(set(ids)) and ids == await _stored(engine, fid, ids[0] - 1)
-            last = ids[-1]
+            last = seen[-1]["sse_id"]
             missed = []
             for _ in range(2):  # more work while nobody listens
                 r = await stack.http.post(ADVANCE)
@@ -156,8 +158,24 @@ async def test_a_facility_stream_delivers_in_order_resumes_without_loss_and_clos
                 assert r.status_code == 200, r.text
                 await _until(lambda: sum(e["event_type"] == "interest_accrued" for e in again.events) >= 3)
                 await asyncio.sleep(0.3)
-                resumed = [e["id"] for e in again.events]
+                resumed = [e["event_id"] for e in again.events]
             await _until(lambda: hub.subscriber_count == 0)
             assert resumed[:len(missed)] == missed  # nothing lost
             assert len(resumed) == len(set(resumed)) and not set(resumed) & set(ids)  # nothing twice
             assert resumed == await _stored(engine, fid, last)
+
+            # the customer's own stream (portal, by ownership) replays the same events
+            customer_id = (await stack.http.get(f"{API}/credit-facilities/{fid}")).json()["customer_id"]
+            token = issue_customer_dev_token(stack.settings, uuid.UUID(customer_id))
+            portal = {"Authorization": f"Bearer {token}"}
+            r = await http.get(f"{API}/portal/credit-facilities/{uuid.uuid4()}/stream", headers=portal)
+            assert (r.status_code, r.json()["code"]) == (404, "common.not_found")
+            r = await http.get(f"{API}/portal/credit-facilities/{fid}/stream")  # an operator token
+            assert (r.status_code, r.json()["code"]) == (403, "auth.forbidden")
+            async with httpx.AsyncClient(base_url=base, headers=portal, timeout=httpx.Timeout(10, read=30)) as mine:
+                async with _open(mine, f"{API}/portal/credit-facilities/{fid}/stream", stack,
+                                 last_event_id=ids[0] - 1) as own:
+                    everything = ids + resumed
+                    await _until(lambda: len(own.events) >= len(everything))
+                    assert [e["event_id"] for e in own.events] == everything
+            await _until(lambda: hub.subscriber_count == 0)
