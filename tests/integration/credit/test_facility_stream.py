@@ -2,7 +2,8 @@
 running on a simulated clock: a facility's stream receives its activation, the disbursal's
 settlement and an end-of-day accrual in order; after a disconnect (the subscriber count returns to
 zero) and more work, a reconnect with ``Last-Event-ID`` replays exactly what was missed; the
-permission and the entity are checked before any SSE byte."""
+permission and the entity are checked before any SSE byte; the customer's portal stream and the
+price stream ride the same listener."""
 
 from __future__ import annotations
 
@@ -178,4 +179,11 @@ async def test_a_facility_stream_delivers_in_order_resumes_without_loss_and_clos
                     everything = ids + resumed
                     await _until(lambda: len(own.events) >= len(everything))
                     assert [e["event_id"] for e in own.events] == everything
+            await _until(lambda: hub.subscriber_count == 0)
+
+            # the price stream: one event per change, written by the feed's own store code
+            async with _open(http, f"{API}/price/stream", stack) as prices:
+                await set_price(engine, PRICE + 100)
+                await prices.wait_for(lambda e: e["event_type"] == "price_updated")
+                assert [e["payload"]["usd_cents_per_btc"] for e in prices.events] == [PRICE + 100]
             await _until(lambda: hub.subscriber_count == 0)
