@@ -27,6 +27,8 @@ from typing import Any
 import asyncpg
 import structlog
 
+from api.timelines import strip_ids
+
 CHANNEL = "lana_events"
 FACILITY = "credit_facility"
 log = structlog.get_logger("lana.streams")
@@ -59,13 +61,18 @@ class StreamEvent:
     recorded_at: datetime
     payload: dict[str, Any]
     facility_id: str | None
+    data: str = ""  # the SSE data line, rendered once per process (not once per client)
 
     @classmethod
     def of(cls, row: Any) -> StreamEvent:
         payload = row["payload"]
+        payload = json.loads(payload) if isinstance(payload, str) else payload
+        data = json.dumps({"event_id": row["id"], "entity_type": row["entity_type"], "entity_id": row["entity_id"],
+                           "sequence": row["sequence"], "event_type": row["event_type"],
+                           "recorded_at": row["recorded_at"].isoformat(), "payload": strip_ids(payload)},
+                          separators=(",", ":"))
         return cls(row["id"], row["entity_type"], row["entity_id"], row["sequence"], row["event_type"],
-                   row["recorded_at"], json.loads(payload) if isinstance(payload, str) else payload,
-                   row["facility_id"])
+                   row["recorded_at"], payload, row["facility_id"], data)
 
     def topics(self) -> Iterator[Topic]:
         yield (self.entity_type, self.entity_id)

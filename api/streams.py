@@ -15,7 +15,6 @@ so there is neither a gap nor a duplicate. A heartbeat comment (``: ping``) is s
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -26,7 +25,6 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.authz import Principal, require
 from api.stream_hub import COLUMNS, FACILITY, Dropped, StreamEvent, StreamHub, Topic
-from api.timelines import strip_ids
 from domain.credit.disbursal import Disbursal
 from domain.deposits.model import Withdrawal
 from domain.errors import NotFound, ValidationFailed
@@ -84,10 +82,7 @@ def parse_last_event_id(last_event_id: str | None) -> int | None:
 
 
 def _sse(event: StreamEvent, sse_id: int) -> ServerSentEvent:
-    data = {"event_id": event.id, "entity_type": event.entity_type, "entity_id": event.entity_id,
-            "sequence": event.sequence, "event_type": event.event_type,
-            "recorded_at": event.recorded_at.isoformat(), "payload": strip_ids(event.payload)}
-    return ServerSentEvent(data=json.dumps(data, separators=(",", ":")), id=str(sse_id), event=event.event_type)
+    return ServerSentEvent(data=event.data, id=str(sse_id), event=event.event_type)
 
 
 async def _replay(request: Request, topic: Topic, after: int) -> AsyncIterator[StreamEvent]:

@@ -70,7 +70,8 @@ async def _main(tmp, pg_url, pg_pid, clients: int, seconds: float, echo) -> None
             await asyncio.sleep(1.0)  # the last subscriptions reach the hub
             rss_open = api.memory_info().rss
             commits: dict[int, float] = {}
-            cpu0, t0 = api.cpu_times(), time.perf_counter()
+            me = psutil.Process()
+            cpu0, me0, t0 = api.cpu_times(), me.cpu_times(), time.perf_counter()
             price = 6_000_000
             for i in range(int(seconds)):
                 tick_at = t0 + i
@@ -83,7 +84,7 @@ async def _main(tmp, pg_url, pg_pid, clients: int, seconds: float, echo) -> None
                 commits[version] = time.perf_counter()  # just after the commit
             await asyncio.sleep(2.0)  # the last change reaches everyone
             elapsed = time.perf_counter() - t0
-            cpu1 = api.cpu_times()
+            cpu1, me1 = api.cpu_times(), me.cpu_times()
             rss_end = api.memory_info().rss
             stop.set()
             for t in tasks:
@@ -101,6 +102,8 @@ async def _main(tmp, pg_url, pg_pid, clients: int, seconds: float, echo) -> None
          f"end {rss_end / 2**20:.0f} ({(rss_open - rss_idle) / max(clients, 1) / 1024:.1f} KiB per stream)")
     echo(f"API CPU: {cpu:.2f} s over {elapsed:.1f} s ({100 * cpu / elapsed:.1f} % of one core; "
          f"{1000 * cpu / max(len(latencies), 1):.3f} ms per delivered event)")
+    clients_cpu = (me1.user + me1.system) - (me0.user + me0.system)
+    echo(f"bench clients' CPU (same machine): {clients_cpu:.2f} s ({100 * clients_cpu / elapsed:.1f} % of one core)")
     echo("(2 shared cores, clients in the bench process: noisy figures, compare runs side by side)")
 
 
