@@ -3,7 +3,7 @@ running on a simulated clock: a facility's stream receives its activation, the d
 settlement and an end-of-day accrual in order; after a disconnect (the subscriber count returns to
 zero) and more work, a reconnect with ``Last-Event-ID`` replays exactly what was missed; the
 permission and the entity are checked before any SSE byte; the customer's portal stream and the
-price stream ride the same listener."""
+price and withdrawal streams ride the same listener."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from tests.integration.credit.facility_helpers import (
     set_price,
     wait_for,
 )
+from tests.integration.deposits_helpers import deposit, wait_status, withdraw
 
 API = "/api/v1"
 ADVANCE = f"{API}/time/advance-to-next-end-of-day"
@@ -93,7 +94,7 @@ async def test_a_facility_stream_delivers_in_order_resumes_without_loss_and_clos
     async with Stack.start(db_url, engine, ts_env.client, kyc_required=False, clock_mode="simulated",
                            stream_heartbeat_s=0.3) as stack:
         await set_price(engine, PRICE)
-        customer_id, _ = await customer_with_deposit(stack)
+        customer_id, account = await customer_with_deposit(stack)
         body = (await propose(stack.http, customer_id, 100_000, disbursal_policy="SingleDisbursal",
                               one_time_fee_rate="0")).json()
         fid = body["id"]
@@ -186,4 +187,17 @@ async def test_a_facility_stream_delivers_in_order_resumes_without_loss_and_clos
                 await set_price(engine, PRICE + 100)
                 await prices.wait_for(lambda e: e["event_type"] == "price_updated")
                 assert [e["payload"]["usd_cents_per_btc"] for e in prices.events] == [PRICE + 100]
+            await _until(lambda: hub.subscriber_count == 0)
+
+            # a withdrawal's stream: its approval and its confirmation, as they happen
+            assert (await deposit(stack, str(account), 10_000)).status_code == 201
+            wid = (await withdraw(stack, str(account), 4_000)).json()["id"]
+            await wait_status(stack, wid, "PENDING_CONFIRMATION")
+            async with _open(http, f"{API}/withdrawals/{wid}/stream", stack, last_event_id=0) as w:
+                await w.wait_for(lambda e: e["event_type"] == "approval_process_concluded")  # replayed
+                assert (await stack.http.post(f"{API}/withdrawals/{wid}/confirm")).status_code == 200
+                await w.wait_for(lambda e: e["event_type"] == "confirmed")  # live
+                assert [e["event_type"] for e in w.events] == ["initialized", "approval_process_concluded",
+                                                               "confirmed"]
+                assert {e["entity_id"] for e in w.events} == {wid}
             await _until(lambda: hub.subscriber_count == 0)
