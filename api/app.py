@@ -21,7 +21,8 @@ from api.customers.webhooks import check_webhook_secret
 from api.deps import LazyTemporal
 from api.enums import canonical_openapi
 from api.portal import portal_routers
-from ground.db import create_engine
+from api.stream_hub import StreamHub
+from ground.db import asyncpg_dsn, create_engine
 from ground.settings import Settings
 from ground.temporal import connect
 
@@ -83,13 +84,14 @@ def operator_routers() -> list[APIRouter]:
         ledger,
         price,
         reports,
+        streams,
         timelines,
     )
 
     return [access.router, audit.router, governance.router, ledger.router, *customers.operator_routers(),
             *credit.operator_routers(), price.router, *accounting.operator_routers(),
             *deposits.operator_routers(), business_time.router, *custody.operator_routers(), dashboard.router,
-            timelines.router, reports.router]
+            timelines.router, reports.router, streams.router]
 
 
 def public_routers() -> list[APIRouter]:
@@ -123,8 +125,10 @@ def create_app(
         app.state.temporal = LazyTemporal(lambda: connect(settings))
         if temporal_client is not None:
             app.state.temporal.set(temporal_client)
+        app.state.streams = StreamHub(asyncpg_dsn(settings.database_url), settings.stream_queue_size)
         await security_setup.start(app, settings, app.state.engine)
         yield
+        await app.state.streams.close()
         await security_setup.stop(app)
         if owns_engine:
             await app.state.engine.dispose()

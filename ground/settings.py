@@ -180,6 +180,13 @@ class Settings(BaseSettings):
     # outstanding also completes (closes) the facility.
     credit_close_when_paid: bool = Field(False, description="Close a facility automatically when it is fully paid")
 
+    # Live updates (docs/streams.md): SSE streams fed by one LISTEN connection per API process.
+    stream_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between SSE heartbeat comments")
+    stream_queue_size: int = Field(256, ge=1, le=100_000, description="Events buffered per SSE client; a client "
+                                   "that falls this far behind is dropped (it resumes with Last-Event-ID)")
+    stream_send_timeout_s: float = Field(10.0, gt=0, description="A client whose socket accepts nothing for "
+                                         "this long is dropped")
+
     # Worker sweep that restarts workflows whose start was lost after their entity was written
     # (workers/reconcile.py): how often, and how old an entity must be before it is considered lost.
     reconcile_every_s: float = 60.0

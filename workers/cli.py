@@ -140,6 +140,16 @@ def bench_api(seconds: float, clients: str, customers: int, facilities: int) -> 
     run_bench(tuple(int(c) for c in clients.split(",")), seconds, customers, facilities, echo=click.echo)
 
 
+@bench.command("stream")
+@click.option("--clients", type=int, default=1000, show_default=True, help="Open SSE streams (GET /price/stream)")
+@click.option("--seconds", type=float, default=30.0, show_default=True, help="Price changes, one per second")
+def bench_stream(clients: int, seconds: float) -> None:
+    """N open price streams on one API process, the price changing every second: delivery p50/p99, API RSS and CPU."""
+    from workers.bench_stream import run_bench
+
+    run_bench(clients, seconds, echo=click.echo)
+
+
 @bench.command("eod-steps")
 @click.option("--facilities", "n", type=int, default=10_000, show_default=True)
 @click.option("--page-sizes", default="500,1000", show_default=True,

@@ -20,6 +20,7 @@ Each step is one transaction, ordered as everywhere else: the facility's row bef
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -187,14 +188,30 @@ async def fail_notices(conn: AsyncConnection, inbox_ids: list[str], error: str) 
 async def signal_wallet(client, task_queue: str, notice: BalanceNotice, idle_seconds: int) -> None:
     """Signal-with-start ``custody-wallet-{id}``: a running run takes the notice, else a new run
     starts with it."""
-    try:
-        await client.start_workflow(
-            WALLET_WORKFLOW, WalletWorkflowInput(wallet_id=notice.wallet_id, idle_seconds=idle_seconds),
-            id=wallet_workflow_id(notice.wallet_id), task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal=BALANCE_NOTICE_SIGNAL, start_signal_args=[notice])
-    except RPCError as exc:
-        raise ServiceUnavailable("Could not hand the notice to Temporal; retry later.", retry_after=2) from exc
+    await hand_over(lambda: client.start_workflow(
+        WALLET_WORKFLOW, WalletWorkflowInput(wallet_id=notice.wallet_id, idle_seconds=idle_seconds),
+        id=wallet_workflow_id(notice.wallet_id), task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal=BALANCE_NOTICE_SIGNAL, start_signal_args=[notice]))
+
+
+HAND_OVER_ATTEMPTS = 4
+
+
+async def hand_over(start) -> None:
+    """Run a start / signal-with-start, retrying a refused RPC briefly: a signal-with-start can meet a
+    wallet run that is closing (idle) at that instant. Still refused: 503 with ``Retry-After`` (the
+    notice is stored and PENDING; a provider's retry or the workflow-start sweep hands it over)."""
+    for attempt in range(1, HAND_OVER_ATTEMPTS + 1):
+        try:
+            await start()
+            return
+        except RPCError as exc:
+            log.warning("custody notice hand-over refused by Temporal", attempt=attempt, status=str(exc.status),
+                        message=exc.message)
+            if attempt == HAND_OVER_ATTEMPTS:
+                raise ServiceUnavailable("Could not hand the notice to Temporal; retry later.", retry_after=2) from exc
+            await asyncio.sleep(0.05 * 2 ** attempt)
 
 
 def notice_of(row, wallet_id: str) -> BalanceNotice:

@@ -29,7 +29,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
 
 from activities.audit import record
 from activities.custody import inbox, wallet_sync
@@ -37,7 +36,7 @@ from api.authz import Principal, require
 from api.deps import EngineDep, ReadConn, TemporalDep
 from domain.custody.model import CustodianNotFound, Provider, WebhookSignatureInvalid
 from domain.custody.sync_messages import BalanceNotice, ResolveInput
-from domain.errors import NotFound, ServiceUnavailable
+from domain.errors import NotFound
 from workflows.custody_wallet import CustodyNoticeWorkflow, notice_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -120,14 +119,11 @@ async def _hand_over(client, settings, provider: str, notice, stored: inbox.Stor
             external_wallet_id=notice.external_wallet_id, balance_sats=notice.balance_sats,
             detail=dict(notice.detail)), settings.custody_wallet_idle_seconds)
         return
-    try:
-        await client.start_workflow(
-            CustodyNoticeWorkflow.run, ResolveInput(inbox_id=stored.id, provider=provider,
-                                                    attempts=settings.custody_unknown_wallet_attempts),
-            id=notice_workflow_id(stored.id), task_queue=settings.temporal_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
-    except RPCError as exc:
-        raise ServiceUnavailable("Could not hand the notice to Temporal; retry later.", retry_after=2) from exc
+    await wallet_sync.hand_over(lambda: client.start_workflow(
+        CustodyNoticeWorkflow.run, ResolveInput(inbox_id=stored.id, provider=provider,
+                                                attempts=settings.custody_unknown_wallet_attempts),
+        id=notice_workflow_id(stored.id), task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING))
 
 
 class WebhookEventNotFound(NotFound):

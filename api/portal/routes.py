@@ -10,6 +10,7 @@ import uuid
 
 from fastapi import APIRouter
 from sqlalchemy import select
+from sse_starlette import EventSourceResponse
 
 from activities import event_store
 from activities.credit.store import facility_balance, find_facility_row
@@ -27,6 +28,7 @@ from api.pagination import PageParams, page_of
 from api.portal.auth import PortalCaller, portal_read
 from api.portal.schemas import RECENT, PortalDepositAccount, PortalFacility, PortalMe
 from api.price import PriceOut, current_price
+from api.streams import ENTITY_RESPONSES, LastEventId, facility_stream_response, parse_last_event_id
 from domain.deposits.model import DepositAccount
 
 router = APIRouter(prefix="/portal", tags=["portal"], responses={
@@ -90,3 +92,19 @@ async def credit_facility(facility_id: uuid.UUID,
 async def price(caller: PortalCaller = portal_read("price")) -> PriceOut:
     await caller.audit("*", True)
     return await current_price(caller.conn, caller.request.app.state.settings.price_max_age_seconds)
+
+
+@router.get("/credit-facilities/{facility_id}/stream", response_class=EventSourceResponse,
+            responses={**ENTITY_RESPONSES, **NOT_FOUND},
+            summary="Live updates of one of the caller's loans (SSE, as the operator facility stream)")
+async def credit_facility_stream(facility_id: uuid.UUID, last_event_id: LastEventId = None,
+                                 caller: PortalCaller = portal_read("credit-facility")) -> EventSourceResponse:
+    after = parse_last_event_id(last_event_id)
+    row = await find_facility_row(caller.conn, str(facility_id))
+    if row is None or str(row.customer_id) != caller.customer_id:
+        raise await caller.not_yours(str(facility_id), "credit facility")
+    await caller.audit(str(facility_id), True)
+    # back to the pool now: the stream reads through the hub and its own short connections, and a
+    # yield dependency would otherwise hold this one for as long as the stream stays open
+    await caller.conn.close()
+    return facility_stream_response(caller.request, str(facility_id), after)

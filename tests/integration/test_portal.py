@@ -59,6 +59,8 @@ async def test_no_portal_route_shows_a_customer_anything_of_another(portal_stack
                 assert (r.status_code, r.json()["code"]) == (404, "common.not_found"), (path, their_id, r.text)
                 assert their_id not in r.json()["detail"] or r.json()["detail"] == f"No credit facility {their_id}."
                 assert not (theirs - {their_id}) & set(re.findall(r"[0-9a-f-]{36}", r.text)), path
+            if path.endswith("/stream"):
+                continue  # an open stream never ends here; tests/integration/credit/test_facility_stream.py reads it
             for own_id in me["ids"].values():  # and the caller's own ids never show the other's data
                 r = await me["client"].get(re.sub(r"{\w+}", own_id, path))
                 reads += 1

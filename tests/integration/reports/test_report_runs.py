@@ -147,3 +147,28 @@ async def test_scheduled_run_keeps_a_failure_and_a_repeated_tick_makes_no_second
     assert [x["id"] for x in listed] == [summary.run_id]
     again = (await rstack.http.get(f"{API}/report-runs/{summary.run_id}")).json()
     assert {f["path_in_bucket"]: f["size_bytes"] for x in again["reports"] for f in x["files"]} == sizes
+
+
+async def test_a_report_runs_stream_replays_its_states_and_refuses_before_opening(rstack):
+    """`GET /report-runs/{id}/stream` (docs/streams.md): a client opening after the run finished gets
+    its history replayed from `Last-Event-ID: 0`, queued → running → success, in order."""
+    import httpx
+
+    from tests.fakes.serve import serving
+    from tests.integration.credit.test_facility_stream import _open
+
+    http = rstack.http
+    r = await http.post(f"{API}/report-runs", json={"report_definition_id": "nrsf_03/06_productos"})
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    await wait_for(lambda: http.get(f"{API}/report-runs/{run_id}"), lambda b: b["state"] == "SUCCESS")
+    async with serving(rstack.app) as base, httpx.AsyncClient(
+            base_url=base, headers={"Authorization": http.headers["Authorization"]},
+            timeout=httpx.Timeout(10, read=30)) as sse:
+        missing = await sse.get(f"{API}/report-runs/{uuid.uuid4()}/stream")
+        assert (missing.status_code, missing.json()["code"]) == (404, "common.not_found")
+        async with _open(sse, f"{API}/report-runs/{run_id}/stream", rstack, last_event_id=0) as reader:
+            await reader.wait_for(lambda e: e["payload"].get("state") == "SUCCESS")
+    seen = [(e["event_type"], e["payload"].get("state")) for e in reader.events]
+    assert seen == [("initialized", None), ("state_updated", "RUNNING"), ("state_updated", "SUCCESS")], seen
+    assert [e["sse_id"] for e in reader.events] == sorted(e["sse_id"] for e in reader.events)

@@ -1,0 +1,76 @@
+"""The NOTIFY behind live updates (migration 0120, docs/streams.md), on the real database: one
+notification per event-appending statement (a batch of 1,000 events is one), none for a rolled-back
+transaction, and the hub delivers two transactions' events in commit order even when their ids
+are the other way round."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import asyncpg
+from sqlalchemy import text
+
+from api.stream_hub import CHANNEL, StreamHub
+from ground.db import asyncpg_dsn
+
+_BATCH = text("""INSERT INTO events (entity_type, entity_id, sequence, event_type, payload)
+                 SELECT 'withdrawal', :id, g, 'noted', '{}'::jsonb FROM generate_series(1, :n) g""")
+
+
+async def _until(predicate, within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_one_notification_per_statement_and_none_for_a_rollback(db_url, engine):
+    got: list[str] = []
+    listener = await asyncpg.connect(asyncpg_dsn(db_url))
+    await listener.add_listener(CHANNEL, lambda *args: got.append(args[-1]))
+    try:
+        entity = str(uuid.uuid4())
+        async with engine.begin() as conn:
+            await conn.execute(_BATCH, {"id": entity, "n": 1000})
+        rolled_back = str(uuid.uuid4())
+        async with engine.connect() as conn:
+            await conn.execute(_BATCH, {"id": rolled_back, "n": 5})
+            await conn.rollback()
+        async with engine.begin() as conn:  # a marker: once it arrives, anything before it has too
+            await conn.execute(_BATCH, {"id": str(uuid.uuid4()), "n": 1})
+        await _until(lambda: len(got) >= 2)
+        await asyncio.sleep(0.1)
+        assert len(got) == 2
+        note = json.loads(got[0])
+        async with engine.connect() as conn:
+            ids = (await conn.execute(text(
+                "SELECT min(id), max(id), count(*) FROM events WHERE entity_id = :id AND tx_id = CAST(:tx AS xid8)"),
+                {"id": entity, "tx": int(note["tx"])})).one()
+        assert (note["min"], note["max"], ids[2]) == (ids[0], ids[1], 1000)
+        assert len(got[0]) < 100  # small whatever the batch
+    finally:
+        await listener.close()
+
+
+async def test_the_hub_delivers_in_commit_order_when_ids_are_reversed(db_url, engine):
+    hub = StreamHub(asyncpg_dsn(db_url), queue_size=16)
+    entity = str(uuid.uuid4())
+    sub = await hub.subscribe(("withdrawal", entity))
+    try:
+        early = await engine.connect()  # takes the lower id, commits last
+        await early.execute(_BATCH, {"id": entity, "n": 1})
+        async with engine.begin() as late:
+            await late.execute(text("""INSERT INTO events (entity_type, entity_id, sequence, event_type, payload)
+                                       VALUES ('withdrawal', :id, 2, 'noted', '{}'::jsonb)"""), {"id": entity})
+        first = await asyncio.wait_for(sub.next(), 10)
+        await early.commit()
+        await early.close()
+        second = await asyncio.wait_for(sub.next(), 10)
+        assert (first.sequence, second.sequence) == (2, 1)  # commit order
+        assert first.id > second.id  # the ids the other way round: the route's SSE id keeps the higher
+    finally:
+        hub.unsubscribe(sub)
+        await hub.close()
+    assert hub.subscriber_count == 0
