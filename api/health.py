@@ -12,6 +12,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Process is up")
+@router.get("/health", summary="Process is up (the spec's name, api-surface §16; same as /healthz)")
 async def healthz() -> dict:
     return {"status": "ok"}
 

@@ -1,6 +1,7 @@
 async def test_health_and_readiness(stack):
-    r = await stack.http.get("/healthz")
-    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    for path in ("/healthz", "/health"):  # /health: the spec's name (api-surface §16)
+        r = await stack.http.get(path)
+        assert r.status_code == 200 and r.json() == {"status": "ok"}, path
     r = await stack.http.get("/readyz")
     assert r.status_code == 200, r.text
     assert r.json()["checks"] == {"database": "ok", "temporal": "ok"}

@@ -9,7 +9,7 @@ from api.authz import require, route_permissions
 from api.portal.auth import route_ownership
 from ground.settings import Settings
 
-PUBLIC_PREFIXES = ("/healthz", "/readyz", "/webhooks/", "/local-storage/", "/docs", "/openapi", "/redoc")
+PUBLIC_PREFIXES = ("/healthz", "/health", "/readyz", "/webhooks/", "/local-storage/", "/docs", "/openapi", "/redoc")
 
 
 def routes_missing_a_permission(app) -> list[str]:
