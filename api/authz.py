@@ -195,17 +195,23 @@ def require(permission: str, *, id_param: str | None = None) -> Any:
     return Depends(dependency)
 
 
-def route_permissions(route) -> list[str]:
-    """The permissions a route declares (walks its dependency tree)."""
+def route_markers(route, attribute: str) -> list[str]:
+    """The values of one access marker (``__lana_permission__``, ``__lana_ownership__``) that a
+    route's dependencies carry (walks its dependency tree)."""
     found: list[str] = []
     stack = [route.dependant]
     while stack:
         dep = stack.pop()
-        perm = getattr(dep.call, "__lana_permission__", None)
-        if perm:
-            found.append(perm)
+        marker = getattr(dep.call, attribute, None)
+        if marker:
+            found.append(marker)
         stack.extend(dep.dependencies)
     return found
+
+
+def route_permissions(route) -> list[str]:
+    """The permissions a route declares."""
+    return route_markers(route, "__lana_permission__")
 
 
 def system_principal(actor: str) -> Principal:

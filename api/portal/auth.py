@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities import audit
 from activities.customers.tables import customers
 from api.authn import Identity
-from api.authz import Authorizer
+from api.authz import Authorizer, route_markers
 from api.deps import ReadConn
 from domain.errors import Forbidden, NotFound, Unauthenticated
 
@@ -102,13 +102,5 @@ def portal_read(entity: str) -> Any:
 
 
 def route_ownership(route) -> list[str]:
-    """The ownership-checked reads a portal route declares (walks its dependency tree)."""
-    found: list[str] = []
-    stack = [route.dependant]
-    while stack:
-        dep = stack.pop()
-        marker = getattr(dep.call, "__lana_ownership__", None)
-        if marker:
-            found.append(marker)
-        stack.extend(dep.dependencies)
-    return found
+    """The ownership-checked reads a portal route declares."""
+    return route_markers(route, "__lana_ownership__")
