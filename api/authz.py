@@ -40,6 +40,25 @@ class Principal:
     email: str | None = None
 
 
+def ids_irrelevant(enforcer: Any) -> bool:
+    """Whether no grant of this policy names an object id: every ``p`` object is a ``keyMatch``
+    pattern whose ``*`` comes at or before the id segment of ``module/entity/<id>``. Then a decision
+    is the same for every id of one module/entity, and one cached decision answers them all."""
+    if enforcer is None:
+        return False
+    for rule in enforcer.get_policy():
+        pattern = rule[1] if len(rule) > 1 else ""
+        star = pattern.find("*")
+        if star == -1:
+            if pattern.count("/") >= 2:
+                return False  # an exact object id
+            continue
+        prefix = pattern[:star]
+        if prefix.count("/") > 2 or (prefix.count("/") == 2 and not prefix.endswith("/")):
+            return False
+    return True
+
+
 def permission_object(permission: str, object_id: str | None = None) -> str:
     module, entity, _action = permission.split(":", 2)
     return f"{module}/{entity}/{object_id or '*'}"
@@ -79,12 +98,19 @@ class Authorizer:
         self.audit_enabled = settings.audit_enabled
         self._decisions: dict[tuple[str, str, str], bool] = {}
         self._decisions_version: int | None = None
+        self._id_free = False
 
     def _enforce(self, version: int, subject: str, obj: str, action: str) -> bool:
         if self._decisions_version != version or len(self._decisions) > 50_000:
             self._decisions = {}
             self._decisions_version = version
-        key = (subject, obj, action)
+            self._id_free = ids_irrelevant(self.policies.enforcer)
+        obj_key = obj
+        if self._id_free:  # one decision per (subject, module/entity, action), whatever the id
+            parts = obj.split("/", 2)
+            if len(parts) == 3:
+                obj_key = f"{parts[0]}/{parts[1]}/*"
+        key = (subject, obj_key, action)
         found = self._decisions.get(key)
         if found is None:
             assert self.policies.enforcer is not None
@@ -97,12 +123,15 @@ class Authorizer:
         connection of its own."""
         read: AsyncConnection | None = getattr(request.state, "read_conn", None)
         if read is not None and not read.in_transaction() and not read.closed:
-            await read.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit = getattr(request.state, "read_autocommit", False)
+            if not autocommit:
+                await read.execution_options(isolation_level="AUTOCOMMIT")
             try:
                 return await self._check(read, request, action, obj)
             finally:
                 await read.commit()  # ends SQLAlchemy's autobegun transaction: nothing is sent in autocommit
-                await read.execution_options(isolation_level=read.default_isolation_level)
+                if not autocommit:
+                    await read.execution_options(isolation_level=read.default_isolation_level)
         async with self.engine.connect() as conn:
             return await self._check(conn, request, action, obj)
 

@@ -36,10 +36,19 @@ def get_engine(request: Request) -> AsyncEngine:
     return request.app.state.engine
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def read_conn(request: Request) -> AsyncIterator[AsyncConnection]:
     """The request's connection for its reads; the authorization check runs on it too, before the
     reads begin (``api/authz.py``), so a request holds one pooled connection, not two."""
     async with request.app.state.engine.connect() as conn:
+        if request.method in _SAFE_METHODS:
+            # READ COMMITTED takes a snapshot per statement, so BEGIN … ROLLBACK around a GET's reads
+            # adds two round trips and no consistency; a read that needs one snapshot is one
+            # statement (the dashboard) or sets REPEATABLE READ itself. The pool resets the level.
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            request.state.read_autocommit = True
         request.state.read_conn = conn
         yield conn
 

@@ -18,6 +18,7 @@ Usage: ``status: ApiEnum[WithdrawalStatus] | None = None`` or ``Direction = api_
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from enum import Enum
@@ -31,8 +32,10 @@ _CAMEL_2 = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _SEPARATORS = re.compile(r"[\s\-_.]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize(value: str) -> str:
-    """``FullyCollateralized`` / ``fully-collateralized`` / ``fully collateralized`` → ``FULLY_COLLATERALIZED``."""
+    """``FullyCollateralized`` / ``fully-collateralized`` / ``fully collateralized`` → ``FULLY_COLLATERALIZED``
+    (memoized: every enum field of every response passes here, and the values are few)."""
     s = _CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", value.strip()))
     return _SEPARATORS.sub("_", s).strip("_").upper()
 

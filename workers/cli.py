@@ -121,11 +121,14 @@ def bench_classify(n: int, page_size: int, pages_per_run: int) -> None:
 @bench.command("credit")
 @click.option("--facilities", "n", type=int, default=200, show_default=True)
 @click.option("--concurrency", type=int, default=20, show_default=True, help="Facilities in flight at once")
-def bench_credit(n: int, concurrency: int) -> None:
+@click.option("--wait", type=click.Choice(["stream", "poll", "both"]), default="stream", show_default=True,
+              help="How the client waits for a step: the resource's event stream, a poll every 50 ms, or "
+                   "both (one run each, same stack)")
+def bench_credit(n: int, concurrency: int, wait: str) -> None:
     """N facilities proposal → approval → collateral → activation → one disbursal vs a skeleton of no-op steps."""
     from workers.bench_credit import run_bench
 
-    run_bench(n, concurrency, echo=click.echo)
+    run_bench(n, concurrency, echo=click.echo, waits=("poll", "stream") if wait == "both" else (wait,))
 
 
 @bench.command("api")
