@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -49,6 +50,14 @@ class LocalStorage:
         return full if full.is_relative_to(self.root) else None
 
     async def upload(self, data: bytes, path: str, content_type: str) -> None:
+        await self._place(path, lambda tmp: tmp.write_bytes(data))
+
+    async def upload_file(self, source: Path, path: str, content_type: str) -> None:
+        """``upload`` of a file on disk, copied in chunks (a large report never sits in memory)."""
+        await self._place(path, lambda tmp: shutil.copyfile(source, tmp))
+
+    async def _place(self, path: str, fill: Callable[[Path], object]) -> None:
+        """Write ``path`` atomically: ``fill`` writes a ``.part`` file beside it, which then replaces it."""
         target = self.resolve(path)
         if target is None:
             raise ValueError(f"invalid storage path {path!r}")
@@ -56,24 +65,10 @@ class LocalStorage:
         def _write() -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(target.suffix + ".part")
-            tmp.write_bytes(data)
+            fill(tmp)
             tmp.replace(target)
 
         await asyncio.to_thread(_write)
-
-    async def upload_file(self, source: Path, path: str, content_type: str) -> None:
-        """``upload`` of a file on disk, copied in chunks (a large report never sits in memory)."""
-        target = self.resolve(path)
-        if target is None:
-            raise ValueError(f"invalid storage path {path!r}")
-
-        def _copy() -> None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(target.suffix + ".part")
-            shutil.copyfile(source, tmp)
-            tmp.replace(target)
-
-        await asyncio.to_thread(_copy)
 
     async def remove(self, path: str) -> None:
         target = self.resolve(path)

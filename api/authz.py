@@ -47,7 +47,7 @@ def ids_irrelevant(enforcer: Any) -> bool:
     if enforcer is None:
         return False
     for rule in enforcer.get_policy():
-        pattern = rule[1] if len(rule) > 1 else ""
+        pattern = rule[1]  # p = sub, obj, act
         star = pattern.find("*")
         if star == -1:
             if pattern.count("/") >= 2:
