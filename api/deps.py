@@ -32,7 +32,7 @@ class LazyTemporal:
         self._client = client
 
 
-def get_engine(request: Request) -> AsyncEngine:
+async def get_engine(request: Request) -> AsyncEngine:
     return request.app.state.engine
 
 

@@ -35,7 +35,7 @@ class PageParams(BaseModel):
     after: str | None = None
 
 
-def page_params(
+async def page_params(
     first: Annotated[int, Query(ge=1, le=100, description="Page size (max 100)")] = 25,
     after: Annotated[str | None, Query(max_length=512, description="Cursor from the previous page")] = None,
 ) -> PageParams:

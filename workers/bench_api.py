@@ -6,7 +6,9 @@ PostgreSQL with durability on).
 Seeded first: customers with deposit accounts and deposits, and active credit facilities (through
 the API and their workflows). Each client then loops: pick an operation by its weight, send it,
 record its latency. Prints requests/s, p50/p99 per route, reads and writes overall, and CPU per
-request by process. Asserts nothing about speed; no access log (level WARNING).
+request by process. With ``--route-cost N``, first each route alone: N requests one after another,
+the latency and the CPU each process spent per request (where a route's time goes, without
+queueing). Asserts nothing about speed; no access log (level WARNING).
 """
 
 from __future__ import annotations
@@ -121,14 +123,41 @@ async def _clients(http, seed: Seed, clients: int, seconds: float, rec: Recorder
             route, _, _, make = rng.choices(ops, weights)[0]
             method, path, body, headers, params = make(rng, seed)
             t0 = time.perf_counter()
-            r = await http.request(method, path, json=body, headers=headers, params=params)
+            status = await _send(http, method, path, body, headers, params)
             rec.seconds[route].append(time.perf_counter() - t0)
-            if r.is_error:
-                rec.failures[route][r.status_code] += 1
+            if status >= 400:
+                rec.failures[route][status] += 1
             done += 1
 
     await asyncio.gather(*[client(i) for i in range(clients)])
     return done
+
+
+async def _send(http, method: str, path: str, body, headers, params) -> int:
+    """One request through the load generator's aiohttp session; the status once the body is read."""
+    async with http.request(method, path, json=body, headers=headers, params=params) as r:
+        await r.read()
+        return r.status
+
+
+async def _route_costs(http, st, seed: Seed, n: int, echo) -> None:
+    """Each route alone, ``n`` sequential requests: p50 latency and CPU ms per request by process."""
+    echo(f"\nper route, one client, {n} requests each: p50 ms; CPU ms per request by process")
+    for route, _, _, make in _ops():
+        rng = random.Random(7)
+        for _ in range(5):  # warm: statement caches, prepared statements
+            method, path, body, headers, params = make(rng, seed)
+            await _send(http, method, path, body, headers, params)
+        lat: list[float] = []
+        before = st.cpu()
+        for _ in range(n):
+            method, path, body, headers, params = make(rng, seed)
+            t0 = time.perf_counter()
+            await _send(http, method, path, body, headers, params)
+            lat.append(time.perf_counter() - t0)
+        after = st.cpu()
+        echo(f"  {route:45s} p50 {_pct(lat, 0.5):6.1f} ms  " + "  ".join(
+            f"{k} {(after[k] - before.get(k, 0.0)) / n * 1000:5.2f}" for k in after))
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -137,7 +166,8 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _main(tmp: Path, pg_url: str, pg_pid: int, levels: tuple[int, ...], seconds: float,
-                n_customers: int, n_facilities: int, echo) -> None:
+                n_customers: int, n_facilities: int, route_cost: int, echo) -> None:
+    import aiohttp
     import httpx
 
     from workers.bench_stack import stack
@@ -148,9 +178,17 @@ async def _main(tmp: Path, pg_url: str, pg_pid: int, levels: tuple[int, ...], se
         async with httpx.AsyncClient(base_url=st.api_url, headers={"Authorization": f"Bearer {st.token}"},
                                      timeout=60, limits=limits) as http:
             seed = await _seed(st, http, n_customers, n_facilities)
-            echo(f"seeded: {len(seed.customers)} customers with deposit accounts, {len(seed.facilities)} active "
-                 f"facilities; mix: " + ", ".join(f"{route} ×{w}" for route, _, w, _ in _ops()))
+        echo(f"seeded: {len(seed.customers)} customers with deposit accounts, {len(seed.facilities)} active "
+             f"facilities; mix: " + ", ".join(f"{route} ×{w}" for route, _, w, _ in _ops()))
+        # The load itself through aiohttp: httpx cost 2-4 ms of CPU per request on the same two cores
+        # as the stack it measures; aiohttp's C parser about a quarter of that.
+        connector = aiohttp.TCPConnector(limit=2 * max(levels))
+        async with aiohttp.ClientSession(base_url=st.api_url, connector=connector,
+                                         headers={"Authorization": f"Bearer {st.token}"},
+                                         timeout=aiohttp.ClientTimeout(total=60)) as http:
             await _clients(http, seed, min(levels), WARMUP_S, Recorder(), 0)
+            if route_cost:
+                await _route_costs(http, st, seed, route_cost, echo)
             for level in levels:
                 rec = Recorder()
                 before, t0 = st.cpu(), time.perf_counter()
@@ -172,9 +210,10 @@ async def _main(tmp: Path, pg_url: str, pg_pid: int, levels: tuple[int, ...], se
     echo("(one run on a shared machine: compare figures within a run)")
 
 
-def run_bench(levels: tuple[int, ...], seconds: float, customers: int, facilities: int, echo=print) -> None:
+def run_bench(levels: tuple[int, ...], seconds: float, customers: int, facilities: int, echo=print,
+              route_cost: int = 0) -> None:
     from workers.bench_stack import run_in_tmp
     from workers.logging_setup import configure
 
     configure("WARNING")
-    run_in_tmp(lambda tmp, url, pid: _main(tmp, url, pid, levels, seconds, customers, facilities, echo))
+    run_in_tmp(lambda tmp, url, pid: _main(tmp, url, pid, levels, seconds, customers, facilities, route_cost, echo))

@@ -136,11 +136,14 @@ def bench_credit(n: int, concurrency: int, wait: str) -> None:
 @click.option("--clients", default="8,32", show_default=True, help="Comma-separated concurrent client counts")
 @click.option("--customers", type=int, default=200, show_default=True, help="Customers seeded (with deposit accounts)")
 @click.option("--facilities", type=int, default=20, show_default=True, help="Active facilities seeded")
-def bench_api(seconds: float, clients: str, customers: int, facilities: int) -> None:
+@click.option("--route-cost", type=int, default=0, show_default=True,
+              help="First each route alone: N sequential requests, p50 and CPU ms per request by process")
+def bench_api(seconds: float, clients: str, customers: int, facilities: int, route_cost: int) -> None:
     """A mix of operator reads and writes at 8 and 32 clients: requests/s, p50/p99 per route."""
     from workers.bench_api import run_bench
 
-    run_bench(tuple(int(c) for c in clients.split(",")), seconds, customers, facilities, echo=click.echo)
+    run_bench(tuple(int(c) for c in clients.split(",")), seconds, customers, facilities, echo=click.echo,
+              route_cost=route_cost)
 
 
 @bench.command("stream")

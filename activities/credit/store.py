@@ -73,11 +73,14 @@ _CUSTODY_MANAGED = (select(custody_wallets.c.id)
                     .exists().label("custody_managed"))
 
 
+_LOAD = select(facilities, _IN_FLIGHT, _CUSTODY_MANAGED).where(facilities.c.id == bindparam("facility_id"))
+_LOAD_LOCKED = _LOAD.with_for_update(of=facilities)
+
+
 async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool = True) -> CreditFacility:
     """The facility as stored (row locked by default), at the row's version, with its disbursals
-    awaiting approval and whether a custodian manages its collateral, in one statement."""
-    query = select(facilities, _IN_FLIGHT, _CUSTODY_MANAGED).where(facilities.c.id == facility_id)
-    row = (await conn.execute(query.with_for_update(of=facilities) if lock else query)).first()
+    awaiting approval and whether a custodian manages its collateral, in one statement (built once)."""
+    row = (await conn.execute(_LOAD_LOCKED if lock else _LOAD, {"facility_id": facility_id})).first()
     if row is None:
         raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
     return facility_from_row(row, {str(k): v for k, v in row.in_flight.items()})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.credit.tables import facilities
@@ -42,10 +42,11 @@ async def set_frozen(conn: AsyncConnection, customer_id: str, command: Callable[
     return changed
 
 
-async def open_products(conn: AsyncConnection, customer_id: str) -> OpenProducts:
-    """Count what still blocks closing the customer (customers-deposits.md §4.2)."""
-    f = facilities
-    row = (await conn.execute(select(
+def _open_products_query():
+    """What still blocks closing a customer, as one statement built once (three scalar subqueries)."""
+    f, a, w = facilities, deposit_accounts, withdrawals
+    customer = bindparam("customer_id", type_=f.c.customer_id.type)
+    counts = select(
         func.count().filter(and_(f.c.stage == Stage.ACTIVE.value,
                                  func.coalesce(f.c.status, "") != FacilityStatus.CLOSED.value)),
         func.count().filter(and_(f.c.stage == Stage.PROPOSAL.value,
@@ -54,16 +55,23 @@ async def open_products(conn: AsyncConnection, customer_id: str) -> OpenProducts
         func.count().filter(and_(f.c.stage == Stage.PENDING.value,
                                  or_(f.c.pending_status.is_(None),
                                      f.c.pending_status != PendingStatus.COMPLETED.value))),
-    ).where(f.c.customer_id == customer_id))).one()
-    a, w = deposit_accounts, withdrawals
-    open_accounts = (await conn.execute(select(func.count()).where(
-        a.c.holder_id == customer_id, a.c.status != AccountStatus.CLOSED.value))).scalar_one()
-    pending_withdrawals = (await conn.execute(select(func.count()).select_from(w.join(
-        a, a.c.id == w.c.deposit_account_id)).where(
-        a.c.holder_id == customer_id, w.c.status.in_([s.value for s in RESERVED])))).scalar_one()
+    ).where(f.c.customer_id == customer).subquery()
+    open_accounts = select(func.count()).where(
+        a.c.holder_id == customer, a.c.status != AccountStatus.CLOSED.value).scalar_subquery()
+    pending_withdrawals = select(func.count()).select_from(w.join(a, a.c.id == w.c.deposit_account_id)).where(
+        a.c.holder_id == customer, w.c.status.in_([s.value for s in RESERVED])).scalar_subquery()
+    return select(*counts.c, open_accounts, pending_withdrawals)
+
+
+_OPEN_PRODUCTS = _open_products_query()
+
+
+async def open_products(conn: AsyncConnection, customer_id: str) -> OpenProducts:
+    """Count what still blocks closing the customer (customers-deposits.md §4.2)."""
+    row = (await conn.execute(_OPEN_PRODUCTS, {"customer_id": customer_id})).one()
     return OpenProducts(active_credit_facilities=row[0], pending_credit_facility_proposals=row[1],
-                        pending_credit_facilities=row[2], open_deposit_accounts=open_accounts,
-                        pending_withdrawals=pending_withdrawals)
+                        pending_credit_facilities=row[2], open_deposit_accounts=row[3],
+                        pending_withdrawals=row[4])
 
 
 async def close(conn: AsyncConnection, customer_id: str, actor: str) -> bool:

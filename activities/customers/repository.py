@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -87,14 +87,20 @@ async def record_customer_activity(conn: AsyncConnection, customer_id: str, at: 
     Called by the deposit module, in its own transaction, for every deposit, withdrawal, payment or
     operator action on the customer's accounts (customers-deposits.md §9 lists the entry types).
     """
-    await conn.execute(update(customers).where(
-        customers.c.id == customer_id, customers.c.last_activity_at < at,
-    ).values(last_activity_at=at, updated_at=func.now()))
+    await conn.execute(_ACTIVITY, {"b_customer_id": customer_id, "b_at": at})
+
+
+_ACTIVITY = update(customers).where(
+    customers.c.id == bindparam("b_customer_id"), customers.c.last_activity_at < bindparam("b_at"),
+).values(last_activity_at=bindparam("b_at"), updated_at=func.now())
+
+
+_CUSTOMER = select(customers).where(customers.c.id == bindparam("customer_id"))
+_CUSTOMER_SHARED = _CUSTOMER.with_for_update(read=True)
 
 
 async def customer_row(conn: AsyncConnection, customer_id: str, *, share_lock: bool = False):
-    query = select(customers).where(customers.c.id == customer_id)
-    row = (await conn.execute(query.with_for_update(read=True) if share_lock else query)).first()
+    row = (await conn.execute(_CUSTOMER_SHARED if share_lock else _CUSTOMER, {"customer_id": customer_id})).first()
     if row is None:
         raise CustomerNotFound(f"Customer {customer_id} does not exist.")
     return row

@@ -25,8 +25,8 @@ from domain.deposits.model import DepositAccount
 
 
 async def account_balance(conn: AsyncConnection, account: DepositAccount) -> dict[str, int]:
-    main = await ledger.balance(conn, uuid.UUID(account.id), "USD")
-    frozen = await ledger.balance(conn, uuid.UUID(account.frozen_account_id), "USD")
+    main, frozen = await ledger.current_balances(
+        conn, [(uuid.UUID(account.id), "USD"), (uuid.UUID(account.frozen_account_id), "USD")])
     return {"settled": main.settled + main.pending + frozen.settled, "pending": main.pending,
             "available": main.settled, "frozen": frozen.settled}
 

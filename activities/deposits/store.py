@@ -13,6 +13,8 @@ the customer instead of deadlocking.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
     select,
     text,
@@ -81,15 +84,18 @@ withdrawals = Table(
 _PUBLIC_ID = text("nextval('public_id_seq')::text")
 
 
+# Hot-path statements are built once (docs/performance.md, 2026-12-02).
+_LOCK_HOLDER = text("SELECT 1 FROM customers WHERE id = (SELECT holder_id FROM deposit_accounts"
+                    " WHERE id = CAST(:id AS uuid)) FOR NO KEY UPDATE")
+_LOCK_ACCOUNT = text("SELECT id FROM deposit_accounts WHERE id = CAST(:id AS uuid) FOR SHARE")
+_LOCK_ACCOUNT_EXCLUSIVE = text("SELECT id FROM deposit_accounts WHERE id = CAST(:id AS uuid) FOR UPDATE")
+
+
 async def lock_account(conn: AsyncConnection, account_id: str, *, exclusive: bool = False) -> DepositAccount:
-    mode = "UPDATE" if exclusive else "SHARE"
     # The customer first (lock order above). FOR NO KEY UPDATE is what the customer's own updates
     # take, so this queues behind a KYC transaction and never upgrades a weaker lock later.
-    await conn.execute(text(
-        "SELECT 1 FROM customers WHERE id = (SELECT holder_id FROM deposit_accounts WHERE id = CAST(:id AS uuid))"
-        " FOR NO KEY UPDATE"), {"id": account_id})
-    row = (await conn.execute(text(f"SELECT id FROM deposit_accounts WHERE id = CAST(:id AS uuid) FOR {mode}"),
-                              {"id": account_id})).first()
+    await conn.execute(_LOCK_HOLDER, {"id": account_id})
+    row = (await conn.execute(_LOCK_ACCOUNT_EXCLUSIVE if exclusive else _LOCK_ACCOUNT, {"id": account_id})).first()
     if row is None:
         raise DepositAccountNotFound(f"Deposit account {account_id} does not exist.")
     return await event_store.load_entity(conn, DepositAccount, account_id)
@@ -111,35 +117,41 @@ async def save_account(conn: AsyncConnection, a: DepositAccount) -> None:
         status=a.status.value, activity=a.activity, version=a.version, updated_at=func.now()))
 
 
+def _claim(table: Table):
+    # bind names differ from the column names: insert() and update() reserve those for themselves
+    return insert(table).values(
+        id=bindparam("b_id"), public_id=_PUBLIC_ID, deposit_account_id=bindparam("b_account_id"),
+        amount=bindparam("b_amount"), reference=bindparam("b_reference"), status=bindparam("b_status"),
+        version=bindparam("b_version")).on_conflict_do_nothing().returning(table.c.id)
+
+
+def _claim_params(x: Deposit | Withdrawal) -> dict:
+    return {"b_id": x.id, "b_account_id": x.account_id, "b_amount": x.amount, "b_reference": x.reference,
+            "b_status": x.status.value, "b_version": len(x.pending)}
+
+
 async def claim_deposit(conn: AsyncConnection, d: Deposit) -> bool:
     """Insert the read-model row; False when the id or the reference is already taken."""
-    row = (await conn.execute(insert(deposits).values(
-        id=d.id, public_id=_PUBLIC_ID, deposit_account_id=d.account_id, amount=d.amount, reference=d.reference,
-        status=d.status.value, version=len(d.pending)).on_conflict_do_nothing().returning(deposits.c.id))).first()
-    return row is not None
+    return (await conn.execute(_CLAIM_DEPOSIT, _claim_params(d))).first() is not None
 
 
 async def claim_withdrawal(conn: AsyncConnection, w: Withdrawal) -> bool:
-    row = (await conn.execute(insert(withdrawals).values(
-        id=w.id, public_id=_PUBLIC_ID, deposit_account_id=w.account_id, amount=w.amount, reference=w.reference,
-        status=w.status.value, version=len(w.pending)).on_conflict_do_nothing().returning(withdrawals.c.id))).first()
-    return row is not None
+    return (await conn.execute(_CLAIM_WITHDRAWAL, _claim_params(w))).first() is not None
 
 
 async def save_deposit(conn: AsyncConnection, d: Deposit) -> None:
     if not d.pending:
         return
     await event_store.save_entity(conn, d)
-    await conn.execute(update(deposits).where(deposits.c.id == d.id).values(
-        status=d.status.value, version=d.version, updated_at=func.now()))
+    await conn.execute(_SAVE_DEPOSIT, {"b_id": d.id, "b_status": d.status.value, "b_version": d.version})
 
 
 async def save_withdrawal(conn: AsyncConnection, w: Withdrawal) -> None:
     if not w.pending:
         return
     await event_store.save_entity(conn, w)
-    await conn.execute(update(withdrawals).where(withdrawals.c.id == w.id).values(
-        status=w.status.value, approved=w.approved, version=w.version, updated_at=func.now()))
+    await conn.execute(_SAVE_WITHDRAWAL, {"b_id": w.id, "b_status": w.status.value, "b_approved": w.approved,
+                                          "b_version": w.version})
 
 
 async def load_deposit(conn: AsyncConnection, deposit_id: str) -> Deposit:
@@ -156,13 +168,34 @@ async def load_withdrawal(conn: AsyncConnection, withdrawal_id: str) -> Withdraw
     return w
 
 
+def _by_id_or_reference(table: Table):
+    entity_id = bindparam("id", type_=table.c.id.type)
+    return (select(table).where((table.c.id == entity_id) | (table.c.reference == bindparam("reference")))
+            .order_by((table.c.id == entity_id).desc()).limit(1))
+
+
+_BY_ID_OR_REFERENCE = {t.name: _by_id_or_reference(t) for t in (deposits, withdrawals)}
+_BY_ID: dict[str, Any] = {}
+
+
 async def find_by_id_or_reference(conn: AsyncConnection, table: Table, entity_id: str, reference: str):
-    return (await conn.execute(select(table).where((table.c.id == entity_id) | (table.c.reference == reference))
-                               .order_by((table.c.id == entity_id).desc()).limit(1))).first()
+    return (await conn.execute(_BY_ID_OR_REFERENCE[table.name], {"id": entity_id, "reference": reference})).first()
 
 
 async def row_of(conn: AsyncConnection, table: Table, entity_id: str, missing: type[Exception]):
-    row = (await conn.execute(select(table).where(table.c.id == entity_id))).first()
+    query = _BY_ID.get(table.name)
+    if query is None:
+        query = _BY_ID[table.name] = select(table).where(table.c.id == bindparam("id"))
+    row = (await conn.execute(query, {"id": entity_id})).first()
     if row is None:
         raise missing(f"{table.name[:-1].replace('_', ' ').capitalize()} {entity_id} does not exist.")
     return row
+
+
+_CLAIM_DEPOSIT = _claim(deposits)
+_CLAIM_WITHDRAWAL = _claim(withdrawals)
+_SAVE_DEPOSIT = update(deposits).where(deposits.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), version=bindparam("b_version"), updated_at=func.now())
+_SAVE_WITHDRAWAL = update(withdrawals).where(withdrawals.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), approved=bindparam("b_approved"), version=bindparam("b_version"),
+    updated_at=func.now())

@@ -28,9 +28,12 @@ def _state(row) -> ApprovalState:
     )
 
 
+_LOAD = text(f"SELECT {_COLUMNS} FROM gov_approval_processes WHERE id = :id")
+_LOAD_LOCKED = text(f"SELECT {_COLUMNS} FROM gov_approval_processes WHERE id = :id FOR UPDATE")
+
+
 async def load(conn: AsyncConnection, process_id: str, *, lock: bool = False) -> ApprovalState | None:
-    sql = f"SELECT {_COLUMNS} FROM gov_approval_processes WHERE id = :id" + (" FOR UPDATE" if lock else "")
-    row = (await conn.execute(text(sql), {"id": process_id})).first()
+    row = (await conn.execute(_LOAD_LOCKED if lock else _LOAD, {"id": process_id})).first()
     return _state(row) if row else None
 
 

@@ -68,6 +68,16 @@ def _asof(version: bool) -> str:
             " GROUP BY s.currency")
 
 
+# The hot reads, built once (text() scans its SQL for bind names at every construction).
+_CURRENT_ONE = text(f"SELECT b.currency, {_sums('b')} FROM ledger_current_balances b WHERE b.account_id = :id"
+                    " GROUP BY b.currency")
+_ASOF_ONE = text("WITH accts AS (SELECT CAST(:id AS uuid) AS account_id) " + _asof(True))
+_CURRENT_MANY = text(
+    f"SELECT a.id AS account_id, a.normal_balance_type AS side, b.currency, {_sums('b')}"
+    " FROM ledger_accounts a LEFT JOIN ledger_current_balances b ON b.account_id = a.id"
+    " WHERE a.id = ANY(:ids) GROUP BY a.id, a.normal_balance_type, b.currency")
+
+
 def _to_balances(rows, side: str) -> dict[str, Balance]:
     out = {str(c): Balance(c, NormalSide(side)) for c in Currency}
     for r in rows:
@@ -82,12 +92,9 @@ async def account_balances(conn: AsyncConnection, account_id: uuid.UUID,
     """Every currency's balance of an account (zeros where nothing was posted)."""
     side = (await get_account(conn, account_id))["normal_balance_type"]
     if as_of is None:
-        rows = await conn.execute(text(
-            f"SELECT b.currency, {_sums('b')} FROM ledger_current_balances b WHERE b.account_id = :id"
-            " GROUP BY b.currency"), {"id": account_id})
+        rows = await conn.execute(_CURRENT_ONE, {"id": account_id})
     else:
-        rows = await conn.execute(text("WITH accts AS (SELECT CAST(:id AS uuid) AS account_id) " + _asof(True)),
-                                  {"id": account_id, "t": as_of})
+        rows = await conn.execute(_ASOF_ONE, {"id": account_id, "t": as_of})
     return _to_balances(rows, side)
 
 
@@ -100,10 +107,7 @@ async def current_balances(conn: AsyncConnection, wanted: Sequence[tuple[uuid.UU
     """The current balances of many (account, currency) pairs in one statement, in ``wanted``'s
     order: what ``balance`` answers for each, without two round trips per account."""
     ids = list(dict.fromkeys(a for a, _ in wanted))
-    rows = (await conn.execute(text(
-        f"SELECT a.id AS account_id, a.normal_balance_type AS side, b.currency, {_sums('b')}"
-        " FROM ledger_accounts a LEFT JOIN ledger_current_balances b ON b.account_id = a.id"
-        " WHERE a.id = ANY(:ids) GROUP BY a.id, a.normal_balance_type, b.currency"), {"ids": ids})).all()
+    rows = (await conn.execute(_CURRENT_MANY, {"ids": ids})).all()
     sides = {r.account_id: r.side for r in rows}
     for account_id in ids:
         if account_id not in sides:

@@ -61,8 +61,11 @@ price_manual = Table(
 )
 
 
+_LATEST = select(price_latest).where(price_latest.c.id == 1)
+
+
 async def latest_price(conn: AsyncConnection) -> CurrentPrice | None:
-    row = (await conn.execute(select(price_latest).where(price_latest.c.id == 1))).first()
+    row = (await conn.execute(_LATEST)).first()
     if row is None:
         return None
     return CurrentPrice(usd_cents_per_btc=row.usd_cents_per_btc, source=row.source,

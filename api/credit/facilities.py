@@ -13,7 +13,7 @@ import uuid
 from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from activities import event_store
 from activities.credit import operations
@@ -107,8 +107,11 @@ _WITH_WALLET = select(facilities, *_WALLET_COLUMNS).select_from(
     facilities.outerjoin(wallets, wallets.c.facility_id == facilities.c.id))
 
 
+_ONE_WITH_WALLET = _WITH_WALLET.where(facilities.c.id == bindparam("facility_id"))
+
+
 async def _row_with_wallet(conn, facility_id: str):
-    row = (await conn.execute(_WITH_WALLET.where(facilities.c.id == facility_id))).first()
+    row = (await conn.execute(_ONE_WITH_WALLET, {"facility_id": facility_id})).first()
     if row is None:
         raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
     return row

@@ -328,26 +328,26 @@ class RepaymentPlanEntryOut(BaseModel):
     accrual_cycle_idx: int | None
 
 
-def direction_param(direction: Direction = "desc") -> str:
+async def direction_param(direction: Direction = "desc") -> str:
     return direction
 
 
 DirectionDep = Depends(direction_param)
 
 
-def proposal_status_param(status: ApiEnum[ProposalStatus] | None = None) -> str | None:
+async def proposal_status_param(status: ApiEnum[ProposalStatus] | None = None) -> str | None:
     return status
 
 
-def pending_status_param(status: ApiEnum[PendingStatus] | None = None) -> str | None:
+async def pending_status_param(status: ApiEnum[PendingStatus] | None = None) -> str | None:
     return status
 
 
-def facility_status_param(status: ApiEnum[FacilityStatus] | None = None) -> str | None:
+async def facility_status_param(status: ApiEnum[FacilityStatus] | None = None) -> str | None:
     return status
 
 
-def collateralization_param(collateralization_state: Collateralization | None = None) -> str | None:
+async def collateralization_param(collateralization_state: Collateralization | None = None) -> str | None:
     return collateralization_state
 
 

@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 router = APIRouter(tags=["customer documents"])
 
 
-def get_storage(request: Request) -> DocumentStorage:
+async def get_storage(request: Request) -> DocumentStorage:
     state = request.app.state
     if getattr(state, "document_storage", None) is None:
         state.document_storage = build_storage(state.settings)
