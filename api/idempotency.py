@@ -34,6 +34,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,20 +74,34 @@ class Reservation:
     key: str
 
     async def complete(self, status: int, headers: list[list[str]], body: bytes) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE api_idempotency SET status_code = :s, headers = CAST(:h AS jsonb), "
-                     "response_body = :b, completed_at = now() "
-                     "WHERE principal = :p AND key = :k AND status_code IS NULL"),
-                {"s": status, "h": json.dumps(headers), "b": body, "p": self.principal, "k": self.key},
-            )
+        async with _autocommit(self.engine).connect() as conn:  # one statement: one round trip, no BEGIN/COMMIT
+            await conn.execute(_COMPLETE, {"s": status, "h": json.dumps(headers), "b": body, "p": self.principal,
+                                           "k": self.key})
 
     async def release(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text("DELETE FROM api_idempotency WHERE principal = :p AND key = :k AND status_code IS NULL"),
-                {"p": self.principal, "k": self.key},
-            )
+        async with _autocommit(self.engine).connect() as conn:
+            await conn.execute(_RELEASE, {"p": self.principal, "k": self.key})
+
+
+_COMPLETE = text("UPDATE api_idempotency SET status_code = :s, headers = CAST(:h AS jsonb), "
+                 "response_body = :b, completed_at = now() "
+                 "WHERE principal = :p AND key = :k AND status_code IS NULL")
+_RELEASE = text("DELETE FROM api_idempotency WHERE principal = :p AND key = :k AND status_code IS NULL")
+_RESERVE = text("INSERT INTO api_idempotency (principal, key, method, path, request_hash) "
+                "VALUES (:p, :k, :m, :path, :h) ON CONFLICT DO NOTHING RETURNING key")
+_EXISTING = text("SELECT request_hash, status_code, headers, response_body, "
+                 "reserved_at < now() - make_interval(secs => :lease) AS stale "
+                 "FROM api_idempotency WHERE principal = :p AND key = :k FOR UPDATE")
+_autocommit_engines: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine in autocommit (same pool): a statement that stands alone commits by itself, in one
+    round trip instead of BEGIN, statement, COMMIT."""
+    found = _autocommit_engines.get(engine)
+    if found is None or found.sync_engine.pool is not engine.sync_engine.pool:
+        found = _autocommit_engines[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return found
 
 
 class _Slot:
@@ -128,16 +143,11 @@ async def _claim(engine: AsyncEngine, principal: str, key: str, method: str, pat
                  lease: float) -> tuple[str, Any]:
     """One attempt: ('reserved', None) | ('replay', row) | ('busy', None); raises on reuse."""
     params = {"p": principal, "k": key, "m": method, "path": path, "h": digest, "lease": lease}
-    async with engine.begin() as conn:
-        inserted = await conn.execute(
-            text("INSERT INTO api_idempotency (principal, key, method, path, request_hash) "
-                 "VALUES (:p, :k, :m, :path, :h) ON CONFLICT DO NOTHING RETURNING key"), params)
-        if inserted.first() is not None:
+    async with _autocommit(engine).connect() as conn:  # the usual case, a new key: one statement
+        if (await conn.execute(_RESERVE, params)).first() is not None:
             return "reserved", None
-        row = (await conn.execute(
-            text("SELECT request_hash, status_code, headers, response_body, "
-                 "reserved_at < now() - make_interval(secs => :lease) AS stale "
-                 "FROM api_idempotency WHERE principal = :p AND key = :k FOR UPDATE"), params)).first()
+    async with engine.begin() as conn:
+        row = (await conn.execute(_EXISTING, params)).first()
         if row is None:  # released between our INSERT and SELECT: try again
             return "busy", None
         if row.request_hash != digest:

@@ -61,13 +61,13 @@ async def record_deposit(conn: AsyncConnection, deposit_id: str, account_id: str
         return _same(found, account_id, amount, reference, "deposit"), False
     account.ensure_active("record a deposit")
     deposit = Deposit.record_new(deposit_id, account_id, amount, reference, actor)
-    if not await store.claim_deposit(conn, deposit):  # lost a race on the same id / reference
+    row = await store.claim_deposit(conn, deposit)
+    if row is None:  # lost a race on the same id / reference
         found = await store.find_by_id_or_reference(conn, store.deposits, deposit_id, reference)
         return _same(found, account_id, amount, reference, "deposit"), False
-    await store.save_deposit(conn, deposit)
     await _post(conn, "RECORD_DEPOSIT", account_id, amount, f"deposit:{deposit_id}:record", tx_id=deposit_id)
     await _touch(conn, account)
-    return await store.row_of(conn, store.deposits, deposit_id, LookupError), True
+    return row, True
 
 
 async def revert_deposit(conn: AsyncConnection, deposit_id: str, actor: str) -> None:
@@ -94,16 +94,16 @@ async def initiate_withdrawal(conn: AsyncConnection, withdrawal_id: str, account
         return _same(found, account_id, amount, reference, "withdrawal"), False
     account.ensure_active("initiate a withdrawal")
     w = Withdrawal.initiate(withdrawal_id, account_id, amount, reference, actor)
-    if not await store.claim_withdrawal(conn, w):
+    row = await store.claim_withdrawal(conn, w)
+    if row is None:
         found = await store.find_by_id_or_reference(conn, store.withdrawals, withdrawal_id, reference)
         return _same(found, account_id, amount, reference, "withdrawal"), False
-    await store.save_withdrawal(conn, w)
     await _post(conn, "INITIATE_WITHDRAW", account_id, amount, f"withdrawal:{withdrawal_id}:initiate",
                 tx_id=withdrawal_id, what="withdraw")
     # The approval process exists from the start, so the id the API returns is readable at once.
     await processes.start(conn, withdrawal_id, "withdraw", f"withdrawal:{withdrawal_id}")
     await _touch(conn, account)
-    return await store.row_of(conn, store.withdrawals, withdrawal_id, LookupError), True
+    return row, True
 
 
 async def conclude_approval(conn: AsyncConnection, withdrawal_id: str, approved: bool) -> tuple[Withdrawal, bool]:

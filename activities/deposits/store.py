@@ -122,7 +122,7 @@ def _claim(table: Table):
     return insert(table).values(
         id=bindparam("b_id"), public_id=_PUBLIC_ID, deposit_account_id=bindparam("b_account_id"),
         amount=bindparam("b_amount"), reference=bindparam("b_reference"), status=bindparam("b_status"),
-        version=bindparam("b_version")).on_conflict_do_nothing().returning(table.c.id)
+        version=bindparam("b_version")).on_conflict_do_nothing().returning(*table.c)
 
 
 def _claim_params(x: Deposit | Withdrawal) -> dict:
@@ -130,13 +130,22 @@ def _claim_params(x: Deposit | Withdrawal) -> dict:
             "b_status": x.status.value, "b_version": len(x.pending)}
 
 
-async def claim_deposit(conn: AsyncConnection, d: Deposit) -> bool:
-    """Insert the read-model row; False when the id or the reference is already taken."""
-    return (await conn.execute(_CLAIM_DEPOSIT, _claim_params(d))).first() is not None
+async def claim_deposit(conn: AsyncConnection, d: Deposit):
+    """Insert the read-model row of a new deposit and append its events; the row, or None when the
+    id or the reference is already taken (nothing appended). The row is written at the version the
+    events reach, so nothing is updated after."""
+    row = (await conn.execute(_CLAIM_DEPOSIT, _claim_params(d))).first()
+    if row is not None:
+        await event_store.save_entity(conn, d)
+    return row
 
 
-async def claim_withdrawal(conn: AsyncConnection, w: Withdrawal) -> bool:
-    return (await conn.execute(_CLAIM_WITHDRAWAL, _claim_params(w))).first() is not None
+async def claim_withdrawal(conn: AsyncConnection, w: Withdrawal):
+    """As ``claim_deposit``, for a new withdrawal."""
+    row = (await conn.execute(_CLAIM_WITHDRAWAL, _claim_params(w))).first()
+    if row is not None:
+        await event_store.save_entity(conn, w)
+    return row
 
 
 async def save_deposit(conn: AsyncConnection, d: Deposit) -> None:
