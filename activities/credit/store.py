@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store, ledger
@@ -45,9 +45,12 @@ _HISTORY_COLUMNS = ("stage", "state", "cvl", "collateral_sats", "outstanding_cen
 
 
 # --- facility ----------------------------------------------------------------------------------
+_ROW = select(facilities).where(facilities.c.id == bindparam("facility_id"))
+_ROW_LOCKED = _ROW.with_for_update()
+
+
 async def facility_row(conn: AsyncConnection, facility_id: str, *, lock: bool = False):
-    query = select(facilities).where(facilities.c.id == facility_id)
-    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    row = (await conn.execute(_ROW_LOCKED if lock else _ROW, {"facility_id": facility_id})).first()
     if row is None:
         raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
     return row
@@ -70,9 +73,11 @@ _IN_FLIGHT = (select(func.coalesce(func.jsonb_object_agg(disbursals.c.id, disbur
 # proposal whose custodian could not create the wallet goes on with manual collateral.
 _CUSTODY_MANAGED = (select(custody_wallets.c.id)
                     .where(custody_wallets.c.facility_id == facilities.c.id, custody_wallets.c.provider != "manual")
+                    .correlate(facilities)  # only the facility: a query that also joins the wallet keeps its own
                     .exists().label("custody_managed"))
 
 
+AGGREGATE_COLUMNS = (_IN_FLIGHT, _CUSTODY_MANAGED)  # what facility_from_row needs beyond the row
 _LOAD = select(facilities, _IN_FLIGHT, _CUSTODY_MANAGED).where(facilities.c.id == bindparam("facility_id"))
 _LOAD_LOCKED = _LOAD.with_for_update(of=facilities)
 
@@ -166,10 +171,15 @@ async def _save_recorded(conn: AsyncConnection, f: CreditFacility) -> None:
     f.state.version = f.version
     for payload in changes:
         await _history_row(conn, f.id, payload)
-    await conn.execute(update(facilities).where(facilities.c.id == f.id).values(
-        version=f.version, updated_at=func.now(), cvl_sort=_cvl_sort(f.state.cvl), accounts=f.accounts,
-        **_state_values(f)))
+    await conn.execute(_SAVE_ROW, {"b_id": f.id, "b_version": f.version, "b_cvl_sort": _cvl_sort(f.state.cvl),
+                                   "b_accounts": f.accounts, **{f"b_{c}": v for c, v in _state_values(f).items()}})
     await save_triggers(conn, [f])
+
+
+# Built once (docs/performance.md, 2026-12-02); bind names differ from the columns (update() reserves those).
+_SAVE_ROW = update(facilities).where(facilities.c.id == bindparam("b_id")).values(
+    version=bindparam("b_version"), updated_at=func.now(), cvl_sort=bindparam("b_cvl_sort"),
+    accounts=bindparam("b_accounts"), **{c: bindparam(f"b_{c}") for c in _STATE_COLUMNS})
 
 
 _SAVE_FACILITY = (update(facilities).where(facilities.c.id == bindparam("_id"),
@@ -194,12 +204,20 @@ async def save_facilities(conn: AsyncConnection, fs: list[CreditFacility]) -> No
 
 async def _history_row(conn: AsyncConnection, facility_id: str, payload: dict[str, Any]) -> None:
     """The next history row, numbered in the same statement (the facility's row lock orders them)."""
+    await conn.execute(_HISTORY_ROW, {"b_facility_id": facility_id,
+                                      **{f"b_{c}": payload.get(c) for c in _HISTORY_COLUMNS}})
+
+
+def _history_row_statement():
     h = collateralization_history
-    values = [literal(payload.get(c), h.c[c].type) for c in _HISTORY_COLUMNS]
-    next_seq = select(func.coalesce(func.max(h.c.seq), 0) + 1).where(h.c.facility_id == facility_id).scalar_subquery()
-    await conn.execute(insert(h).from_select(
+    facility = bindparam("b_facility_id", type_=h.c.facility_id.type)
+    next_seq = select(func.coalesce(func.max(h.c.seq), 0) + 1).where(h.c.facility_id == facility).scalar_subquery()
+    return insert(h).from_select(
         ["facility_id", "seq", *_HISTORY_COLUMNS, "recorded_at"],
-        select(literal(facility_id, h.c.facility_id.type), next_seq, *values, func.now())))
+        select(facility, next_seq, *[bindparam(f"b_{c}", type_=h.c[c].type) for c in _HISTORY_COLUMNS], func.now()))
+
+
+_HISTORY_ROW = _history_row_statement()
 
 
 async def insert_collateral_update(conn: AsyncConnection, f: CreditFacility, change: CollateralChange,

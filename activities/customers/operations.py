@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities.credit.tables import facilities
 from activities.customers.deposit_account_hooks import hold_deposit_accounts
 from activities.customers.repository import lock_customer, save_customer
+from activities.customers.tables import customers
 from activities.deposits.store import deposit_accounts, withdrawals
 from domain.credit.status import FacilityStatus, PendingStatus, ProposalStatus, Stage
+from domain.customers.errors import CustomerNotFound
 from domain.customers.model import ContactField, Customer, OpenProducts
 from domain.deposits.model import RESERVED, AccountStatus
 
@@ -64,14 +66,25 @@ def _open_products_query():
 
 
 _OPEN_PRODUCTS = _open_products_query()
+_PRODUCT_COUNTS = ("active_credit_facilities", "pending_credit_facility_proposals", "pending_credit_facilities",
+                   "open_deposit_accounts", "pending_withdrawals")
+# A customer's read-model row and its open products in one statement (the single customer read).
+_WITH_OPEN_PRODUCTS = select(customers, *[c.label(f"open_{name}") for c, name in zip(
+    _OPEN_PRODUCTS.subquery().c, _PRODUCT_COUNTS, strict=True)]).where(customers.c.id == bindparam("customer_id"))
 
 
 async def open_products(conn: AsyncConnection, customer_id: str) -> OpenProducts:
     """Count what still blocks closing the customer (customers-deposits.md §4.2)."""
     row = (await conn.execute(_OPEN_PRODUCTS, {"customer_id": customer_id})).one()
-    return OpenProducts(active_credit_facilities=row[0], pending_credit_facility_proposals=row[1],
-                        pending_credit_facilities=row[2], open_deposit_accounts=row[3],
-                        pending_withdrawals=row[4])
+    return OpenProducts(**dict(zip(_PRODUCT_COUNTS, row, strict=True)))
+
+
+async def customer_with_open_products(conn: AsyncConnection, customer_id: str):
+    """The customer's row and its ``OpenProducts``, or ``CustomerNotFound``."""
+    row = (await conn.execute(_WITH_OPEN_PRODUCTS, {"customer_id": customer_id})).first()
+    if row is None:
+        raise CustomerNotFound(f"Customer {customer_id} does not exist.")
+    return row, OpenProducts(**{name: getattr(row, f"open_{name}") for name in _PRODUCT_COUNTS})
 
 
 async def close(conn: AsyncConnection, customer_id: str, actor: str) -> bool:

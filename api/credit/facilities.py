@@ -17,12 +17,19 @@ from sqlalchemy import bindparam, select
 
 from activities import event_store
 from activities.credit import operations
-from activities.credit.store import ENTITY, facility_balance, facility_row, load_facility
+from activities.credit.store import (
+    AGGREGATE_COLUMNS,
+    ENTITY,
+    facility_balance,
+    facility_from_row,
+    facility_row,
+    load_facility,
+)
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
 from activities.custody import operations as custody
 from activities.custody.tables import wallets
 from activities.governance import processes
-from activities.price.store import latest_price
+from activities.price.store import latest_price, price_latest
 from api.authz import Principal, require
 from api.capabilities import Command, capabilities
 from api.credit.schemas import (
@@ -46,6 +53,7 @@ from api.pagination import Page, PageParams, keyset_page, page_params
 from api.workflow_calls import WorkflowNotRunning, call
 from domain.credit.cvl import cvl_json
 from domain.credit.errors import CollateralUpdateNotAllowed, CustomerDecisionNotPending, FacilityNotFound
+from domain.credit.facility import CreditFacility
 from domain.credit.messages import CollateralCommand, CustomerDecisionCommand
 from domain.credit.status import ProposalStatus, Stage
 from workflows.credit_facility import CreditFacilityWorkflow, facility_workflow_id, start_facility_workflow
@@ -108,6 +116,13 @@ _WITH_WALLET = select(facilities, *_WALLET_COLUMNS).select_from(
 
 
 _ONE_WITH_WALLET = _WITH_WALLET.where(facilities.c.id == bindparam("facility_id"))
+# A single read's whole view in one statement: the row with its wallet, what the aggregate needs for
+# the capabilities (disbursals in flight, custody), and the latest price for the current CVL.
+_ONE_FULL = (select(facilities, *_WALLET_COLUMNS, *AGGREGATE_COLUMNS,
+                    select(price_latest.c.usd_cents_per_btc).where(price_latest.c.id == 1)
+                    .scalar_subquery().label("latest_price_cents"))
+             .select_from(facilities.outerjoin(wallets, wallets.c.facility_id == facilities.c.id))
+             .where(facilities.c.id == bindparam("facility_id")))
 
 
 async def _row_with_wallet(conn, facility_id: str):
@@ -125,16 +140,22 @@ async def latest_price_cents(conn) -> int | None:
 
 async def _get(conn, facility_id: uuid.UUID, stage: str) -> CreditFacilityOut:
     row = await _row_with_wallet(conn, str(facility_id))
-    allowed = _STAGES[stage]
-    if allowed is not None and row.stage not in {s.value for s in allowed}:
-        raise FacilityNotFound(f"No {stage} {facility_id} (the loan is at stage {row.stage}).")
+    _ensure_stage(row, facility_id, stage)
     return CreditFacilityOut.from_row(row, await latest_price_cents(conn))
 
 
-async def facility_capabilities(conn, request: Request, principal: Principal, facility_id: str) -> dict[str, bool]:
+def _ensure_stage(row, facility_id, stage: str) -> None:
+    allowed = _STAGES[stage]
+    if allowed is not None and row.stage not in {s.value for s in allowed}:
+        raise FacilityNotFound(f"No {stage} {facility_id} (the loan is at stage {row.stage}).")
+
+
+async def facility_capabilities(conn, request: Request, principal: Principal, facility_id: str,
+                                facility: CreditFacility | None = None) -> dict[str, bool]:
     """The loan's commands at any stage (docs/portal.md, Capabilities): the customer's decision, the
-    governance vote, collateral, disbursal, payment, completion; each by the aggregate's predicate."""
-    f = await load_facility(conn, facility_id, lock=False)
+    governance vote, collateral, disbursal, payment, completion; each by the aggregate's predicate
+    (``facility``: the aggregate already read, else loaded here)."""
+    f = facility if facility is not None else await load_facility(conn, facility_id, lock=False)
     s = f.state
     # completion also needs nothing outstanding: the ledger is read only when the rest says go
     complete = capabilities(request, principal, {"complete": Command(
@@ -172,8 +193,14 @@ def _routes(prefix: str, stage: str, noun: str) -> None:
     @router.get(f"/{prefix}/{{facility_id}}", response_model=CreditFacilityOut, summary=f"Get a {noun}")
     async def get_one(facility_id: uuid.UUID, conn: ReadConn, request: Request,
                       principal: Principal = require("credit:credit-facility:read", id_param="facility_id")):
-        out = await _get(conn, facility_id, stage)
-        out.capabilities = await facility_capabilities(conn, request, principal, str(facility_id))
+        row = (await conn.execute(_ONE_FULL, {"facility_id": str(facility_id)})).first()
+        if row is None:
+            raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
+        _ensure_stage(row, facility_id, stage)
+        out = CreditFacilityOut.from_row(row, row.latest_price_cents)
+        out.capabilities = await facility_capabilities(
+            conn, request, principal, str(facility_id),
+            facility_from_row(row, {str(k): v for k, v in row.in_flight.items()}))
         return out
 
     @router.get(f"/{prefix}", response_model=Page[CreditFacilityOut], summary=f"List {noun}s")

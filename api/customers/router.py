@@ -85,10 +85,10 @@ async def customer_by_email(conn: ReadConn, email: Annotated[str, Query(max_leng
 async def get_customer(customer_id: uuid.UUID, conn: ReadConn, request: Request,
                        principal: Principal = require("customer:customer:read", id_param="customer_id"),
                        ) -> CustomerOut:
-    out = CustomerOut.from_row(await customer_row(conn, str(customer_id)))
     cid = str(customer_id)
+    row, products = await operations.customer_with_open_products(conn, cid)
+    out = CustomerOut.from_row(row)
     c = await load_customer(conn, cid)
-    products = await operations.open_products(conn, cid)
     out.capabilities = capabilities(request, principal, {
         "start_kyc": Command("customer:customer:start-kyc", cid, ok(lambda: ensure_open(cid, c.status, "start KYC"))),
         "update_contact": Command("customer:party:update", cid, ok(lambda: ensure_open(cid, c.status, "update its contact"))),
