@@ -60,6 +60,9 @@ async def test_mock_deposit_activates_a_pending_facility_and_completion_releases
     assert (await event_settled(http, r.json()["id"]))["status"] == "COMPLETED"
     body = await wait_for(lambda: http.get(f"{API}/credit-facilities/{fid}"), lambda b: b["status"] == "ACTIVE")
     assert body["collateral"] == 10_000_000
+    # the single read (one statement with its wallet and custody) offers no manual update either
+    assert body["capabilities"]["update_collateral"] is False
+    assert body["wallet"]["address"] == "bt1qaddressmock"
     for sats in (15_000_000, 12_000_000):
         r = await _post(http, {"wallet": "123", "balance": sats})
         assert (await event_settled(http, r.json()["id"]))["status"] == "COMPLETED"
