@@ -34,7 +34,6 @@ import asyncio
 import hashlib
 import json
 import uuid
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,17 +68,17 @@ class _Replay(Exception):  # noqa: N818 - control flow, not an error
 
 @dataclass
 class Reservation:
-    engine: AsyncEngine
+    autocommit: AsyncEngine  # the app's engine in autocommit: each statement here stands alone
     principal: str
     key: str
 
     async def complete(self, status: int, headers: list[list[str]], body: bytes) -> None:
-        async with _autocommit(self.engine).connect() as conn:  # one statement: one round trip, no BEGIN/COMMIT
+        async with self.autocommit.connect() as conn:  # one statement: one round trip, no BEGIN/COMMIT
             await conn.execute(_COMPLETE, {"s": status, "h": json.dumps(headers), "b": body, "p": self.principal,
                                            "k": self.key})
 
     async def release(self) -> None:
-        async with _autocommit(self.engine).connect() as conn:
+        async with self.autocommit.connect() as conn:
             await conn.execute(_RELEASE, {"p": self.principal, "k": self.key})
 
 
@@ -92,18 +91,6 @@ _RESERVE = text("INSERT INTO api_idempotency (principal, key, method, path, requ
 _EXISTING = text("SELECT request_hash, status_code, headers, response_body, "
                  "reserved_at < now() - make_interval(secs => :lease) AS stale "
                  "FROM api_idempotency WHERE principal = :p AND key = :k FOR UPDATE")
-_autocommit_engines: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
-
-
-def _autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """The engine in autocommit (same pool): a statement that stands alone commits by itself, in one
-    round trip instead of BEGIN, statement, COMMIT."""
-    found = _autocommit_engines.get(engine)
-    if found is None or found.sync_engine.pool is not engine.sync_engine.pool:
-        found = _autocommit_engines[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return found
-
-
 class _Slot:
     reservation: Reservation | None = None
 
@@ -139,11 +126,11 @@ def fingerprint(method: str, path: str, query: list[tuple[str, str]], body: byte
     return h.hexdigest()
 
 
-async def _claim(engine: AsyncEngine, principal: str, key: str, method: str, path: str, digest: str,
+async def _claim(engine: AsyncEngine, autocommit: AsyncEngine, principal: str, key: str, method: str, path: str, digest: str,
                  lease: float) -> tuple[str, Any]:
     """One attempt: ('reserved', None) | ('replay', row) | ('busy', None); raises on reuse."""
     params = {"p": principal, "k": key, "m": method, "path": path, "h": digest, "lease": lease}
-    async with _autocommit(engine).connect() as conn:  # the usual case, a new key: one statement
+    async with autocommit.connect() as conn:  # the usual case, a new key: one statement, its own commit
         if (await conn.execute(_RESERVE, params)).first() is not None:
             return "reserved", None
     async with engine.begin() as conn:
@@ -194,12 +181,14 @@ def idempotent(*, wait: float = 5.0, lease: float = 300.0) -> Any:
         digest = fingerprint(request.method, request.url.path, request.query_params.multi_items(),
                              await request_body(request))
         engine: AsyncEngine = request.app.state.engine
+        # the same pool in autocommit (a shallow copy, ~20 µs): reservation and completion commit alone
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         deadline = asyncio.get_running_loop().time() + wait
         while True:
-            outcome, row = await _claim(engine, principal.subject, idempotency_key, request.method,
+            outcome, row = await _claim(engine, autocommit, principal.subject, idempotency_key, request.method,
                                         request.url.path, digest, lease)
             if outcome == "reserved":
-                slot.reservation = Reservation(engine, principal.subject, idempotency_key)
+                slot.reservation = Reservation(autocommit, principal.subject, idempotency_key)
                 request.state.idempotency_key = idempotency_key
                 return idempotency_key
             if outcome == "replay":

@@ -77,7 +77,7 @@ _CUSTODY_MANAGED = (select(custody_wallets.c.id)
                     .exists().label("custody_managed"))
 
 
-AGGREGATE_COLUMNS = (_IN_FLIGHT, _CUSTODY_MANAGED)  # what facility_from_row needs beyond the row
+AGGREGATE_COLUMNS = (_IN_FLIGHT, _CUSTODY_MANAGED)  # what aggregate_from_row needs beyond the row
 _LOAD = select(facilities, _IN_FLIGHT, _CUSTODY_MANAGED).where(facilities.c.id == bindparam("facility_id"))
 _LOAD_LOCKED = _LOAD.with_for_update(of=facilities)
 
@@ -88,6 +88,11 @@ async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool =
     row = (await conn.execute(_LOAD_LOCKED if lock else _LOAD, {"facility_id": facility_id})).first()
     if row is None:
         raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
+    return aggregate_from_row(row)
+
+
+def aggregate_from_row(row: Any) -> CreditFacility:
+    """The aggregate from a row read with ``AGGREGATE_COLUMNS`` (its in-flight disbursals, custody)."""
     return facility_from_row(row, {str(k): v for k, v in row.in_flight.items()})
 
 

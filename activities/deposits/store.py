@@ -13,7 +13,7 @@ the customer instead of deadlocking.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
 
 from sqlalchemy import (
     BigInteger,
@@ -177,25 +177,24 @@ async def load_withdrawal(conn: AsyncConnection, withdrawal_id: str) -> Withdraw
     return w
 
 
+@functools.cache  # one statement per table, built at its first use
 def _by_id_or_reference(table: Table):
     entity_id = bindparam("id", type_=table.c.id.type)
     return (select(table).where((table.c.id == entity_id) | (table.c.reference == bindparam("reference")))
             .order_by((table.c.id == entity_id).desc()).limit(1))
 
 
-_BY_ID_OR_REFERENCE = {t.name: _by_id_or_reference(t) for t in (deposits, withdrawals)}
-_BY_ID: dict[str, Any] = {}
+@functools.cache
+def _by_id(table: Table):
+    return select(table).where(table.c.id == bindparam("id"))
 
 
 async def find_by_id_or_reference(conn: AsyncConnection, table: Table, entity_id: str, reference: str):
-    return (await conn.execute(_BY_ID_OR_REFERENCE[table.name], {"id": entity_id, "reference": reference})).first()
+    return (await conn.execute(_by_id_or_reference(table), {"id": entity_id, "reference": reference})).first()
 
 
 async def row_of(conn: AsyncConnection, table: Table, entity_id: str, missing: type[Exception]):
-    query = _BY_ID.get(table.name)
-    if query is None:
-        query = _BY_ID[table.name] = select(table).where(table.c.id == bindparam("id"))
-    row = (await conn.execute(query, {"id": entity_id})).first()
+    row = (await conn.execute(_by_id(table), {"id": entity_id})).first()
     if row is None:
         raise missing(f"{table.name[:-1].replace('_', ' ').capitalize()} {entity_id} does not exist.")
     return row

@@ -20,10 +20,9 @@ from activities.credit import operations
 from activities.credit.store import (
     AGGREGATE_COLUMNS,
     ENTITY,
+    aggregate_from_row,
     facility_balance,
-    facility_from_row,
     facility_row,
-    load_facility,
 )
 from activities.credit.tables import collateral_updates, collateralization_history, facilities
 from activities.custody import operations as custody
@@ -118,11 +117,9 @@ _WITH_WALLET = select(facilities, *_WALLET_COLUMNS).select_from(
 _ONE_WITH_WALLET = _WITH_WALLET.where(facilities.c.id == bindparam("facility_id"))
 # A single read's whole view in one statement: the row with its wallet, what the aggregate needs for
 # the capabilities (disbursals in flight, custody), and the latest price for the current CVL.
-_ONE_FULL = (select(facilities, *_WALLET_COLUMNS, *AGGREGATE_COLUMNS,
-                    select(price_latest.c.usd_cents_per_btc).where(price_latest.c.id == 1)
-                    .scalar_subquery().label("latest_price_cents"))
-             .select_from(facilities.outerjoin(wallets, wallets.c.facility_id == facilities.c.id))
-             .where(facilities.c.id == bindparam("facility_id")))
+_ONE_FULL = _ONE_WITH_WALLET.add_columns(
+    *AGGREGATE_COLUMNS,
+    select(price_latest.c.usd_cents_per_btc).where(price_latest.c.id == 1).scalar_subquery().label("latest_price_cents"))
 
 
 async def _row_with_wallet(conn, facility_id: str):
@@ -150,13 +147,10 @@ def _ensure_stage(row, facility_id, stage: str) -> None:
         raise FacilityNotFound(f"No {stage} {facility_id} (the loan is at stage {row.stage}).")
 
 
-async def facility_capabilities(conn, request: Request, principal: Principal, facility_id: str,
-                                facility: CreditFacility | None = None) -> dict[str, bool]:
+async def facility_capabilities(conn, request: Request, principal: Principal, f: CreditFacility) -> dict[str, bool]:
     """The loan's commands at any stage (docs/portal.md, Capabilities): the customer's decision, the
-    governance vote, collateral, disbursal, payment, completion; each by the aggregate's predicate
-    (``facility``: the aggregate already read, else loaded here)."""
-    f = facility if facility is not None else await load_facility(conn, facility_id, lock=False)
-    s = f.state
+    governance vote, collateral, disbursal, payment, completion; each by the aggregate's predicate."""
+    facility_id, s = f.id, f.state
     # completion also needs nothing outstanding: the ledger is read only when the rest says go
     complete = capabilities(request, principal, {"complete": Command(
         "credit:credit-facility:complete", facility_id, f.check_complete)})["complete"]
@@ -198,9 +192,7 @@ def _routes(prefix: str, stage: str, noun: str) -> None:
             raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
         _ensure_stage(row, facility_id, stage)
         out = CreditFacilityOut.from_row(row, row.latest_price_cents)
-        out.capabilities = await facility_capabilities(
-            conn, request, principal, str(facility_id),
-            facility_from_row(row, {str(k): v for k, v in row.in_flight.items()}))
+        out.capabilities = await facility_capabilities(conn, request, principal, aggregate_from_row(row))
         return out
 
     @router.get(f"/{prefix}", response_model=Page[CreditFacilityOut], summary=f"List {noun}s")
