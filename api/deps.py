@@ -36,21 +36,25 @@ async def get_engine(request: Request) -> AsyncEngine:
     return request.app.state.engine
 
 
-_SAFE_METHODS = frozenset({"GET", "HEAD"})
-
-
 async def read_conn(request: Request) -> AsyncIterator[AsyncConnection]:
-    """The request's connection for its reads; the authorization check runs on it too, before the
-    reads begin (``api/authz.py``), so a request holds one pooled connection, not two."""
+    """The request's connection for its reads, in autocommit whatever the method: READ COMMITTED
+    takes a snapshot per statement, so BEGIN … ROLLBACK around a request's reads adds two round trips
+    (four where a write route ends its reads before calling the workflow and reads its answer after)
+    and no consistency. A read that needs one snapshot is one statement (the dashboard) or sets
+    REPEATABLE READ itself; routes write only through their workflows, or on a connection of their
+    own (``engine.begin()``). The authorization check runs on it too, before the reads begin
+    (``api/authz.py``), so a request holds one pooled connection, not two. The pool resets the level."""
     async with request.app.state.engine.connect() as conn:
-        if request.method in _SAFE_METHODS:
-            # READ COMMITTED takes a snapshot per statement, so BEGIN … ROLLBACK around a GET's reads
-            # adds two round trips and no consistency; a read that needs one snapshot is one
-            # statement (the dashboard) or sets REPEATABLE READ itself. The pool resets the level.
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            request.state.read_autocommit = True
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        request.state.read_autocommit = True
         request.state.read_conn = conn
         yield conn
+
+
+def autocommit_engine(request: Request) -> AsyncEngine:
+    """The app's pool in autocommit (a shallow copy, ~20 µs), for reads outside a request's own
+    connection (a stream's checks and replay pages): one statement, one round trip."""
+    return request.app.state.engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 async def temporal_client(request: Request) -> Client:

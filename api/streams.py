@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.authz import Principal, require
+from api.deps import autocommit_engine
 from api.stream_hub import COLUMNS, FACILITY, Dropped, StreamEvent, StreamHub, Topic
 from domain.credit.disbursal import Disbursal
 from domain.deposits.model import Withdrawal
@@ -90,7 +91,7 @@ async def _replay(request: Request, topic: Topic, after: int) -> AsyncIterator[S
     """The topic's stored events after ``after``, oldest first, one pooled connection per page."""
     entity_type, entity_id = topic
     while True:
-        async with request.app.state.engine.connect() as conn:
+        async with autocommit_engine(request).connect() as conn:
             if entity_type == FACILITY:
                 rows = (await conn.execute(_FACILITY_REPLAY, {"id": entity_id, "after": after,
                                                               "n": REPLAY_PAGE})).mappings().all()
@@ -142,7 +143,7 @@ def facility_stream_response(request: Request, facility_id: str, after: int | No
 
 
 async def _existing(request: Request, entity_type: str, entity_id: uuid.UUID) -> None:
-    async with request.app.state.engine.connect() as conn:
+    async with autocommit_engine(request).connect() as conn:
         found = (await conn.execute(_EXISTS, {"t": entity_type, "id": str(entity_id)})).scalar()
     if not found:
         raise NotFound(f"No {entity_type.replace('_', ' ')} {entity_id}.")

@@ -39,6 +39,7 @@ from alembic import command
 
 from activities import ledger, migrate
 from ground.db import create_engine
+from workers import event_loop
 from workers.embedded_pg import EmbeddedPostgres, bin_path, free_port
 
 N_ACCOUNTS, N_NODES = 1_000, 10
@@ -114,12 +115,7 @@ def _pick(case: str, omni: uuid.UUID, accounts: list[uuid.UUID]):
 
 def _run(coro):
     """Run on uvloop when available (as the API does under uvicorn[standard]): less client CPU."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
+    return event_loop.run(coro)
 
 
 def _pgbench(server: EmbeddedPostgres, clients: int, seconds: float) -> float:

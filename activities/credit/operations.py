@@ -24,7 +24,7 @@ from activities.credit import collateralization, lifecycle_store, store
 from activities.credit import facility_accounts as fa
 from activities.credit.deposit_link import deposit_ledger_account, ensure_disbursable
 from activities.custody import wallet_sync
-from activities.customers.repository import customer_row, ensure_customer_verified
+from activities.customers.repository import ensure_customer_verified
 from activities.price.store import current_price, latest_price
 from domain.credit.disbursal import Disbursal
 from domain.credit.errors import DisbursalAmountTooLarge
@@ -72,10 +72,24 @@ def _settle_params(f: CreditFacility, amount: int) -> dict:
             "deposit_account_id": f.state.deposit_account_id}
 
 
+def _facility_posting_of(code: str, f: CreditFacility, step: str, today: date) -> ledger.Posting:
+    return ledger.Posting(code, {"facility_omnibus_account_id": f.accounts["facility_omnibus"],
+                                 "facility_account_id": f.accounts["facility"], "amount": f.state.amount_cents},
+                          idempotency_key=f"facility:{f.id}:{step}", effective=today)
+
+
 async def _facility_posting(conn: AsyncConnection, code: str, f: CreditFacility, step: str, today: date) -> None:
-    await ledger.post(conn, code, {"facility_omnibus_account_id": f.accounts["facility_omnibus"],
-                                   "facility_account_id": f.accounts["facility"], "amount": f.state.amount_cents},
-                      idempotency_key=f"facility:{f.id}:{step}", effective=today)
+    p = _facility_posting_of(code, f, step, today)
+    await ledger.post(conn, p.template_code, p.params, idempotency_key=p.idempotency_key, effective=p.effective)
+
+
+async def _post_all(conn: AsyncConnection, postings: list[ledger.Posting]) -> None:
+    """Post them in order in one round trip (``ledger.post_many``); a refused one raises its error,
+    which rolls the step's transaction back, the ones before it included."""
+    for result in await ledger.post_many(conn, postings):
+        if result.status == "refused":
+            assert result.error is not None
+            raise result.error
 
 
 async def create_proposal(conn: AsyncConnection, facility_id: str, customer_id: str, amount_cents: int,
@@ -84,12 +98,12 @@ async def create_proposal(conn: AsyncConnection, facility_id: str, customer_id: 
     stored state (to start its workflow from) and the row (to answer with)."""
     validate_term_values(terms)
     if await store.find_facility_row(conn, facility_id) is None:
-        await ensure_customer_verified(conn, customer_id, kyc_required=kyc_required)
-        customer = await customer_row(conn, customer_id)
+        customer = await ensure_customer_verified(conn, customer_id, kyc_required=kyc_required)
         deposit = await deposit_ledger_account(conn, customer_id)
         await store.insert_proposal(conn, CreditFacility.propose(
             facility_id, customer_id, customer.customer_type, amount_cents, terms, str(deposit), custodian_id, actor))
-    return (await store.load_facility(conn, facility_id, lock=False)).state, await store.facility_row(conn, facility_id)
+    f, row = await store.load_facility_and_row(conn, facility_id, lock=False)  # the row: every facilities column
+    return f.state, row
 
 
 async def conclude_customer_approval(conn: AsyncConnection, inp: CustomerDecisionInput) -> FacilityState:
@@ -200,16 +214,17 @@ async def activate(conn: AsyncConnection, inp: ActivateInput, max_age: timedelta
         await store.insert_disbursal(conn, d, f.due_dates())
         await store.insert_obligation(conn, activation.obligation)
     await store.save_facility(conn, f)
-    # The postings last, in their order (each draws on the one before): from the facility omnibus
-    # row's lock (every facility's) to the commit, only them (see _HOT_LAST).
-    await _facility_posting(conn, "ACTIVATE_CREDIT_FACILITY", f, "activate", today)
+    # The postings last, in their order (each draws on the one before), in one round trip: from the
+    # facility omnibus row's lock (every facility's) to the commit, only them (see _HOT_LAST).
+    postings = [_facility_posting_of("ACTIVATE_CREDIT_FACILITY", f, "activate", today)]
     if d is not None:
-        await ledger.post(conn, "INITIAL_DISBURSAL", _settle_params(f, d.amount_cents),
-                          idempotency_key=f"disbursal:{d.id}:initial", effective=today)
+        postings.append(ledger.Posting("INITIAL_DISBURSAL", _settle_params(f, d.amount_cents),
+                                       idempotency_key=f"disbursal:{d.id}:initial", effective=today))
     if activation.fee_cents:
-        await ledger.post(conn, "ADD_STRUCTURING_FEE", {
+        postings.append(ledger.Posting("ADD_STRUCTURING_FEE", {
             "deposit_account_id": s.deposit_account_id, "fee_income_account_id": f.accounts["fee_income"],
-            "amount": activation.fee_cents}, idempotency_key=f"facility:{f.id}:structuring-fee", effective=today)
+            "amount": activation.fee_cents}, idempotency_key=f"facility:{f.id}:structuring-fee", effective=today))
+    await _post_all(conn, postings)
     return f.state
 
 
@@ -270,17 +285,19 @@ async def conclude_disbursal(conn: AsyncConnection, inp: ConcludeDisbursal, max_
 
 
 async def _settle(conn: AsyncConnection, f: CreditFacility, d: Disbursal, effective: date) -> LanaError | None:
-    """Post CONFIRM_DISBURSAL in a savepoint; the refusal when the ledger refuses it (a transient
-    error is raised, so the step is retried as a whole)."""
-    try:
-        async with conn.begin_nested():
-            await ledger.post(conn, "CONFIRM_DISBURSAL", _settle_params(f, d.amount_cents),
-                              idempotency_key=f"disbursal:{d.id}:settle", effective=effective)
-    except LanaError as exc:
-        if exc.transient:
-            raise
-        return exc
-    return None
+    """Post CONFIRM_DISBURSAL; the refusal when the ledger refuses it. ``post_many`` decides each
+    posting all-or-nothing on its own, so a refused one leaves nothing behind and the transaction
+    goes on, without a savepoint's two round trips; a transient error is raised, so the step is
+    retried as a whole."""
+    [result] = await ledger.post_many(conn, [ledger.Posting(
+        "CONFIRM_DISBURSAL", _settle_params(f, d.amount_cents), idempotency_key=f"disbursal:{d.id}:settle",
+        effective=effective)])
+    if result.status != "refused":
+        return None
+    assert result.error is not None
+    if result.error.transient:
+        raise result.error
+    return result.error
 
 
 async def _reevaluate_if_priced(conn: AsyncConnection, f: CreditFacility, max_age: timedelta) -> None:

@@ -22,11 +22,13 @@ from activities.credit.lifecycle_store import insert_obligations
 from activities.credit.tables import (
     collateral_updates,
     collateralization_history,
+    collateralization_triggers,
     disbursals,
     facilities,
 )
 from activities.custody.tables import wallets as custody_wallets
 from domain.credit.balance import INTEREST, PRINCIPAL, FacilityBalanceSummary, summarize
+from domain.credit.cvl import TriggerPrices
 from domain.credit.disbursal import Disbursal
 from domain.credit.errors import DisbursalNotFound, FacilityNotFound
 from domain.credit.facility import CollateralChange, CreditFacility
@@ -77,23 +79,42 @@ _CUSTODY_MANAGED = (select(custody_wallets.c.id)
                     .exists().label("custody_managed"))
 
 
-AGGREGATE_COLUMNS = (_IN_FLIGHT, _CUSTODY_MANAGED)  # what aggregate_from_row needs beyond the row
-_LOAD = select(facilities, _IN_FLIGHT, _CUSTODY_MANAGED).where(facilities.c.id == bindparam("facility_id"))
+# The trigger prices stored for the facility ([down, up]; NULL without a row), read with its row so
+# a save whose prices did not move sends no trigger statement at all (``save_triggers``).
+_STORED_TRIGGERS = (select(func.jsonb_build_array(collateralization_triggers.c.trigger_price_down,
+                                                  collateralization_triggers.c.trigger_price_up))
+                    .where(collateralization_triggers.c.facility_id == facilities.c.id)
+                    .correlate(facilities).scalar_subquery().label("stored_triggers"))
+
+AGGREGATE_COLUMNS = (_IN_FLIGHT, _CUSTODY_MANAGED, _STORED_TRIGGERS)  # what aggregate_from_row needs beyond the row
+_LOAD = select(facilities, *AGGREGATE_COLUMNS).where(facilities.c.id == bindparam("facility_id"))
 _LOAD_LOCKED = _LOAD.with_for_update(of=facilities)
 
 
 async def load_facility(conn: AsyncConnection, facility_id: str, *, lock: bool = True) -> CreditFacility:
+    return (await load_facility_and_row(conn, facility_id, lock=lock))[0]
+
+
+async def load_facility_and_row(conn: AsyncConnection, facility_id: str, *,
+                                lock: bool = True) -> tuple[CreditFacility, Any]:
     """The facility as stored (row locked by default), at the row's version, with its disbursals
     awaiting approval and whether a custodian manages its collateral, in one statement (built once)."""
     row = (await conn.execute(_LOAD_LOCKED if lock else _LOAD, {"facility_id": facility_id})).first()
     if row is None:
         raise FacilityNotFound(f"Credit facility {facility_id} does not exist.")
-    return aggregate_from_row(row)
+    f = aggregate_from_row(row)
+    if not lock:  # the stored trigger prices may move before a save: the save writes them
+        f.stored_triggers = None
+    return f, row
 
 
 def aggregate_from_row(row: Any) -> CreditFacility:
-    """The aggregate from a row read with ``AGGREGATE_COLUMNS`` (its in-flight disbursals, custody)."""
-    return facility_from_row(row, {str(k): v for k, v in row.in_flight.items()})
+    """The aggregate from a row read with ``AGGREGATE_COLUMNS`` (its in-flight disbursals, custody,
+    stored trigger prices)."""
+    f = facility_from_row(row, {str(k): v for k, v in row.in_flight.items()})
+    stored = row.stored_triggers
+    f.stored_triggers = None if stored is None else TriggerPrices(down=stored[0], up=stored[1])
+    return f
 
 
 def facility_from_row(row: Any, in_flight: dict[str, int] | None = None) -> CreditFacility:
@@ -134,12 +155,15 @@ _SAVE_TRIGGERS = text(
 async def save_triggers(conn: AsyncConnection, fs: list[CreditFacility]) -> None:
     """The trigger prices the facilities' stored figures give (the price pass's index), written by
     every save of a facility's state under its row lock, so the index is never stale; a row whose
-    prices did not move is not rewritten."""
-    if not fs:
+    prices did not move is not rewritten, and a facility loaded with its stored prices
+    (``load_facility``: ``stored_triggers``) whose prices did not move sends nothing."""
+    changed = [(f, t) for f in fs if (t := f.trigger_prices()) != getattr(f, "stored_triggers", None)]
+    if not changed:
         return
-    triggers = [f.trigger_prices() for f in fs]
-    await conn.execute(_SAVE_TRIGGERS, {"id": [f.id for f in fs], "down": [t.down for t in triggers],
-                                        "up": [t.up for t in triggers]})
+    await conn.execute(_SAVE_TRIGGERS, {"id": [f.id for f, _ in changed], "down": [t.down for _, t in changed],
+                                        "up": [t.up for _, t in changed]})
+    for f, t in changed:
+        f.stored_triggers = t
 
 
 async def insert_proposal(conn: AsyncConnection, f: CreditFacility) -> None:

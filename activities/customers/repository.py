@@ -106,10 +106,11 @@ async def customer_row(conn: AsyncConnection, customer_id: str, *, share_lock: b
     return row
 
 
-async def ensure_customer_verified(conn: AsyncConnection, customer_id: str, *, kyc_required: bool) -> None:
+async def ensure_customer_verified(conn: AsyncConnection, customer_id: str, *, kyc_required: bool):
     """Gate for the deposit and credit modules: opening a deposit account or a credit facility
     needs an Active customer (a Frozen or Closed one → 409 ``customer.not_eligible_for_product``,
-    §4.3) and, while the `kyc_required` setting is on (default), a `Verified` one.
+    §4.3) and, while the `kyc_required` setting is on (default), a `Verified` one. Returns the
+    customer's row.
 
     The customer's row is read FOR SHARE, so a concurrent close (FOR UPDATE) either waits for the
     new product or sees it, and a product opened after the close sees the Closed status."""
@@ -123,3 +124,4 @@ async def ensure_customer_verified(conn: AsyncConnection, customer_id: str, *, k
             f"Customer {customer_id} has KYC status {row.kyc_status}; a Verified customer is required.",
             kyc_status=row.kyc_status,
         )
+    return row

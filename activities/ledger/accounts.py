@@ -38,8 +38,10 @@ class AccountSpec:
 
 
 # One statement for any number of accounts: insert them and their balance rows, returning the new
-# ones. Nothing is inserted for an id, a code or an external id already taken (also by a
-# concurrent first use of the same id: it waits for that transaction, then does nothing); those are
+# ones (``inserted``) and those already there by id as the statement's snapshot sees them (an
+# omnibus account every facility names, say), so a repeat costs no second round trip. Nothing is
+# inserted for an id, a code or an external id already taken (also by a concurrent first use of the
+# same id: it waits for that transaction, then does nothing); the ids neither inserted nor seen are
 # then read in a statement of their own, which sees what committed meanwhile.
 _CREATE_ACCOUNTS = text(
     "WITH spec AS (SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:codes AS text[]), CAST(:names AS text[]),"
@@ -50,7 +52,8 @@ _CREATE_ACCOUNTS = text(
     " ON CONFLICT DO NOTHING RETURNING *),"
     " balances AS (INSERT INTO ledger_current_balances (account_id, currency)"
     " SELECT id, c FROM new, unnest(CAST(:cs AS text[])) c)"
-    " SELECT * FROM new")
+    " SELECT new.*, true AS inserted FROM new"
+    " UNION ALL SELECT a.*, false FROM ledger_accounts a WHERE a.id = ANY(CAST(:ids AS uuid[]))")
 
 
 async def create_accounts(conn: AsyncConnection, specs: list[AccountSpec]) -> dict[uuid.UUID, dict[str, Any]]:
@@ -66,19 +69,25 @@ async def create_accounts(conn: AsyncConnection, specs: list[AccountSpec]) -> di
             "ctls": [c and str(c) for c in ctls], "cs": [str(c) for c in Currency]})).all()
     except IntegrityError as exc:
         raise DuplicateAccount(f"Accounts {[str(s.id) for s in specs]} are not valid: {exc.orig}") from exc
-    found = {row.id: dict(row._mapping) for row in rows}
-    missing = [s for s in specs if s.id not in found]
-    if missing:
-        stored = {row.id: dict(row._mapping) for row in await conn.execute(
-            text("SELECT * FROM ledger_accounts WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": [s.id for s in missing]})}
-        for spec in missing:
-            account = stored.get(spec.id)
-            if account is None:
-                raise DuplicateAccount(f"Account code {spec.code!r} or external id {spec.external_id!r} is taken.")
-            if (account["code"], account["name"], account["normal_balance_type"]) != (
-                    spec.code, spec.name, NormalSide(spec.normal_balance)):
-                raise DuplicateAccount(f"Account {spec.id} exists with different attributes.")
-            found[spec.id] = account
+    found: dict[uuid.UUID, dict[str, Any]] = {}
+    stored: dict[uuid.UUID, dict[str, Any]] = {}
+    for row in rows:
+        account = dict(row._mapping)
+        (found if account.pop("inserted") else stored)[row.id] = account
+    unseen = [s.id for s in specs if s.id not in found and s.id not in stored]
+    if unseen:  # taken by a transaction that committed while this statement waited on it, or not at all
+        stored.update({row.id: dict(row._mapping) for row in await conn.execute(
+            text("SELECT * FROM ledger_accounts WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": unseen})})
+    for spec in specs:
+        if spec.id in found:
+            continue
+        account = stored.get(spec.id)
+        if account is None:
+            raise DuplicateAccount(f"Account code {spec.code!r} or external id {spec.external_id!r} is taken.")
+        if (account["code"], account["name"], account["normal_balance_type"]) != (
+                spec.code, spec.name, NormalSide(spec.normal_balance)):
+            raise DuplicateAccount(f"Account {spec.id} exists with different attributes.")
+        found[spec.id] = account
     return found
 
 

@@ -100,6 +100,9 @@ async def account_balances(conn: AsyncConnection, account_id: uuid.UUID,
 
 async def balance(conn: AsyncConnection, account_id: uuid.UUID, currency: str,
                   as_of: dt.datetime | None = None) -> Balance:
+    """One currency's balance of an account; the current one in one statement (``current_balances``)."""
+    if as_of is None:
+        return (await current_balances(conn, [(account_id, currency)]))[0]
     return (await account_balances(conn, account_id, as_of))[str(Currency(currency))]
 
 
