@@ -1,11 +1,14 @@
 """One LISTEN connection per API process, fanned out in memory to the SSE clients (docs/streams.md).
 
-Every statement that appends events sends ``NOTIFY lana_events '{"tx", "min", "max"}'`` in its own
-transaction (migration 0120). The hub holds one dedicated asyncpg connection (not from the pool)
-with a listener on that channel; one task reads each notified range once (``id BETWEEN min AND max
-AND tx_id = tx``), resolves the facility an event belongs to (a disbursal's, an accrual cycle's,
-an obligation's) and offers it to the subscribers of its topics. With no subscriber the range is
-not even read: an idle process, or a client that went away, costs nothing.
+Every statement that appends events sends ``NOTIFY lana_events '{"tx", "min", "max", "topics"}'``
+in its own transaction (migrations 0120, 0130: ``topics`` names each event's entity and, for a
+facility's disbursals, accrual cycles and obligations, the facility; null for a statement of more
+than 16 events). The hub holds one dedicated asyncpg connection (not from the pool) with a listener
+on that channel; one task reads each notified range once (``id BETWEEN min AND max AND tx_id =
+tx``), resolves the facility an event belongs to (a disbursal's, an accrual cycle's, an
+obligation's) and offers it to the subscribers of its topics. A range none of whose topics has a
+subscriber is not even read: an idle process, a client that went away, or events of facilities
+nobody watches cost nothing.
 
 A subscriber has a bounded queue. A client that falls ``stream_queue_size`` events behind is
 dropped (its stream ends; it reconnects with ``Last-Event-ID`` and replays from the table), so a
@@ -124,7 +127,8 @@ class StreamHub:
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
         self.notifications = 0  # received (for tests and the bench)
-        self.reads = 0  # ranges read (only while someone listens)
+        self.reads = 0  # ranges read (only while someone listens to one of their topics)
+        self.skipped = 0  # ranges not read: nobody listens to any of their topics
 
     @property
     def subscriber_count(self) -> int:
@@ -174,6 +178,20 @@ class StreamHub:
             for sub in subs:
                 sub.drop()
 
+    def _wanted(self, topics: list[str] | None) -> bool:
+        """Whether a notified range may hold an event someone listens to: its topics (migration
+        0130; none for a statement of more than 16 events: read it) against the subscribed ones;
+        ``credit_facility:?`` (a child event whose facility was not found) against any facility's."""
+        if topics is None:
+            return True
+        for topic in topics:
+            entity_type, _, entity_id = topic.partition(":")
+            if (entity_type, entity_id) in self._subs:
+                return True
+            if entity_id == "?" and entity_type == FACILITY and any(t == FACILITY for t, _ in self._subs):
+                return True
+        return False
+
     async def _consume(self) -> None:
         while True:
             payload = await self._inbox.get()
@@ -182,6 +200,9 @@ class StreamHub:
                 continue
             try:
                 note = json.loads(payload)
+                if not self._wanted(note.get("topics")):
+                    self.skipped += 1
+                    continue
                 rows = await conn.fetch(_FETCH, note["min"], note["max"], int(note["tx"]))
             except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
                 log.warning("stream listener read failed; dropping subscribers", error=str(exc))

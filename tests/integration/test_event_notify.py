@@ -74,3 +74,56 @@ async def test_the_hub_delivers_in_commit_order_when_ids_are_reversed(db_url, en
         hub.unsubscribe(sub)
         await hub.close()
     assert hub.subscriber_count == 0
+
+
+async def test_the_hub_reads_only_ranges_whose_topics_someone_watches(db_url, engine):
+    """Migration 0130: a statement of up to 16 events names its topics, so a range nobody watches is
+    not read; a bigger one names none and is read while anyone listens; a facility child event
+    whose facility is not found names ``credit_facility:?``, read for any facility subscriber."""
+    hub = StreamHub(asyncpg_dsn(db_url), queue_size=64)
+    watched, other = str(uuid.uuid4()), str(uuid.uuid4())
+    sub = await hub.subscribe(("withdrawal", watched))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(_BATCH, {"id": other, "n": 3})  # nobody watches it
+        async with engine.begin() as conn:
+            await conn.execute(_BATCH, {"id": watched, "n": 2})
+        first = await asyncio.wait_for(sub.next(), 10)
+        assert (first.entity_id, first.sequence) == (watched, 1)
+        assert (hub.reads, hub.skipped) == (1, 1)  # one task, in order: the first was skipped before
+        async with engine.begin() as conn:
+            await conn.execute(_BATCH, {"id": str(uuid.uuid4()), "n": 17})  # over 16: no topics, read
+        await _until(lambda: hub.reads == 2)
+        assert hub.skipped == 1
+        facility = await hub.subscribe(("credit_facility", str(uuid.uuid4())))
+        try:
+            async with engine.begin() as conn:  # a disbursal with no row: its facility unknown
+                await conn.execute(text("""INSERT INTO events (entity_type, entity_id, sequence, event_type, payload)
+                                           VALUES ('credit_disbursal', :id, 1, 'noted', '{}'::jsonb)"""),
+                                   {"id": str(uuid.uuid4())})
+            await _until(lambda: hub.reads == 3)
+            assert hub.skipped == 1
+        finally:
+            hub.unsubscribe(facility)
+    finally:
+        hub.unsubscribe(sub)
+        await hub.close()
+
+
+async def test_a_small_statement_names_its_topics_with_the_facility_of_a_child(db_url, engine):
+    got: list[str] = []
+    listener = await asyncpg.connect(asyncpg_dsn(db_url))
+    await listener.add_listener(CHANNEL, lambda *args: got.append(args[-1]))
+    try:
+        entity, child = str(uuid.uuid4()), str(uuid.uuid4())
+        async with engine.begin() as conn:
+            await conn.execute(text("""INSERT INTO events (entity_type, entity_id, sequence, event_type, payload)
+                                       VALUES ('withdrawal', :e, 1, 'noted', '{}'), ('withdrawal', :e, 2, 'noted', '{}'),
+                                              ('credit_obligation', :c, 1, 'noted', '{}'),
+                                              ('credit_disbursal', 'not-a-uuid', 1, 'noted', '{}')"""),
+                               {"e": entity, "c": child})
+        await _until(lambda: len(got) >= 1)
+        assert sorted(json.loads(got[0])["topics"]) == sorted([
+            f"withdrawal:{entity}", f"credit_obligation:{child}", "credit_disbursal:not-a-uuid", "credit_facility:?"])
+    finally:
+        await listener.close()
