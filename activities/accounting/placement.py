@@ -8,6 +8,7 @@ under chart nodes: when the config is applied, and here when a set is first used
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,11 +20,16 @@ _NS = uuid.UUID("6c1f3a4e-6d1b-4a5e-9a77-2b3c4d5e6f70")
 
 
 def product_set_id(ps: ProductSet) -> uuid.UUID:
-    return uuid.uuid5(_NS, f"product-set:{ps.key}")
+    return _derived_id(f"product-set:{ps.key}")
 
 
 def omnibus_account_id(ps: ProductSet) -> uuid.UUID:
-    return uuid.uuid5(_NS, f"omnibus-account:{ps.key}")
+    return _derived_id(f"omnibus-account:{ps.key}")
+
+
+@functools.cache  # a handful of product keys, asked for on every facility step (uuid5 hashes each time)
+def _derived_id(name: str) -> uuid.UUID:
+    return uuid.uuid5(_NS, name)
 
 
 async def product_set(conn: AsyncConnection, ps: ProductSet) -> uuid.UUID:
