@@ -90,24 +90,19 @@ async def _seed(st, http, n_customers: int, n_facilities: int) -> Seed:
     for account in accounts[:50]:  # some history to list
         r = await http.post("/api/v1/deposits", json={"deposit_account_id": account, "amount": 1_000_000})
         r.raise_for_status()
-    from workers.bench_credit import Steps
+    import aiohttp
 
-    ids: list[str] = []
-    http.event_hooks["response"] = [lambda resp: _remember_facility(resp, ids)]
-    await asyncio.gather(*[_one(http, c, Steps()) for c in customers[:n_facilities]])
-    http.event_hooks["response"] = []
+    from workers.bench_credit import Steps, _Http
+
+    async with aiohttp.ClientSession(base_url=st.api_url, headers={"Authorization": f"Bearer {st.token}"},
+                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+        ids = await asyncio.gather(*[_one(_Http(session), c, Steps()) for c in customers[:n_facilities]])
     facilities = []
     for fid in ids:
         r = await http.get(f"/api/v1/credit-facilities/{fid}")
         r.raise_for_status()
         facilities.append((fid, r.json()["collateral_id"]))
     return Seed(customers=customers, accounts=accounts, facilities=facilities)
-
-
-async def _remember_facility(response, ids: list[str]) -> None:
-    if response.request.method == "POST" and response.request.url.path == "/api/v1/credit-facility-proposals":
-        await response.aread()
-        ids.append(response.json()["id"])
 
 
 async def _clients(http, seed: Seed, clients: int, seconds: float, rec: Recorder, rng_seed: int) -> int:

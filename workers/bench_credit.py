@@ -103,7 +103,8 @@ def _ok(r: _Response) -> None:
         raise RuntimeError(f"{r.method} {r.path}: {r.status_code} {r.text}")
 
 
-async def _one(http, customer_id: str, steps: Steps, wait: str = "stream") -> None:
+async def _one(http: _Http, customer_id: str, steps: Steps, wait: str = "stream") -> str:
+    """One facility through the steps; its id."""
     r = await steps.time("proposal", http.post("/api/v1/credit-facility-proposals", json={
         "customer_id": customer_id, "amount": 100_000, "terms": TERMS}))
     _ok(r)
@@ -130,6 +131,7 @@ async def _one(http, customer_id: str, steps: Steps, wait: str = "stream") -> No
     else:
         await steps.time("→confirmed", _poll(lambda: http.get(f"/api/v1/disbursals/{did}"),
                                               lambda r: r.json()["status"] == "CONFIRMED"))
+    return fid
 
 
 async def _skeleton_one(client, task_queue: str, steps: Steps) -> None:
