@@ -109,6 +109,7 @@ async def balance(conn: AsyncConnection, account_id: uuid.UUID, currency: str,
 async def current_balances(conn: AsyncConnection, wanted: Sequence[tuple[uuid.UUID, str]]) -> list[Balance]:
     """The current balances of many (account, currency) pairs in one statement, in ``wanted``'s
     order: what ``balance`` answers for each, without two round trips per account."""
+    wanted = [(a if isinstance(a, uuid.UUID) else uuid.UUID(str(a)), c) for a, c in wanted]  # str ids too
     ids = list(dict.fromkeys(a for a, _ in wanted))
     rows = (await conn.execute(_CURRENT_MANY, {"ids": ids})).all()
     sides = {r.account_id: r.side for r in rows}
