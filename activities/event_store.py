@@ -8,6 +8,7 @@ with the events.
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
@@ -77,12 +79,34 @@ async def append(
         for i, (event_type, payload) in enumerate(new_events, start=1)
     ]
     try:
-        await conn.execute(_INSERT, rows)
+        await insert_rows(conn, rows)
     except IntegrityError as exc:
         raise ConcurrencyConflict(
             f"{entity_type} {entity_id} changed concurrently (expected version {expected_sequence})"
         ) from exc
     return expected_sequence + len(new_events)
+
+
+# One statement for any number of events (arrays, so one prepared statement whatever the count):
+# a list of rows given to ``execute`` would be the driver's executemany, one execution per row,
+# each firing the NOTIFY trigger (migration 0120) on its own.
+_INSERT_ROWS = text(
+    "INSERT INTO events (entity_type, entity_id, sequence, event_type, payload)"
+    " SELECT t, i, q, e, p FROM unnest(CAST(:types AS text[]), CAST(:ids AS text[]), CAST(:seqs AS bigint[]),"
+    " CAST(:events AS text[]), CAST(CAST(:payloads AS text[]) AS jsonb[])) WITH ORDINALITY AS r(t, i, q, e, p, n)"
+    " ORDER BY n")
+
+
+async def insert_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert event rows (``entity_type``, ``entity_id``, ``sequence``, ``event_type``, ``payload``)
+    in one statement, in their order (ids ascending); one row goes through the prebuilt insert."""
+    if len(rows) == 1:
+        await conn.execute(_INSERT, rows[0])
+        return
+    await conn.execute(_INSERT_ROWS, {
+        "types": [r["entity_type"] for r in rows], "ids": [r["entity_id"] for r in rows],
+        "seqs": [r["sequence"] for r in rows], "events": [r["event_type"] for r in rows],
+        "payloads": [json.dumps(r["payload"]) for r in rows]})
 
 
 async def save_entities(conn: AsyncConnection, entities: list[EventSourced]) -> None:
@@ -94,7 +118,7 @@ async def save_entities(conn: AsyncConnection, entities: list[EventSourced]) -> 
             for e in entities for i, (t, payload) in enumerate(e.pending, start=1)]
     if rows:
         try:
-            await conn.execute(insert(events), rows)
+            await insert_rows(conn, rows)
         except IntegrityError as exc:
             raise ConcurrencyConflict("An entity of the batch changed concurrently.") from exc
     for e in entities:

@@ -10,7 +10,7 @@ falls back to one load/save per changed customer.
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -21,7 +21,7 @@ from activities.customers import deposit_account_hooks
 from activities.customers.repository import load_customer, save_customer
 from activities.customers.sumsub_client import SumSubClient, SumSubError
 from activities.customers.tables import customers
-from activities.event_store import events
+from activities.event_store import insert_rows
 from domain.customers.activity import classify
 from domain.customers.errors import CustomerNotFound
 from domain.customers.messages import (
@@ -162,7 +162,7 @@ class CustomerClassificationActivities:
 
         try:
             async with conn.begin_nested():
-                await conn.execute(insert(events), rows)
+                await insert_rows(conn, rows)
                 await conn.execute(_UPDATE, {"ids": [c[0] for c in changes], "acts": [c[1].value for c in changes],
                                              "versions": [c[2] + 1 for c in changes]})
         except IntegrityError as exc:

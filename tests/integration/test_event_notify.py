@@ -127,3 +127,30 @@ async def test_a_small_statement_names_its_topics_with_the_facility_of_a_child(d
             f"withdrawal:{entity}", f"credit_obligation:{child}", "credit_disbursal:not-a-uuid", "credit_facility:?"])
     finally:
         await listener.close()
+
+
+async def test_an_append_of_several_events_is_one_statement_in_order(db_url, engine):
+    """``event_store.append`` writes its events in one statement (not the driver's executemany, one
+    execution and one notification per row), ids ascending with the sequence."""
+    from activities import event_store
+
+    got: list[str] = []
+    listener = await asyncpg.connect(asyncpg_dsn(db_url))
+    await listener.add_listener(CHANNEL, lambda *args: got.append(args[-1]))
+    try:
+        entity = str(uuid.uuid4())
+        async with engine.begin() as conn:
+            await event_store.append(conn, "withdrawal", entity, 0,
+                                     [("a", {}), ("b", {"n": 1}), ("c", {"nested": {"x": [1, 2]}})])
+        async with engine.begin() as conn:  # a marker: once it arrives, anything before it has too
+            await conn.execute(_BATCH, {"id": str(uuid.uuid4()), "n": 1})
+        await _until(lambda: len(got) >= 2)
+        await asyncio.sleep(0.1)
+        assert len(got) == 2
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT id, sequence, event_type, payload FROM events"
+                                            " WHERE entity_id = :id ORDER BY id"), {"id": entity})).all()
+        assert [(r.sequence, r.event_type, r.payload) for r in rows] == [
+            (1, "a", {}), (2, "b", {"n": 1}), (3, "c", {"nested": {"x": [1, 2]}})]
+    finally:
+        await listener.close()
