@@ -134,7 +134,8 @@ async def _one(http: _Http, customer_id: str, steps: Steps, wait: str = "stream"
     return fid
 
 
-async def _skeleton_one(client, task_queue: str, steps: Steps) -> None:
+async def _skeleton_one(client, task_queue: str, steps: Steps) -> str:
+    """One skeleton facility; its workflow id."""
     from workers.bench_workflows import SkeletonFacilityWorkflow as Skeleton
 
     handle = await steps.time("start", client.start_workflow(
@@ -143,6 +144,19 @@ async def _skeleton_one(client, task_queue: str, steps: Steps) -> None:
     await steps.time("collateral", handle.execute_update(Skeleton.update_collateral))  # waits for pending
     await steps.time("disbursal", handle.execute_update(Skeleton.initiate_disbursal))
     await steps.time("→concluded", handle.result())
+    return handle.id
+
+
+async def _history_line(client, workflow_id: str) -> str:
+    """The size of one workflow's history: events, bytes, and the count of each event type."""
+    from collections import Counter
+
+    from temporalio.api.enums.v1 import EventType
+
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    kinds = Counter(EventType.Name(e.event_type).removeprefix("EVENT_TYPE_").lower() for e in history.events)
+    size = sum(e.ByteSize() for e in history.events)
+    return f"{len(history.events)} events, {size:,} bytes ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"
 
 
 async def _event(http, path: str, done: set[str], failed: frozenset[str] = frozenset(),
@@ -221,7 +235,7 @@ async def _main(tmp: Path, pg_url: str, pg_pid: int, n: int, concurrency: int, e
     from workers.bench_workflows import NoopWorkflow
 
     async with stack(tmp, pg_url, pg_pid) as st:
-        customers = await _customers(st.engine, n * len(waits) + WARMUP)
+        customers = await _customers(st.engine, n * len(waits) + WARMUP + 1)  # + 1: its history shown
         await _price(st.engine)
         connector = aiohttp.TCPConnector(limit=2 * concurrency)
         async with aiohttp.ClientSession(base_url=st.api_url, headers={"Authorization": f"Bearer {st.token}"},
@@ -264,6 +278,11 @@ async def _main(tmp: Path, pg_url: str, pg_pid: int, n: int, concurrency: int, e
                                                    task_queue=st.task_queue)
 
             noop_s = await timed("noop", noop, [()] * n)
+            from workflows.credit_facility import facility_workflow_id
+
+            histories = (await _history_line(st.temporal, facility_workflow_id(await _one(http, customers[-WARMUP - 1],
+                                                                                          Steps(), waits[0]))),
+                         await _history_line(st.temporal, await _skeleton_one(st.temporal, st.skeleton_queue, Steps())))
     worker = st.worker_timings()
     noop_rate = n / noop_s
     skeleton_rates = [n / s for s in skeleton_s]
@@ -287,6 +306,8 @@ async def _main(tmp: Path, pg_url: str, pg_pid: int, n: int, concurrency: int, e
         echo(f"facility activities, run ms p50/p99: {_timings_line(worker['facility']['run'])}")
         echo(f"facility activities, scheduled→started ms p50/p99: {_timings_line(worker['facility']['wait'])}")
         echo(f"skeleton activities, scheduled→started ms p50/p99: {_timings_line(worker['skeleton']['wait'])}")
+    echo(f"history of one facility (to its disbursal settled): {histories[0]}")
+    echo(f"history of one skeleton facility: {histories[1]}")
     echo("(activity figures include the warm-up; figures are of one run on a shared machine: compare within a run)")
 
 
