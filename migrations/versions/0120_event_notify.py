@@ -19,15 +19,19 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    run_script("""
-        CREATE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+# kept by name: migration 0130's downgrade restores it
+NOTIFY_FUNCTION = """
+        CREATE OR REPLACE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM pg_notify('lana_events', json_build_object(
                         'tx', pg_current_xact_id()::text, 'min', min(id), 'max', max(id))::text)
             FROM new_rows HAVING count(*) > 0;
             RETURN NULL;
-        END $$;
+        END $$;"""
+
+
+def upgrade() -> None:
+    run_script(NOTIFY_FUNCTION + """
         CREATE TRIGGER events_notify AFTER INSERT ON events
             REFERENCING NEW TABLE AS new_rows
             FOR EACH STATEMENT EXECUTE FUNCTION events_notify();

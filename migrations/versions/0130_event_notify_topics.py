@@ -14,7 +14,7 @@ anyone listens: the trigger never does per-row work on a batch. The payload stay
 8 kB limit (16 topics of at most ~90 bytes).
 """
 
-from migrations.sql import run_script
+from migrations.sql import definition_from, run_script
 
 revision = "0130_event_notify_topics"
 down_revision = "0120_event_notify"
@@ -62,12 +62,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    run_script("""
-        CREATE OR REPLACE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM pg_notify('lana_events', json_build_object(
-                        'tx', pg_current_xact_id()::text, 'min', min(id), 'max', max(id))::text)
-            FROM new_rows HAVING count(*) > 0;
-            RETURN NULL;
-        END $$;
-    """)
+    run_script(definition_from("0120_event_notify.py", "NOTIFY_FUNCTION"))

@@ -6,6 +6,7 @@ are the other way round."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 
@@ -19,6 +20,18 @@ _BATCH = text("""INSERT INTO events (entity_type, entity_id, sequence, event_typ
                  SELECT 'withdrawal', :id, g, 'noted', '{}'::jsonb FROM generate_series(1, :n) g""")
 
 
+@contextlib.asynccontextmanager
+async def _listening(db_url: str):
+    """The payloads of ``lana_events`` notifications, as they arrive."""
+    got: list[str] = []
+    listener = await asyncpg.connect(asyncpg_dsn(db_url))
+    await listener.add_listener(CHANNEL, lambda *args: got.append(args[-1]))
+    try:
+        yield got
+    finally:
+        await listener.close()
+
+
 async def _until(predicate, within: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + within
     while not predicate():
@@ -27,10 +40,7 @@ async def _until(predicate, within: float = 10.0) -> None:
 
 
 async def test_one_notification_per_statement_and_none_for_a_rollback(db_url, engine):
-    got: list[str] = []
-    listener = await asyncpg.connect(asyncpg_dsn(db_url))
-    await listener.add_listener(CHANNEL, lambda *args: got.append(args[-1]))
-    try:
+    async with _listening(db_url) as got:
         entity = str(uuid.uuid4())
         async with engine.begin() as conn:
             await conn.execute(_BATCH, {"id": entity, "n": 1000})
@@ -50,8 +60,6 @@ async def test_one_notification_per_statement_and_none_for_a_rollback(db_url, en
                 {"id": entity, "tx": int(note["tx"])})).one()
         assert (note["min"], note["max"], ids[2]) == (ids[0], ids[1], 1000)
         assert len(got[0]) < 100  # small whatever the batch
-    finally:
-        await listener.close()
 
 
 async def test_the_hub_delivers_in_commit_order_when_ids_are_reversed(db_url, engine):
@@ -111,10 +119,7 @@ async def test_the_hub_reads_only_ranges_whose_topics_someone_watches(db_url, en
 
 
 async def test_a_small_statement_names_its_topics_with_the_facility_of_a_child(db_url, engine):
-    got: list[str] = []
-    listener = await asyncpg.connect(asyncpg_dsn(db_url))
-    await listener.add_listener(CHANNEL, lambda *args: got.append(args[-1]))
-    try:
+    async with _listening(db_url) as got:
         entity, child = str(uuid.uuid4()), str(uuid.uuid4())
         async with engine.begin() as conn:
             await conn.execute(text("""INSERT INTO events (entity_type, entity_id, sequence, event_type, payload)
@@ -125,8 +130,6 @@ async def test_a_small_statement_names_its_topics_with_the_facility_of_a_child(d
         await _until(lambda: len(got) >= 1)
         assert sorted(json.loads(got[0])["topics"]) == sorted([
             f"withdrawal:{entity}", f"credit_obligation:{child}", "credit_disbursal:not-a-uuid", "credit_facility:?"])
-    finally:
-        await listener.close()
 
 
 async def test_an_append_of_several_events_is_one_statement_in_order(db_url, engine):
@@ -134,10 +137,7 @@ async def test_an_append_of_several_events_is_one_statement_in_order(db_url, eng
     execution and one notification per row), ids ascending with the sequence."""
     from activities import event_store
 
-    got: list[str] = []
-    listener = await asyncpg.connect(asyncpg_dsn(db_url))
-    await listener.add_listener(CHANNEL, lambda *args: got.append(args[-1]))
-    try:
+    async with _listening(db_url) as got:
         entity = str(uuid.uuid4())
         async with engine.begin() as conn:
             await event_store.append(conn, "withdrawal", entity, 0,
@@ -152,5 +152,3 @@ async def test_an_append_of_several_events_is_one_statement_in_order(db_url, eng
                                             " WHERE entity_id = :id ORDER BY id"), {"id": entity})).all()
         assert [(r.sequence, r.event_type, r.payload) for r in rows] == [
             (1, "a", {}), (2, "b", {"n": 1}), (3, "c", {"nested": {"x": [1, 2]}})]
-    finally:
-        await listener.close()
