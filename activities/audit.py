@@ -149,6 +149,16 @@ async def record_system_action(conn: AsyncConnection, object: str, action: str, 
     return await record(conn, subject, object, action, True, workflow_id=workflow_id)
 
 
+async def record_system_actions(conn: AsyncConnection, actions: list[tuple[str, str, str, str | None]]) -> None:
+    """``record_system_action`` for several ``(object, action, subject, workflow_id)`` in one
+    statement, in their order (ids ascending), inside the caller's transaction."""
+    rows = [{"subject": subject if subject.startswith("system:") else f"system:{subject}", "object": object_,
+             "action": action, "authorized": True, "request_id": None, "workflow_id": workflow_id}
+            for object_, action, subject, workflow_id in actions]
+    if rows:
+        await conn.execute(insert(audit_entries).values(rows))
+
+
 def _record(row) -> AuditRecord:
     return AuditRecord(row.id, row.subject, row.object, row.action, row.authorized, row.recorded_at,
                        row.request_id, row.workflow_id)

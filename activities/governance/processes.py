@@ -4,14 +4,15 @@ recorded outcome never depends on how concurrent votes were interleaved in the w
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store
-from activities.audit import record_system_action
-from activities.governance import committees, policies
-from domain.governance.errors import ApprovalProcessNotFound
+from activities.audit import record_system_action, record_system_actions
+from activities.governance import committees
+from domain.governance.errors import ApprovalProcessNotFound, PolicyNotFound
 from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, check_cancel, check_vote, conclusion
 from domain.governance.voting import cancel as cancel_process
 
@@ -30,6 +31,10 @@ def _state(row) -> ApprovalState:
 
 _LOAD = text(f"SELECT {_COLUMNS} FROM gov_approval_processes WHERE id = :id")
 _LOAD_LOCKED = text(f"SELECT {_COLUMNS} FROM gov_approval_processes WHERE id = :id FOR UPDATE")
+# start: the process already there (as JSON, or NULL) and the type's policy (NULLs without one)
+_START_READ = text(
+    f"SELECT (SELECT to_jsonb(x) FROM (SELECT {_COLUMNS} FROM gov_approval_processes WHERE id = :id) x) AS existing,"
+    " p.id::text AS policy_id, p.rules FROM (SELECT 1) one LEFT JOIN gov_policies p ON p.process_type = :p")
 
 
 async def load(conn: AsyncConnection, process_id: str, *, lock: bool = False) -> ApprovalState | None:
@@ -38,12 +43,14 @@ async def load(conn: AsyncConnection, process_id: str, *, lock: bool = False) ->
 
 
 async def start(conn: AsyncConnection, process_id: str, process_type: str, target_ref: str) -> ApprovalState:
-    """Create the process from a snapshot of its policy (idempotent by process id)."""
-    existing = await load(conn, process_id)
-    if existing is not None:
-        return existing
-    policy = await policies.by_process_type(conn, process_type)
-    rules = policy["rules"]
+    """Create the process from a snapshot of its policy (idempotent by process id). The process
+    already there and the policy are read in one statement, the audit entries written in one."""
+    found = (await conn.execute(_START_READ, {"id": process_id, "p": process_type})).one()
+    if found.existing is not None:
+        return _state(SimpleNamespace(**found.existing))
+    if found.policy_id is None:
+        raise PolicyNotFound(f"no policy for process type {process_type}")
+    policy_id, rules = found.policy_id, found.rules
     if rules["type"] == "committee":
         eligible = await committees.members(conn, rules["committee_id"])
         threshold = int(rules["threshold"])
@@ -51,19 +58,20 @@ async def start(conn: AsyncConnection, process_id: str, process_type: str, targe
     else:
         eligible, threshold, status = [], 0, ApprovalStatus.APPROVED
     events = [("ApprovalProcessInitialized", {
-        "policy_id": policy["id"], "process_type": process_type, "target_ref": target_ref,
+        "policy_id": policy_id, "process_type": process_type, "target_ref": target_ref,
         "rules": rules, "eligible": eligible, "threshold": threshold})]
-    await record_system_action(conn, f"governance/approval-process/{process_id}",
-                               "governance:approval-process:create", subject="system:governance")
+    audited = [(f"governance/approval-process/{process_id}", "governance:approval-process:create",
+                "system:governance", None)]
     if status != ApprovalStatus.IN_PROGRESS:
         events.append(("ApprovalProcessConcluded", {"status": status.value}))
-        await _audit_conclusion(conn, process_id, status)
+        audited.append(_conclusion_entry(process_id))
+    await record_system_actions(conn, audited)
     await event_store.append(conn, ENTITY, process_id, 0, events)
     await conn.execute(
         text("INSERT INTO gov_approval_processes (id, process_type, target_ref, policy_id, rules, eligible,"
              " threshold, status, concluded_at) VALUES (:id, :pt, :tr, :pol, CAST(:rules AS jsonb),"
              " CAST(:el AS jsonb), :th, :st, CASE WHEN :done THEN now() END)"),
-        {"id": process_id, "pt": process_type, "tr": target_ref, "pol": policy["id"],
+        {"id": process_id, "pt": process_type, "tr": target_ref, "pol": policy_id,
          "rules": json.dumps(rules), "el": json.dumps(eligible), "th": threshold, "st": status.value,
          "done": status != ApprovalStatus.IN_PROGRESS},
     )
@@ -119,7 +127,10 @@ async def cancel(conn: AsyncConnection, process_id: str, reason: str) -> Approva
     return state
 
 
+def _conclusion_entry(process_id: str) -> tuple[str, str, str, str]:
+    return (f"governance/approval-process/{process_id}", "governance:approval-process:conclude",
+            "system:governance", f"approval-{process_id}")
+
+
 async def _audit_conclusion(conn: AsyncConnection, process_id: str, status: ApprovalStatus) -> None:
-    await record_system_action(conn, f"governance/approval-process/{process_id}",
-                               "governance:approval-process:conclude",
-                               subject="system:governance", workflow_id=f"approval-{process_id}")
+    await record_system_actions(conn, [_conclusion_entry(process_id)])

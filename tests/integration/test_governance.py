@@ -240,3 +240,31 @@ async def test_vote_without_a_worker_answers_503_in_bounded_time(stack, monkeypa
     assert int(r.headers["Retry-After"]) >= 1
     assert loop.time() - t0 < 5
     assert (await stack.http.get(f"/api/v1/approval-processes/{pid}")).json()["votes"] == []
+
+
+async def test_a_started_process_starts_again_as_stored_with_one_audit_entry_each(stack):
+    """``start`` is idempotent by process id: a retried activity answers the stored process (read
+    with the policy in one statement); its audit entries are written once, in their order."""
+    from sqlalchemy import text
+
+    from activities.governance.activity import GovernanceActivities, StartApproval
+
+    ids, _ = await _members(stack, 2)
+    pid, first = await _process_without_workflow(stack, ids)
+    again = await GovernanceActivities(stack.engine).start_approval_process(
+        StartApproval(process_id=pid, process_type="withdraw", target_ref=f"withdrawal:{pid}"))
+    from domain.governance.voting import ApprovalStatus
+
+    assert again == first and again.status is ApprovalStatus.IN_PROGRESS and sorted(again.eligible) == sorted(ids)
+    auto = str(uuid.uuid4())  # a type without a committee: approved at once, two entries in one statement
+    await GovernanceActivities(stack.engine).start_approval_process(
+        StartApproval(process_id=auto, process_type="credit-facility-proposal", target_ref=f"x:{auto}"))
+    async with stack.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT object, action, subject FROM audit_entries"
+                                        " WHERE object IN (:a, :b) ORDER BY id"),
+                                   {"a": f"governance/approval-process/{pid}",
+                                    "b": f"governance/approval-process/{auto}"})).all()
+    assert [(r.object.rsplit("/", 1)[1], r.action) for r in rows] == [
+        (pid, "governance:approval-process:create"), (auto, "governance:approval-process:create"),
+        (auto, "governance:approval-process:conclude")]
+    assert {r.subject for r in rows} == {"system:governance"}
