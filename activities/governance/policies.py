@@ -31,15 +31,6 @@ async def page(conn: AsyncConnection, first: int, after: tuple[str] | None) -> l
     return [dict(r) for r in rows.mappings()]
 
 
-async def by_process_type(conn: AsyncConnection, process_type: str) -> dict:
-    row = (await conn.execute(
-        text("SELECT id::text, process_type, rules, created_at FROM gov_policies WHERE process_type = :p"),
-        {"p": process_type})).mappings().first()
-    if row is None:
-        raise PolicyNotFound(f"no policy for process type {process_type}")
-    return dict(row)
-
-
 async def set_rules(conn: AsyncConnection, policy_id: str, rules: AutoApprove | CommitteeRule,
                     *, allow_auto_approval: bool = True) -> dict:
     row = (await conn.execute(text("SELECT rules FROM gov_policies WHERE id = :id FOR UPDATE"),

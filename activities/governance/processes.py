@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities import event_store
-from activities.audit import record_system_action, record_system_actions
+from activities.audit import record_system_actions
 from activities.governance import committees
 from domain.governance.errors import ApprovalProcessNotFound, PolicyNotFound
 from domain.governance.voting import ApprovalState, ApprovalStatus, Vote, check_cancel, check_vote, conclusion
@@ -97,7 +97,7 @@ async def record_vote(conn: AsyncConnection, process_id: str, vote: Vote) -> App
     events = [voted]
     if state.status != ApprovalStatus.IN_PROGRESS:
         events.append(("ApprovalProcessConcluded", {"status": state.status.value}))
-        await _audit_conclusion(conn, process_id, state.status)
+        await _audit_conclusion(conn, process_id)
     await event_store.append(conn, ENTITY, process_id, version, events)
     await conn.execute(
         text("UPDATE gov_approval_processes SET votes = CAST(:v AS jsonb), status = :st,"
@@ -121,9 +121,7 @@ async def cancel(conn: AsyncConnection, process_id: str, reason: str) -> Approva
     await conn.execute(
         text("UPDATE gov_approval_processes SET status = :st, ended_reason = :r, concluded_at = now() WHERE id = :id"),
         {"st": state.status.value, "r": reason, "id": process_id})
-    await record_system_action(conn, f"governance/approval-process/{process_id}",
-                               "governance:approval-process:conclude", subject="system:governance",
-                               workflow_id=f"approval-{process_id}")
+    await _audit_conclusion(conn, process_id)
     return state
 
 
@@ -132,5 +130,5 @@ def _conclusion_entry(process_id: str) -> tuple[str, str, str, str]:
             "system:governance", f"approval-{process_id}")
 
 
-async def _audit_conclusion(conn: AsyncConnection, process_id: str, status: ApprovalStatus) -> None:
+async def _audit_conclusion(conn: AsyncConnection, process_id: str) -> None:
     await record_system_actions(conn, [_conclusion_entry(process_id)])
