@@ -141,6 +141,8 @@ async def test_a_facility_stream_delivers_in_order_resumes_without_loss_and_clos
                 assert [e["sse_id"] for e in seen] == [e["event_id"] for e in seen]  # the resume point
                 accrued = next(e for e in seen if e["event_type"] == "interest_accrued")
                 assert accrued["payload"]["amount_cents"] == 33  # ceil(100,000 × 12 % / 365)
+                # the heartbeat comes once the stream has been idle for 0.3 s: wait for it, not for the steps
+                await _until(lambda: first.comments >= 1, 5)
                 assert first.comments >= 1  # the heartbeat
             await _until(lambda: hub.subscriber_count == 0)  # the disconnect removed the subscriber
 
