@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         CustomerDecisionInput,
         DisbursalCommand,
         DisbursalInput,
+        FacilityChange,
         FacilityState,
         FacilitySummary,
         PaymentCommand,
@@ -205,17 +206,17 @@ class CreditFacilityWorkflow:
     def _closed(self) -> bool:
         return self.state.status is FacilityStatus.CLOSED
 
-    async def _step(self, fn, arg, options: dict = ACTIVITY_OPTIONS) -> FacilityState:
+    async def _step(self, fn, arg, options: dict = ACTIVITY_OPTIONS) -> FacilityChange:
         """Run a step's activity and keep the newer snapshot: steps that run outside the lock (a
         disbursal's conclusion, a price re-evaluation) may complete out of order; the row's version
-        orders them."""
-        state = await workflow.execute_activity_method(fn, arg, **options)
-        if state.version >= self.state.version:
-            self.state = state
+        orders them. A step answers with the moving fields only (``FacilityChange``)."""
+        change = await workflow.execute_activity_method(fn, arg, **options)
+        if change.version >= self.state.version:
+            self.state = self.state.with_change(change)
             self._publish()
-        return self.state
+        return self.state.change()
 
-    async def _moving_step(self, moving: bool, fn, arg) -> FacilityState:
+    async def _moving_step(self, moving: bool, fn, arg) -> FacilityChange:
         """A step that may move the stage; commands arriving meanwhile wait for it (_settled)."""
         self._moving += moving
         try:
@@ -230,7 +231,7 @@ class CreditFacilityWorkflow:
         state the client has already seen replaced)."""
         return not self._moving
 
-    async def _command(self, fn, arg) -> FacilityState:
+    async def _command(self, fn, arg) -> FacilityChange:
         """Run a command's activity (under the lock, a few attempts: ``COMMAND_OPTIONS``); a domain
         refusal fails the update (not the workflow), and so does a step that kept failing otherwise
         (``common.unavailable``: the caller repeats; the lock is not held across an outage)."""
@@ -249,12 +250,12 @@ class CreditFacilityWorkflow:
 
     # -- customer acceptance (credit.md §4.2) ---------------------------------------------------
     @workflow.update
-    async def customer_decision(self, cmd: CustomerDecisionCommand) -> FacilityState:
+    async def customer_decision(self, cmd: CustomerDecisionCommand) -> FacilityChange:
         async with self.lock:
             check(CreditFacility.check_customer_decision, self._facility())  # a second one waited for the lock
             await self._command(CreditFacilityActivities.conclude_customer_approval, CustomerDecisionInput(
                 facility_id=self.state.id, approved=cmd.approved, actor=cmd.actor))
-            return self.state
+            return self.state.change()
 
     @customer_decision.validator
     def validate_customer_decision(self, cmd: CustomerDecisionCommand) -> None:
@@ -262,7 +263,7 @@ class CreditFacilityWorkflow:
 
     # -- collateral and activation -------------------------------------------------------------
     @workflow.update
-    async def update_collateral(self, cmd: CollateralCommand) -> FacilityState:
+    async def update_collateral(self, cmd: CollateralCommand) -> FacilityChange:
         if not self._settled():  # (no wait otherwise: the handler runs exactly as before)
             await workflow.wait_condition(self._settled)
         async with self.lock:
@@ -273,7 +274,7 @@ class CreditFacilityWorkflow:
             if self._facility().ready_to_activate():
                 await self._command(CreditFacilityActivities.activate,
                                     ActivateInput(facility_id=self.state.id, now=workflow.now()))
-            return self.state
+            return self.state.change()
 
     @update_collateral.validator
     def validate_collateral(self, cmd: CollateralCommand) -> None:
@@ -380,7 +381,7 @@ class CreditFacilityWorkflow:
 
     # -- disbursals ----------------------------------------------------------------------------
     @workflow.update
-    async def initiate_disbursal(self, cmd: DisbursalCommand) -> FacilityState:
+    async def initiate_disbursal(self, cmd: DisbursalCommand) -> FacilityChange:
         if not self._settled():
             await workflow.wait_condition(self._settled)
         async with self.lock:
@@ -390,7 +391,7 @@ class CreditFacilityWorkflow:
                 actor=cmd.actor, now=workflow.now()))
         if cmd.disbursal_id in self.state.in_flight:
             self._watch_disbursal(cmd.disbursal_id)
-        return self.state
+        return self.state.change()
 
     @initiate_disbursal.validator
     def validate_disbursal(self, cmd: DisbursalCommand) -> None:
@@ -454,7 +455,7 @@ class CreditFacilityWorkflow:
             check(CreditFacility.check_payment, self._facility(), cmd.amount_cents)
 
     @workflow.update
-    async def complete(self, cmd: CompleteCommand) -> FacilityState:
+    async def complete(self, cmd: CompleteCommand) -> FacilityChange:
         """Close the facility (the step refuses it while anything is outstanding, naming it)."""
         if not self._settled():
             await workflow.wait_condition(self._settled)
@@ -462,7 +463,7 @@ class CreditFacilityWorkflow:
             if check(CreditFacility.check_complete, self._facility()):
                 await self._command(CreditFacilityActivities.complete_facility, CompleteInput(
                     facility_id=self.state.id, actor=cmd.actor, now=workflow.now()))
-            return self.state
+            return self.state.change()
 
     @complete.validator
     def validate_complete(self, cmd: CompleteCommand) -> None:

@@ -34,7 +34,7 @@ from domain.credit.messages import (
     ConcludeProposal,
     CustomerDecisionInput,
     DisbursalInput,
-    FacilityState,
+    FacilityChange,
     PaymentInput,
     PaymentOutcome,
     PricePassCursor,
@@ -71,39 +71,40 @@ class CreditFacilityActivities:
         return inp.model_copy(update={"now": instant}), today
 
     @lana_activity("credit.conclude_customer_approval")
-    async def conclude_customer_approval(self, inp: CustomerDecisionInput) -> FacilityState:
+    async def conclude_customer_approval(self, inp: CustomerDecisionInput) -> FacilityChange:
         async with self.engine.begin() as conn:
-            return await operations.conclude_customer_approval(conn, inp)
+            return (await operations.conclude_customer_approval(conn, inp)).change()
 
     @lana_activity("credit.conclude_proposal")
-    async def conclude_proposal(self, inp: ConcludeProposal) -> FacilityState:
+    async def conclude_proposal(self, inp: ConcludeProposal) -> FacilityChange:
         async with self.engine.begin() as conn:
             inp, today = await self._today(conn, inp)
-            return await operations.conclude_proposal(conn, inp, _workflow_id(), today=today)
+            return (await operations.conclude_proposal(conn, inp, _workflow_id(), today=today)).change()
 
     @lana_activity("credit.record_collateral")
-    async def record_collateral(self, inp: CollateralInput) -> FacilityState:
+    async def record_collateral(self, inp: CollateralInput) -> FacilityChange:
         async with self.engine.begin() as conn:
             inp, today = await self._today(conn, inp)
-            return await operations.record_collateral(conn, inp, self.max_age, today=today)
+            return (await operations.record_collateral(conn, inp, self.max_age, today=today)).change()
 
     @lana_activity("credit.activate")
-    async def activate(self, inp: ActivateInput) -> FacilityState:
+    async def activate(self, inp: ActivateInput) -> FacilityChange:
         async with self.engine.begin() as conn:
             inp, today = await self._today(conn, inp)
-            return await operations.activate(conn, inp, self.max_age, _workflow_id(), today=today)
+            return (await operations.activate(conn, inp, self.max_age, _workflow_id(), today=today)).change()
 
     @lana_activity("credit.initiate_disbursal")
-    async def initiate_disbursal(self, inp: DisbursalInput) -> FacilityState:
+    async def initiate_disbursal(self, inp: DisbursalInput) -> FacilityChange:
         async with self.engine.begin() as conn:
             inp, today = await self._today(conn, inp)
-            return await operations.initiate_disbursal(conn, inp, self.max_age, kyc_required=self.kyc_required, today=today)
+            return (await operations.initiate_disbursal(conn, inp, self.max_age, kyc_required=self.kyc_required,
+                                                        today=today)).change()
 
     @lana_activity("credit.conclude_disbursal")
-    async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityState:
+    async def conclude_disbursal(self, inp: ConcludeDisbursal) -> FacilityChange:
         async with self.engine.begin() as conn:
             inp, today = await self._today(conn, inp)
-            return await operations.conclude_disbursal(conn, inp, self.max_age, _workflow_id(), today=today)
+            return (await operations.conclude_disbursal(conn, inp, self.max_age, _workflow_id(), today=today)).change()
 
     @lana_activity("credit.record_payment")
     async def record_payment(self, inp: PaymentInput) -> PaymentOutcome:
@@ -112,9 +113,9 @@ class CreditFacilityActivities:
                                                  workflow_id=_workflow_id())
 
     @lana_activity("credit.complete_facility")
-    async def complete_facility(self, inp: CompleteInput) -> FacilityState:
+    async def complete_facility(self, inp: CompleteInput) -> FacilityChange:
         async with self.engine.begin() as conn:
-            return await payments.complete_facility(conn, inp, settings=self.settings)
+            return (await payments.complete_facility(conn, inp, settings=self.settings)).change()
 
 
 class CollateralizationActivities:
@@ -150,9 +151,9 @@ class CollateralizationActivities:
             return await operations.crossing_ids(conn, price_cents)
 
     @lana_activity("credit.reevaluate_collateralization")
-    async def reevaluate_collateralization(self, inp: ReevaluateInput) -> FacilityState:
+    async def reevaluate_collateralization(self, inp: ReevaluateInput) -> FacilityChange:
         async with self.engine.begin() as conn:
-            return await operations.reevaluate_collateralization(conn, inp)
+            return (await operations.reevaluate_collateralization(conn, inp)).change()
 
 
 class LiquidationActivities:

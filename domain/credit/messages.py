@@ -1,8 +1,9 @@
 """Workflow and activity payloads of the credit module (pydantic: Temporal's data converter).
 
 ``FacilityState`` is the loan as the ``CreditFacility`` workflow carries it (also across
-continue-as-new) and as every activity returns it; the read model mirrors it. The rest are the
-Updates' commands, the activities' inputs and the ``summary`` query's answer.
+continue-as-new); the read model mirrors it. The step activities and the Updates answer with its
+moving part, ``FacilityChange``. The rest are the Updates' commands, the activities' inputs and
+the ``summary`` query's answer.
 """
 
 from __future__ import annotations
@@ -18,17 +19,13 @@ from domain.credit.status import FacilityStatus, PendingStatus, ProposalStatus, 
 from domain.credit.terms import TermValues
 
 
-class FacilityState(BaseModel):
-    """Everything the workflow needs to decide; amounts in cents / sats, CVL as a decimal string."""
+class FacilityChange(BaseModel):
+    """What a step can change: a ``FacilityState`` without what is fixed at the proposal (the
+    identities, the amount, the terms, the custodian). The step activities and the Updates answer
+    with it, and the workflow merges it into its own copy (``FacilityState.with_change``), so a
+    history carries the terms once (the start input), not in every step's result. A result of the
+    full state (histories recorded before) decodes into it too: the other fields are ignored."""
 
-    id: str
-    customer_id: str
-    customer_type: str
-    amount_cents: int
-    terms: TermValues
-    collateral_id: str
-    deposit_account_id: str
-    custodian_id: str | None = None  # the custodian the proposal named (None: manual collateral)
     stage: Stage = Stage.PROPOSAL
     proposal_status: ProposalStatus = ProposalStatus.PENDING_APPROVAL
     pending_status: PendingStatus | None = None
@@ -54,9 +51,30 @@ class FacilityState(BaseModel):
     # are refused (custody-price-reports.md §1.6); from the wallet table, read with the row
     custody_managed: bool = False
     last_disbursal_failure: str | None = None  # "{disbursal id}: {refusal code}"
+
+
+class FacilityState(FacilityChange):
+    """Everything the workflow needs to decide; amounts in cents / sats, CVL as a decimal string."""
+
+    id: str
+    customer_id: str
+    customer_type: str
+    amount_cents: int
+    terms: TermValues
+    collateral_id: str
+    deposit_account_id: str
+    custodian_id: str | None = None  # the custodian the proposal named (None: manual collateral)
     # what the workflow heard from end-of-day events (not in the read model: carried across
     # continue-as-new only; activities answer without it)
     end_of_day: FacilityDay | None = None
+
+    def change(self) -> FacilityChange:
+        """The fields a step moves (no validation: they are this state's own values)."""
+        return FacilityChange.model_construct(**{k: getattr(self, k) for k in FacilityChange.model_fields})
+
+    def with_change(self, change: FacilityChange) -> FacilityState:
+        """This state with a step's answer applied (the fixed fields kept)."""
+        return self.model_copy(update={k: getattr(change, k) for k in FacilityChange.model_fields})
 
     @property
     def status_label(self) -> str:

@@ -13,7 +13,13 @@ from temporalio.client import WorkflowUpdateStage
 from temporalio.worker import Worker
 
 from activities.governance.activity import StartApproval
-from domain.credit.messages import CollateralCommand, CollateralInput, ConcludeProposal, FacilityState
+from domain.credit.messages import (
+    CollateralCommand,
+    CollateralInput,
+    ConcludeProposal,
+    FacilityChange,
+    FacilityState,
+)
 from domain.credit.status import PendingStatus, ProposalStatus, Stage
 from domain.governance.voting import ApprovalState, ApprovalStatus
 from tests.credit_fixtures import terms
@@ -59,6 +65,6 @@ async def test_a_collateral_update_sent_while_the_approved_proposal_concludes_is
         await asyncio.sleep(0.3)
         assert recorded == []  # it waits for the conclusion
         release.set()
-        state = FacilityState.model_validate(await asyncio.wait_for(update.result(), 10))
+        state = FacilityChange.model_validate(await asyncio.wait_for(update.result(), 10))
         assert (state.stage, state.collateral_sats, recorded) == (Stage.PENDING, 1_000, [1_000])
         await handle.terminate()
