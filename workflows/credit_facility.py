@@ -206,7 +206,7 @@ class CreditFacilityWorkflow:
     def _closed(self) -> bool:
         return self.state.status is FacilityStatus.CLOSED
 
-    async def _step(self, fn, arg, options: dict = ACTIVITY_OPTIONS) -> FacilityChange:
+    async def _step(self, fn, arg, options: dict = ACTIVITY_OPTIONS) -> None:
         """Run a step's activity and keep the newer snapshot: steps that run outside the lock (a
         disbursal's conclusion, a price re-evaluation) may complete out of order; the row's version
         orders them. A step answers with the moving fields only (``FacilityChange``)."""
@@ -214,13 +214,12 @@ class CreditFacilityWorkflow:
         if change.version >= self.state.version:
             self.state = self.state.with_change(change)
             self._publish()
-        return self.state.change()
 
-    async def _moving_step(self, moving: bool, fn, arg) -> FacilityChange:
+    async def _moving_step(self, moving: bool, fn, arg) -> None:
         """A step that may move the stage; commands arriving meanwhile wait for it (_settled)."""
         self._moving += moving
         try:
-            return await self._step(fn, arg)
+            await self._step(fn, arg)
         finally:
             self._moving -= moving
 
@@ -231,12 +230,12 @@ class CreditFacilityWorkflow:
         state the client has already seen replaced)."""
         return not self._moving
 
-    async def _command(self, fn, arg) -> FacilityChange:
+    async def _command(self, fn, arg) -> None:
         """Run a command's activity (under the lock, a few attempts: ``COMMAND_OPTIONS``); a domain
         refusal fails the update (not the workflow), and so does a step that kept failing otherwise
         (``common.unavailable``: the caller repeats; the lock is not held across an outage)."""
         try:
-            return await self._step(fn, arg, COMMAND_OPTIONS)
+            await self._step(fn, arg, COMMAND_OPTIONS)
         except ActivityError as exc:
             refusal = refusal_of(exc)
             if refusal is not None:
