@@ -21,12 +21,18 @@ def make_http(base_url: str, transport: httpx.AsyncBaseTransport | None, **kwarg
                              **kwargs)
 
 
-async def send(http: httpx.AsyncClient, provider: str, request: httpx.Request) -> httpx.Response:
+async def deliver(http: httpx.AsyncClient, provider: str, request: httpx.Request) -> httpx.Response:
+    """The provider's answer, whatever its status; a network failure is transient."""
     try:
-        response = await http.send(request)
+        return await http.send(request)
     except httpx.HTTPError as exc:
         raise CustodianProviderError(f"{provider} unreachable: {type(exc).__name__}", transient=True,
                                      provider=provider) from None
+
+
+def checked(response: httpx.Response, provider: str) -> httpx.Response:
+    """The answer if it succeeded; 429 / 5xx are transient, any other 4xx a refusal."""
+    request = response.request
     if response.status_code == 429 or response.status_code >= 500:
         raise CustodianProviderError(f"{provider} answered {response.status_code} on {request.url.path}",
                                      transient=True, provider=provider)
@@ -34,6 +40,10 @@ async def send(http: httpx.AsyncClient, provider: str, request: httpx.Request) -
         raise CustodianProviderError(f"{provider} refused {request.method} {request.url.path}: "
                                      f"{response.status_code}", transient=False, provider=provider)
     return response
+
+
+async def send(http: httpx.AsyncClient, provider: str, request: httpx.Request) -> httpx.Response:
+    return checked(await deliver(http, provider, request), provider)
 
 
 def json_of(response: httpx.Response, provider: str) -> Any:

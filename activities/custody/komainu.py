@@ -1,7 +1,8 @@
 """Komainu adapter (custody-price-reports.md §1.1, §1.3, §1.6, §2.2).
 
 * Auth: a bearer from ``POST v1/auth/token {api_user, api_secret}`` (``{access_token, expires_in}``),
-  cached until 30 s before it expires; then every request is signed with the config's P-256 key:
+  cached per (URL, API user) until 30 s before it expires (a 401 on a cached bearer: a new one and
+  one more try; a 401 on a new one is a refusal); then every request is signed with the config's P-256 key:
   ``X-Timestamp`` = ms since the epoch, ``X-Signature`` = base64 DER ECDSA-SHA256 over
   ``host,<lowercase method>,<path?query>,sha256=<b64 SHA-256(body)>,sha256=<b64 SHA-256(token)>,<timestamp>``.
 * ``verify_client``: list the wallets. Lists page with ``limit=200&offset=<page index>`` while
@@ -37,7 +38,16 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from activities.custody.http import header, hex_equal, json_of, make_http, send, webhook_json
+from activities.custody.http import (
+    checked,
+    deliver,
+    header,
+    hex_equal,
+    json_of,
+    make_http,
+    send,
+    webhook_json,
+)
 from domain.custody.config import CustodianConfigInvalid, KomainuConfig
 from domain.custody.model import (
     CustodianProviderError,
@@ -101,26 +111,42 @@ class KomainuClient:
     def _client(self) -> httpx.AsyncClient:
         return make_http(self._base_url, self._transport, headers={"accept": "application/json"})
 
-    async def _bearer(self, http: httpx.AsyncClient) -> str:
+    async def _bearer(self, http: httpx.AsyncClient) -> tuple[str, bool]:
+        """The bearer for these credentials and whether it was minted by this call (not cached)."""
         cached = _TOKENS.get(self._token_key)
-        if cached is None or self._monotonic() >= cached[1]:
-            request = http.build_request("POST", "v1/auth/token", json={
-                "api_user": self.config.api_key.get_secret_value(),
-                "api_secret": self.config.api_secret.get_secret_value()})
-            answer = json_of(await send(http, "komainu", request), "komainu")
-            token = answer.get("access_token") if isinstance(answer, dict) else None
-            if not isinstance(token, str) or not token:
-                raise CustodianProviderError("komainu auth/token answered no access_token", transient=False,
-                                             provider="komainu")
-            expires_in = answer.get("expires_in", 0)
-            cached = _TOKENS[self._token_key] = (token, self._monotonic() + max(0, int(expires_in) - TOKEN_MARGIN_S))
-        return cached[0]
+        if cached is not None and self._monotonic() < cached[1]:
+            return cached[0], False
+        request = http.build_request("POST", "v1/auth/token", json={
+            "api_user": self.config.api_key.get_secret_value(),
+            "api_secret": self.config.api_secret.get_secret_value()})
+        answer = json_of(await send(http, "komainu", request), "komainu")
+        token = answer.get("access_token") if isinstance(answer, dict) else None
+        if not isinstance(token, str) or not token:
+            raise CustodianProviderError("komainu auth/token answered no access_token", transient=False,
+                                         provider="komainu")
+        expires_in = answer.get("expires_in", 0)
+        _TOKENS[self._token_key] = (token, self._monotonic() + max(0, int(expires_in) - TOKEN_MARGIN_S))
+        return token, True
 
     def forget_token(self) -> None:
         _TOKENS.pop(self._token_key, None)
 
     async def _get(self, http: httpx.AsyncClient, path: str, params: dict[str, Any] | None = None) -> Any:
-        token = await self._bearer(http)
+        try:
+            token, fresh = await self._bearer(http)
+            response = await deliver(http, "komainu", self._signed(http, path, params, token))
+            if response.status_code == 401 and not fresh:
+                # a cached bearer Komainu no longer honours (revoked, or its session ended before
+                # the expiry it announced): forget it and sign once more with a new one
+                self.forget_token()
+                token, _ = await self._bearer(http)
+                response = await deliver(http, "komainu", self._signed(http, path, params, token))
+            return json_of(checked(response, "komainu"), "komainu")
+        except CustodianProviderError:
+            self.forget_token()  # the next attempt asks for a new bearer
+            raise
+
+    def _signed(self, http: httpx.AsyncClient, path: str, params: dict[str, Any] | None, token: str) -> httpx.Request:
         request = http.build_request("GET", path, params=params)
         timestamp_ms = int(self._clock().timestamp() * 1000)
         target = request.url.raw_path.decode()
@@ -129,12 +155,7 @@ class KomainuClient:
         request.headers["authorization"] = f"Bearer {token}"
         request.headers["x-timestamp"] = str(timestamp_ms)
         request.headers["x-signature"] = base64.b64encode(signature).decode()
-        try:
-            response = await send(http, "komainu", request)
-        except CustodianProviderError:
-            self.forget_token()  # an expired or revoked bearer: the next attempt asks for a new one
-            raise
-        return json_of(response, "komainu")
+        return request
 
     async def list_wallets(self) -> list[dict[str, Any]]:
         wallets: list[dict[str, Any]] = []

@@ -167,6 +167,24 @@ async def test_komainu_refuses_a_wrong_signing_key_and_waits_for_an_unopened_wal
         assert waiting.value.transient is True
 
 
+async def test_komainu_replaces_a_cached_bearer_the_provider_no_longer_honours():
+    """A bearer Komainu revoked before its announced expiry (or a new Komainu behind the same URL,
+    as a fake on a reused port): one new bearer and one more try, not a refused call."""
+    async with running_fake_komainu() as fake:
+        client = client_for("komainu", komainu_config(fake), Settings(custody_komainu_url=fake.url))
+        client.forget_token()
+        await client.verify_client()
+        fake._tokens.clear()  # Komainu revokes every session
+        await client.verify_client()
+        assert fake.tokens_issued == 2 and fake.signed_calls == 2
+        assert fake.calls.count("GET /v1/custody/wallets") == 3  # the refused call, then its retry
+        fake.api_secret = "rotated-at-komainu"  # a new bearer is refused: a refusal, not a loop
+        fake._tokens.clear()
+        with pytest.raises(CustodianProviderError) as refused:
+            await client.verify_client()
+        assert refused.value.transient is False and fake.tokens_issued == 2
+
+
 def test_komainu_webhook_signature_freshness_and_payload():
     from tests.fakes.komainu import FakeKomainu
     fake = FakeKomainu()
