@@ -56,6 +56,10 @@ class FakeKomainu:
                                                "balance_updated_at": "2026-01-15T10:00:00Z"}}
         return wallet_id
 
+    def revoke_sessions(self) -> None:
+        """Komainu ends every session: the bearers issued so far are refused from now on."""
+        self._tokens.clear()
+
     def set_available(self, wallet_id: str, available: str) -> None:
         self.wallets[wallet_id]["balance"]["available"] = available
 

@@ -174,12 +174,12 @@ async def test_komainu_replaces_a_cached_bearer_the_provider_no_longer_honours()
         client = client_for("komainu", komainu_config(fake), Settings(custody_komainu_url=fake.url))
         client.forget_token()
         await client.verify_client()
-        fake._tokens.clear()  # Komainu revokes every session
+        fake.revoke_sessions()
         await client.verify_client()
         assert fake.tokens_issued == 2 and fake.signed_calls == 2
         assert fake.calls.count("GET /v1/custody/wallets") == 3  # the refused call, then its retry
         fake.api_secret = "rotated-at-komainu"  # a new bearer is refused: a refusal, not a loop
-        fake._tokens.clear()
+        fake.revoke_sessions()
         with pytest.raises(CustodianProviderError) as refused:
             await client.verify_client()
         assert refused.value.transient is False and fake.tokens_issued == 2
